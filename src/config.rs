@@ -1,0 +1,515 @@
+//! Crawl configuration: the TOML file format, its defaults, and validation.
+//!
+//! Owns the translation from text (a config file, or command-line flags for ad-hoc
+//! crawls) into a [`CrawlConfig`] that the engine can trust: every regex compiled,
+//! every seed parsed, every duration and time zone checked. Invariant: a
+//! `CrawlConfig` that exists is valid; every rejection is a [`ConfigError`] naming the
+//! file, the key and the reason.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::site::{Site, SiteError};
+use crate::urlnorm::Normalizer;
+
+/// Default product token and contact, used when the config names none.
+pub const DEFAULT_USER_AGENT: &str =
+    "newscrawl/0.1 (+https://github.com/newscrawl/newscrawl; polite news crawler)";
+
+/// A configuration that could not be accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Syntax { file: String, message: String },
+    #[error("{file}: {key}: {reason}")]
+    Invalid {
+        file: String,
+        key: String,
+        reason: String,
+    },
+}
+
+/// The file format, exactly as written in TOML. Validated into [`CrawlConfig`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub crawler: CrawlerSection,
+    #[serde(default)]
+    pub politeness: PolitenessSection,
+    #[serde(default)]
+    pub output: OutputSection,
+    #[serde(default, rename = "site")]
+    pub sites: Vec<SiteSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrawlerSection {
+    /// Sent with every request; must carry a way to reach the operator (URL or e-mail).
+    pub user_agent: String,
+    /// The product token matched against robots.txt groups; derived from `user_agent`
+    /// (the part before the first `/`) when absent.
+    pub robots_token: Option<String>,
+    pub state_dir: PathBuf,
+    /// Requests in flight across all hosts.
+    pub concurrency: usize,
+    #[serde(with = "human_duration")]
+    pub connect_timeout: Duration,
+    /// Whole-request limit, body included.
+    #[serde(with = "human_duration")]
+    pub request_timeout: Duration,
+    pub max_redirects: usize,
+    /// Cap on the decoded body size; larger pages are recorded as skipped.
+    pub max_body_bytes: u64,
+    /// Query parameters removed during normalization; a trailing `*` matches a prefix.
+    pub strip_query_params: Vec<String>,
+    pub max_pages: Option<u64>,
+    #[serde(default, with = "human_duration::option")]
+    pub max_time: Option<Duration>,
+    /// Links deeper than this many hops from a seed are not followed.
+    pub max_depth: Option<u32>,
+}
+
+impl Default for CrawlerSection {
+    fn default() -> Self {
+        Self {
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            robots_token: None,
+            state_dir: PathBuf::from("state/default"),
+            concurrency: 32,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_redirects: 5,
+            max_body_bytes: 10 * 1024 * 1024,
+            strip_query_params: vec!["utm_*".to_string()],
+            max_pages: None,
+            max_time: None,
+            max_depth: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolitenessSection {
+    /// Minimum time between the starts of two requests to one host.
+    #[serde(with = "human_duration")]
+    pub min_delay: Duration,
+    pub per_host_concurrency: usize,
+}
+
+impl Default for PolitenessSection {
+    fn default() -> Self {
+        Self {
+            min_delay: Duration::from_secs(1),
+            per_host_concurrency: 1,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSection {
+    /// JSONL file for records; `<state_dir>/records.jsonl` when absent.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSection {
+    pub name: String,
+    pub seeds: Vec<String>,
+    /// Hosts (with `:port` when not the default) whose URLs belong to the site;
+    /// the seeds' hosts when empty.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Regexes over a URL's path and query that mark listing pages.
+    #[serde(default)]
+    pub section_patterns: Vec<String>,
+    /// Regexes over a URL's path and query that mark article pages.
+    #[serde(default)]
+    pub article_patterns: Vec<String>,
+    /// Regexes over a URL's path and query that are never followed.
+    #[serde(default)]
+    pub deny_patterns: Vec<String>,
+    #[serde(default = "default_parser")]
+    pub parser: String,
+    /// IANA zone used for dates printed without one (e.g. `Asia/Seoul`).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// Overrides `politeness.min_delay` for this site's hosts.
+    #[serde(default, with = "human_duration::option")]
+    pub min_delay: Option<Duration>,
+}
+
+fn default_parser() -> String {
+    "article".to_string()
+}
+
+fn default_time_zone() -> String {
+    "UTC".to_string()
+}
+
+/// A validated crawl: what the engine runs.
+#[derive(Debug, Clone)]
+pub struct CrawlConfig {
+    pub user_agent: String,
+    pub robots_token: String,
+    pub state_dir: PathBuf,
+    pub output_path: PathBuf,
+    pub concurrency: usize,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_redirects: usize,
+    pub max_body_bytes: u64,
+    pub min_delay: Duration,
+    pub per_host_concurrency: usize,
+    pub max_pages: Option<u64>,
+    pub max_time: Option<Duration>,
+    pub max_depth: Option<u32>,
+    pub normalizer: Normalizer,
+    pub sites: Vec<Site>,
+}
+
+/// Command-line values that override the file (or stand in for it).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub state_dir: Option<PathBuf>,
+    pub output_path: Option<PathBuf>,
+    pub min_delay: Option<Duration>,
+    pub max_pages: Option<u64>,
+    pub max_time: Option<Duration>,
+}
+
+impl ConfigFile {
+    /// Reads and parses a TOML file; unknown keys and malformed values are errors.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    /// Parses TOML text; `origin` names the text in error messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// A config with one ad-hoc site per seed host: same-host links, default parser.
+    pub fn from_seeds(seeds: &[String], parser: &str) -> Result<Self, ConfigError> {
+        let mut by_host: Vec<SiteSection> = Vec::new();
+        for (i, seed) in seeds.iter().enumerate() {
+            let parsed = ::url::Url::parse(seed).map_err(|e| ConfigError::Invalid {
+                file: "<command line>".into(),
+                key: format!("--seed[{i}]"),
+                reason: format!("not a URL: {seed:?}: {e}"),
+            })?;
+            let host = crate::urlnorm::host_key(&parsed).unwrap_or_default();
+            match by_host.iter_mut().find(|s| s.name == host) {
+                Some(site) => site.seeds.push(seed.clone()),
+                None => by_host.push(SiteSection {
+                    name: host,
+                    seeds: vec![seed.clone()],
+                    allowed_hosts: Vec::new(),
+                    section_patterns: Vec::new(),
+                    article_patterns: Vec::new(),
+                    deny_patterns: Vec::new(),
+                    parser: parser.to_string(),
+                    time_zone: default_time_zone(),
+                    min_delay: None,
+                }),
+            }
+        }
+        Ok(ConfigFile {
+            sites: by_host,
+            ..Default::default()
+        })
+    }
+
+    /// Applies overrides and checks everything; `origin` names the file in errors.
+    pub fn validate(
+        mut self,
+        origin: &str,
+        overrides: &Overrides,
+    ) -> Result<CrawlConfig, ConfigError> {
+        let invalid = |key: String, reason: String| ConfigError::Invalid {
+            file: origin.to_string(),
+            key,
+            reason,
+        };
+        let crawler = &mut self.crawler;
+        if let Some(dir) = &overrides.state_dir {
+            crawler.state_dir = dir.clone();
+        }
+        if let Some(delay) = overrides.min_delay {
+            self.politeness.min_delay = delay;
+        }
+        if overrides.max_pages.is_some() {
+            crawler.max_pages = overrides.max_pages;
+        }
+        if overrides.max_time.is_some() {
+            crawler.max_time = overrides.max_time;
+        }
+        if let Some(out) = &overrides.output_path {
+            self.output.path = Some(out.clone());
+        }
+
+        let user_agent = crawler.user_agent.trim().to_string();
+        if user_agent.is_empty() || user_agent.chars().any(|c| c.is_control()) {
+            return Err(invalid(
+                "crawler.user_agent".into(),
+                "must be a non-empty single line".into(),
+            ));
+        }
+        if !(user_agent.contains("http://")
+            || user_agent.contains("https://")
+            || user_agent.contains('@'))
+        {
+            return Err(invalid(
+                "crawler.user_agent".into(),
+                format!("{user_agent:?} names no contact: add a URL or e-mail address so site operators can reach you"),
+            ));
+        }
+        let robots_token = match &crawler.robots_token {
+            Some(token) => token.clone(),
+            None => user_agent
+                .split(|c: char| c == '/' || c.is_whitespace())
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        };
+        if robots_token.is_empty()
+            || !robots_token
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                "crawler.robots_token".into(),
+                format!("{robots_token:?} is not a robots.txt product token (letters, '-' and '_' only)"),
+            ));
+        }
+        if crawler.concurrency == 0 {
+            return Err(invalid(
+                "crawler.concurrency".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if self.politeness.per_host_concurrency == 0 {
+            return Err(invalid(
+                "politeness.per_host_concurrency".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if crawler.max_body_bytes == 0 {
+            return Err(invalid(
+                "crawler.max_body_bytes".into(),
+                "must be positive".into(),
+            ));
+        }
+        let normalizer = Normalizer::new(crawler.strip_query_params.clone())
+            .map_err(|reason| invalid("crawler.strip_query_params".into(), reason))?;
+
+        if self.sites.is_empty() {
+            return Err(invalid(
+                "site".into(),
+                "no [[site]] table: nothing to crawl (add one, or pass --seed URL)".into(),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        let mut sites = Vec::with_capacity(self.sites.len());
+        for (i, section) in self.sites.into_iter().enumerate() {
+            if !names.insert(section.name.clone()) {
+                return Err(invalid(
+                    format!("site[{i}].name"),
+                    format!("{:?} is used by two sites", section.name),
+                ));
+            }
+            let site = Site::from_config(section, &normalizer, self.politeness.min_delay)
+                .map_err(|SiteError { key, reason }| invalid(format!("site[{i}].{key}"), reason))?;
+            sites.push(site);
+        }
+
+        let state_dir = crawler.state_dir.clone();
+        let output_path = self
+            .output
+            .path
+            .clone()
+            .unwrap_or_else(|| state_dir.join("records.jsonl"));
+        Ok(CrawlConfig {
+            user_agent,
+            robots_token,
+            state_dir,
+            output_path,
+            concurrency: crawler.concurrency,
+            connect_timeout: crawler.connect_timeout,
+            request_timeout: crawler.request_timeout,
+            max_redirects: crawler.max_redirects,
+            max_body_bytes: crawler.max_body_bytes,
+            min_delay: self.politeness.min_delay,
+            per_host_concurrency: self.politeness.per_host_concurrency,
+            max_pages: crawler.max_pages,
+            max_time: crawler.max_time,
+            max_depth: crawler.max_depth,
+            normalizer,
+            sites,
+        })
+    }
+}
+
+/// Parses a human duration such as `500ms`, `1s`, `2m 30s` or `0s`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("invalid duration {text:?} ({e}); write e.g. \"500ms\", \"1s\", \"2m\"")
+    })
+}
+
+/// Serde adapter for durations written as human strings.
+mod human_duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            let text = String::deserialize(d)?;
+            super::super::parse_duration(&text)
+                .map(Some)
+                .map_err(serde::de::Error::custom)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<CrawlConfig, ConfigError> {
+        ConfigFile::parse(text, "test.toml")?.validate("test.toml", &Overrides::default())
+    }
+
+    const MINIMAL: &str = r#"
+        [[site]]
+        name = "news"
+        seeds = ["https://news.example/"]
+    "#;
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let config = check(MINIMAL).unwrap();
+        assert_eq!(config.min_delay, Duration::from_secs(1));
+        assert_eq!(config.per_host_concurrency, 1);
+        assert_eq!(config.robots_token, "newscrawl");
+        assert_eq!(
+            config.output_path,
+            PathBuf::from("state/default/records.jsonl")
+        );
+        assert_eq!(config.sites[0].allowed_hosts(), ["news.example"]);
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let err = check("[crawler]\nuser_agnet = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("test.toml: "), "{err}");
+        assert!(err.contains("user_agnet"), "{err}");
+    }
+
+    #[test]
+    fn bad_duration_is_rejected_with_the_value() {
+        let err = check(&format!(
+            "[politeness]\nmin_delay = \"5 parsecs\"\n{MINIMAL}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("min_delay") && err.contains("5 parsecs"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_regex_names_the_site_key() {
+        let text = format!("{MINIMAL}article_patterns = [\"^/news/(\"]\n");
+        let err = check(&text).unwrap_err().to_string();
+        assert!(err.contains("site[0].article_patterns[0]"), "{err}");
+    }
+
+    #[test]
+    fn missing_seeds_and_non_http_seeds_are_rejected() {
+        let err = check("[[site]]\nname = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("seeds"), "{err}");
+        let err = check("[[site]]\nname = \"x\"\nseeds = []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("site[0].seeds"), "{err}");
+        let err = check("[[site]]\nname = \"x\"\nseeds = [\"ftp://x.example/\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("site[0].seeds[0]") && err.contains("ftp"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn user_agent_needs_a_contact() {
+        let err = check(&format!("[crawler]\nuser_agent = \"bot/1.0\"\n{MINIMAL}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("crawler.user_agent"), "{err}");
+    }
+
+    #[test]
+    fn overrides_win_over_the_file() {
+        let overrides = Overrides {
+            state_dir: Some("/tmp/x".into()),
+            min_delay: Some(Duration::ZERO),
+            max_pages: Some(7),
+            ..Default::default()
+        };
+        let config = ConfigFile::parse(MINIMAL, "t")
+            .unwrap()
+            .validate("t", &overrides)
+            .unwrap();
+        assert_eq!(config.state_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.output_path, PathBuf::from("/tmp/x/records.jsonl"));
+        assert_eq!(config.min_delay, Duration::ZERO);
+        assert_eq!(config.max_pages, Some(7));
+    }
+
+    #[test]
+    fn shipped_configs_are_valid() {
+        for file in ["config/demo.toml", "config/koreatimes.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+            let text = std::fs::read_to_string(&path)
+                .unwrap()
+                .replace("{origin}", "http://127.0.0.1:1");
+            ConfigFile::parse(&text, file)
+                .unwrap()
+                .validate(file, &Overrides::default())
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! HTTP fetching: one request, one response, with limits on time and size.
+//!
+//! Owns the reqwest client (rustls, gzip/brotli/deflate, connect and total timeouts)
+//! and the reading of bodies under a cap on decoded bytes, plus the decoding of HTML
+//! to text (charset from the header, a BOM or a `<meta>` tag, via encoding_rs).
+//!
+//! Invariant: a fetch is exactly one request. Redirects are not followed here: their
+//! targets go back to the frontier like links, so they pass the same dedup, host,
+//! robots.txt and politeness checks as every other URL.
+
+use std::time::Duration;
+
+use ::url::Url;
+use encoding_rs::Encoding;
+use reqwest::header::{
+    HeaderMap, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+};
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_body_bytes: u64,
+}
+
+/// Validators from an earlier fetch, for a conditional request.
+#[derive(Debug, Clone, Default)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A response, with its body read in full (and decompressed).
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    /// Absolute target of a redirect response.
+    pub location: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("timed out")]
+    Timeout,
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("body exceeds {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("request failed: {0}")]
+    Other(String),
+}
+
+impl FetchError {
+    fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            FetchError::Timeout
+        } else if e.is_connect() {
+            FetchError::Connect(error_chain(&e))
+        } else {
+            FetchError::Other(error_chain(&e))
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Makes single HTTP requests.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    max_body_bytes: u64,
+}
+
+impl Fetcher {
+    pub fn new(settings: &FetchSettings) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(4)
+            .build()
+            .map_err(|e| FetchError::Other(error_chain(&e)))?;
+        Ok(Self {
+            client,
+            max_body_bytes: settings.max_body_bytes,
+        })
+    }
+
+    /// GETs `url`, conditionally when validators are given.
+    pub async fn get(&self, url: &Url, validators: &Validators) -> Result<Response, FetchError> {
+        let mut request = self.client.get(url.clone());
+        if let Some(etag) = &validators.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &validators.last_modified {
+            request = request.header(IF_MODIFIED_SINCE, lm);
+        }
+        let mut response = request.send().await.map_err(FetchError::from_reqwest)?;
+        if let Some(length) = response.content_length() {
+            if length > self.max_body_bytes
+                && response
+                    .headers()
+                    .get(reqwest::header::CONTENT_ENCODING)
+                    .is_none()
+            {
+                return Err(FetchError::TooLarge {
+                    limit: self.max_body_bytes,
+                });
+            }
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        let header = |map: &HeaderMap, name| {
+            map.get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header(headers, CONTENT_TYPE);
+        let location = header(headers, LOCATION)
+            .and_then(|l| url.join(&l).ok())
+            .map(String::from);
+        let etag = header(headers, ETAG);
+        let last_modified = header(headers, LAST_MODIFIED);
+        let header_list = headers
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_string(), v.to_string()))
+            })
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
+            if body.len() as u64 + chunk.len() as u64 > self.max_body_bytes {
+                return Err(FetchError::TooLarge {
+                    limit: self.max_body_bytes,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response {
+            status,
+            headers: header_list,
+            content_type,
+            location,
+            etag,
+            last_modified,
+            body,
+        })
+    }
+}
+
+/// Whether a response is HTML, from its Content-Type or, when there is none, its body.
+pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    match content_type {
+        Some(ct) => {
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            mime == "text/html" || mime == "application/xhtml+xml"
+        }
+        None => {
+            let start = String::from_utf8_lossy(&body[..body.len().min(256)])
+                .trim_start()
+                .to_ascii_lowercase();
+            start.starts_with("<!doctype html") || start.starts_with("<html")
+        }
+    }
+}
+
+/// Decodes an HTML body to text: a BOM wins, then the header's charset, then a
+/// `<meta>` declaration in the first 1024 bytes, then UTF-8. Returns the encoding used.
+pub fn decode_html(body: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
+    let declared = content_type
+        .and_then(charset_param)
+        .and_then(|label| Encoding::for_label(label.as_bytes()))
+        .or_else(|| meta_charset(&body[..body.len().min(1024)]))
+        .unwrap_or(encoding_rs::UTF_8);
+    // UTF-16 declarations in a byte stream that parsed as ASCII are wrong by definition.
+    let declared = if declared == encoding_rs::UTF_16LE || declared == encoding_rs::UTF_16BE {
+        encoding_rs::UTF_8
+    } else {
+        declared
+    };
+    let (text, used, _had_errors) = declared.decode(body);
+    (text.into_owned(), used)
+}
+
+fn charset_param(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches(['"', '\'']).to_string())
+    })
+}
+
+fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let mut rest = text.as_str();
+    while let Some(pos) = rest.find("charset") {
+        rest = &rest[pos + "charset".len()..];
+        let value = rest.trim_start().strip_prefix('=')?.trim_start();
+        let value = value.trim_start_matches(['"', '\'']);
+        let end = value
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(value.len());
+        if let Some(enc) = Encoding::for_label(value[..end].as_bytes()) {
+            return Some(enc);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn euc_kr_from_header_and_meta() {
+        let (bytes, _, _) = encoding_rs::EUC_KR.encode("<p>한국어 기사</p>");
+        let (text, enc) = decode_html(&bytes, Some("text/html; charset=EUC-KR"));
+        assert_eq!(enc, encoding_rs::EUC_KR);
+        assert!(text.contains("한국어 기사"));
+        let mut page = b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=euc-kr\"></head>".to_vec();
+        page.extend_from_slice(&bytes);
+        let (text, enc) = decode_html(&page, Some("text/html"));
+        assert_eq!(enc, encoding_rs::EUC_KR);
+        assert!(text.contains("한국어 기사"));
+        let (text, _) = decode_html("<meta charset='utf-8'><p>서울</p>".as_bytes(), None);
+        assert!(text.contains("서울"));
+    }
+
+    #[test]
+    fn bom_wins_and_default_is_utf8() {
+        let mut body = vec![0xEF, 0xBB, 0xBF];
+        body.extend_from_slice("é".as_bytes());
+        let (text, enc) = decode_html(&body, Some("text/html; charset=iso-8859-1"));
+        assert_eq!((text.as_str(), enc), ("é", encoding_rs::UTF_8));
+        assert_eq!(decode_html("é".as_bytes(), None).0, "é");
+    }
+
+    #[test]
+    fn html_detection() {
+        assert!(is_html(Some("text/html; charset=utf-8"), b""));
+        assert!(is_html(Some("application/xhtml+xml"), b""));
+        assert!(!is_html(Some("application/pdf"), b"<html>"));
+        assert!(is_html(None, b"  <!DOCTYPE html><html>"));
+        assert!(!is_html(None, b"%PDF-1.4"));
+    }
+}

@@ -1,0 +1,285 @@
+//! The `newscrawl` command line: parses arguments, calls the library, and turns errors
+//! into a message and an exit code (2: bad configuration or usage, 1: anything else).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use newscrawl::config::{parse_duration, ConfigError, ConfigFile, CrawlConfig, Overrides};
+use newscrawl::crawl::{Crawler, Summary};
+use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
+use newscrawl::parse::ParserRegistry;
+use newscrawl::store::SledStore;
+
+/// A polite, incremental web crawler for news sites.
+#[derive(Parser)]
+#[command(name = "newscrawl", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the bundled news site on 127.0.0.1 and crawl it (offline; starts fresh).
+    Demo(DemoArgs),
+    /// Crawl from a config file, or from seed URLs; re-running resumes.
+    Crawl(CrawlArgs),
+    /// Serve the bundled news site on a loopback address until interrupted.
+    Fixture(FixtureArgs),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// State directory (deleted and recreated).
+    #[arg(long, default_value = "state/demo")]
+    state: PathBuf,
+    /// Articles on the demo site.
+    #[arg(long, default_value_t = 40)]
+    articles: usize,
+}
+
+#[derive(Args)]
+struct CrawlArgs {
+    /// TOML config file (see config/*.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Seed URL of an ad-hoc site (repeatable): same-host links, default parser.
+    #[arg(long = "seed", value_name = "URL")]
+    seeds: Vec<String>,
+    /// File with one seed URL a line (`#` starts a comment).
+    #[arg(long = "seeds", value_name = "FILE")]
+    seeds_file: Option<PathBuf>,
+    /// Parser for ad-hoc sites (`article` or `links`).
+    #[arg(long, default_value = "article")]
+    parser: String,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+}
+
+#[derive(Args)]
+struct OverrideArgs {
+    /// State directory (overrides crawler.state_dir).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// JSONL output file (overrides output.path).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Minimum gap between requests to one host, e.g. 500ms, 2s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    min_delay: Option<Duration>,
+    /// Stop after this many page requests.
+    #[arg(long, value_name = "N")]
+    max_pages: Option<u64>,
+    /// Stop after this long, e.g. 10m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    max_time: Option<Duration>,
+}
+
+impl From<OverrideArgs> for Overrides {
+    fn from(a: OverrideArgs) -> Self {
+        Overrides {
+            state_dir: a.state,
+            output_path: a.out,
+            min_delay: a.min_delay,
+            max_pages: a.max_pages,
+            max_time: a.max_time,
+        }
+    }
+}
+
+#[derive(Args)]
+struct FixtureArgs {
+    /// Loopback address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    addr: std::net::SocketAddr,
+    #[arg(long, default_value_t = 40)]
+    articles: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("newscrawl=info,warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => demo(args).await,
+            Command::Crawl(args) => crawl(args).await,
+            Command::Fixture(args) => fixture(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run_crawl(config: CrawlConfig) -> Result<Summary> {
+    std::fs::create_dir_all(&config.state_dir).with_context(|| {
+        format!(
+            "cannot create state directory {}",
+            config.state_dir.display()
+        )
+    })?;
+    let db_dir = config.state_dir.join("db");
+    let store = {
+        let db_dir = db_dir.clone();
+        tokio::task::spawn_blocking(move || SledStore::open(&db_dir)).await??
+    };
+    let output = config.output_path.clone();
+    let crawler = Crawler::new(config, Arc::new(store), ParserRegistry::default())?;
+    let summary = crawler.run(stop_signal()).await?;
+    eprintln!("{summary}");
+    eprintln!("records: {}", output.display());
+    Ok(summary)
+}
+
+fn read_seed_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.display().to_string(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+async fn crawl(args: CrawlArgs) -> Result<()> {
+    let overrides: Overrides = args.overrides.into();
+    let mut seeds = args.seeds;
+    if let Some(file) = &args.seeds_file {
+        seeds.extend(read_seed_file(file)?);
+    }
+    let config = match (&args.config, seeds.is_empty()) {
+        (Some(path), true) => {
+            let origin = path.display().to_string();
+            ConfigFile::load(path)?.validate(&origin, &overrides)?
+        }
+        (None, false) => {
+            let mut overrides = overrides;
+            if overrides.state_dir.is_none() {
+                overrides.state_dir = Some(PathBuf::from("state/adhoc"));
+            }
+            ConfigFile::from_seeds(&seeds, &args.parser)?.validate("<command line>", &overrides)?
+        }
+        (Some(_), false) => {
+            return Err(ConfigError::Invalid {
+                file: "<command line>".into(),
+                key: "--seed".into(),
+                reason: "give either --config or seeds (--seed/--seeds), not both".into(),
+            }
+            .into())
+        }
+        (None, true) => {
+            return Err(ConfigError::Invalid {
+                file: "<command line>".into(),
+                key: "--config".into(),
+                reason: "nothing to crawl: pass --config FILE, --seed URL or --seeds FILE".into(),
+            }
+            .into())
+        }
+    };
+    run_crawl(config).await.map(|_| ())
+}
+
+async fn demo(args: DemoArgs) -> Result<()> {
+    if args.state.exists() {
+        std::fs::remove_dir_all(&args.state)
+            .with_context(|| format!("cannot clear demo state {}", args.state.display()))?;
+    }
+    let site = Arc::new(FixtureSite::new(FixtureSpec {
+        articles: args.articles,
+        ..FixtureSpec::default()
+    }));
+    let server = FixtureServer::start(site, [127, 0, 0, 1].into(), 0).await?;
+    eprintln!("demo news site at {}", server.origin());
+    let text = include_str!("../config/demo.toml").replace("{origin}", server.origin());
+    let overrides = Overrides {
+        state_dir: Some(args.state.clone()),
+        output_path: Some(args.state.join("records.jsonl")),
+        ..Overrides::default()
+    };
+    let config =
+        ConfigFile::parse(&text, "config/demo.toml")?.validate("config/demo.toml", &overrides)?;
+    let output = config.output_path.clone();
+    run_crawl(config).await?;
+    let records = std::fs::read_to_string(&output).unwrap_or_default();
+    for line in records.lines().take(3) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+            eprintln!(
+                "  {} | {} | {}",
+                v["published"].as_str().unwrap_or("-"),
+                v["authors"].as_array().map(|a| a.len()).unwrap_or(0),
+                v["title"].as_str().unwrap_or("-")
+            );
+        }
+    }
+    eprintln!(
+        "{} requests served by the demo site",
+        server.requests().len()
+    );
+    Ok(())
+}
+
+async fn fixture(args: FixtureArgs) -> Result<()> {
+    let site = Arc::new(FixtureSite::new(FixtureSpec {
+        articles: args.articles,
+        ..FixtureSpec::default()
+    }));
+    let server = FixtureServer::start(site, args.addr.ip(), args.addr.port()).await?;
+    eprintln!(
+        "serving the fixture news site at {} (Ctrl-C stops)",
+        server.origin()
+    );
+    stop_signal().await;
+    Ok(())
+}

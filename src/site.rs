@@ -1,0 +1,250 @@
+//! Per-site rules: which URLs belong to a site, and what kind of page each one is.
+//!
+//! Invariant: a URL is crawlable for a site only if its host is in the site's allowed
+//! list, no deny pattern matches, and (when the site has patterns) a section or
+//! article pattern matches. Everything else is counted by the caller, never fetched.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use ::url::Url;
+use chrono_tz::Tz;
+use regex::RegexSet;
+use serde::{Deserialize, Serialize};
+
+use crate::config::SiteSection;
+use crate::urlnorm::{host_key, Normalizer};
+
+/// What a page is to the crawl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UrlKind {
+    /// A listing page (home, section, subsection, reporter page): revisited, followed.
+    Section,
+    /// An article page: fetched once, parsed into a record.
+    Article,
+    /// A page of an ad-hoc site without patterns: followed, and parsed if it looks
+    /// like an article.
+    Page,
+}
+
+/// A configuration value that does not validate; the key is relative to the site.
+#[derive(Debug)]
+pub struct SiteError {
+    pub key: String,
+    pub reason: String,
+}
+
+/// One crawled site, validated.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub name: String,
+    pub seeds: Vec<Url>,
+    allowed_hosts: Vec<String>,
+    section: RegexSet,
+    article: RegexSet,
+    deny: RegexSet,
+    pub parser: String,
+    pub time_zone: Tz,
+    pub min_delay: Duration,
+}
+
+impl Site {
+    pub fn from_config(
+        raw: SiteSection,
+        normalizer: &Normalizer,
+        default_delay: Duration,
+    ) -> Result<Self, SiteError> {
+        let err = |key: &str, reason: String| SiteError {
+            key: key.to_string(),
+            reason,
+        };
+        if raw.name.trim().is_empty() {
+            return Err(err("name", "must not be empty".into()));
+        }
+        if raw.seeds.is_empty() {
+            return Err(err("seeds", "needs at least one seed URL".into()));
+        }
+        let mut seeds = Vec::with_capacity(raw.seeds.len());
+        for (i, seed) in raw.seeds.iter().enumerate() {
+            let url = normalizer
+                .parse(seed)
+                .map_err(|e| err(&format!("seeds[{i}]"), format!("{seed:?}: {e}")))?;
+            seeds.push(url);
+        }
+        let mut allowed: BTreeSet<String> = BTreeSet::new();
+        for (i, host) in raw.allowed_hosts.iter().enumerate() {
+            let host = host.trim().to_ascii_lowercase();
+            if host.is_empty() || host.contains('/') {
+                return Err(err(
+                    &format!("allowed_hosts[{i}]"),
+                    format!("{host:?} is not a host name (write e.g. \"www.example.com\" or \"127.0.0.1:8080\")"),
+                ));
+            }
+            allowed.insert(host);
+        }
+        if allowed.is_empty() {
+            allowed.extend(seeds.iter().filter_map(host_key));
+        }
+        for (i, seed) in seeds.iter().enumerate() {
+            let host = host_key(seed).unwrap_or_default();
+            if !allowed.contains(&host) {
+                return Err(err(
+                    &format!("seeds[{i}]"),
+                    format!("host {host:?} is not in allowed_hosts"),
+                ));
+            }
+        }
+        let compile = |key: &str, patterns: &[String]| {
+            for (i, p) in patterns.iter().enumerate() {
+                regex::Regex::new(p)
+                    .map_err(|e| err(&format!("{key}[{i}]"), format!("bad regex {p:?}: {e}")))?;
+            }
+            RegexSet::new(patterns).map_err(|e| err(key, e.to_string()))
+        };
+        let section = compile("section_patterns", &raw.section_patterns)?;
+        let article = compile("article_patterns", &raw.article_patterns)?;
+        let deny = compile("deny_patterns", &raw.deny_patterns)?;
+        let time_zone: Tz = raw.time_zone.parse().map_err(|_| {
+            err(
+                "time_zone",
+                format!(
+                    "{:?} is not an IANA time zone (e.g. \"Asia/Seoul\")",
+                    raw.time_zone
+                ),
+            )
+        })?;
+        if !crate::parse::is_known_parser(&raw.parser) {
+            return Err(err(
+                "parser",
+                format!(
+                    "unknown parser {:?}; built-in parsers: {}",
+                    raw.parser,
+                    crate::parse::BUILTIN_PARSERS.join(", ")
+                ),
+            ));
+        }
+        Ok(Self {
+            name: raw.name,
+            seeds,
+            allowed_hosts: allowed.into_iter().collect(),
+            section,
+            article,
+            deny,
+            parser: raw.parser,
+            time_zone,
+            min_delay: raw.min_delay.unwrap_or(default_delay),
+        })
+    }
+
+    pub fn allowed_hosts(&self) -> &[String] {
+        &self.allowed_hosts
+    }
+
+    pub fn allows_host(&self, url: &Url) -> bool {
+        host_key(url).is_some_and(|h| self.allowed_hosts.binary_search(&h).is_ok())
+    }
+
+    /// Whether a deny pattern matches the URL.
+    pub fn denies(&self, url: &Url) -> bool {
+        self.deny.is_match(path_and_query(url))
+    }
+
+    fn has_patterns(&self) -> bool {
+        !self.section.is_empty() || !self.article.is_empty()
+    }
+
+    /// The kind of a normalized URL for this site, or `None` if it is not followed.
+    pub fn classify(&self, url: &Url) -> Option<UrlKind> {
+        if !self.allows_host(url) {
+            return None;
+        }
+        let target = path_and_query(url);
+        if self.deny.is_match(target) {
+            return None;
+        }
+        if !self.has_patterns() {
+            return Some(UrlKind::Page);
+        }
+        if self.article.is_match(target) {
+            Some(UrlKind::Article)
+        } else if self.section.is_match(target) {
+            Some(UrlKind::Section)
+        } else {
+            None
+        }
+    }
+}
+
+/// The part of a URL that site patterns are matched against: `/path?query`.
+pub fn path_and_query(url: &Url) -> &str {
+    &url[::url::Position::BeforePath..::url::Position::AfterQuery]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(section: &[&str], article: &[&str], deny: &[&str]) -> Site {
+        let raw = SiteSection {
+            name: "t".into(),
+            seeds: vec!["https://news.example/".into()],
+            allowed_hosts: vec![],
+            section_patterns: section.iter().map(|s| s.to_string()).collect(),
+            article_patterns: article.iter().map(|s| s.to_string()).collect(),
+            deny_patterns: deny.iter().map(|s| s.to_string()).collect(),
+            parser: "article".into(),
+            time_zone: "Asia/Seoul".into(),
+            min_delay: None,
+        };
+        Site::from_config(raw, &Normalizer::default(), Duration::from_secs(1)).unwrap()
+    }
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn classification_by_patterns() {
+        let s = site(
+            &["^/section/"],
+            &[r"^/www/\w+/\d{4}/\d{2}/\d+_\d+\.html$"],
+            &["^/section/opinion/letters"],
+        );
+        assert_eq!(
+            s.classify(&url("https://news.example/section/nation?page=2")),
+            Some(UrlKind::Section)
+        );
+        assert_eq!(
+            s.classify(&url("https://news.example/www/nation/2024/03/113_1.html")),
+            Some(UrlKind::Article)
+        );
+        assert_eq!(
+            s.classify(&url("https://news.example/section/opinion/letters")),
+            None
+        );
+        assert_eq!(s.classify(&url("https://news.example/about")), None);
+        assert_eq!(
+            s.classify(&url("https://other.example/section/nation")),
+            None
+        );
+    }
+
+    #[test]
+    fn sites_without_patterns_follow_every_same_host_page() {
+        let s = site(&[], &[], &[]);
+        assert_eq!(
+            s.classify(&url("https://news.example/anything")),
+            Some(UrlKind::Page)
+        );
+        assert_eq!(s.classify(&url("https://www.news.example/anything")), None);
+    }
+
+    #[test]
+    fn path_and_query_skips_the_origin() {
+        assert_eq!(
+            path_and_query(&url("http://a.example:81/x/y?z=1")),
+            "/x/y?z=1"
+        );
+        assert_eq!(path_and_query(&url("http://a.example")), "/");
+    }
+}

@@ -1,0 +1,227 @@
+//! The crawl's memory: frontier queue, URL states, host records, content hashes and the
+//! record outbox, behind the [`Store`] trait so another backend can replace sled.
+//!
+//! Invariants every backend keeps:
+//! - one normalized URL, one entry: a URL is queued at most once, ever;
+//! - a page's outcome (its URL state, the links it discovered, the records it produced)
+//!   commits atomically in [`Store::commit`], and commits are serialized so that
+//!   outbox sequence numbers grow in commit order (a sink that has read up to `n`
+//!   will never see a later commit below `n`);
+//! - a URL handed out by [`Store::lease_next`] stays leased until committed; leases
+//!   left by a crashed process go back to the queue on [`Store::recover_leases`].
+
+mod sled_store;
+
+use serde::{Deserialize, Serialize};
+
+use crate::site::UrlKind;
+
+pub use sled_store::SledStore;
+
+/// Version of the on-disk layout; a store written with another version is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// 128-bit fingerprint of a normalized URL or of a page's content.
+pub type Fingerprint = [u8; 16];
+
+pub fn fingerprint(bytes: &[u8]) -> Fingerprint {
+    let hash = blake3::hash(bytes);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&hash.as_bytes()[..16]);
+    out
+}
+
+pub fn hex(fp: &Fingerprint) -> String {
+    fp.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state directory {path} is in use by another process (only one crawler may open it)")]
+    Locked { path: String },
+    #[error("state directory {path} was written with schema version {found}; this build reads version {expected}")]
+    Schema {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
+    #[error("store value in tree {tree:?} (key {key}) is corrupt: {reason}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("store I/O error: {0}")]
+    Sled(#[from] sled::Error),
+}
+
+/// A URL waiting in the frontier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub url: String,
+    pub site: String,
+    pub kind: UrlKind,
+    pub depth: u32,
+    /// Redirects followed to reach this URL (0 for a link).
+    pub redirects: u8,
+}
+
+impl QueueEntry {
+    /// The politeness unit of this URL (`host[:port]`).
+    pub fn host(&self) -> String {
+        ::url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| crate::urlnorm::host_key(&u))
+            .unwrap_or_default()
+    }
+}
+
+/// Where a URL stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UrlStatus {
+    Queued,
+    /// Fetched and handed to the parser.
+    Fetched,
+    /// Fetched, but not parsed: not HTML, too large, redirected away, or a duplicate.
+    Skipped,
+    /// Never requested: robots.txt disallows it.
+    RobotsDenied,
+    /// The request failed (network error or HTTP error status).
+    Failed,
+    /// Same content as another URL, or a redirect to one: see `alias_of`.
+    Alias,
+}
+
+/// Everything the crawl remembers about one URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlState {
+    pub url: String,
+    pub site: String,
+    pub kind: UrlKind,
+    pub depth: u32,
+    pub status: UrlStatus,
+    /// HTTP status of the last response, 0 when there was none.
+    pub http_status: u16,
+    pub fetched_at_ms: u64,
+    pub attempts: u32,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub content_hash: Option<Fingerprint>,
+    pub alias_of: Option<String>,
+    /// Why the URL ended as it did (error text, skip reason).
+    pub note: Option<String>,
+    /// Number of record versions emitted for this URL.
+    pub version: u32,
+}
+
+impl UrlState {
+    pub fn queued(entry: &QueueEntry) -> Self {
+        Self {
+            url: entry.url.clone(),
+            site: entry.site.clone(),
+            kind: entry.kind,
+            depth: entry.depth,
+            status: UrlStatus::Queued,
+            http_status: 0,
+            fetched_at_ms: 0,
+            attempts: 0,
+            etag: None,
+            last_modified: None,
+            content_hash: None,
+            alias_of: None,
+            note: None,
+            version: 0,
+        }
+    }
+}
+
+/// A host's robots.txt as last fetched, and its politeness clock.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostRecord {
+    pub robots: Option<RobotsCopy>,
+    /// Unix ms before which no request may start (survives restarts).
+    pub next_allowed_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RobotsCopy {
+    pub fetched_at_ms: u64,
+    /// HTTP status, or 0 when the request failed.
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub error: Option<String>,
+}
+
+/// A URL handed out to be fetched.
+#[derive(Debug, Clone)]
+pub struct Leased {
+    pub entry: QueueEntry,
+}
+
+/// What [`Store::lease_next`] found for a host.
+#[derive(Debug)]
+pub enum Lease {
+    Url(Leased),
+    /// The host's earliest entry is due at this Unix ms.
+    NotDue(u64),
+    Empty,
+}
+
+/// The outcome of one leased URL, committed atomically.
+#[derive(Debug, Default)]
+pub struct PageCommit {
+    /// The leased URL's final state.
+    pub state: Option<UrlState>,
+    /// Other URLs whose state this page settles (e.g. the target of a redirect).
+    pub also: Vec<UrlState>,
+    /// Newly discovered links; those already known are dropped.
+    pub links: Vec<QueueEntry>,
+    /// Serialized records for the outbox.
+    pub records: Vec<Vec<u8>>,
+    /// The page's content hash and URL, to detect the same page under other URLs.
+    pub content: Option<(Fingerprint, String)>,
+    pub now_ms: u64,
+}
+
+/// What a commit changed.
+#[derive(Debug, Default, Clone)]
+pub struct CommitReport {
+    /// Links that were new, by host.
+    pub new_links: Vec<(String, usize)>,
+    pub records: usize,
+}
+
+/// How far a sink has delivered the outbox, and the size of its output at that point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkOffset {
+    pub seq: u64,
+    pub bytes: u64,
+}
+
+/// Storage for one crawl. Implementations are cheap to share (`Arc`) across threads;
+/// every method is blocking and quick, except [`Store::flush`].
+pub trait Store: Send + Sync + 'static {
+    /// Queues seeds that were never seen; returns how many were new.
+    fn enqueue_new(&self, entries: &[QueueEntry], now_ms: u64) -> Result<usize, StoreError>;
+    /// Puts URLs leased by a process that died back in the queue; returns how many.
+    fn recover_leases(&self, now_ms: u64) -> Result<usize, StoreError>;
+    /// Every host with at least one queued URL.
+    fn hosts_with_work(&self) -> Result<Vec<String>, StoreError>;
+    /// Takes the host's next due URL out of the queue and leases it.
+    fn lease_next(&self, host: &str, now_ms: u64) -> Result<Lease, StoreError>;
+    fn host(&self, host: &str) -> Result<Option<HostRecord>, StoreError>;
+    fn put_host(&self, host: &str, record: &HostRecord) -> Result<(), StoreError>;
+    fn url_state(&self, url: &str) -> Result<Option<UrlState>, StoreError>;
+    /// The first URL seen with this content, if any.
+    fn content_owner(&self, hash: &Fingerprint) -> Result<Option<String>, StoreError>;
+    /// Settles a leased URL with everything its page produced, atomically.
+    fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError>;
+    /// Outbox records with sequence numbers above `after`, in order.
+    fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    fn sink_offset(&self, sink: &str) -> Result<Option<SinkOffset>, StoreError>;
+    fn set_sink_offset(&self, sink: &str, offset: SinkOffset) -> Result<(), StoreError>;
+    /// Makes every acknowledged write survive a killed process.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// Every URL state (for reports and tests; scans the whole store).
+    fn url_states(&self) -> Result<Vec<UrlState>, StoreError>;
+}

@@ -1,0 +1,477 @@
+//! The sled backend of [`Store`].
+//!
+//! Trees and keys (values are postcard-encoded unless noted):
+//! - `meta`: `schema_version` -> u32 BE; `sink:<name>` -> [`SinkOffset`]
+//! - `urls`: URL fingerprint -> [`UrlState`] (the seen set)
+//! - `queue`: host hash (8) + due Unix ms (8, BE) + sequence (8, BE) -> [`QueueEntry`]
+//! - `leases`: URL fingerprint -> queue key + [`QueueEntry`]
+//! - `hosts`: host -> [`HostRecord`]
+//! - `content`: content fingerprint -> first URL with that content (UTF-8)
+//! - `outbox`: sequence (8, BE) -> record (JSON bytes)
+//!
+//! Invariant: commits hold `commit_lock`, so outbox sequence numbers are allocated and
+//! made visible in the same order.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use super::*;
+
+const QUEUE_HOST_LEN: usize = 8;
+
+pub struct SledStore {
+    db: sled::Db,
+    meta: sled::Tree,
+    urls: sled::Tree,
+    queue: sled::Tree,
+    leases: sled::Tree,
+    hosts: sled::Tree,
+    content: sled::Tree,
+    outbox: sled::Tree,
+    commit_lock: Mutex<()>,
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_allocvec(value).expect("store values always serialize")
+}
+
+fn decode<T: DeserializeOwned>(
+    tree: &'static str,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
+        tree,
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn host_prefix(host: &str) -> [u8; QUEUE_HOST_LEN] {
+    let mut out = [0u8; QUEUE_HOST_LEN];
+    out.copy_from_slice(&blake3::hash(host.as_bytes()).as_bytes()[..QUEUE_HOST_LEN]);
+    out
+}
+
+fn queue_key(host: &str, due_ms: u64, seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(QUEUE_HOST_LEN + 16);
+    key.extend_from_slice(&host_prefix(host));
+    key.extend_from_slice(&due_ms.to_be_bytes());
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn due_of(key: &[u8]) -> u64 {
+    let mut due = [0u8; 8];
+    due.copy_from_slice(&key[QUEUE_HOST_LEN..QUEUE_HOST_LEN + 8]);
+    u64::from_be_bytes(due)
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`, refusing another schema version or a
+    /// directory held by another process.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.display().to_string();
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(64 * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.to_string().contains("lock") => {
+                    StoreError::Locked { path: path.clone() }
+                }
+                other => StoreError::Sled(other),
+            })?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            Some(v) => {
+                let found = v.as_ref().try_into().map(u32::from_be_bytes).map_err(|_| {
+                    StoreError::Corrupt {
+                        tree: "meta",
+                        key: "schema_version".into(),
+                        reason: format!("{} bytes, expected 4", v.len()),
+                    }
+                })?;
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        path,
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+            }
+        }
+        Ok(Self {
+            urls: db.open_tree("urls")?,
+            queue: db.open_tree("queue")?,
+            leases: db.open_tree("leases")?,
+            hosts: db.open_tree("hosts")?,
+            content: db.open_tree("content")?,
+            outbox: db.open_tree("outbox")?,
+            meta,
+            db,
+            commit_lock: Mutex::new(()),
+        })
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
+    result.map_err(|e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    })
+}
+
+impl Store for SledStore {
+    fn enqueue_new(&self, entries: &[QueueEntry], now_ms: u64) -> Result<usize, StoreError> {
+        let _guard = self.commit_lock.lock().expect("commit lock poisoned");
+        let added = (&self.urls, &self.queue).transaction(|(urls, queue)| -> TxResult<usize> {
+            let mut added = 0;
+            for entry in entries {
+                let fp = fingerprint(entry.url.as_bytes());
+                if urls.get(fp)?.is_some() {
+                    continue;
+                }
+                urls.insert(&fp, encode(&UrlState::queued(entry)))?;
+                let seq = queue.generate_id()?;
+                queue.insert(queue_key(&entry.host(), now_ms, seq), encode(entry))?;
+                added += 1;
+            }
+            Ok(added)
+        });
+        unwrap_tx(added)
+    }
+
+    fn recover_leases(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let mut recovered = 0;
+        for item in self.leases.iter() {
+            let (fp, value) = item?;
+            let entry: QueueEntry = decode("leases", &fp, &value)?;
+            let seq = self.db.generate_id()?;
+            let key = queue_key(&entry.host(), now_ms, seq);
+            let result = (&self.queue, &self.leases).transaction(|(queue, leases)| {
+                queue.insert(key.as_slice(), encode(&entry))?;
+                leases.remove(&fp)?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            });
+            unwrap_tx(result)?;
+            recovered += 1;
+        }
+        Ok(recovered)
+    }
+
+    fn hosts_with_work(&self) -> Result<Vec<String>, StoreError> {
+        let mut hosts = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        loop {
+            let Some(item) = self.queue.range(from.as_slice()..).next() else {
+                break;
+            };
+            let (key, value) = item?;
+            let entry: QueueEntry = decode("queue", &key, &value)?;
+            hosts.push(entry.host());
+            // Jump past every key of this host prefix.
+            let mut next = key[..QUEUE_HOST_LEN].to_vec();
+            if !increment(&mut next) {
+                break;
+            }
+            from = next;
+        }
+        Ok(hosts)
+    }
+
+    fn lease_next(&self, host: &str, now_ms: u64) -> Result<Lease, StoreError> {
+        let prefix = host_prefix(host);
+        loop {
+            let Some(item) = self.queue.scan_prefix(prefix).next() else {
+                return Ok(Lease::Empty);
+            };
+            let (key, value) = item?;
+            let due = due_of(&key);
+            if due > now_ms {
+                return Ok(Lease::NotDue(due));
+            }
+            let entry: QueueEntry = decode("queue", &key, &value)?;
+            let fp = fingerprint(entry.url.as_bytes());
+            let still_queued = match self.urls.get(fp)? {
+                Some(v) => decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued,
+                None => true,
+            };
+            let result = (&self.queue, &self.leases).transaction(|(queue, leases)| {
+                queue.remove(&*key)?;
+                if still_queued {
+                    leases.insert(&fp, encode(&entry))?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            });
+            unwrap_tx(result)?;
+            if still_queued {
+                return Ok(Lease::Url(Leased { entry }));
+            }
+            // Settled meanwhile (e.g. as a redirect target): drop it and look again.
+        }
+    }
+
+    fn host(&self, host: &str) -> Result<Option<HostRecord>, StoreError> {
+        match self.hosts.get(host)? {
+            Some(v) => Ok(Some(decode("hosts", host.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_host(&self, host: &str, record: &HostRecord) -> Result<(), StoreError> {
+        self.hosts.insert(host, encode(record))?;
+        Ok(())
+    }
+
+    fn url_state(&self, url: &str) -> Result<Option<UrlState>, StoreError> {
+        let fp = fingerprint(url.as_bytes());
+        match self.urls.get(fp)? {
+            Some(v) => Ok(Some(decode("urls", &fp, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn content_owner(&self, hash: &Fingerprint) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .content
+            .get(hash)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError> {
+        let _guard = self.commit_lock.lock().expect("commit lock poisoned");
+        let trees = (
+            &self.urls,
+            &self.queue,
+            &self.leases,
+            &self.content,
+            &self.outbox,
+        );
+        let result = trees.transaction(
+            |(urls, queue, leases, content, outbox)| -> TxResult<CommitReport> {
+                let mut report = CommitReport::default();
+                for state in commit.state.iter().chain(&commit.also) {
+                    let fp = fingerprint(state.url.as_bytes());
+                    leases.remove(&fp)?;
+                    urls.insert(&fp, encode(state))?;
+                }
+                for link in &commit.links {
+                    let fp = fingerprint(link.url.as_bytes());
+                    if urls.get(fp)?.is_some() {
+                        continue;
+                    }
+                    urls.insert(&fp, encode(&UrlState::queued(link)))?;
+                    let host = link.host();
+                    let seq = queue.generate_id()?;
+                    queue.insert(queue_key(&host, commit.now_ms, seq), encode(link))?;
+                    match report.new_links.iter_mut().find(|(h, _)| *h == host) {
+                        Some((_, n)) => *n += 1,
+                        None => report.new_links.push((host, 1)),
+                    }
+                }
+                if let Some((hash, url)) = &commit.content {
+                    if content.get(hash)?.is_none() {
+                        content.insert(hash, url.as_bytes())?;
+                    }
+                }
+                for record in &commit.records {
+                    // Sequence numbers start at 1: a sink offset of 0 means "nothing yet".
+                    let seq = outbox.generate_id()? + 1;
+                    outbox.insert(&seq.to_be_bytes(), record.as_slice())?;
+                }
+                report.records = commit.records.len();
+                Ok(report)
+            },
+        );
+        unwrap_tx(result)
+    }
+
+    fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let start = after.saturating_add(1).to_be_bytes();
+        let mut out = Vec::new();
+        for item in self.outbox.range(start..).take(limit) {
+            let (key, value) = item?;
+            let seq =
+                u64::from_be_bytes(key.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    tree: "outbox",
+                    key: format!("{key:?}"),
+                    reason: "key is not 8 bytes".into(),
+                })?);
+            out.push((seq, value.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn sink_offset(&self, sink: &str) -> Result<Option<SinkOffset>, StoreError> {
+        let key = format!("sink:{sink}");
+        match self.meta.get(&key)? {
+            Some(v) => Ok(Some(decode("meta", key.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn set_sink_offset(&self, sink: &str, offset: SinkOffset) -> Result<(), StoreError> {
+        self.meta.insert(format!("sink:{sink}"), encode(&offset))?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn url_states(&self) -> Result<Vec<UrlState>, StoreError> {
+        self.urls
+            .iter()
+            .map(|item| {
+                let (key, value) = item?;
+                decode("urls", &key, &value)
+            })
+            .collect()
+    }
+}
+
+/// Adds one to a big-endian byte string; false when it overflows.
+fn increment(bytes: &mut [u8]) -> bool {
+    for b in bytes.iter_mut().rev() {
+        if *b == 0xff {
+            *b = 0;
+        } else {
+            *b += 1;
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(url: &str) -> QueueEntry {
+        QueueEntry {
+            url: url.into(),
+            site: "s".into(),
+            kind: UrlKind::Section,
+            depth: 0,
+            redirects: 0,
+        }
+    }
+
+    #[test]
+    fn urls_are_queued_once_and_leased_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let seeds = [
+            entry("http://a.example/1"),
+            entry("http://a.example/2"),
+            entry("http://b.example/1"),
+        ];
+        assert_eq!(store.enqueue_new(&seeds, 10).unwrap(), 3);
+        assert_eq!(store.enqueue_new(&seeds, 10).unwrap(), 0);
+        let mut hosts = store.hosts_with_work().unwrap();
+        hosts.sort();
+        assert_eq!(hosts, ["a.example", "b.example"]);
+        assert!(matches!(
+            store.lease_next("a.example", 5).unwrap(),
+            Lease::NotDue(10)
+        ));
+        let Lease::Url(first) = store.lease_next("a.example", 10).unwrap() else {
+            panic!()
+        };
+        assert_eq!(first.entry.url, "http://a.example/1");
+
+        // A commit that settles the lease and finds a known and a new link.
+        let mut state = UrlState::queued(&first.entry);
+        state.status = UrlStatus::Fetched;
+        let report = store
+            .commit(PageCommit {
+                state: Some(state),
+                links: vec![
+                    entry("http://a.example/2"),
+                    entry("http://a.example/3"),
+                    entry("http://a.example/3"),
+                ],
+                records: vec![b"{\"r\":1}".to_vec()],
+                now_ms: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(report.new_links, [("a.example".to_string(), 1)]);
+        assert_eq!(store.outbox_after(0, 10).unwrap().len(), 1);
+        let urls: Vec<_> =
+            std::iter::from_fn(|| match store.lease_next("a.example", 10).unwrap() {
+                Lease::Url(l) => Some(l.entry.url),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(urls, ["http://a.example/2", "http://a.example/3"]);
+    }
+
+    #[test]
+    fn leases_of_a_dead_process_return_to_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store
+                .enqueue_new(&[entry("http://a.example/1")], 1)
+                .unwrap();
+            assert!(matches!(
+                store.lease_next("a.example", 1).unwrap(),
+                Lease::Url(_)
+            ));
+            assert!(matches!(
+                store.lease_next("a.example", 1).unwrap(),
+                Lease::Empty
+            ));
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.recover_leases(2).unwrap(), 1);
+        assert!(matches!(
+            store.lease_next("a.example", 2).unwrap(),
+            Lease::Url(_)
+        ));
+    }
+
+    #[test]
+    fn a_second_opener_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SledStore::open(dir.path()).unwrap();
+        let err = SledStore::open(dir.path())
+            .err()
+            .expect("second open must fail");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    }
+
+    #[test]
+    fn another_schema_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store
+                .meta
+                .insert("schema_version", &99u32.to_be_bytes())
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let err = SledStore::open(dir.path()).err().unwrap();
+        assert!(matches!(err, StoreError::Schema { found: 99, .. }), "{err}");
+    }
+}
