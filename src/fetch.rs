@@ -225,7 +225,7 @@ fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
         let end = value
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             .unwrap_or(value.len());
-        if let Some(enc) = Encoding::for_label(value[..end].as_bytes()) {
+        if let Some(enc) = Encoding::for_label(&value.as_bytes()[..end]) {
             return Some(enc);
         }
     }

@@ -1,0 +1,151 @@
+//! The command line as users run it: exit codes, error messages, ad-hoc crawls with
+//! flags, and the offline demo.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
+
+fn newscrawl(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_newscrawl"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `crawl --config` on `text`; returns the exit code and stderr.
+fn crawl_with_config(text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+    let out = newscrawl(&["crawl", "--config", "bad.toml"], dir.path());
+    (out.status.code(), stderr(&out))
+}
+
+const SITE: &str = "[[site]]\nname = \"news\"\nseeds = [\"http://127.0.0.1:9/\"]\n";
+
+#[test]
+fn bad_configs_exit_2_naming_file_key_and_reason() {
+    let cases: &[(String, &[&str])] = &[
+        (
+            format!("[crawler]\nconcurrency = 4\nuser_agnet = \"x\"\n{SITE}"),
+            &["bad.toml", "user_agnet", "unknown field"],
+        ),
+        (
+            format!("{SITE}article_patterns = [\"^/(\"]\n"),
+            &["bad.toml", "site[0].article_patterns[0]", "bad regex"],
+        ),
+        (
+            format!("[politeness]\nmin_delay = \"soon\"\n{SITE}"),
+            &["bad.toml", "min_delay", "invalid duration"],
+        ),
+        (
+            "[[site]]\nname = \"news\"\nseeds = []\n".to_string(),
+            &["bad.toml", "site[0].seeds", "at least one seed"],
+        ),
+        (
+            "[[site]]\nname = \"news\"\nseeds = [\"ftp://x.example/\"]\n".to_string(),
+            &["bad.toml", "site[0].seeds[0]", "not http"],
+        ),
+        (
+            format!("{SITE}time_zone = \"Mars/Olympus\"\n"),
+            &["bad.toml", "site[0].time_zone", "IANA"],
+        ),
+        (
+            format!("{SITE}parser = \"nope\"\n"),
+            &["bad.toml", "site[0].parser", "unknown parser"],
+        ),
+    ];
+    for (text, needles) in cases {
+        let (code, err) = crawl_with_config(text);
+        assert_eq!(code, Some(2), "{text}\n{err}");
+        for needle in *needles {
+            assert!(err.contains(needle), "{needle:?} missing from: {err}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = newscrawl(&["crawl", "--config", "missing.toml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("missing.toml: cannot read"),
+        "{}",
+        stderr(&out)
+    );
+    let out = newscrawl(
+        &[
+            "crawl",
+            "--seed",
+            "http://127.0.0.1:9/",
+            "--min-delay",
+            "fast",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ad_hoc_crawl_from_seed_flags() {
+    let server = FixtureServer::start(
+        Arc::new(FixtureSite::new(FixtureSpec::default())),
+        [127, 0, 0, 1].into(),
+        0,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let seed = format!("{}/", server.origin());
+    let cwd = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        newscrawl(
+            &[
+                "crawl",
+                "--seed",
+                &seed,
+                "--state",
+                "st",
+                "--out",
+                "out/x.jsonl",
+                "--min-delay",
+                "5ms",
+                "--max-pages",
+                "60",
+            ],
+            &cwd,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("MaxPages after"), "{}", stderr(&out));
+    let log = server.requests();
+    assert_eq!(log[0].target, "/robots.txt");
+    assert_eq!(log.len(), 61, "robots.txt and 60 pages: {log:?}");
+    assert!(dir.path().join("st/db").is_dir());
+    // Pattern-less site: every page is followed, articles are recognised by content.
+    let records = std::fs::read_to_string(dir.path().join("out/x.jsonl")).unwrap();
+    assert!(records.lines().count() >= 1, "{records}");
+    for line in records.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["url"].as_str().unwrap().contains("/www/"), "{line}");
+    }
+}
+
+#[test]
+fn the_demo_crawls_the_bundled_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = newscrawl(
+        &["demo", "--state", "demo-state", "--articles", "12"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = std::fs::read_to_string(dir.path().join("demo-state/records.jsonl")).unwrap();
+    // 12 articles, one of them a PDF attachment.
+    assert_eq!(records.lines().count(), 11, "{}", stderr(&out));
+}
