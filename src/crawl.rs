@@ -138,14 +138,18 @@ struct HostSlot {
 }
 
 /// What finished tasks report to the scheduler.
+/// `answered_at` is when the server answered (or the request failed): the host's
+/// next request waits for it plus the delay.
 enum Event {
     Robots {
         host: String,
         robots: Robots,
+        answered_at: Instant,
     },
     Page {
         host: String,
         outcome: Result<PageOutcome, CrawlError>,
+        answered_at: Instant,
     },
 }
 
@@ -557,8 +561,12 @@ impl Scheduler {
             };
             let (tx, host) = (self.events_tx.clone(), host.to_string());
             tokio::spawn(async move {
-                let outcome = job.run().await;
-                let _ = tx.send(Event::Page { host, outcome });
+                let (outcome, answered_at) = job.run().await;
+                let _ = tx.send(Event::Page {
+                    host,
+                    outcome,
+                    answered_at,
+                });
             });
             return Ok(());
         }
@@ -588,10 +596,15 @@ impl Scheduler {
     fn handle(&mut self, event: Event) -> Result<(), CrawlError> {
         let now = Instant::now();
         match event {
-            Event::Robots { host, robots } => {
+            Event::Robots {
+                host,
+                robots,
+                answered_at,
+            } => {
                 self.in_flight -= 1;
                 let slot = self.hosts.get_mut(&host).expect("slot exists");
                 slot.clock.finished();
+                slot.clock.answered(answered_at);
                 if let Some(delay) = robots.crawl_delay {
                     let delay = Duration::from_secs_f64(delay.min(3600.0));
                     slot.clock.delay = slot.clock.delay.max(delay);
@@ -605,10 +618,15 @@ impl Scheduler {
                 };
                 self.wake_host(&host, now);
             }
-            Event::Page { host, outcome } => {
+            Event::Page {
+                host,
+                outcome,
+                answered_at,
+            } => {
                 self.in_flight -= 1;
                 if let Some(slot) = self.hosts.get_mut(&host) {
                     slot.clock.finished();
+                    slot.clock.answered(answered_at);
                 }
                 let outcome = outcome?;
                 match outcome.status {
@@ -661,12 +679,18 @@ async fn fetch_robots(
         body: Vec::new(),
         error: Some("invalid robots.txt URL".into()),
     };
+    let mut answered_at = Instant::now();
     for hop in 0..=ROBOTS_MAX_REDIRECTS {
         let Some(url) = target.take() else { break };
         if hop > 0 {
-            tokio::time::sleep(delay).await;
+            // Each hop is a request to the host: keep its gap.
+            tokio::time::sleep_until(answered_at + delay).await;
         }
-        copy = match fetcher.get(&url, &Validators::default()).await {
+        let response = fetcher.get(&url, &Validators::default()).await;
+        answered_at = response
+            .as_ref()
+            .map_or_else(|_| Instant::now(), |r| r.answered_at);
+        copy = match response {
             Ok(Response {
                 status,
                 location,
@@ -719,7 +743,11 @@ async fn fetch_robots(
         Ok(Err(e)) => tracing::warn!(host, "could not save robots.txt copy: {e}"),
         Err(e) => tracing::warn!(host, "could not save robots.txt copy: {e}"),
     }
-    let _ = events.send(Event::Robots { host, robots });
+    let _ = events.send(Event::Robots {
+        host,
+        robots,
+        answered_at,
+    });
 }
 
 /// One page: fetch, then (on the blocking pool) decode, hash, parse and commit.
@@ -734,10 +762,18 @@ struct PageJob {
 }
 
 impl PageJob {
-    async fn run(self) -> Result<PageOutcome, CrawlError> {
+    /// Returns the outcome and when the server answered (or the request failed).
+    async fn run(self) -> (Result<PageOutcome, CrawlError>, Instant) {
         let response = self.fetcher.get(&self.url, &Validators::default()).await;
+        let answered_at = response
+            .as_ref()
+            .map_or_else(|_| Instant::now(), |r| r.answered_at);
         let fetched_at = rfc3339_now();
-        blocking(move || self.settle(response, fetched_at)).await?
+        let outcome = match blocking(move || self.settle(response, fetched_at)).await {
+            Ok(result) => result,
+            Err(e) => Err(e),
+        };
+        (outcome, answered_at)
     }
 
     fn settle(

@@ -35,6 +35,9 @@ pub struct Validators {
 /// A response, with its body read in full (and decompressed).
 #[derive(Debug, Clone)]
 pub struct Response {
+    /// When the response headers arrived: the server started handling the request
+    /// no later than this.
+    pub answered_at: tokio::time::Instant,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub content_type: Option<String>,
@@ -113,6 +116,7 @@ impl Fetcher {
             request = request.header(IF_MODIFIED_SINCE, lm);
         }
         let mut response = request.send().await.map_err(FetchError::from_reqwest)?;
+        let answered_at = tokio::time::Instant::now();
         if let Some(length) = response.content_length() {
             if length > self.max_body_bytes
                 && response
@@ -156,6 +160,7 @@ impl Fetcher {
             body.extend_from_slice(&chunk);
         }
         Ok(Response {
+            answered_at,
             status,
             headers: header_list,
             content_type,

@@ -4,6 +4,11 @@
 //! Invariant: for every host, request starts are at least `delay` apart and at most
 //! `limit` requests are in flight; the scheduler finds the next host whose clock has
 //! expired in O(log hosts), without scanning idle hosts.
+//!
+//! "Apart" is measured as the server sees it. The server starts handling request k at
+//! some moment between our sending it and our receiving its answer, so the next start
+//! is held to `max(start_k, answer_k) + delay`: the gap can never look shorter at the
+//! server, whatever the network or our own scheduling did to request k.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -40,6 +45,11 @@ impl HostClock {
         debug_assert!(self.may_start(now));
         self.in_flight += 1;
         self.next_allowed = now + self.delay;
+    }
+
+    /// Records that the server answered a request (or the request failed) at `at`.
+    pub fn answered(&mut self, at: Instant) {
+        self.not_before(at + self.delay);
     }
 
     pub fn finished(&mut self) {

@@ -149,3 +149,51 @@ fn the_demo_crawls_the_bundled_site() {
     // 12 articles, one of them a PDF attachment.
     assert_eq!(records.lines().count(), 11, "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeds_file_links_parser_and_max_time() {
+    let server = FixtureServer::start(
+        Arc::new(FixtureSite::new(FixtureSpec::default())),
+        [127, 0, 0, 1].into(),
+        0,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("seeds.txt"),
+        format!("# news\n{}/section/national\n\n", server.origin()),
+    )
+    .unwrap();
+    let cwd = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        newscrawl(
+            &[
+                "crawl",
+                "--seeds",
+                "seeds.txt",
+                "--parser",
+                "links",
+                "--min-delay",
+                "100ms",
+                "--max-time",
+                "1s",
+            ],
+            &cwd,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("MaxTime after"), "{}", stderr(&out));
+    let log = server.requests();
+    assert_eq!(
+        log[1].target, "/section/national",
+        "the seed comes right after robots.txt"
+    );
+    // At 100 ms a request, one second covers a few of the site's ~60 pages at most.
+    assert!(log.len() > 2 && log.len() < 30, "{} requests", log.len());
+    // The links parser extracts no records; ad-hoc state defaults to state/adhoc.
+    let records = std::fs::read_to_string(dir.path().join("state/adhoc/records.jsonl")).unwrap();
+    assert_eq!(records, "");
+}

@@ -1,0 +1,122 @@
+//! The fetcher against a loopback server: compression, the size cap on decoded bytes,
+//! and one request per fetch (no redirect following).
+
+use std::io::Write;
+use std::time::Duration;
+
+use axum::http::header;
+use axum::routing::get;
+use axum::Router;
+use newscrawl::fetch::{FetchError, FetchSettings, Fetcher, Validators};
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+async fn serve() -> String {
+    let page = "<html><body><p>compressed news</p></body></html>".repeat(10);
+    let small_gz = gzip(page.as_bytes());
+    let bomb = gzip(&vec![b'a'; 4 * 1024 * 1024]);
+    let app = Router::new()
+        .route(
+            "/gz",
+            get(move || async move {
+                (
+                    [
+                        (header::CONTENT_ENCODING, "gzip"),
+                        (header::CONTENT_TYPE, "text/html"),
+                    ],
+                    small_gz,
+                )
+            }),
+        )
+        .route(
+            "/bomb",
+            get(move || async move {
+                (
+                    [
+                        (header::CONTENT_ENCODING, "gzip"),
+                        (header::CONTENT_TYPE, "text/html"),
+                    ],
+                    bomb,
+                )
+            }),
+        )
+        .route("/big", get(|| async { vec![b'x'; 2 * 1024 * 1024] }))
+        .route(
+            "/moved",
+            get(|| async {
+                (
+                    axum::http::StatusCode::MOVED_PERMANENTLY,
+                    [(header::LOCATION, "/gz")],
+                    "",
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    origin
+}
+
+fn fetcher() -> Fetcher {
+    Fetcher::new(&FetchSettings {
+        user_agent: "newscrawl-test/0.1 (+https://example.org/)".into(),
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(10),
+        max_body_bytes: 1024 * 1024,
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn gzip_bodies_are_decoded_and_capped_by_decoded_size() {
+    let origin = serve().await;
+    let f = fetcher();
+    let url = |p: &str| url::Url::parse(&format!("{origin}{p}")).unwrap();
+    let page = f.get(&url("/gz"), &Validators::default()).await.unwrap();
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8(page.body)
+        .unwrap()
+        .starts_with("<html><body><p>compressed news"));
+    let limit = 1024 * 1024;
+    assert_eq!(
+        f.get(&url("/bomb"), &Validators::default())
+            .await
+            .unwrap_err(),
+        FetchError::TooLarge { limit }
+    );
+    assert_eq!(
+        f.get(&url("/big"), &Validators::default())
+            .await
+            .unwrap_err(),
+        FetchError::TooLarge { limit }
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_returned_not_followed() {
+    let origin = serve().await;
+    let url = url::Url::parse(&format!("{origin}/moved")).unwrap();
+    let response = fetcher().get(&url, &Validators::default()).await.unwrap();
+    assert_eq!(response.status, 301);
+    assert_eq!(
+        response.location.as_deref(),
+        Some(format!("{origin}/gz").as_str())
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_connect_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let url = url::Url::parse(&format!("http://{addr}/")).unwrap();
+    let err = fetcher()
+        .get(&url, &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Connect(_)), "{err:?}");
+}
