@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::politeness::Politeness;
 use crate::site::{Site, SiteError};
 use crate::urlnorm::Normalizer;
 
@@ -45,7 +46,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub crawler: CrawlerSection,
     #[serde(default)]
-    pub politeness: PolitenessSection,
+    pub politeness: Politeness,
     #[serde(default)]
     pub output: OutputSection,
     #[serde(default, rename = "site")]
@@ -95,24 +96,6 @@ impl Default for CrawlerSection {
             max_pages: None,
             max_time: None,
             max_depth: None,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PolitenessSection {
-    /// Minimum time between the starts of two requests to one host.
-    #[serde(with = "human_duration")]
-    pub min_delay: Duration,
-    pub per_host_concurrency: usize,
-}
-
-impl Default for PolitenessSection {
-    fn default() -> Self {
-        Self {
-            min_delay: Duration::from_secs(1),
-            per_host_concurrency: 1,
         }
     }
 }
@@ -172,8 +155,7 @@ pub struct CrawlConfig {
     pub request_timeout: Duration,
     pub max_redirects: usize,
     pub max_body_bytes: u64,
-    pub min_delay: Duration,
-    pub per_host_concurrency: usize,
+    pub politeness: Politeness,
     pub max_pages: Option<u64>,
     pub max_time: Option<Duration>,
     pub max_depth: Option<u32>,
@@ -309,12 +291,10 @@ impl ConfigFile {
                 "must be at least 1".into(),
             ));
         }
-        if self.politeness.per_host_concurrency == 0 {
-            return Err(invalid(
-                "politeness.per_host_concurrency".into(),
-                "must be at least 1".into(),
-            ));
-        }
+        let politeness = self.politeness.clone();
+        politeness
+            .validate()
+            .map_err(|(key, reason)| invalid(format!("politeness.{key}"), reason))?;
         if crawler.max_body_bytes == 0 {
             return Err(invalid(
                 "crawler.max_body_bytes".into(),
@@ -360,8 +340,7 @@ impl ConfigFile {
             request_timeout: crawler.request_timeout,
             max_redirects: crawler.max_redirects,
             max_body_bytes: crawler.max_body_bytes,
-            min_delay: self.politeness.min_delay,
-            per_host_concurrency: self.politeness.per_host_concurrency,
+            politeness,
             max_pages: crawler.max_pages,
             max_time: crawler.max_time,
             max_depth: crawler.max_depth,
@@ -379,7 +358,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Serde adapter for durations written as human strings.
-mod human_duration {
+pub(crate) mod human_duration {
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 
@@ -417,8 +396,9 @@ mod tests {
     #[test]
     fn minimal_config_gets_defaults() {
         let config = check(MINIMAL).unwrap();
-        assert_eq!(config.min_delay, Duration::from_secs(1));
-        assert_eq!(config.per_host_concurrency, 1);
+        assert_eq!(config.politeness.min_delay, Duration::from_secs(1));
+        assert_eq!(config.politeness.per_host_concurrency, 1);
+        assert_eq!(config.politeness.robots_ttl, Duration::from_secs(24 * 3600));
         assert_eq!(config.robots_token, "newscrawl");
         assert_eq!(
             config.output_path,
@@ -495,7 +475,7 @@ mod tests {
             .unwrap();
         assert_eq!(config.state_dir, PathBuf::from("/tmp/x"));
         assert_eq!(config.output_path, PathBuf::from("/tmp/x/records.jsonl"));
-        assert_eq!(config.min_delay, Duration::ZERO);
+        assert_eq!(config.politeness.min_delay, Duration::ZERO);
         assert_eq!(config.max_pages, Some(7));
     }
 

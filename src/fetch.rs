@@ -14,6 +14,7 @@ use ::url::Url;
 use encoding_rs::Encoding;
 use reqwest::header::{
     HeaderMap, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+    RETRY_AFTER,
 };
 
 /// Client settings.
@@ -45,6 +46,7 @@ pub struct Response {
     pub location: Option<String>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    pub retry_after: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -142,6 +144,7 @@ impl Fetcher {
             .map(String::from);
         let etag = header(headers, ETAG);
         let last_modified = header(headers, LAST_MODIFIED);
+        let retry_after = header(headers, RETRY_AFTER);
         let header_list = headers
             .iter()
             .filter_map(|(k, v)| {
@@ -167,6 +170,7 @@ impl Fetcher {
             location,
             etag,
             last_modified,
+            retry_after,
             body,
         })
     }

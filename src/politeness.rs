@@ -1,9 +1,11 @@
-//! Per-host politeness: each host's clock, and the queue of hosts ordered by the
-//! moment they may next start a request.
+//! Per-host politeness: the policy, each host's clock, and the queue of hosts ordered
+//! by the moment they may next start a request.
 //!
-//! Invariant: for every host, request starts are at least `delay` apart and at most
-//! `limit` requests are in flight; the scheduler finds the next host whose clock has
-//! expired in O(log hosts), without scanning idle hosts.
+//! Invariant: for every clock (a host, or a group of hosts on one IP address), request
+//! starts are at least `delay` apart and at most `limit` requests are in flight, where
+//! `delay` = max(site `min_delay`, robots.txt `Crawl-delay`, adaptive delay, failure
+//! backoff), and no request starts during a `Retry-After` pause. The scheduler finds
+//! the next host whose clock has expired in O(log hosts), without scanning idle hosts.
 //!
 //! "Apart" is measured as the server sees it. The server starts handling request k at
 //! some moment between our sending it and our receiving its answer, so the next start
@@ -12,27 +14,143 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use serde::Deserialize;
 use tokio::time::Instant;
 
-/// One host's clock.
+use crate::config::human_duration;
+
+/// The politeness policy (`[politeness]` in the config).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Politeness {
+    /// Minimum time between the starts of two requests to one host.
+    #[serde(with = "human_duration")]
+    pub min_delay: Duration,
+    pub per_host_concurrency: usize,
+    /// How long a robots.txt copy is used before it is fetched again.
+    #[serde(with = "human_duration")]
+    pub robots_ttl: Duration,
+    /// Largest robots.txt `Crawl-delay` honoured; larger ones are capped, with a warning.
+    #[serde(with = "human_duration")]
+    pub max_crawl_delay: Duration,
+    /// Follow the server's response time (as Scrapy's AutoThrottle does) above `min_delay`.
+    pub adaptive: bool,
+    /// With `adaptive`: the average number of requests in flight to one server to aim for.
+    pub target_concurrency: f64,
+    /// Cap on the adaptive delay and on the failure backoff.
+    #[serde(with = "human_duration")]
+    pub max_delay: Duration,
+    /// Extra delay after a failure (5xx, 429, timeout, network error); it doubles with
+    /// each consecutive failure up to `max_delay`, and halves with each success.
+    #[serde(with = "human_duration")]
+    pub error_backoff: Duration,
+    /// Longest `Retry-After` pause honoured (longer ones are capped, with a warning).
+    #[serde(with = "human_duration")]
+    pub max_retry_after: Duration,
+    /// Times a page is tried again after a failure that may be temporary; in a
+    /// one-shot crawl also the robots.txt attempts before a host is left for later.
+    pub max_retries: u32,
+    /// Hosts that resolve to the same IP address share one clock.
+    pub group_by_ip: bool,
+}
+
+impl Default for Politeness {
+    fn default() -> Self {
+        Self {
+            min_delay: Duration::from_secs(1),
+            per_host_concurrency: 1,
+            robots_ttl: Duration::from_secs(24 * 3600),
+            max_crawl_delay: Duration::from_secs(60),
+            adaptive: true,
+            target_concurrency: 1.0,
+            max_delay: Duration::from_secs(60),
+            error_backoff: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(600),
+            max_retries: 3,
+            group_by_ip: false,
+        }
+    }
+}
+
+impl Politeness {
+    /// Checks the values; the error names the key (under `politeness.`) and the reason.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.per_host_concurrency == 0 {
+            return Err(("per_host_concurrency", "must be at least 1".into()));
+        }
+        if !(self.target_concurrency.is_finite() && self.target_concurrency > 0.0) {
+            return Err(("target_concurrency", "must be a positive number".into()));
+        }
+        if self.max_delay < self.min_delay {
+            return Err((
+                "max_delay",
+                format!(
+                    "{:?} is below min_delay {:?}",
+                    self.max_delay, self.min_delay
+                ),
+            ));
+        }
+        if self.robots_ttl.is_zero() {
+            return Err(("robots_ttl", "must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+/// What the answer to a request says about the server's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// A normal answer (2xx, 3xx, 4xx other than 429) after `latency`.
+    Healthy { latency: Duration },
+    /// 5xx, 429, a timeout or a network error.
+    Failed,
+    /// The server asked for a pause (`Retry-After` on 429 or 503).
+    Pause(Duration),
+}
+
+/// One clock: a host, or the group of hosts that share an IP address.
 #[derive(Debug, Clone)]
 pub struct HostClock {
-    pub delay: Duration,
+    /// max(site min_delay, Crawl-delay): the floor of every delay.
+    base: Duration,
+    /// The AutoThrottle estimate: latency / target concurrency, smoothed.
+    adaptive: Duration,
+    /// Grows with consecutive failures, shrinks with successes.
+    backoff: Duration,
+    failures: u32,
     pub limit: usize,
     pub next_allowed: Instant,
     pub in_flight: usize,
 }
 
 impl HostClock {
-    pub fn new(delay: Duration, limit: usize, now: Instant) -> Self {
+    pub fn new(base: Duration, limit: usize, now: Instant) -> Self {
         Self {
-            delay,
+            base,
+            adaptive: Duration::ZERO,
+            backoff: Duration::ZERO,
+            failures: 0,
             limit,
             next_allowed: now,
             in_flight: 0,
         }
+    }
+
+    /// The gap the next request must keep after the last one.
+    pub fn delay(&self) -> Duration {
+        self.base.max(self.adaptive).max(self.backoff)
+    }
+
+    /// Raises the floor (a site's min_delay, or a robots.txt Crawl-delay).
+    pub fn raise_base(&mut self, base: Duration) {
+        self.base = self.base.max(base);
+    }
+
+    /// Consecutive failures so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
     }
 
     /// Whether a request may start at `now`.
@@ -44,23 +162,62 @@ impl HostClock {
     pub fn started(&mut self, now: Instant) {
         debug_assert!(self.may_start(now));
         self.in_flight += 1;
-        self.next_allowed = now + self.delay;
+        self.next_allowed = self.next_allowed.max(now + self.delay());
     }
 
-    /// Records that the server answered a request (or the request failed) at `at`.
-    pub fn answered(&mut self, at: Instant) {
-        self.not_before(at + self.delay);
+    /// Records the server's answer to a request (or its failure) at `at`, and what it
+    /// says about the server.
+    pub fn answered(&mut self, at: Instant, feedback: Feedback, policy: &Politeness) {
+        match feedback {
+            Feedback::Healthy { latency } => {
+                self.failures = 0;
+                self.backoff /= 2;
+                if self.backoff < policy.error_backoff / 2 {
+                    self.backoff = Duration::ZERO;
+                }
+                if policy.adaptive {
+                    let target = latency
+                        .div_f64(policy.target_concurrency)
+                        .min(policy.max_delay);
+                    // Move halfway towards the target, as AutoThrottle does.
+                    self.adaptive = (self.adaptive + target) / 2;
+                }
+            }
+            Feedback::Failed => {
+                self.failures += 1;
+                let factor = 2u32.saturating_pow(self.failures.saturating_sub(1).min(20));
+                self.backoff = policy
+                    .error_backoff
+                    .saturating_mul(factor)
+                    .min(policy.max_delay);
+            }
+            Feedback::Pause(pause) => {
+                self.next_allowed = self.next_allowed.max(at + pause);
+            }
+        }
+        self.next_allowed = self.next_allowed.max(at + self.delay());
     }
 
     pub fn finished(&mut self) {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
-    /// Pushes the next start back to at least `at` (a pause asked for by the server,
-    /// or a clock carried over from an earlier run).
+    /// Pushes the next start back to at least `at` (a clock carried over from an
+    /// earlier run, or a robots.txt retry).
     pub fn not_before(&mut self, at: Instant) {
         self.next_allowed = self.next_allowed.max(at);
     }
+}
+
+/// Parses a `Retry-After` value: delay-seconds or an HTTP-date.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(date.timestamp()).ok()?);
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Hosts waiting for their clock, earliest first. A host is in the queue at most
@@ -125,37 +282,135 @@ impl ReadyQueue {
 mod tests {
     use super::*;
 
+    const MS: Duration = Duration::from_millis(1);
+
+    fn policy() -> Politeness {
+        Politeness {
+            min_delay: 500 * MS,
+            error_backoff: 1000 * MS,
+            max_delay: 8000 * MS,
+            ..Politeness::default()
+        }
+    }
+
     #[test]
-    fn clock_spaces_starts_and_caps_in_flight() {
+    fn clock_spaces_starts_from_the_answer_and_caps_in_flight() {
         let t0 = Instant::now();
-        let mut clock = HostClock::new(Duration::from_millis(500), 1, t0);
+        let p = policy();
+        let mut clock = HostClock::new(p.min_delay, 1, t0);
         assert!(clock.may_start(t0));
         clock.started(t0);
-        assert!(
-            !clock.may_start(t0 + Duration::from_millis(600)),
-            "one in flight"
-        );
+        assert!(!clock.may_start(t0 + 600 * MS), "one in flight");
+        clock.answered(t0 + 100 * MS, Feedback::Healthy { latency: 100 * MS }, &p);
         clock.finished();
-        assert!(!clock.may_start(t0 + Duration::from_millis(499)));
-        assert!(clock.may_start(t0 + Duration::from_millis(500)));
-        clock.not_before(t0 + Duration::from_secs(5));
-        assert!(!clock.may_start(t0 + Duration::from_secs(4)));
+        assert!(
+            !clock.may_start(t0 + 599 * MS),
+            "the gap runs from the answer"
+        );
+        assert!(clock.may_start(t0 + 600 * MS));
+    }
+
+    #[test]
+    fn adaptive_delay_follows_slow_servers_but_never_goes_below_the_floor() {
+        let t0 = Instant::now();
+        let p = policy();
+        let mut clock = HostClock::new(p.min_delay, 1, t0);
+        for _ in 0..20 {
+            clock.answered(t0, Feedback::Healthy { latency: 2000 * MS }, &p);
+        }
+        assert!(
+            clock.delay() > 1900 * MS && clock.delay() <= 2000 * MS,
+            "{:?}",
+            clock.delay()
+        );
+        for _ in 0..20 {
+            clock.answered(t0, Feedback::Healthy { latency: MS }, &p);
+        }
+        assert_eq!(clock.delay(), p.min_delay);
+        let fixed = Politeness {
+            adaptive: false,
+            ..policy()
+        };
+        let mut clock = HostClock::new(p.min_delay, 1, t0);
+        clock.answered(t0, Feedback::Healthy { latency: 2000 * MS }, &fixed);
+        assert_eq!(clock.delay(), p.min_delay);
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_and_recover_gradually() {
+        let t0 = Instant::now();
+        let p = policy();
+        let mut clock = HostClock::new(p.min_delay, 1, t0);
+        let mut delays = Vec::new();
+        for _ in 0..5 {
+            clock.answered(t0, Feedback::Failed, &p);
+            delays.push(clock.delay().as_millis());
+        }
+        assert_eq!(delays, [1000, 2000, 4000, 8000, 8000]);
+        let mut recovering = Vec::new();
+        for _ in 0..6 {
+            clock.answered(t0, Feedback::Healthy { latency: MS }, &p);
+            recovering.push(clock.delay().as_millis());
+        }
+        assert_eq!(recovering, [4000, 2000, 1000, 500, 500, 500]);
+        assert_eq!(clock.failures(), 0);
+    }
+
+    #[test]
+    fn retry_after_pauses_the_clock() {
+        let t0 = Instant::now();
+        let p = policy();
+        let mut clock = HostClock::new(p.min_delay, 1, t0);
+        clock.answered(t0, Feedback::Pause(30_000 * MS), &p);
+        assert!(!clock.may_start(t0 + 29_999 * MS));
+        assert!(clock.may_start(t0 + 30_000 * MS));
+    }
+
+    #[test]
+    fn retry_after_values() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00 UTC
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn policy_validation_names_the_key() {
+        let bad = Politeness {
+            target_concurrency: 0.0,
+            ..Politeness::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().0, "target_concurrency");
+        let bad = Politeness {
+            max_delay: Duration::ZERO,
+            ..Politeness::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().0, "max_delay");
     }
 
     #[test]
     fn ready_queue_orders_hosts_and_keeps_one_entry_each() {
         let t0 = Instant::now();
-        let ms = Duration::from_millis;
         let mut q = ReadyQueue::default();
-        q.arm("b", t0 + ms(20));
-        q.arm("a", t0 + ms(10));
-        q.arm("b", t0 + ms(5)); // earlier wins
-        q.arm("a", t0 + ms(50)); // later is ignored
-        assert_eq!(q.next_at(), Some(t0 + ms(5)));
+        q.arm("b", t0 + 20 * MS);
+        q.arm("a", t0 + 10 * MS);
+        q.arm("b", t0 + 5 * MS); // earlier wins
+        q.arm("a", t0 + 50 * MS); // later is ignored
+        assert_eq!(q.next_at(), Some(t0 + 5 * MS));
         assert_eq!(q.pop_due(t0), None);
-        assert_eq!(q.pop_due(t0 + ms(100)).as_deref(), Some("b"));
-        assert_eq!(q.pop_due(t0 + ms(100)).as_deref(), Some("a"));
-        assert_eq!(q.pop_due(t0 + ms(100)), None);
+        assert_eq!(q.pop_due(t0 + 100 * MS).as_deref(), Some("b"));
+        assert_eq!(q.pop_due(t0 + 100 * MS).as_deref(), Some("a"));
+        assert_eq!(q.pop_due(t0 + 100 * MS), None);
         assert!(q.is_empty());
     }
 }

@@ -176,6 +176,8 @@ pub struct PageCommit {
     pub also: Vec<UrlState>,
     /// Newly discovered links; those already known are dropped.
     pub links: Vec<QueueEntry>,
+    /// Puts this entry (the leased URL) back in the queue, due now, for another try.
+    pub requeue: Option<QueueEntry>,
     /// Serialized records for the outbox.
     pub records: Vec<Vec<u8>>,
     /// The page's content hash and URL, to detect the same page under other URLs.

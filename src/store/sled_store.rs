@@ -271,6 +271,10 @@ impl Store for SledStore {
                     leases.remove(&fp)?;
                     urls.insert(&fp, encode(state))?;
                 }
+                if let Some(entry) = &commit.requeue {
+                    let seq = queue.generate_id()?;
+                    queue.insert(queue_key(&entry.host(), commit.now_ms, seq), encode(entry))?;
+                }
                 for link in &commit.links {
                     let fp = fingerprint(link.url.as_bytes());
                     if urls.get(fp)?.is_some() {

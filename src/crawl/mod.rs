@@ -1,0 +1,265 @@
+//! The crawl engine: wires frontier, robots.txt, politeness, fetcher, parsers, store
+//! and sink into one run.
+//!
+//! One task owns the schedule (`scheduler`: host clocks, the ready queue, robots.txt
+//! state); fetches run as their own tasks (`page`, `robots_fetch`); everything
+//! CPU-bound or blocking (decoding, hashing, parsing, store commits, sink writes) runs
+//! on tokio's blocking pool, never on the runtime.
+//!
+//! Invariants: no request to a host starts before its clock allows it (robots.txt
+//! included); no URL is requested before its host's robots.txt has been read and found
+//! to allow it; each leased URL is settled by exactly one store commit.
+
+mod page;
+mod robots_fetch;
+mod scheduler;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+use crate::config::CrawlConfig;
+use crate::fetch::{FetchError, FetchSettings, Fetcher};
+use crate::parse::ParserRegistry;
+use crate::sink::{JsonlSink, SinkError};
+use crate::site::{Site, UrlKind};
+use crate::store::{QueueEntry, Store, StoreError};
+
+use scheduler::Scheduler;
+
+/// How often the sink delivers new records (after a store flush).
+const SINK_INTERVAL: Duration = Duration::from_millis(250);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CrawlError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] FetchError),
+    #[error("site {site:?} uses parser {parser:?}, which is not registered")]
+    UnknownParser { site: String, parser: String },
+    #[error("a blocking task failed: {0}")]
+    Join(String),
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Nothing left that is due.
+    Done,
+    MaxPages,
+    MaxTime,
+    Shutdown,
+}
+
+/// Counts of one run.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Page requests made (robots.txt not included).
+    pub requests: u64,
+    pub robots_requests: u64,
+    pub pages_parsed: u64,
+    pub records: u64,
+    pub failed: u64,
+    /// Failures that put the URL back in the queue for another try.
+    pub retried: u64,
+    pub skipped: u64,
+    pub aliases: u64,
+    pub robots_denied: u64,
+    pub links_queued: u64,
+    /// Links seen on pages that left the site or matched no pattern.
+    pub links_ignored: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub stats: Stats,
+    pub stop: StopReason,
+    pub elapsed: Duration,
+    pub records_delivered: u64,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.stats;
+        write!(
+            f,
+            "{:?} after {:.1}s: {} pages requested (+{} robots.txt), {} parsed, {} records written, {} failed, {} skipped, {} duplicates, {} denied by robots.txt, {} links ignored",
+            self.stop,
+            self.elapsed.as_secs_f64(),
+            s.requests,
+            s.robots_requests,
+            s.pages_parsed,
+            self.records_delivered,
+            s.failed,
+            s.skipped,
+            s.aliases,
+            s.robots_denied,
+            s.links_ignored
+        )
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+pub(crate) fn rfc3339_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A configured crawler, ready to run.
+pub struct Crawler {
+    pub(crate) config: Arc<CrawlConfig>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) parsers: ParserRegistry,
+    pub(crate) fetcher: Fetcher,
+    /// Site of every allowed host.
+    pub(crate) host_sites: HashMap<String, Arc<Site>>,
+}
+
+impl Crawler {
+    pub fn new(
+        config: CrawlConfig,
+        store: Arc<dyn Store>,
+        parsers: ParserRegistry,
+    ) -> Result<Self, CrawlError> {
+        for site in &config.sites {
+            if parsers.get(&site.parser).is_none() {
+                return Err(CrawlError::UnknownParser {
+                    site: site.name.clone(),
+                    parser: site.parser.clone(),
+                });
+            }
+        }
+        let fetcher = Fetcher::new(&FetchSettings {
+            user_agent: config.user_agent.clone(),
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+            max_body_bytes: config.max_body_bytes,
+        })?;
+        let mut host_sites = HashMap::new();
+        for site in &config.sites {
+            let site = Arc::new(site.clone());
+            for host in site.allowed_hosts() {
+                host_sites
+                    .entry(host.clone())
+                    .or_insert_with(|| site.clone());
+            }
+        }
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            parsers,
+            fetcher,
+            host_sites,
+        })
+    }
+
+    /// Runs until nothing is due, a limit is reached, or `shutdown` completes; then
+    /// lets requests in flight finish, delivers every record, and flushes the store.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<Summary, CrawlError> {
+        let started = Instant::now();
+        let store = self.store.clone();
+        let recovered = blocking({
+            let store = store.clone();
+            move || store.recover_leases(now_ms())
+        })
+        .await??;
+        if recovered > 0 {
+            tracing::info!(
+                "{recovered} URLs that were in flight when the last run stopped are queued again"
+            );
+        }
+        let seeds: Vec<QueueEntry> = self
+            .config
+            .sites
+            .iter()
+            .flat_map(|site| {
+                site.seeds.iter().map(|url| QueueEntry {
+                    url: url.to_string(),
+                    site: site.name.clone(),
+                    kind: UrlKind::Section,
+                    depth: 0,
+                    redirects: 0,
+                })
+            })
+            .collect();
+        let new_seeds = blocking({
+            let store = store.clone();
+            move || store.enqueue_new(&seeds, now_ms())
+        })
+        .await??;
+        tracing::debug!("{new_seeds} new seeds queued");
+
+        let sink = {
+            let store = store.clone();
+            let path = self.config.output_path.clone();
+            blocking(move || JsonlSink::open(&*store, &path)).await??
+        };
+        let sink = Arc::new(std::sync::Mutex::new(sink));
+        let (sink_stop_tx, sink_stop_rx) = tokio::sync::watch::channel(false);
+        let sink_task = tokio::spawn(run_sink(store.clone(), sink.clone(), sink_stop_rx));
+
+        let mut scheduler = Scheduler::new(self, started);
+        let result = scheduler.run(shutdown).await;
+
+        let _ = sink_stop_tx.send(true);
+        let delivered = sink_task
+            .await
+            .map_err(|e| CrawlError::Join(e.to_string()))??;
+        let stop = result?;
+        Ok(Summary {
+            stats: scheduler.stats(),
+            stop,
+            elapsed: started.elapsed(),
+            records_delivered: delivered,
+        })
+    }
+}
+
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, CrawlError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CrawlError::Join(e.to_string()))
+}
+
+/// Flushes the store and delivers the outbox every interval, and once more at the end.
+async fn run_sink(
+    store: Arc<dyn Store>,
+    sink: Arc<std::sync::Mutex<JsonlSink>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<u64, CrawlError> {
+    let mut delivered = 0u64;
+    loop {
+        let stopping = *stop.borrow();
+        let (store2, sink2) = (store.clone(), sink.clone());
+        delivered += blocking(move || -> Result<u64, CrawlError> {
+            store2.flush()?;
+            let mut sink = sink2.lock().expect("sink lock poisoned");
+            let n = sink.drain(&*store2)? as u64;
+            store2.flush()?;
+            Ok(n)
+        })
+        .await??;
+        if stopping {
+            return Ok(delivered);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SINK_INTERVAL) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! One page: fetch it, then (on the blocking pool) decode, hash, parse and commit
+//! everything it produced in one store transaction.
+//!
+//! Invariant: every leased URL ends in exactly one commit: settled (fetched, skipped,
+//! failed, alias) or, after a failure that may be temporary, queued again with its
+//! attempt counted, at most `max_retries` times.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ::url::Url;
+use tokio::time::Instant;
+
+use super::{blocking, now_ms, rfc3339_now, CrawlError};
+use crate::config::CrawlConfig;
+use crate::fetch::{decode_html, is_html, FetchError, Fetcher, Response, Validators};
+use crate::parse::Page;
+use crate::politeness::{parse_retry_after, Feedback, Politeness};
+use crate::site::Site;
+use crate::store::{fingerprint, hex, PageCommit, QueueEntry, Store, UrlState, UrlStatus};
+
+/// What a settled page tells the scheduler.
+#[derive(Debug, Default)]
+pub(super) struct PageOutcome {
+    pub status: Option<UrlStatus>,
+    /// Put back in the queue after a temporary failure.
+    pub requeued: bool,
+    pub new_links: Vec<(String, usize)>,
+    pub records: usize,
+    pub links_ignored: usize,
+}
+
+/// What the answer (or failure) says about the server, for its clock.
+pub(super) fn feedback_of(
+    response: &Result<Response, FetchError>,
+    sent: Instant,
+    policy: &Politeness,
+    url: &Url,
+) -> Feedback {
+    match response {
+        Ok(r) => {
+            if matches!(r.status, 429 | 503) {
+                if let Some(pause) = r
+                    .retry_after
+                    .as_deref()
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()))
+                {
+                    if pause > policy.max_retry_after {
+                        tracing::warn!(%url, "Retry-After of {pause:?} capped at {:?}", policy.max_retry_after);
+                    }
+                    return Feedback::Pause(pause.min(policy.max_retry_after));
+                }
+            }
+            if r.status >= 500 || r.status == 429 {
+                Feedback::Failed
+            } else {
+                Feedback::Healthy {
+                    latency: r.answered_at.saturating_duration_since(sent),
+                }
+            }
+        }
+        // The server answered; the page was merely too large.
+        Err(FetchError::TooLarge { .. }) => Feedback::Healthy {
+            latency: Instant::now().saturating_duration_since(sent),
+        },
+        Err(_) => Feedback::Failed,
+    }
+}
+
+/// Whether a failure may go away if the URL is tried again later.
+fn is_temporary(response: &Result<Response, FetchError>) -> Option<String> {
+    match response {
+        Ok(r) if r.status >= 500 || r.status == 429 => Some(format!("HTTP {}", r.status)),
+        Ok(_) | Err(FetchError::TooLarge { .. }) => None,
+        Err(e) => Some(e.to_string()),
+    }
+}
+
+/// One leased URL to fetch and settle.
+pub(super) struct PageJob {
+    pub fetcher: Fetcher,
+    pub store: Arc<dyn Store>,
+    pub config: Arc<CrawlConfig>,
+    pub parser: Arc<dyn crate::parse::Parser>,
+    pub site: Arc<Site>,
+    pub entry: QueueEntry,
+    pub url: Url,
+}
+
+impl PageJob {
+    /// Returns the outcome, when the server answered (or the request failed), and
+    /// what the answer says about the server.
+    pub async fn run(self) -> (Result<PageOutcome, CrawlError>, Instant, Feedback) {
+        let sent = Instant::now();
+        let response = self.fetcher.get(&self.url, &Validators::default()).await;
+        let answered_at = response
+            .as_ref()
+            .map_or_else(|_| Instant::now(), |r| r.answered_at);
+        let feedback = feedback_of(&response, sent, &self.config.politeness, &self.url);
+        let fetched_at = rfc3339_now();
+        let outcome = match blocking(move || self.settle(response, fetched_at)).await {
+            Ok(result) => result,
+            Err(e) => Err(e),
+        };
+        (outcome, answered_at, feedback)
+    }
+
+    fn settle(
+        self,
+        response: Result<Response, FetchError>,
+        fetched_at: String,
+    ) -> Result<PageOutcome, CrawlError> {
+        let mut state = self
+            .store
+            .url_state(&self.entry.url)?
+            .unwrap_or_else(|| UrlState::queued(&self.entry));
+        state.attempts += 1;
+        state.fetched_at_ms = now_ms();
+        let mut commit = PageCommit {
+            now_ms: state.fetched_at_ms,
+            ..Default::default()
+        };
+        let mut outcome = PageOutcome::default();
+        if let Some(reason) = is_temporary(&response) {
+            if state.attempts <= self.config.politeness.max_retries {
+                tracing::debug!(url = %self.url, "attempt {} failed ({reason}); will try again", state.attempts);
+                state.status = UrlStatus::Queued;
+                state.note = Some(format!("attempt {} failed: {reason}", state.attempts));
+                state.http_status = response.as_ref().map_or(0, |r| r.status);
+                commit.requeue = Some(self.entry.clone());
+                outcome.requeued = true;
+                outcome.status = Some(UrlStatus::Queued);
+                commit.state = Some(state);
+                self.store.commit(commit)?;
+                return Ok(outcome);
+            }
+        }
+        match response {
+            Err(e) => {
+                tracing::debug!(url = %self.url, "fetch failed: {e}");
+                state.status = UrlStatus::Failed;
+                state.note = Some(e.to_string());
+            }
+            Ok(response) => {
+                state.http_status = response.status;
+                state.etag = response.etag.clone();
+                state.last_modified = response.last_modified.clone();
+                self.settle_response(response, &fetched_at, &mut state, &mut commit, &mut outcome);
+            }
+        }
+        outcome.status = Some(state.status);
+        commit.state = Some(state);
+        let report = self.store.commit(commit)?;
+        outcome.new_links = report.new_links;
+        outcome.records = report.records;
+        Ok(outcome)
+    }
+
+    fn settle_response(
+        &self,
+        response: Response,
+        fetched_at: &str,
+        state: &mut UrlState,
+        commit: &mut PageCommit,
+        outcome: &mut PageOutcome,
+    ) {
+        let status = response.status;
+        if (300..400).contains(&status) {
+            self.settle_redirect(response.location.as_deref(), state, commit);
+            return;
+        }
+        if !(200..300).contains(&status) {
+            state.status = UrlStatus::Failed;
+            state.note = Some(format!("HTTP {status}"));
+            return;
+        }
+        if !is_html(response.content_type.as_deref(), &response.body) {
+            state.status = UrlStatus::Skipped;
+            state.note = Some(format!(
+                "not HTML ({})",
+                response
+                    .content_type
+                    .as_deref()
+                    .unwrap_or("no Content-Type")
+            ));
+            return;
+        }
+        let hash = fingerprint(&response.body);
+        state.content_hash = Some(hash);
+        match self.store.content_owner(&hash) {
+            Ok(Some(owner)) if owner != self.entry.url => {
+                state.status = UrlStatus::Alias;
+                state.note = Some("same content as another URL".into());
+                state.alias_of = Some(owner);
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(url = %self.url, "content lookup failed: {e}"),
+        }
+        commit.content = Some((hash, self.entry.url.clone()));
+        let (text, _encoding) = decode_html(&response.body, response.content_type.as_deref());
+        let page = Page {
+            url: &self.url,
+            kind: self.entry.kind,
+            headers: &response.headers,
+            body: &text,
+            time_zone: self.site.time_zone,
+        };
+        let parsed = match catch_unwind(AssertUnwindSafe(|| self.parser.parse(&page))) {
+            Ok(parsed) => parsed,
+            Err(_) => {
+                state.status = UrlStatus::Failed;
+                state.note = Some(format!(
+                    "parser {:?} panicked on this page",
+                    self.site.parser
+                ));
+                return;
+            }
+        };
+        state.status = UrlStatus::Fetched;
+        let depth = self.entry.depth + 1;
+        if self.config.max_depth.is_none_or(|max| depth <= max) {
+            for link in parsed.links {
+                let Ok(url) = self.config.normalizer.parse(&link) else {
+                    outcome.links_ignored += 1;
+                    continue;
+                };
+                match self.site.classify(&url) {
+                    Some(kind) => commit.links.push(QueueEntry {
+                        url: url.into(),
+                        site: self.site.name.clone(),
+                        kind,
+                        depth,
+                        redirects: 0,
+                    }),
+                    None => outcome.links_ignored += 1,
+                }
+            }
+        }
+        for mut article in parsed.articles {
+            state.version += 1;
+            article.url = self.entry.url.clone();
+            article.site = self.site.name.clone();
+            article.fetched_at = fetched_at.to_string();
+            article.content_hash = hex(&hash);
+            article.version = state.version;
+            match serde_json::to_vec(&article) {
+                Ok(json) => commit.records.push(json),
+                Err(e) => tracing::warn!(url = %self.url, "record does not serialize: {e}"),
+            }
+        }
+    }
+
+    /// A redirect's target goes back to the frontier like a link.
+    fn settle_redirect(
+        &self,
+        location: Option<&str>,
+        state: &mut UrlState,
+        commit: &mut PageCommit,
+    ) {
+        state.status = UrlStatus::Skipped;
+        let Some(location) = location else {
+            state.note = Some("redirect without Location".into());
+            return;
+        };
+        let target = match self.config.normalizer.parse(location) {
+            Ok(t) => t,
+            Err(e) => {
+                state.note = Some(format!("redirect to unusable URL {location:?}: {e}"));
+                return;
+            }
+        };
+        if target.as_str() == self.entry.url {
+            state.status = UrlStatus::Failed;
+            state.note = Some("redirects to itself".into());
+            return;
+        }
+        if usize::from(self.entry.redirects) >= self.config.max_redirects {
+            state.status = UrlStatus::Failed;
+            state.note = Some(format!("more than {} redirects", self.config.max_redirects));
+            return;
+        }
+        // A redirect from a wanted URL is wanted even if the target matches no
+        // pattern, but it must stay on the site's hosts and outside its deny list.
+        let kind = match self.site.classify(&target) {
+            Some(kind) => kind,
+            None if self.site.allows_host(&target) && !self.site.denies(&target) => self.entry.kind,
+            None => {
+                state.note = Some(format!("redirect to {target}, outside the site"));
+                return;
+            }
+        };
+        state.status = UrlStatus::Alias;
+        state.alias_of = Some(target.to_string());
+        state.note = Some("redirect".into());
+        commit.links.push(QueueEntry {
+            url: target.into(),
+            site: self.site.name.clone(),
+            kind,
+            depth: self.entry.depth,
+            redirects: self.entry.redirects + 1,
+        });
+    }
+}

@@ -1,0 +1,665 @@
+//! The scheduler: one task that decides which host may start a request next.
+//!
+//! Owns each host's slot (site, robots.txt state, whether it has work), the clocks
+//! (one per host, or one per IP address when hosts are grouped), and the ready queue.
+//! Fetch tasks report back through [`Event`]s; the scheduler is the only writer of
+//! clocks, so politeness needs no locks.
+//!
+//! Invariants: a request (robots.txt included) starts only when its clock allows it;
+//! a host's first request of a run waits until at least one delay after the run
+//! started and after any pause saved by an earlier run (so restarts never burst);
+//! pages are requested only under a usable robots.txt copy that allows them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::url::Url;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::page::{PageJob, PageOutcome};
+use super::robots_fetch::{is_usable, policy_of, unavailable_reason, RobotsJob};
+use super::{blocking, now_ms, CrawlError, Crawler, Stats, StopReason};
+use crate::config::CrawlConfig;
+use crate::politeness::{Feedback, HostClock, ReadyQueue};
+use crate::robots::Robots;
+use crate::site::{path_and_query, Site};
+use crate::store::{HostRecord, Lease, PageCommit, QueueEntry, RobotsCopy, UrlState, UrlStatus};
+use crate::urlnorm::host_key;
+
+/// What finished tasks report. `answered_at` is when the server answered (or the
+/// request failed); `feedback` is what the answer says about the server.
+pub(super) enum Event {
+    Resolved {
+        host: String,
+        ip: Option<IpAddr>,
+    },
+    Robots {
+        host: String,
+        copy: RobotsCopy,
+        answered_at: Instant,
+        feedback: Feedback,
+    },
+    Page {
+        host: String,
+        outcome: Result<PageOutcome, CrawlError>,
+        answered_at: Instant,
+        feedback: Feedback,
+    },
+}
+
+enum RobotsState {
+    /// The store has not been asked for a copy yet.
+    Unknown,
+    /// No usable copy: fetch one when the clock allows (after `failures` failed tries).
+    Needed {
+        failures: u32,
+    },
+    Fetching {
+        failures: u32,
+    },
+    Ready {
+        robots: Arc<Robots>,
+        fetched_at_ms: u64,
+    },
+    /// One-shot crawl: robots.txt stayed unavailable; the host's URLs stay queued.
+    Parked,
+}
+
+struct HostSlot {
+    site: Arc<Site>,
+    /// The clock this host uses; `None` while its address is being resolved.
+    clock: Option<String>,
+    robots: RobotsState,
+    /// Scheme for robots.txt: that of the host's seed, else https.
+    scheme: String,
+    /// The last lease found nothing; new links wake the host again.
+    idle: bool,
+}
+
+pub(super) struct Scheduler {
+    crawler: Crawler,
+    started: Instant,
+    hosts: HashMap<String, HostSlot>,
+    clocks: HashMap<String, HostClock>,
+    /// Hosts of each clock.
+    members: HashMap<String, Vec<String>>,
+    ready: ReadyQueue,
+    in_flight: usize,
+    resolving: usize,
+    stats: Stats,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events_rx: mpsc::UnboundedReceiver<Event>,
+}
+
+impl Scheduler {
+    pub fn new(crawler: Crawler, started: Instant) -> Self {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        Self {
+            crawler,
+            started,
+            hosts: HashMap::new(),
+            clocks: HashMap::new(),
+            members: HashMap::new(),
+            ready: ReadyQueue::default(),
+            in_flight: 0,
+            resolving: 0,
+            stats: Stats::default(),
+            events_tx,
+            events_rx,
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+
+    fn config(&self) -> &CrawlConfig {
+        &self.crawler.config
+    }
+
+    pub async fn run(
+        &mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<StopReason, CrawlError> {
+        let store = self.crawler.store.clone();
+        let hosts = blocking(move || store.hosts_with_work()).await??;
+        let now = Instant::now();
+        for host in hosts {
+            self.wake_host(&host, now, true);
+        }
+        let deadline = self.config().max_time.map(|t| self.started + t);
+        let mut last_progress = Instant::now();
+        tokio::pin!(shutdown);
+        let mut stop: Option<StopReason> = None;
+        let result = loop {
+            let now = Instant::now();
+            if stop.is_none() {
+                if deadline.is_some_and(|d| now >= d) {
+                    stop = Some(StopReason::MaxTime);
+                } else if self
+                    .config()
+                    .max_pages
+                    .is_some_and(|m| self.stats.requests >= m)
+                {
+                    stop = Some(StopReason::MaxPages);
+                }
+            }
+            if stop.is_none() {
+                if let Err(e) = self.dispatch_due(now).await {
+                    break Err(e);
+                }
+            }
+            if self.in_flight == 0
+                && (stop.is_some() || (self.resolving == 0 && self.ready.is_empty()))
+            {
+                break Ok(stop.unwrap_or(StopReason::Done));
+            }
+            if last_progress.elapsed() >= Duration::from_secs(1) {
+                self.log_progress();
+                last_progress = Instant::now();
+            }
+            let wake = if stop.is_some() || self.in_flight >= self.config().concurrency {
+                None
+            } else {
+                self.ready.next_at()
+            };
+            let wake = match (wake, deadline) {
+                (Some(w), Some(d)) => Some(w.min(d)),
+                (w, d) => w.or(d),
+            };
+            let progress_at = last_progress + Duration::from_secs(1);
+            let wake = wake.map_or(progress_at, |w| w.min(progress_at));
+            tokio::select! {
+                event = self.events_rx.recv() => {
+                    let event = event.expect("the scheduler holds a sender");
+                    if let Err(e) = self.handle(event) {
+                        break Err(e);
+                    }
+                }
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = &mut shutdown, if stop.is_none() => {
+                    tracing::info!("stopping: letting {} requests in flight finish", self.in_flight);
+                    stop = Some(StopReason::Shutdown);
+                }
+            }
+        };
+        self.save_clocks().await?;
+        result
+    }
+
+    fn log_progress(&self) {
+        let s = &self.stats;
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        tracing::info!(
+            "{} pages ({:.1}/s), {} records, {} in flight, {} hosts, {} retried, {} failed, {} denied by robots.txt",
+            s.requests,
+            s.requests as f64 / secs,
+            s.records,
+            self.in_flight,
+            self.hosts.len(),
+            s.retried,
+            s.failed,
+            s.robots_denied
+        );
+    }
+
+    /// Arms a host that may have work, creating its slot (and clock) on first sight.
+    fn wake_host(&mut self, host: &str, now: Instant, new_work: bool) {
+        if !self.hosts.contains_key(host) {
+            let Some(site) = self.crawler.host_sites.get(host).cloned() else {
+                tracing::warn!(
+                    host,
+                    "queued URLs belong to no configured site; leaving them queued"
+                );
+                return;
+            };
+            let scheme = site
+                .seeds
+                .iter()
+                .find(|s| host_key(s).as_deref() == Some(host))
+                .map_or("https", |s| s.scheme())
+                .to_string();
+            self.hosts.insert(
+                host.to_string(),
+                HostSlot {
+                    site,
+                    clock: None,
+                    robots: RobotsState::Unknown,
+                    scheme,
+                    idle: false,
+                },
+            );
+            if self.config().politeness.group_by_ip {
+                self.resolving += 1;
+                let (tx, host) = (self.events_tx.clone(), host.to_string());
+                tokio::spawn(async move {
+                    let ip = resolve(&host).await;
+                    let _ = tx.send(Event::Resolved { host, ip });
+                });
+                return;
+            }
+            self.attach_clock(host, host.to_string(), now);
+        }
+        let slot = self.hosts.get_mut(host).expect("slot exists");
+        if new_work {
+            slot.idle = false;
+        }
+        if slot.idle
+            || matches!(
+                slot.robots,
+                RobotsState::Fetching { .. } | RobotsState::Parked
+            )
+        {
+            return;
+        }
+        let Some(key) = &slot.clock else { return };
+        let clock = &self.clocks[key];
+        if clock.in_flight < clock.limit {
+            self.ready.arm(host, clock.next_allowed.max(now));
+        }
+    }
+
+    fn attach_clock(&mut self, host: &str, key: String, now: Instant) {
+        let site_delay = self.hosts[host].site.min_delay;
+        let limit = self.config().politeness.per_host_concurrency;
+        self.clocks
+            .entry(key.clone())
+            .or_insert_with(|| HostClock::new(site_delay, limit, now))
+            .raise_base(site_delay);
+        self.members
+            .entry(key.clone())
+            .or_default()
+            .push(host.to_string());
+        self.hosts.get_mut(host).expect("slot exists").clock = Some(key);
+    }
+
+    /// Re-arms every host sharing `key` (a request of the group ended).
+    fn wake_members(&mut self, key: &str, now: Instant) {
+        for host in self.members.get(key).cloned().unwrap_or_default() {
+            self.wake_host(&host, now, false);
+        }
+    }
+
+    async fn dispatch_due(&mut self, now: Instant) -> Result<(), CrawlError> {
+        while self.in_flight < self.config().concurrency {
+            let Some(host) = self.ready.pop_due(now) else {
+                return Ok(());
+            };
+            self.dispatch_host(&host, now).await?;
+        }
+        Ok(())
+    }
+
+    fn clock_of(&mut self, host: &str) -> &mut HostClock {
+        let key = self.hosts[host]
+            .clock
+            .as_ref()
+            .expect("armed hosts have clocks");
+        self.clocks.get_mut(key).expect("clock exists")
+    }
+
+    /// Starts the next request of a host whose clock allows it: robots.txt when there
+    /// is no usable copy, else its next allowed URL.
+    async fn dispatch_host(&mut self, host: &str, now: Instant) -> Result<(), CrawlError> {
+        loop {
+            let clock = self.clock_of(host);
+            if !clock.may_start(now) {
+                if clock.in_flight < clock.limit {
+                    let at = clock.next_allowed;
+                    self.ready.arm(host, at);
+                }
+                return Ok(());
+            }
+            let slot = self.hosts.get_mut(host).expect("slot exists");
+            match &slot.robots {
+                RobotsState::Unknown => {
+                    self.load_host_record(host, now).await?;
+                    continue;
+                }
+                RobotsState::Needed { failures } => {
+                    let failures = *failures;
+                    self.start_robots_fetch(host, failures, now);
+                    return Ok(());
+                }
+                RobotsState::Fetching { .. } | RobotsState::Parked => return Ok(()),
+                RobotsState::Ready { fetched_at_ms, .. } => {
+                    let ttl = self.crawler.config.politeness.robots_ttl.as_millis() as u64;
+                    if now_ms().saturating_sub(*fetched_at_ms) >= ttl {
+                        slot.robots = RobotsState::Needed { failures: 0 };
+                        continue;
+                    }
+                }
+            }
+            return self.dispatch_page(host, now).await;
+        }
+    }
+
+    /// Reads what an earlier run left for the host: its robots.txt copy and its clock.
+    async fn load_host_record(&mut self, host: &str, now: Instant) -> Result<(), CrawlError> {
+        let record = {
+            let (store, host) = (self.crawler.store.clone(), host.to_string());
+            blocking(move || store.host(&host)).await??
+        };
+        let token = self.crawler.config.robots_token.clone();
+        let policy = self.crawler.config.politeness.clone();
+        let mut robots = RobotsState::Needed { failures: 0 };
+        if let Some(record) = record {
+            // The host was contacted before: never sooner than one delay after this
+            // run started, nor before a pause the last run saved.
+            let saved =
+                now + Duration::from_millis(record.next_allowed_ms.saturating_sub(now_ms()));
+            let started = self.started;
+            let clock = self.clock_of(host);
+            let resume_at = saved.max(started + clock.delay());
+            clock.not_before(resume_at);
+            if let Some(copy) = record.robots.filter(is_usable) {
+                if now_ms().saturating_sub(copy.fetched_at_ms)
+                    < policy.robots_ttl.as_millis() as u64
+                {
+                    let parsed = policy_of(&copy, &token);
+                    self.apply_crawl_delay(host, &parsed);
+                    robots = RobotsState::Ready {
+                        robots: Arc::new(parsed),
+                        fetched_at_ms: copy.fetched_at_ms,
+                    };
+                }
+            }
+        }
+        self.hosts.get_mut(host).expect("slot exists").robots = robots;
+        Ok(())
+    }
+
+    fn apply_crawl_delay(&mut self, host: &str, robots: &Robots) {
+        let Some(seconds) = robots.crawl_delay else {
+            return;
+        };
+        let max = self.config().politeness.max_crawl_delay;
+        let asked = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
+        if asked > max {
+            tracing::warn!(host, "robots.txt asks for Crawl-delay {seconds}s; capped at {max:?} (politeness.max_crawl_delay)");
+        }
+        self.clock_of(host).raise_base(asked.min(max));
+    }
+
+    fn start_robots_fetch(&mut self, host: &str, failures: u32, now: Instant) {
+        let clock = self.clock_of(host);
+        clock.started(now);
+        let delay = clock.delay();
+        self.in_flight += 1;
+        self.stats.robots_requests += 1;
+        let slot = self.hosts.get_mut(host).expect("slot exists");
+        slot.robots = RobotsState::Fetching { failures };
+        let job = RobotsJob {
+            fetcher: self.crawler.fetcher.clone(),
+            store: self.crawler.store.clone(),
+            host: host.to_string(),
+            url: format!("{}://{}/robots.txt", slot.scheme, host),
+            delay,
+            events: self.events_tx.clone(),
+        };
+        tokio::spawn(job.run());
+    }
+
+    /// Leases the host's next URL and starts fetching it; URLs robots.txt disallows
+    /// are settled without a request.
+    async fn dispatch_page(&mut self, host: &str, now: Instant) -> Result<(), CrawlError> {
+        let RobotsState::Ready { robots, .. } = &self.hosts[host].robots else {
+            return Ok(());
+        };
+        let robots = robots.clone();
+        let store = self.crawler.store.clone();
+        loop {
+            let lease = {
+                let (store, host) = (store.clone(), host.to_string());
+                blocking(move || store.lease_next(&host, now_ms())).await??
+            };
+            let entry = match lease {
+                Lease::Url(leased) => leased.entry,
+                // One-shot crawls do not wait for URLs that are due later.
+                Lease::NotDue(_) | Lease::Empty => {
+                    self.hosts.get_mut(host).expect("slot exists").idle = true;
+                    return Ok(());
+                }
+            };
+            let Ok(url) = Url::parse(&entry.url) else {
+                self.settle_without_request(&entry, UrlStatus::Failed, "queued URL does not parse")
+                    .await?;
+                continue;
+            };
+            if !robots.allows(path_and_query(&url)) {
+                self.stats.robots_denied += 1;
+                self.settle_without_request(
+                    &entry,
+                    UrlStatus::RobotsDenied,
+                    "disallowed by robots.txt",
+                )
+                .await?;
+                continue;
+            }
+            let clock = self.clock_of(host);
+            clock.started(now);
+            if clock.in_flight < clock.limit {
+                let next = clock.next_allowed;
+                self.ready.arm(host, next);
+            }
+            self.in_flight += 1;
+            self.stats.requests += 1;
+            let site = self.hosts[host].site.clone();
+            let job = PageJob {
+                fetcher: self.crawler.fetcher.clone(),
+                store: self.crawler.store.clone(),
+                config: self.crawler.config.clone(),
+                parser: self
+                    .crawler
+                    .parsers
+                    .get(&site.parser)
+                    .expect("checked in Crawler::new"),
+                site,
+                entry,
+                url,
+            };
+            let (tx, host) = (self.events_tx.clone(), host.to_string());
+            tokio::spawn(async move {
+                let (outcome, answered_at, feedback) = job.run().await;
+                let _ = tx.send(Event::Page {
+                    host,
+                    outcome,
+                    answered_at,
+                    feedback,
+                });
+            });
+            return Ok(());
+        }
+    }
+
+    async fn settle_without_request(
+        &mut self,
+        entry: &QueueEntry,
+        status: UrlStatus,
+        note: &str,
+    ) -> Result<(), CrawlError> {
+        let mut state = UrlState::queued(entry);
+        state.status = status;
+        state.note = Some(note.to_string());
+        let store = self.crawler.store.clone();
+        blocking(move || {
+            store.commit(PageCommit {
+                state: Some(state),
+                now_ms: now_ms(),
+                ..Default::default()
+            })
+        })
+        .await??;
+        Ok(())
+    }
+
+    /// Ends a request on its clock and feeds the answer back.
+    fn request_ended(
+        &mut self,
+        host: &str,
+        answered_at: Instant,
+        feedback: Feedback,
+    ) -> Option<String> {
+        self.in_flight -= 1;
+        let policy = self.crawler.config.politeness.clone();
+        let key = self.hosts.get(host)?.clock.clone()?;
+        let clock = self.clocks.get_mut(&key)?;
+        clock.finished();
+        clock.answered(answered_at, feedback, &policy);
+        if let Feedback::Pause(pause) = feedback {
+            tracing::info!(host, "server asked for a pause of {pause:?}");
+            let until_ms = now_ms()
+                + clock
+                    .next_allowed
+                    .saturating_duration_since(Instant::now())
+                    .as_millis() as u64;
+            self.save_clock(host, until_ms);
+        }
+        Some(key)
+    }
+
+    fn handle(&mut self, event: Event) -> Result<(), CrawlError> {
+        let now = Instant::now();
+        match event {
+            Event::Resolved { host, ip } => {
+                self.resolving -= 1;
+                let key = match ip {
+                    Some(ip) => format!("ip {ip}"),
+                    None => host.clone(),
+                };
+                self.attach_clock(&host, key, now);
+                self.wake_host(&host, now, false);
+            }
+            Event::Robots {
+                host,
+                copy,
+                answered_at,
+                feedback,
+            } => {
+                let key = self.request_ended(&host, answered_at, feedback);
+                let failures = match self.hosts[&host].robots {
+                    RobotsState::Fetching { failures } => failures,
+                    _ => 0,
+                };
+                let next = if is_usable(&copy) {
+                    let robots = policy_of(&copy, &self.crawler.config.robots_token);
+                    self.apply_crawl_delay(&host, &robots);
+                    RobotsState::Ready {
+                        robots: Arc::new(robots),
+                        fetched_at_ms: copy.fetched_at_ms,
+                    }
+                } else if failures >= self.config().politeness.max_retries {
+                    tracing::warn!(
+                        host,
+                        "robots.txt unavailable ({}) after {} tries; the host's URLs stay queued for a later run",
+                        unavailable_reason(&copy),
+                        failures + 1
+                    );
+                    RobotsState::Parked
+                } else {
+                    tracing::info!(host, "robots.txt unavailable ({}); nothing else is requested until it can be read", unavailable_reason(&copy));
+                    RobotsState::Needed {
+                        failures: failures + 1,
+                    }
+                };
+                self.hosts.get_mut(&host).expect("slot exists").robots = next;
+                match key {
+                    Some(key) => self.wake_members(&key, now),
+                    None => self.wake_host(&host, now, false),
+                }
+            }
+            Event::Page {
+                host,
+                outcome,
+                answered_at,
+                feedback,
+            } => {
+                let key = self.request_ended(&host, answered_at, feedback);
+                let outcome = outcome?;
+                match outcome.status {
+                    Some(UrlStatus::Fetched) => self.stats.pages_parsed += 1,
+                    Some(UrlStatus::Failed) => self.stats.failed += 1,
+                    Some(UrlStatus::Skipped) => self.stats.skipped += 1,
+                    Some(UrlStatus::Alias) => self.stats.aliases += 1,
+                    Some(UrlStatus::Queued) => self.stats.retried += 1,
+                    _ => {}
+                }
+                self.stats.records += outcome.records as u64;
+                self.stats.links_ignored += outcome.links_ignored as u64;
+                for (link_host, n) in &outcome.new_links {
+                    self.stats.links_queued += *n as u64;
+                    self.wake_host(link_host, now, true);
+                }
+                self.wake_host(&host, now, outcome.requeued);
+                if let Some(key) = key {
+                    self.wake_members(&key, now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves a host's next allowed start (Unix ms) so that a restart keeps it.
+    fn save_clock(&self, host: &str, until_ms: u64) {
+        let (store, host) = (self.crawler.store.clone(), host.to_string());
+        tokio::task::spawn_blocking(move || {
+            let mut record = store.host(&host)?.unwrap_or_else(HostRecord::default);
+            record.next_allowed_ms = record.next_allowed_ms.max(until_ms);
+            store.put_host(&host, &record)
+        });
+    }
+
+    /// Saves every host's next allowed start at the end of a run.
+    async fn save_clocks(&self) -> Result<(), CrawlError> {
+        let now = Instant::now();
+        let base = now_ms();
+        let clocks: Vec<(String, u64)> = self
+            .hosts
+            .iter()
+            .filter_map(|(host, slot)| {
+                let clock = self.clocks.get(slot.clock.as_ref()?)?;
+                let ms = base
+                    + clock
+                        .next_allowed
+                        .saturating_duration_since(now)
+                        .as_millis() as u64;
+                Some((host.clone(), ms))
+            })
+            .collect();
+        let store = self.crawler.store.clone();
+        blocking(move || {
+            for (host, ms) in clocks {
+                let mut record = store.host(&host)?.unwrap_or_else(HostRecord::default);
+                record.next_allowed_ms = ms;
+                store.put_host(&host, &record)?;
+            }
+            Ok::<_, CrawlError>(())
+        })
+        .await?
+    }
+}
+
+/// The first address of `host[:port]`, for grouping hosts by IP.
+async fn resolve(host: &str) -> Option<IpAddr> {
+    let target = if host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !host.ends_with(']')
+    {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    };
+    let lookup =
+        tokio::time::timeout(Duration::from_secs(10), tokio::net::lookup_host(target)).await;
+    match lookup {
+        Ok(Ok(mut addrs)) => addrs.next().map(|a| a.ip()),
+        _ => {
+            tracing::warn!(host, "cannot resolve; it gets a clock of its own");
+            None
+        }
+    }
+}
