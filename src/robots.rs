@@ -17,6 +17,9 @@ use robotstxt::RobotsParseHandler;
 
 /// Bytes of robots.txt that are read; RFC 9309 asks crawlers to parse at least 500 KiB.
 pub const MAX_ROBOTS_BYTES: usize = 500 * 1024;
+/// Longest line handed to the parser. Google's parser truncates lines near this size;
+/// the Rust port panics on longer lines that contain multibyte characters.
+pub const MAX_LINE_BYTES: usize = 16_000;
 
 /// The rules of one host.
 #[derive(Debug, Clone)]
@@ -74,10 +77,10 @@ impl Robots {
     pub fn parse(body: &[u8], token: &str) -> Self {
         let body = &body[..body.len().min(MAX_ROBOTS_BYTES)];
         let text = String::from_utf8_lossy(body);
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let text = clean(text.strip_prefix('\u{feff}').unwrap_or(&text));
         let mut collector = Collector::new(token);
         let parsed = catch_unwind(AssertUnwindSafe(|| {
-            robotstxt::parse_robotstxt(text, &mut collector);
+            robotstxt::parse_robotstxt(&text, &mut collector);
         }));
         if parsed.is_err() {
             return Self::disallow_all("robots.txt parser panicked on this file");
@@ -112,6 +115,24 @@ impl Robots {
             }
         }
     }
+}
+
+/// Cuts every line to [`MAX_LINE_BYTES`] on a character boundary.
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_ROBOTS_BYTES));
+    for line in text.split_inclusive('\n') {
+        if line.len() <= MAX_LINE_BYTES {
+            out.push_str(line);
+            continue;
+        }
+        let mut end = MAX_LINE_BYTES;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push_str(&line[..end]);
+        out.push('\n');
+    }
+    out
 }
 
 impl Rules {
@@ -314,6 +335,36 @@ mod tests {
     fn byte_order_mark_is_skipped() {
         let body = "\u{feff}User-agent: *\nDisallow: /\n";
         assert!(!Robots::parse(body.as_bytes(), "newscrawl").allows("/a"));
+    }
+
+    #[test]
+    fn long_multibyte_lines_do_not_reach_the_crate_whole() {
+        // The crate itself panics on this file (checked here so the test keeps meaning).
+        let body = format!(
+            "User-agent: *\nDisallow: /{}\nDisallow: /private\n",
+            "é".repeat(20_000)
+        );
+        let crate_panics = std::panic::catch_unwind(|| {
+            robotstxt::DefaultMatcher::default().one_agent_allowed_by_robots(
+                &body,
+                "newscrawl",
+                "http://x.example/a",
+            )
+        });
+        assert!(crate_panics.is_err());
+        let robots = Robots::parse(body.as_bytes(), "newscrawl");
+        assert_eq!(robots.disallow_all_reason(), None);
+        assert!(robots.allows("/a"));
+        assert!(
+            !robots.allows("/private/x"),
+            "rules after the long line still apply"
+        );
+    }
+
+    #[test]
+    fn binary_garbage_parses_to_no_rules() {
+        let body: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+        assert!(Robots::parse(&body, "newscrawl").allows("/anything"));
     }
 
     #[test]

@@ -276,10 +276,13 @@ impl Scheduler {
         self.hosts.get_mut(host).expect("slot exists").clock = Some(key);
     }
 
-    /// Re-arms every host sharing `key` (a request of the group ended).
-    fn wake_members(&mut self, key: &str, now: Instant) {
-        for host in self.members.get(key).cloned().unwrap_or_default() {
-            self.wake_host(&host, now, false);
+    /// Re-arms every host sharing `key` after a request of `host` ended, starting with
+    /// the member after `host`, so that hosts of one group take turns.
+    fn wake_members(&mut self, key: &str, host: &str, now: Instant) {
+        let members = self.members.get(key).cloned().unwrap_or_default();
+        let after = members.iter().position(|m| m == host).map_or(0, |i| i + 1);
+        for member in members[after..].iter().chain(&members[..after]) {
+            self.wake_host(member, now, false);
         }
     }
 
@@ -431,12 +434,12 @@ impl Scheduler {
             };
             if !robots.allows(path_and_query(&url)) {
                 self.stats.robots_denied += 1;
-                self.settle_without_request(
-                    &entry,
-                    UrlStatus::RobotsDenied,
-                    "disallowed by robots.txt",
-                )
-                .await?;
+                let note = match robots.disallow_all_reason() {
+                    Some(reason) => format!("robots.txt disallows everything: {reason}"),
+                    None => "disallowed by robots.txt".to_string(),
+                };
+                self.settle_without_request(&entry, UrlStatus::RobotsDenied, &note)
+                    .await?;
                 continue;
             }
             let clock = self.clock_of(host);
@@ -539,14 +542,18 @@ impl Scheduler {
                 answered_at,
                 feedback,
             } => {
+                // Crawl-delay first: the gap after this very request must honour it.
+                let usable =
+                    is_usable(&copy).then(|| policy_of(&copy, &self.crawler.config.robots_token));
+                if let Some(robots) = &usable {
+                    self.apply_crawl_delay(&host, robots);
+                }
                 let key = self.request_ended(&host, answered_at, feedback);
                 let failures = match self.hosts[&host].robots {
                     RobotsState::Fetching { failures } => failures,
                     _ => 0,
                 };
-                let next = if is_usable(&copy) {
-                    let robots = policy_of(&copy, &self.crawler.config.robots_token);
-                    self.apply_crawl_delay(&host, &robots);
+                let next = if let Some(robots) = usable {
                     RobotsState::Ready {
                         robots: Arc::new(robots),
                         fetched_at_ms: copy.fetched_at_ms,
@@ -560,14 +567,18 @@ impl Scheduler {
                     );
                     RobotsState::Parked
                 } else {
-                    tracing::info!(host, "robots.txt unavailable ({}); nothing else is requested until it can be read", unavailable_reason(&copy));
+                    tracing::info!(
+                        host,
+                        "robots.txt unavailable ({}); nothing else is requested until it can be read",
+                        unavailable_reason(&copy)
+                    );
                     RobotsState::Needed {
                         failures: failures + 1,
                     }
                 };
                 self.hosts.get_mut(&host).expect("slot exists").robots = next;
                 match key {
-                    Some(key) => self.wake_members(&key, now),
+                    Some(key) => self.wake_members(&key, &host, now),
                     None => self.wake_host(&host, now, false),
                 }
             }
@@ -593,9 +604,12 @@ impl Scheduler {
                     self.stats.links_queued += *n as u64;
                     self.wake_host(link_host, now, true);
                 }
-                self.wake_host(&host, now, outcome.requeued);
-                if let Some(key) = key {
-                    self.wake_members(&key, now);
+                if outcome.requeued {
+                    self.wake_host(&host, now, true);
+                }
+                match key {
+                    Some(key) => self.wake_members(&key, &host, now),
+                    None => self.wake_host(&host, now, false),
                 }
             }
         }
