@@ -114,24 +114,23 @@ impl Normalizer {
         let _ = url.set_username("");
         let _ = url.set_password(None);
         // Decoding an escape can reveal a dot segment ("%2E%2E") that a re-parse then
-        // resolves, so repeat until the spelling is stable (two rounds in practice).
+        // resolves, so repeat until the spelling is stable (one round for most URLs:
+        // a URL that needs no change is not parsed again).
         for _ in 0..4 {
-            let before = url.as_str().len();
             let path = normalize_escapes(url.path());
             let query = url
                 .query()
-                .map(|q| self.strip_tracking(&normalize_escapes(q)));
+                .map(|q| self.strip_tracking(&normalize_escapes(q)))
+                .filter(|q| !q.is_empty());
+            if path == url.path() && query.as_deref() == url.query() {
+                break;
+            }
             let mut text = format!("{}://{}{}", url.scheme(), authority(&url), path);
-            if let Some(q) = query.filter(|q| !q.is_empty()) {
+            if let Some(q) = query {
                 text.push('?');
                 text.push_str(&q);
             }
-            let next = Url::parse(&text).map_err(|e| UrlError::Parse(e.to_string()))?;
-            let stable = next.as_str() == url.as_str();
-            url = next;
-            if stable && url.as_str().len() == before {
-                break;
-            }
+            url = Url::parse(&text).map_err(|e| UrlError::Parse(e.to_string()))?;
         }
         if url.as_str().len() > MAX_URL_LEN {
             return Err(UrlError::TooLong);
@@ -140,26 +139,35 @@ impl Normalizer {
     }
 
     fn strip_tracking(&self, query: &str) -> String {
-        if self.strip_params.is_empty() {
+        if self.strip_params.is_empty() || !query.split('&').any(|pair| self.is_tracking(pair)) {
             return query.to_string();
         }
         query
             .split('&')
-            .filter(|pair| {
-                if pair.is_empty() {
-                    return false;
-                }
-                let name = pair.split('=').next().unwrap_or_default();
-                !self.strip_params.iter().any(|p| p.matches(name))
-            })
+            .filter(|pair| !pair.is_empty() && !self.is_tracking(pair))
             .collect::<Vec<_>>()
             .join("&")
+    }
+}
+
+impl Normalizer {
+    fn is_tracking(&self, pair: &str) -> bool {
+        let name = pair.split('=').next().unwrap_or_default();
+        self.strip_params.iter().any(|p| p.matches(name))
     }
 }
 
 /// `host[:port]`, the unit of politeness and of robots.txt (with the scheme).
 pub fn host_key(url: &Url) -> Option<String> {
     url.host_str().map(|_| authority(url))
+}
+
+/// `host[:port]` of a URL this module normalized, read off the text without parsing:
+/// a normalized URL has no user info, and its authority is exactly the host key.
+pub fn host_of_normalized(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    &rest[..end]
 }
 
 fn authority(url: &Url) -> String {
@@ -175,7 +183,10 @@ fn is_unreserved(b: u8) -> bool {
 }
 
 /// Decodes escapes of unreserved characters and upper-cases the hex of the rest.
-fn normalize_escapes(text: &str) -> String {
+fn normalize_escapes(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('%') {
+        return std::borrow::Cow::Borrowed(text);
+    }
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -203,7 +214,7 @@ fn normalize_escapes(text: &str) -> String {
         out.push(ch);
         i += ch.len_utf8();
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -296,6 +307,23 @@ mod tests {
             n.resolve(&base, "//Other.Example/").unwrap().as_str(),
             "https://other.example/"
         );
+    }
+
+    #[test]
+    fn host_of_normalized_matches_host_key() {
+        for text in [
+            "http://127.0.0.1:8080/a?b",
+            "https://News.Example:443",
+            "http://[::1]:81/x",
+            "http://xn--bcher-kva.example/?q",
+        ] {
+            let url = Normalizer::default().parse(text).unwrap();
+            assert_eq!(
+                host_of_normalized(url.as_str()),
+                host_key(&url).unwrap(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

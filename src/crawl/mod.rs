@@ -10,6 +10,7 @@
 //! included); no URL is requested before its host's robots.txt has been read and found
 //! to allow it; each leased URL is settled by exactly one store commit.
 
+mod cpu_pool;
 mod page;
 mod robots_fetch;
 mod scheduler;
@@ -123,6 +124,7 @@ pub struct Crawler {
     pub(crate) fetcher: Fetcher,
     /// Site of every allowed host.
     pub(crate) host_sites: HashMap<String, Arc<Site>>,
+    pub(crate) cpu: cpu_pool::CpuPool,
 }
 
 impl Crawler {
@@ -154,12 +156,15 @@ impl Crawler {
                     .or_insert_with(|| site.clone());
             }
         }
+        let cpu = cpu_pool::CpuPool::new(0)
+            .map_err(|e| CrawlError::Join(format!("cannot start the CPU pool: {e}")))?;
         Ok(Self {
             config: Arc::new(config),
             store,
             parsers,
             fetcher,
             host_sites,
+            cpu,
         })
     }
 
@@ -247,10 +252,15 @@ async fn run_sink(
         let stopping = *stop.borrow();
         let (store2, sink2) = (store.clone(), sink.clone());
         delivered += blocking(move || -> Result<u64, CrawlError> {
+            // One flush a round makes the records durable before they are written out;
+            // the offset saved by the drain is made durable by the next round's flush
+            // (if the process dies first, the sink cuts and rewrites those lines).
             store2.flush()?;
             let mut sink = sink2.lock().expect("sink lock poisoned");
             let n = sink.drain(&*store2)? as u64;
-            store2.flush()?;
+            if stopping {
+                store2.flush()?;
+            }
             Ok(n)
         })
         .await??;

@@ -12,7 +12,8 @@ use std::time::SystemTime;
 use ::url::Url;
 use tokio::time::Instant;
 
-use super::{blocking, now_ms, rfc3339_now, CrawlError};
+use super::cpu_pool::CpuPool;
+use super::{now_ms, rfc3339_now, CrawlError};
 use crate::config::CrawlConfig;
 use crate::fetch::{decode_html, is_html, FetchError, Fetcher, Response, Validators};
 use crate::parse::Page;
@@ -80,6 +81,7 @@ fn is_temporary(response: &Result<Response, FetchError>) -> Option<String> {
 /// One leased URL to fetch and settle.
 pub(super) struct PageJob {
     pub fetcher: Fetcher,
+    pub cpu: CpuPool,
     pub store: Arc<dyn Store>,
     pub config: Arc<CrawlConfig>,
     pub parser: Arc<dyn crate::parse::Parser>,
@@ -99,7 +101,8 @@ impl PageJob {
             .map_or_else(|_| Instant::now(), |r| r.answered_at);
         let feedback = feedback_of(&response, sent, &self.config.politeness, &self.url);
         let fetched_at = rfc3339_now();
-        let outcome = match blocking(move || self.settle(response, fetched_at)).await {
+        let cpu = self.cpu.clone();
+        let outcome = match cpu.run(move || self.settle(response, fetched_at)).await {
             Ok(result) => result,
             Err(e) => Err(e),
         };

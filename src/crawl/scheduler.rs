@@ -10,7 +10,7 @@
 //! started and after any pause saved by an earlier run (so restarts never burst);
 //! pages are requested only under a usable robots.txt copy that allows them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +36,15 @@ pub(super) enum Event {
         host: String,
         ip: Option<IpAddr>,
     },
+    /// A refill of a host's lease window; `generation` is the host's work generation
+    /// when the refill started.
+    Leased {
+        host: String,
+        lease: Result<Lease, CrawlError>,
+        generation: u64,
+    },
+    /// A store write the scheduler did not wait for.
+    Written(Result<(), CrawlError>),
     Robots {
         host: String,
         copy: RobotsCopy,
@@ -75,9 +84,27 @@ struct HostSlot {
     robots: RobotsState,
     /// Scheme for robots.txt: that of the host's seed, else https.
     scheme: String,
-    /// The last lease found nothing; new links wake the host again.
-    idle: bool,
+    /// URLs leased from the store and not yet requested. The window is refilled in
+    /// the background before it runs dry, so dispatching never waits for the store,
+    /// and only a few URLs per host are held in memory.
+    window: VecDeque<QueueEntry>,
+    refilling: bool,
+    /// The store had no due URL for the host at the last refill.
+    exhausted: bool,
+    /// Counts wake-ups with new work, so that a refill that started before new links
+    /// were committed does not mark the host exhausted.
+    generation: u64,
 }
+
+impl HostSlot {
+    /// Nothing to request now, and nothing on the way.
+    fn out_of_work(&self) -> bool {
+        self.window.is_empty() && (self.exhausted || self.refilling)
+    }
+}
+
+/// URLs leased per host at a time.
+const WINDOW: usize = 8;
 
 pub(super) struct Scheduler {
     crawler: Crawler,
@@ -88,7 +115,9 @@ pub(super) struct Scheduler {
     members: HashMap<String, Vec<String>>,
     ready: ReadyQueue,
     in_flight: usize,
-    resolving: usize,
+    /// Background tasks the scheduler still expects an event from (address lookups,
+    /// window refills, store writes).
+    pending: usize,
     stats: Stats,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
@@ -105,7 +134,7 @@ impl Scheduler {
             members: HashMap::new(),
             ready: ReadyQueue::default(),
             in_flight: 0,
-            resolving: 0,
+            pending: 0,
             stats: Stats::default(),
             events_tx,
             events_rx,
@@ -152,8 +181,7 @@ impl Scheduler {
                     break Err(e);
                 }
             }
-            if self.in_flight == 0
-                && (stop.is_some() || (self.resolving == 0 && self.ready.is_empty()))
+            if self.in_flight == 0 && self.pending == 0 && (stop.is_some() || self.ready.is_empty())
             {
                 break Ok(stop.unwrap_or(StopReason::Done));
             }
@@ -229,11 +257,14 @@ impl Scheduler {
                     clock: None,
                     robots: RobotsState::Unknown,
                     scheme,
-                    idle: false,
+                    window: VecDeque::new(),
+                    refilling: false,
+                    exhausted: false,
+                    generation: 0,
                 },
             );
             if self.config().politeness.group_by_ip {
-                self.resolving += 1;
+                self.pending += 1;
                 let (tx, host) = (self.events_tx.clone(), host.to_string());
                 tokio::spawn(async move {
                     let ip = resolve(&host).await;
@@ -245,9 +276,10 @@ impl Scheduler {
         }
         let slot = self.hosts.get_mut(host).expect("slot exists");
         if new_work {
-            slot.idle = false;
+            slot.exhausted = false;
+            slot.generation += 1;
         }
-        if slot.idle
+        if slot.out_of_work()
             || matches!(
                 slot.robots,
                 RobotsState::Fetching { .. } | RobotsState::Parked
@@ -336,7 +368,8 @@ impl Scheduler {
                     }
                 }
             }
-            return self.dispatch_page(host, now).await;
+            self.dispatch_page(host, now);
+            return Ok(());
         }
     }
 
@@ -406,30 +439,30 @@ impl Scheduler {
         tokio::spawn(job.run());
     }
 
-    /// Leases the host's next URL and starts fetching it; URLs robots.txt disallows
-    /// are settled without a request.
-    async fn dispatch_page(&mut self, host: &str, now: Instant) -> Result<(), CrawlError> {
+    /// Starts fetching the host's next leased URL; URLs robots.txt disallows are
+    /// settled without a request. Never waits for the store: the window is refilled
+    /// in the background.
+    fn dispatch_page(&mut self, host: &str, now: Instant) {
         let RobotsState::Ready { robots, .. } = &self.hosts[host].robots else {
-            return Ok(());
+            return;
         };
         let robots = robots.clone();
-        let store = self.crawler.store.clone();
         loop {
-            let lease = {
-                let (store, host) = (store.clone(), host.to_string());
-                blocking(move || store.lease_next(&host, now_ms())).await??
-            };
-            let entry = match lease {
-                Lease::Url(leased) => leased.entry,
-                // One-shot crawls do not wait for URLs that are due later.
-                Lease::NotDue(_) | Lease::Empty => {
-                    self.hosts.get_mut(host).expect("slot exists").idle = true;
-                    return Ok(());
-                }
+            let slot = self.hosts.get_mut(host).expect("slot exists");
+            if slot.window.len() < WINDOW / 2 && !slot.refilling && !slot.exhausted {
+                self.refill(host);
+            }
+            let Some(entry) = self
+                .hosts
+                .get_mut(host)
+                .expect("slot exists")
+                .window
+                .pop_front()
+            else {
+                return;
             };
             let Ok(url) = Url::parse(&entry.url) else {
-                self.settle_without_request(&entry, UrlStatus::Failed, "queued URL does not parse")
-                    .await?;
+                self.settle_without_request(&entry, UrlStatus::Failed, "queued URL does not parse");
                 continue;
             };
             if !robots.allows(path_and_query(&url)) {
@@ -438,8 +471,7 @@ impl Scheduler {
                     Some(reason) => format!("robots.txt disallows everything: {reason}"),
                     None => "disallowed by robots.txt".to_string(),
                 };
-                self.settle_without_request(&entry, UrlStatus::RobotsDenied, &note)
-                    .await?;
+                self.settle_without_request(&entry, UrlStatus::RobotsDenied, &note);
                 continue;
             }
             let clock = self.clock_of(host);
@@ -453,6 +485,7 @@ impl Scheduler {
             let site = self.hosts[host].site.clone();
             let job = PageJob {
                 fetcher: self.crawler.fetcher.clone(),
+                cpu: self.crawler.cpu.clone(),
                 store: self.crawler.store.clone(),
                 config: self.crawler.config.clone(),
                 parser: self
@@ -474,29 +507,56 @@ impl Scheduler {
                     feedback,
                 });
             });
-            return Ok(());
+            return;
         }
     }
 
-    async fn settle_without_request(
-        &mut self,
-        entry: &QueueEntry,
-        status: UrlStatus,
-        note: &str,
-    ) -> Result<(), CrawlError> {
+    /// Leases more of the host's URLs in the background.
+    fn refill(&mut self, host: &str) {
+        let slot = self.hosts.get_mut(host).expect("slot exists");
+        slot.refilling = true;
+        let generation = slot.generation;
+        self.pending += 1;
+        let (store, tx, host) = (
+            self.crawler.store.clone(),
+            self.events_tx.clone(),
+            host.to_string(),
+        );
+        tokio::spawn(async move {
+            let lease = {
+                let host = host.clone();
+                match blocking(move || store.lease(&host, now_ms(), WINDOW)).await {
+                    Ok(lease) => lease.map_err(CrawlError::from),
+                    Err(e) => Err(e),
+                }
+            };
+            let _ = tx.send(Event::Leased {
+                host,
+                lease,
+                generation,
+            });
+        });
+    }
+
+    /// Settles a leased URL that will not be requested, in the background.
+    fn settle_without_request(&mut self, entry: &QueueEntry, status: UrlStatus, note: &str) {
         let mut state = UrlState::queued(entry);
         state.status = status;
         state.note = Some(note.to_string());
-        let store = self.crawler.store.clone();
-        blocking(move || {
-            store.commit(PageCommit {
-                state: Some(state),
-                now_ms: now_ms(),
-                ..Default::default()
+        self.pending += 1;
+        let (store, tx) = (self.crawler.store.clone(), self.events_tx.clone());
+        tokio::spawn(async move {
+            let written = blocking(move || {
+                store.commit(PageCommit {
+                    state: Some(state),
+                    now_ms: now_ms(),
+                    ..Default::default()
+                })
             })
-        })
-        .await??;
-        Ok(())
+            .await
+            .and_then(|r| r.map(|_| ()).map_err(CrawlError::from));
+            let _ = tx.send(Event::Written(written));
+        });
     }
 
     /// Ends a request on its clock and feeds the answer back.
@@ -527,8 +587,29 @@ impl Scheduler {
     fn handle(&mut self, event: Event) -> Result<(), CrawlError> {
         let now = Instant::now();
         match event {
+            Event::Leased {
+                host,
+                lease,
+                generation,
+            } => {
+                self.pending -= 1;
+                let slot = self.hosts.get_mut(&host).expect("slot exists");
+                slot.refilling = false;
+                match lease? {
+                    Lease::Urls(urls) => slot.window.extend(urls),
+                    // One-shot crawls do not wait for URLs that are due later.
+                    Lease::NotDue(_) | Lease::Empty => {
+                        slot.exhausted = slot.generation == generation
+                    }
+                }
+                self.wake_host(&host, now, false);
+            }
+            Event::Written(result) => {
+                self.pending -= 1;
+                result?;
+            }
             Event::Resolved { host, ip } => {
-                self.resolving -= 1;
+                self.pending -= 1;
                 let key = match ip {
                     Some(ip) => format!("ip {ip}"),
                     None => host.clone(),

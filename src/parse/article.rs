@@ -73,13 +73,14 @@ static ROLE: LazyLock<Regex> = LazyLock::new(|| {
 pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) -> Option<Article> {
     let ld = json_ld_article(html);
     let meta = meta_tags(html);
+    let declared = ld.is_some() || meta.get("og:type").is_some_and(|t| t == "article");
+    // Cheap signals first: most pages that are not articles stop here.
+    if !require_article && !declared && html.select(&H1).next().is_none() {
+        return None;
+    }
     let paragraphs = body_paragraphs(html);
     let body_chars: usize = paragraphs.iter().map(|(_, p)| p.len()).sum();
-    let has_h1 = html.select(&H1).next().is_some();
-    let looks_like_article = ld.is_some()
-        || meta.get("og:type").is_some_and(|t| t == "article")
-        || (has_h1 && paragraphs.len() >= 3 && body_chars >= 400);
-    if !require_article && !looks_like_article {
+    if !require_article && !declared && (paragraphs.len() < 3 || body_chars < 400) {
         return None;
     }
     let ld_str = |key: &str| ld.as_ref().and_then(|v| v.get(key)).and_then(text_of);

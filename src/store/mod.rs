@@ -7,7 +7,7 @@
 //!   commits atomically in [`Store::commit`], and commits are serialized so that
 //!   outbox sequence numbers grow in commit order (a sink that has read up to `n`
 //!   will never see a later commit below `n`);
-//! - a URL handed out by [`Store::lease_next`] stays leased until committed; leases
+//! - a URL handed out by [`Store::lease`] stays leased until committed; leases
 //!   left by a crashed process go back to the queue on [`Store::recover_leases`].
 
 mod sled_store;
@@ -69,10 +69,7 @@ pub struct QueueEntry {
 impl QueueEntry {
     /// The politeness unit of this URL (`host[:port]`).
     pub fn host(&self) -> String {
-        ::url::Url::parse(&self.url)
-            .ok()
-            .and_then(|u| crate::urlnorm::host_key(&u))
-            .unwrap_or_default()
+        crate::urlnorm::host_of_normalized(&self.url).to_string()
     }
 }
 
@@ -152,16 +149,11 @@ pub struct RobotsCopy {
     pub error: Option<String>,
 }
 
-/// A URL handed out to be fetched.
-#[derive(Debug, Clone)]
-pub struct Leased {
-    pub entry: QueueEntry,
-}
-
-/// What [`Store::lease_next`] found for a host.
+/// What [`Store::lease`] found for a host.
 #[derive(Debug)]
 pub enum Lease {
-    Url(Leased),
+    /// Due URLs, earliest first, now leased.
+    Urls(Vec<QueueEntry>),
     /// The host's earliest entry is due at this Unix ms.
     NotDue(u64),
     Empty,
@@ -209,8 +201,8 @@ pub trait Store: Send + Sync + 'static {
     fn recover_leases(&self, now_ms: u64) -> Result<usize, StoreError>;
     /// Every host with at least one queued URL.
     fn hosts_with_work(&self) -> Result<Vec<String>, StoreError>;
-    /// Takes the host's next due URL out of the queue and leases it.
-    fn lease_next(&self, host: &str, now_ms: u64) -> Result<Lease, StoreError>;
+    /// Takes up to `max` of the host's due URLs out of the queue and leases them.
+    fn lease(&self, host: &str, now_ms: u64, max: usize) -> Result<Lease, StoreError>;
     fn host(&self, host: &str) -> Result<Option<HostRecord>, StoreError>;
     fn put_host(&self, host: &str, record: &HostRecord) -> Result<(), StoreError>;
     fn url_state(&self, url: &str) -> Result<Option<UrlState>, StoreError>;

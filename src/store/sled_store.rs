@@ -195,35 +195,50 @@ impl Store for SledStore {
         Ok(hosts)
     }
 
-    fn lease_next(&self, host: &str, now_ms: u64) -> Result<Lease, StoreError> {
+    fn lease(&self, host: &str, now_ms: u64, max: usize) -> Result<Lease, StoreError> {
         let prefix = host_prefix(host);
         loop {
-            let Some(item) = self.queue.scan_prefix(prefix).next() else {
-                return Ok(Lease::Empty);
-            };
-            let (key, value) = item?;
-            let due = due_of(&key);
-            if due > now_ms {
-                return Ok(Lease::NotDue(due));
-            }
-            let entry: QueueEntry = decode("queue", &key, &value)?;
-            let fp = fingerprint(entry.url.as_bytes());
-            let still_queued = match self.urls.get(fp)? {
-                Some(v) => decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued,
-                None => true,
-            };
-            let result = (&self.queue, &self.leases).transaction(|(queue, leases)| {
-                queue.remove(&*key)?;
+            let mut taken = Vec::new();
+            let mut leased = Vec::new();
+            let mut not_due = None;
+            for item in self.queue.scan_prefix(prefix) {
+                let (key, value) = item?;
+                let due = due_of(&key);
+                if due > now_ms {
+                    not_due = Some(due);
+                    break;
+                }
+                let entry: QueueEntry = decode("queue", &key, &value)?;
+                let fp = fingerprint(entry.url.as_bytes());
+                // An entry settled meanwhile (e.g. as a redirect target) is dropped.
+                let still_queued = match self.urls.get(fp)? {
+                    Some(v) => decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued,
+                    None => true,
+                };
+                taken.push(key);
                 if still_queued {
-                    leases.insert(&fp, encode(&entry))?;
+                    leased.push((fp, entry));
+                    if leased.len() >= max {
+                        break;
+                    }
+                }
+            }
+            if taken.is_empty() {
+                return Ok(not_due.map_or(Lease::Empty, Lease::NotDue));
+            }
+            let result = (&self.queue, &self.leases).transaction(|(queue, leases)| {
+                for key in &taken {
+                    queue.remove(key)?;
+                }
+                for (fp, entry) in &leased {
+                    leases.insert(fp, encode(entry))?;
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             });
             unwrap_tx(result)?;
-            if still_queued {
-                return Ok(Lease::Url(Leased { entry }));
+            if !leased.is_empty() {
+                return Ok(Lease::Urls(leased.into_iter().map(|(_, e)| e).collect()));
             }
-            // Settled meanwhile (e.g. as a redirect target): drop it and look again.
         }
     }
 
@@ -393,16 +408,16 @@ mod tests {
         hosts.sort();
         assert_eq!(hosts, ["a.example", "b.example"]);
         assert!(matches!(
-            store.lease_next("a.example", 5).unwrap(),
+            store.lease("a.example", 5, 1).unwrap(),
             Lease::NotDue(10)
         ));
-        let Lease::Url(first) = store.lease_next("a.example", 10).unwrap() else {
+        let Lease::Urls(first) = store.lease("a.example", 10, 1).unwrap() else {
             panic!()
         };
-        assert_eq!(first.entry.url, "http://a.example/1");
+        assert_eq!(first[0].url, "http://a.example/1");
 
         // A commit that settles the lease and finds a known and a new link.
-        let mut state = UrlState::queued(&first.entry);
+        let mut state = UrlState::queued(&first[0]);
         state.status = UrlStatus::Fetched;
         let report = store
             .commit(PageCommit {
@@ -419,12 +434,11 @@ mod tests {
             .unwrap();
         assert_eq!(report.new_links, [("a.example".to_string(), 1)]);
         assert_eq!(store.outbox_after(0, 10).unwrap().len(), 1);
-        let urls: Vec<_> =
-            std::iter::from_fn(|| match store.lease_next("a.example", 10).unwrap() {
-                Lease::Url(l) => Some(l.entry.url),
-                _ => None,
-            })
-            .collect();
+        let urls: Vec<_> = std::iter::from_fn(|| match store.lease("a.example", 10, 1).unwrap() {
+            Lease::Urls(mut l) => Some(l.remove(0).url),
+            _ => None,
+        })
+        .collect();
         assert_eq!(urls, ["http://a.example/2", "http://a.example/3"]);
     }
 
@@ -437,11 +451,11 @@ mod tests {
                 .enqueue_new(&[entry("http://a.example/1")], 1)
                 .unwrap();
             assert!(matches!(
-                store.lease_next("a.example", 1).unwrap(),
-                Lease::Url(_)
+                store.lease("a.example", 1, 8).unwrap(),
+                Lease::Urls(_)
             ));
             assert!(matches!(
-                store.lease_next("a.example", 1).unwrap(),
+                store.lease("a.example", 1, 8).unwrap(),
                 Lease::Empty
             ));
             store.flush().unwrap();
@@ -449,8 +463,8 @@ mod tests {
         let store = SledStore::open(dir.path()).unwrap();
         assert_eq!(store.recover_leases(2).unwrap(), 1);
         assert!(matches!(
-            store.lease_next("a.example", 2).unwrap(),
-            Lease::Url(_)
+            store.lease("a.example", 2, 8).unwrap(),
+            Lease::Urls(_)
         ));
     }
 
