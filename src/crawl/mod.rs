@@ -10,8 +10,8 @@
 //! included); no URL is requested before its host's robots.txt has been read and found
 //! to allow it; each leased URL is settled by exactly one store commit.
 
-mod cpu_pool;
 mod page;
+mod pool;
 mod robots_fetch;
 mod scheduler;
 
@@ -28,7 +28,11 @@ use crate::sink::{JsonlSink, SinkError};
 use crate::site::{Site, UrlKind};
 use crate::store::{QueueEntry, Store, StoreError};
 
+use pool::WorkerPool;
 use scheduler::Scheduler;
+
+/// Threads for store calls (the sink's flush may hold one for a while).
+const IO_THREADS: usize = 3;
 
 /// How often the sink delivers new records (after a store flush).
 const SINK_INTERVAL: Duration = Duration::from_millis(250);
@@ -124,7 +128,10 @@ pub struct Crawler {
     pub(crate) fetcher: Fetcher,
     /// Site of every allowed host.
     pub(crate) host_sites: HashMap<String, Arc<Site>>,
-    pub(crate) cpu: cpu_pool::CpuPool,
+    /// CPU work: decoding, hashing, parsing, page commits.
+    pub(crate) cpu: WorkerPool,
+    /// Quick store calls: leases, host records, sink deliveries.
+    pub(crate) io: WorkerPool,
 }
 
 impl Crawler {
@@ -156,8 +163,10 @@ impl Crawler {
                     .or_insert_with(|| site.clone());
             }
         }
-        let cpu = cpu_pool::CpuPool::new(0)
-            .map_err(|e| CrawlError::Join(format!("cannot start the CPU pool: {e}")))?;
+        let pool_error =
+            |e: std::io::Error| CrawlError::Join(format!("cannot start a worker pool: {e}"));
+        let cpu = WorkerPool::new("newscrawl-cpu", 0, pool::CPU_NICENESS).map_err(pool_error)?;
+        let io = WorkerPool::new("newscrawl-io", IO_THREADS, 0).map_err(pool_error)?;
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -165,6 +174,7 @@ impl Crawler {
             fetcher,
             host_sites,
             cpu,
+            io,
         })
     }
 
@@ -176,11 +186,13 @@ impl Crawler {
     ) -> Result<Summary, CrawlError> {
         let started = Instant::now();
         let store = self.store.clone();
-        let recovered = blocking({
-            let store = store.clone();
-            move || store.recover_leases(now_ms())
-        })
-        .await??;
+        let io = self.io.clone();
+        let recovered = io
+            .run({
+                let store = store.clone();
+                move || store.recover_leases(now_ms())
+            })
+            .await??;
         if recovered > 0 {
             tracing::info!(
                 "{recovered} URLs that were in flight when the last run stopped are queued again"
@@ -200,21 +212,22 @@ impl Crawler {
                 })
             })
             .collect();
-        let new_seeds = blocking({
-            let store = store.clone();
-            move || store.enqueue_new(&seeds, now_ms())
-        })
-        .await??;
+        let new_seeds = io
+            .run({
+                let store = store.clone();
+                move || store.enqueue_new(&seeds, now_ms())
+            })
+            .await??;
         tracing::debug!("{new_seeds} new seeds queued");
 
         let sink = {
             let store = store.clone();
             let path = self.config.output_path.clone();
-            blocking(move || JsonlSink::open(&*store, &path)).await??
+            io.run(move || JsonlSink::open(&*store, &path)).await??
         };
         let sink = Arc::new(std::sync::Mutex::new(sink));
         let (sink_stop_tx, sink_stop_rx) = tokio::sync::watch::channel(false);
-        let sink_task = tokio::spawn(run_sink(store.clone(), sink.clone(), sink_stop_rx));
+        let sink_task = tokio::spawn(run_sink(io, store.clone(), sink.clone(), sink_stop_rx));
 
         let mut scheduler = Scheduler::new(self, started);
         let result = scheduler.run(shutdown).await;
@@ -233,16 +246,9 @@ impl Crawler {
     }
 }
 
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, CrawlError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| CrawlError::Join(e.to_string()))
-}
-
 /// Flushes the store and delivers the outbox every interval, and once more at the end.
 async fn run_sink(
+    io: WorkerPool,
     store: Arc<dyn Store>,
     sink: Arc<std::sync::Mutex<JsonlSink>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -251,19 +257,20 @@ async fn run_sink(
     loop {
         let stopping = *stop.borrow();
         let (store2, sink2) = (store.clone(), sink.clone());
-        delivered += blocking(move || -> Result<u64, CrawlError> {
-            // One flush a round makes the records durable before they are written out;
-            // the offset saved by the drain is made durable by the next round's flush
-            // (if the process dies first, the sink cuts and rewrites those lines).
-            store2.flush()?;
-            let mut sink = sink2.lock().expect("sink lock poisoned");
-            let n = sink.drain(&*store2)? as u64;
-            if stopping {
+        delivered += io
+            .run(move || -> Result<u64, CrawlError> {
+                // One flush a round makes the records durable before they are written out;
+                // the offset saved by the drain is made durable by the next round's flush
+                // (if the process dies first, the sink cuts and rewrites those lines).
                 store2.flush()?;
-            }
-            Ok(n)
-        })
-        .await??;
+                let mut sink = sink2.lock().expect("sink lock poisoned");
+                let n = sink.drain(&*store2)? as u64;
+                if stopping {
+                    store2.flush()?;
+                }
+                Ok(n)
+            })
+            .await??;
         if stopping {
             return Ok(delivered);
         }

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use ::url::Url;
 use tokio::time::Instant;
 
-use super::cpu_pool::CpuPool;
+use super::pool::WorkerPool;
 use super::{now_ms, rfc3339_now, CrawlError};
 use crate::config::CrawlConfig;
 use crate::fetch::{decode_html, is_html, FetchError, Fetcher, Response, Validators};
@@ -81,7 +81,7 @@ fn is_temporary(response: &Result<Response, FetchError>) -> Option<String> {
 /// One leased URL to fetch and settle.
 pub(super) struct PageJob {
     pub fetcher: Fetcher,
-    pub cpu: CpuPool,
+    pub cpu: WorkerPool,
     pub store: Arc<dyn Store>,
     pub config: Arc<CrawlConfig>,
     pub parser: Arc<dyn crate::parse::Parser>,
@@ -91,22 +91,27 @@ pub(super) struct PageJob {
 }
 
 impl PageJob {
-    /// Returns the outcome, when the server answered (or the request failed), and
-    /// what the answer says about the server.
-    pub async fn run(self) -> (Result<PageOutcome, CrawlError>, Instant, Feedback) {
+    /// Fetches the page, reports the answer at once (`answered`: when, and what it
+    /// says about the server), then settles the page on the CPU pool.
+    pub async fn run(
+        self,
+        answered: impl FnOnce(Instant, Feedback),
+    ) -> Result<PageOutcome, CrawlError> {
         let sent = Instant::now();
         let response = self.fetcher.get(&self.url, &Validators::default()).await;
         let answered_at = response
             .as_ref()
             .map_or_else(|_| Instant::now(), |r| r.answered_at);
-        let feedback = feedback_of(&response, sent, &self.config.politeness, &self.url);
+        answered(
+            answered_at,
+            feedback_of(&response, sent, &self.config.politeness, &self.url),
+        );
         let fetched_at = rfc3339_now();
         let cpu = self.cpu.clone();
-        let outcome = match cpu.run(move || self.settle(response, fetched_at)).await {
+        match cpu.run(move || self.settle(response, fetched_at)).await {
             Ok(result) => result,
             Err(e) => Err(e),
-        };
-        (outcome, answered_at, feedback)
+        }
     }
 
     fn settle(

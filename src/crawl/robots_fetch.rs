@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::now_ms;
+use super::pool::WorkerPool;
 use super::scheduler::Event;
 use crate::fetch::{Fetcher, Response, Validators};
 use crate::politeness::Feedback;
@@ -48,6 +49,7 @@ pub(super) fn unavailable_reason(copy: &RobotsCopy) -> String {
 /// What a robots.txt fetch needs.
 pub(super) struct RobotsJob {
     pub fetcher: Fetcher,
+    pub io: WorkerPool,
     pub store: Arc<dyn Store>,
     pub host: String,
     pub url: String,
@@ -127,12 +129,14 @@ impl RobotsJob {
             break;
         }
         let (store, host, saved_copy) = (self.store.clone(), self.host.clone(), copy.clone());
-        let saved = tokio::task::spawn_blocking(move || {
-            let mut record = store.host(&host)?.unwrap_or_else(HostRecord::default);
-            record.robots = Some(saved_copy);
-            store.put_host(&host, &record)
-        })
-        .await;
+        let saved = self
+            .io
+            .run(move || {
+                let mut record = store.host(&host)?.unwrap_or_else(HostRecord::default);
+                record.robots = Some(saved_copy);
+                store.put_host(&host, &record)
+            })
+            .await;
         match saved {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(host = self.host, "could not save robots.txt copy: {e}"),

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::page::{PageJob, PageOutcome};
 use super::robots_fetch::{is_usable, policy_of, unavailable_reason, RobotsJob};
-use super::{blocking, now_ms, CrawlError, Crawler, Stats, StopReason};
+use super::{now_ms, CrawlError, Crawler, Stats, StopReason};
 use crate::config::CrawlConfig;
 use crate::politeness::{Feedback, HostClock, ReadyQueue};
 use crate::robots::Robots;
@@ -51,11 +51,16 @@ pub(super) enum Event {
         answered_at: Instant,
         feedback: Feedback,
     },
+    /// A page request ended (the server answered, or the request failed).
+    Answered {
+        host: String,
+        answered_at: Instant,
+        feedback: Feedback,
+    },
+    /// A page was settled (parsed and committed).
     Page {
         host: String,
         outcome: Result<PageOutcome, CrawlError>,
-        answered_at: Instant,
-        feedback: Feedback,
     },
 }
 
@@ -105,6 +110,9 @@ impl HostSlot {
 
 /// URLs leased per host at a time.
 const WINDOW: usize = 8;
+/// Pages answered but not yet settled (each holds its body); dispatching pauses at
+/// this many, so a parser slower than the network bounds memory, not the queue.
+const MAX_SETTLING: usize = 32;
 
 pub(super) struct Scheduler {
     crawler: Crawler,
@@ -115,6 +123,8 @@ pub(super) struct Scheduler {
     members: HashMap<String, Vec<String>>,
     ready: ReadyQueue,
     in_flight: usize,
+    /// Pages answered and waiting for (or in) parsing and commit.
+    settling: usize,
     /// Background tasks the scheduler still expects an event from (address lookups,
     /// window refills, store writes).
     pending: usize,
@@ -134,6 +144,7 @@ impl Scheduler {
             members: HashMap::new(),
             ready: ReadyQueue::default(),
             in_flight: 0,
+            settling: 0,
             pending: 0,
             stats: Stats::default(),
             events_tx,
@@ -154,7 +165,11 @@ impl Scheduler {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<StopReason, CrawlError> {
         let store = self.crawler.store.clone();
-        let hosts = blocking(move || store.hosts_with_work()).await??;
+        let hosts = self
+            .crawler
+            .io
+            .run(move || store.hosts_with_work())
+            .await??;
         let now = Instant::now();
         for host in hosts {
             self.wake_host(&host, now, true);
@@ -181,15 +196,15 @@ impl Scheduler {
                     break Err(e);
                 }
             }
-            if self.in_flight == 0 && self.pending == 0 && (stop.is_some() || self.ready.is_empty())
-            {
+            let idle = self.in_flight == 0 && self.settling == 0 && self.pending == 0;
+            if idle && (stop.is_some() || self.ready.is_empty()) {
                 break Ok(stop.unwrap_or(StopReason::Done));
             }
             if last_progress.elapsed() >= Duration::from_secs(1) {
                 self.log_progress();
                 last_progress = Instant::now();
             }
-            let wake = if stop.is_some() || self.in_flight >= self.config().concurrency {
+            let wake = if stop.is_some() || !self.may_dispatch() {
                 None
             } else {
                 self.ready.next_at()
@@ -222,11 +237,12 @@ impl Scheduler {
         let s = &self.stats;
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         tracing::info!(
-            "{} pages ({:.1}/s), {} records, {} in flight, {} hosts, {} retried, {} failed, {} denied by robots.txt",
+            "{} pages ({:.1}/s), {} records, {} in flight, {} parsing, {} hosts, {} retried, {} failed, {} denied by robots.txt",
             s.requests,
             s.requests as f64 / secs,
             s.records,
             self.in_flight,
+            self.settling,
             self.hosts.len(),
             s.retried,
             s.failed,
@@ -318,8 +334,14 @@ impl Scheduler {
         }
     }
 
+    /// Whether another request may start: below the global limit, and the parser
+    /// keeping up.
+    fn may_dispatch(&self) -> bool {
+        self.in_flight < self.config().concurrency && self.settling < MAX_SETTLING
+    }
+
     async fn dispatch_due(&mut self, now: Instant) -> Result<(), CrawlError> {
-        while self.in_flight < self.config().concurrency {
+        while self.may_dispatch() {
             let Some(host) = self.ready.pop_due(now) else {
                 return Ok(());
             };
@@ -377,7 +399,7 @@ impl Scheduler {
     async fn load_host_record(&mut self, host: &str, now: Instant) -> Result<(), CrawlError> {
         let record = {
             let (store, host) = (self.crawler.store.clone(), host.to_string());
-            blocking(move || store.host(&host)).await??
+            self.crawler.io.run(move || store.host(&host)).await??
         };
         let token = self.crawler.config.robots_token.clone();
         let policy = self.crawler.config.politeness.clone();
@@ -430,6 +452,7 @@ impl Scheduler {
         slot.robots = RobotsState::Fetching { failures };
         let job = RobotsJob {
             fetcher: self.crawler.fetcher.clone(),
+            io: self.crawler.io.clone(),
             store: self.crawler.store.clone(),
             host: host.to_string(),
             url: format!("{}://{}/robots.txt", slot.scheme, host),
@@ -481,6 +504,7 @@ impl Scheduler {
                 self.ready.arm(host, next);
             }
             self.in_flight += 1;
+            self.settling += 1;
             self.stats.requests += 1;
             let site = self.hosts[host].site.clone();
             let job = PageJob {
@@ -499,13 +523,16 @@ impl Scheduler {
             };
             let (tx, host) = (self.events_tx.clone(), host.to_string());
             tokio::spawn(async move {
-                let (outcome, answered_at, feedback) = job.run().await;
-                let _ = tx.send(Event::Page {
-                    host,
-                    outcome,
-                    answered_at,
-                    feedback,
-                });
+                let outcome = job
+                    .run(|answered_at, feedback| {
+                        let _ = tx.send(Event::Answered {
+                            host: host.clone(),
+                            answered_at,
+                            feedback,
+                        });
+                    })
+                    .await;
+                let _ = tx.send(Event::Page { host, outcome });
             });
             return;
         }
@@ -517,15 +544,16 @@ impl Scheduler {
         slot.refilling = true;
         let generation = slot.generation;
         self.pending += 1;
-        let (store, tx, host) = (
+        let (store, tx, host, io) = (
             self.crawler.store.clone(),
             self.events_tx.clone(),
             host.to_string(),
+            self.crawler.io.clone(),
         );
         tokio::spawn(async move {
             let lease = {
                 let host = host.clone();
-                match blocking(move || store.lease(&host, now_ms(), WINDOW)).await {
+                match io.run(move || store.lease(&host, now_ms(), WINDOW)).await {
                     Ok(lease) => lease.map_err(CrawlError::from),
                     Err(e) => Err(e),
                 }
@@ -544,17 +572,22 @@ impl Scheduler {
         state.status = status;
         state.note = Some(note.to_string());
         self.pending += 1;
-        let (store, tx) = (self.crawler.store.clone(), self.events_tx.clone());
+        let (store, tx, io) = (
+            self.crawler.store.clone(),
+            self.events_tx.clone(),
+            self.crawler.io.clone(),
+        );
         tokio::spawn(async move {
-            let written = blocking(move || {
-                store.commit(PageCommit {
-                    state: Some(state),
-                    now_ms: now_ms(),
-                    ..Default::default()
+            let written = io
+                .run(move || {
+                    store.commit(PageCommit {
+                        state: Some(state),
+                        now_ms: now_ms(),
+                        ..Default::default()
+                    })
                 })
-            })
-            .await
-            .and_then(|r| r.map(|_| ()).map_err(CrawlError::from));
+                .await
+                .and_then(|r| r.map(|_| ()).map_err(CrawlError::from));
             let _ = tx.send(Event::Written(written));
         });
     }
@@ -663,13 +696,16 @@ impl Scheduler {
                     None => self.wake_host(&host, now, false),
                 }
             }
-            Event::Page {
+            Event::Answered {
                 host,
-                outcome,
                 answered_at,
                 feedback,
-            } => {
-                let key = self.request_ended(&host, answered_at, feedback);
+            } => match self.request_ended(&host, answered_at, feedback) {
+                Some(key) => self.wake_members(&key, &host, now),
+                None => self.wake_host(&host, now, false),
+            },
+            Event::Page { host, outcome } => {
+                self.settling -= 1;
                 let outcome = outcome?;
                 match outcome.status {
                     Some(UrlStatus::Fetched) => self.stats.pages_parsed += 1,
@@ -688,10 +724,6 @@ impl Scheduler {
                 if outcome.requeued {
                     self.wake_host(&host, now, true);
                 }
-                match key {
-                    Some(key) => self.wake_members(&key, &host, now),
-                    None => self.wake_host(&host, now, false),
-                }
             }
         }
         Ok(())
@@ -700,10 +732,19 @@ impl Scheduler {
     /// Saves a host's next allowed start (Unix ms) so that a restart keeps it.
     fn save_clock(&self, host: &str, until_ms: u64) {
         let (store, host) = (self.crawler.store.clone(), host.to_string());
-        tokio::task::spawn_blocking(move || {
-            let mut record = store.host(&host)?.unwrap_or_else(HostRecord::default);
-            record.next_allowed_ms = record.next_allowed_ms.max(until_ms);
-            store.put_host(&host, &record)
+        let io = self.crawler.io.clone();
+        tokio::spawn(async move {
+            io.run(move || {
+                let saved = store.host(&host).and_then(|record| {
+                    let mut record = record.unwrap_or_default();
+                    record.next_allowed_ms = record.next_allowed_ms.max(until_ms);
+                    store.put_host(&host, &record)
+                });
+                if let Err(e) = saved {
+                    tracing::warn!(host, "could not save the host's clock: {e}");
+                }
+            })
+            .await
         });
     }
 
@@ -725,15 +766,17 @@ impl Scheduler {
             })
             .collect();
         let store = self.crawler.store.clone();
-        blocking(move || {
-            for (host, ms) in clocks {
-                let mut record = store.host(&host)?.unwrap_or_else(HostRecord::default);
-                record.next_allowed_ms = ms;
-                store.put_host(&host, &record)?;
-            }
-            Ok::<_, CrawlError>(())
-        })
-        .await?
+        self.crawler
+            .io
+            .run(move || {
+                for (host, ms) in clocks {
+                    let mut record = store.host(&host)?.unwrap_or_else(HostRecord::default);
+                    record.next_allowed_ms = ms;
+                    store.put_host(&host, &record)?;
+                }
+                Ok::<_, CrawlError>(())
+            })
+            .await?
     }
 }
 

@@ -1,9 +1,12 @@
-//! A pool of threads for the crawl's CPU work (decoding, hashing, parsing, committing
-//! a page), one per core, running at a lower OS priority than the async runtime.
+//! Fixed pools of threads for work that must not run on the async runtime: one for
+//! the crawl's CPU work (decoding, hashing, parsing, committing a page), one thread per
+//! core at a lower OS priority; one small pool for quick store calls.
 //!
-//! Invariant: CPU-bound work never runs on the runtime's threads, and when the cores
-//! are busy the scheduler and the network tasks still get one first: politeness is
-//! measured in milliseconds, parsing is not in a hurry.
+//! Invariants: CPU-bound and blocking work never runs on the runtime's threads; the
+//! number of threads is fixed (tokio's blocking pool would grow to hundreds of threads
+//! when hundreds of hosts start at once, each with its own allocator heap); and when
+//! the cores are busy, the scheduler and the network tasks still get one first:
+//! politeness is measured in milliseconds, parsing is not in a hurry.
 
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -13,18 +16,19 @@ use super::CrawlError;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// Niceness of the pool's threads (0 is normal, 19 the lowest priority).
-const NICENESS: i32 = 10;
+/// Niceness of the CPU pool's threads (0 is normal, 19 the lowest priority).
+pub(crate) const CPU_NICENESS: i32 = 10;
 
-/// Threads that run CPU-bound jobs; the pool stops when the last handle is dropped.
+/// Threads that run jobs; the pool stops when the last handle is dropped.
 #[derive(Clone)]
-pub(crate) struct CpuPool {
+pub(crate) struct WorkerPool {
     jobs: mpsc::Sender<Job>,
 }
 
-impl CpuPool {
-    /// Starts `threads` threads (the number of cores when 0).
-    pub fn new(threads: usize) -> std::io::Result<Self> {
+impl WorkerPool {
+    /// Starts `threads` threads (the number of cores when 0) named `name-N`, at
+    /// `niceness` (0: normal priority).
+    pub fn new(name: &str, threads: usize, niceness: i32) -> std::io::Result<Self> {
         let threads = if threads == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
@@ -35,11 +39,13 @@ impl CpuPool {
         for i in 0..threads {
             let queue = queue.clone();
             std::thread::Builder::new()
-                .name(format!("newscrawl-cpu-{i}"))
+                .name(format!("{name}-{i}"))
                 // Deeply nested HTML makes for deep recursion in tree walks.
                 .stack_size(16 * 1024 * 1024)
                 .spawn(move || {
-                    lower_priority();
+                    if niceness != 0 {
+                        lower_priority(niceness);
+                    }
                     loop {
                         let job = queue.lock().expect("job queue lock").recv();
                         match job {
@@ -64,29 +70,27 @@ impl CpuPool {
         });
         self.jobs
             .send(job)
-            .map_err(|_| CrawlError::Join("the CPU pool has stopped".into()))?;
+            .map_err(|_| CrawlError::Join("the worker pool has stopped".into()))?;
         match rx.await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) => Err(CrawlError::Join("a CPU job panicked".into())),
-            Err(_) => Err(CrawlError::Join("a CPU job was dropped".into())),
+            Ok(Err(_)) => Err(CrawlError::Join("a pool job panicked".into())),
+            Err(_) => Err(CrawlError::Join("a pool job was dropped".into())),
         }
     }
 }
 
 #[cfg(target_os = "linux")]
-fn lower_priority() {
+fn lower_priority(niceness: i32) {
     // On Linux, PRIO_PROCESS with `who` 0 sets the calling thread's niceness. If it
     // fails (a sandbox may forbid it), the pool simply runs at normal priority.
     // SAFETY: setpriority has no memory-safety preconditions.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS);
+        libc::setpriority(libc::PRIO_PROCESS, 0, niceness);
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lower_priority() {
-    let _ = NICENESS;
-}
+fn lower_priority(_niceness: i32) {}
 
 #[cfg(test)]
 mod tests {
@@ -94,7 +98,7 @@ mod tests {
 
     #[tokio::test]
     async fn runs_jobs_and_reports_panics() {
-        let pool = CpuPool::new(2).unwrap();
+        let pool = WorkerPool::new("test", 2, CPU_NICENESS).unwrap();
         assert_eq!(pool.run(|| 6 * 7).await.unwrap(), 42);
         let err = pool.run(|| -> u32 { panic!("boom") }).await.unwrap_err();
         assert!(err.to_string().contains("panicked"), "{err}");
