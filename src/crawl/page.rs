@@ -229,8 +229,13 @@ impl PageJob {
         state.status = UrlStatus::Fetched;
         let depth = self.entry.depth + 1;
         if self.config.max_depth.is_none_or(|max| depth <= max) {
-            for link in parsed.links {
-                let Ok(url) = self.config.normalizer.parse(&link) else {
+            let mut seen = std::collections::HashSet::with_capacity(parsed.links.len());
+            for link in &parsed.links {
+                // Pages repeat links (menus printed twice, boxes): look at each once.
+                if !seen.insert(link.as_str()) {
+                    continue;
+                }
+                let Ok(url) = self.config.normalizer.parse(link) else {
                     outcome.links_ignored += 1;
                     continue;
                 };

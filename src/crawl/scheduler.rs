@@ -112,7 +112,7 @@ impl HostSlot {
 const WINDOW: usize = 8;
 /// Pages answered but not yet settled (each holds its body); dispatching pauses at
 /// this many, so a parser slower than the network bounds memory, not the queue.
-const MAX_SETTLING: usize = 32;
+const MAX_SETTLING: usize = 128;
 
 pub(super) struct Scheduler {
     crawler: Crawler,

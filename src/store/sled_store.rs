@@ -9,9 +9,11 @@
 //! - `content`: content fingerprint -> first URL with that content (UTF-8)
 //! - `outbox`: sequence (8, BE) -> record (JSON bytes)
 //!
-//! Invariant: commits hold `commit_lock`, so outbox sequence numbers are allocated and
-//! made visible in the same order.
+//! Invariant: every write to `urls` (commits, new seeds) holds `commit_lock`, so
+//! outbox sequence numbers are allocated and made visible in the same order, and a
+//! plain read of `urls` under the lock is as good as a transactional one.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -32,7 +34,33 @@ pub struct SledStore {
     hosts: sled::Tree,
     content: sled::Tree,
     outbox: sled::Tree,
-    commit_lock: Mutex<()>,
+    /// Held by every writer of `urls`; guards the cache of known URLs.
+    commit_lock: Mutex<KnownUrls>,
+}
+
+/// Fingerprints certainly in `urls`, so that the links every page repeats (menus,
+/// "most read" boxes) are not looked up again. Two generations bound the memory: when
+/// the young one is full, it becomes the old one and the old one is dropped.
+#[derive(Default)]
+struct KnownUrls {
+    young: HashSet<Fingerprint>,
+    old: HashSet<Fingerprint>,
+}
+
+/// Fingerprints per generation (about 10 MB for both).
+const KNOWN_URLS_GENERATION: usize = 1 << 18;
+
+impl KnownUrls {
+    fn contains(&self, fp: &Fingerprint) -> bool {
+        self.young.contains(fp) || self.old.contains(fp)
+    }
+
+    fn insert(&mut self, fp: Fingerprint) {
+        if self.young.len() >= KNOWN_URLS_GENERATION {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(fp);
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -118,7 +146,7 @@ impl SledStore {
             outbox: db.open_tree("outbox")?,
             meta,
             db,
-            commit_lock: Mutex::new(()),
+            commit_lock: Mutex::new(KnownUrls::default()),
         })
     }
 
@@ -139,7 +167,7 @@ fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, St
 
 impl Store for SledStore {
     fn enqueue_new(&self, entries: &[QueueEntry], now_ms: u64) -> Result<usize, StoreError> {
-        let _guard = self.commit_lock.lock().expect("commit lock poisoned");
+        let _known = self.commit_lock.lock().expect("commit lock poisoned");
         let added = (&self.urls, &self.queue).transaction(|(urls, queue)| -> TxResult<usize> {
             let mut added = 0;
             for entry in entries {
@@ -270,7 +298,29 @@ impl Store for SledStore {
     }
 
     fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError> {
-        let _guard = self.commit_lock.lock().expect("commit lock poisoned");
+        let mut known = self.commit_lock.lock().expect("commit lock poisoned");
+        // Every writer of `urls` holds the lock, so plain reads here see what the
+        // transaction would see: only links that are new (and not settled by this
+        // commit, and not repeated on the page) go into it.
+        let settled: HashSet<Fingerprint> = commit
+            .state
+            .iter()
+            .chain(&commit.also)
+            .map(|s| fingerprint(s.url.as_bytes()))
+            .collect();
+        let mut on_page = HashSet::with_capacity(commit.links.len());
+        let mut new_links = Vec::new();
+        for link in &commit.links {
+            let fp = fingerprint(link.url.as_bytes());
+            if settled.contains(&fp) || known.contains(&fp) || !on_page.insert(fp) {
+                continue;
+            }
+            if self.urls.contains_key(fp)? {
+                known.insert(fp);
+                continue;
+            }
+            new_links.push((fp, link));
+        }
         let trees = (
             &self.urls,
             &self.queue,
@@ -290,12 +340,8 @@ impl Store for SledStore {
                     let seq = queue.generate_id()?;
                     queue.insert(queue_key(&entry.host(), commit.now_ms, seq), encode(entry))?;
                 }
-                for link in &commit.links {
-                    let fp = fingerprint(link.url.as_bytes());
-                    if urls.get(fp)?.is_some() {
-                        continue;
-                    }
-                    urls.insert(&fp, encode(&UrlState::queued(link)))?;
+                for (fp, link) in &new_links {
+                    urls.insert(fp, encode(&UrlState::queued(link)))?;
                     let host = link.host();
                     let seq = queue.generate_id()?;
                     queue.insert(queue_key(&host, commit.now_ms, seq), encode(link))?;
@@ -318,7 +364,11 @@ impl Store for SledStore {
                 Ok(report)
             },
         );
-        unwrap_tx(result)
+        let report = unwrap_tx(result)?;
+        for (fp, _) in &new_links {
+            known.insert(*fp);
+        }
+        Ok(report)
     }
 
     fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
