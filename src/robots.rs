@@ -47,9 +47,35 @@ struct Rules {
 
 #[derive(Debug, Clone, Default)]
 struct Group {
-    allow: Vec<String>,
-    disallow: Vec<String>,
+    allow: Vec<Pattern>,
+    disallow: Vec<Pattern>,
     crawl_delay: Option<f64>,
+}
+
+/// A rule's path pattern, with its literal head (the part before any `*` or `$`),
+/// so that a check decides most rules with one `starts_with`.
+#[derive(Debug, Clone)]
+struct Pattern {
+    text: String,
+    literal: usize,
+}
+
+impl Pattern {
+    fn new(text: &str) -> Self {
+        Self {
+            literal: text.find(['*', '$']).unwrap_or(text.len()),
+            text: text.to_string(),
+        }
+    }
+
+    /// Whether the pattern matches `path`, as the crate's matcher decides it.
+    fn matches(&self, path: &str) -> bool {
+        if !path.starts_with(&self.text[..self.literal]) {
+            return false;
+        }
+        self.literal == self.text.len()
+            || LongestMatchRobotsMatchStrategy::matches(path, &self.text)
+    }
 }
 
 impl Robots {
@@ -155,11 +181,11 @@ impl Rules {
 impl Group {
     /// The longest matching allow and disallow patterns (-1 when none matches).
     fn priorities(&self, path: &str) -> (i64, i64) {
-        let best = |patterns: &[String]| {
+        let best = |patterns: &[Pattern]| {
             patterns
                 .iter()
-                .filter(|p| LongestMatchRobotsMatchStrategy::matches(path, p))
-                .map(|p| p.len() as i64)
+                .filter(|p| p.matches(path))
+                .map(|p| p.text.len() as i64)
                 .max()
                 .unwrap_or(-1)
         };
@@ -233,11 +259,13 @@ impl RobotsParseHandler for Collector {
         }
         self.seen_rule = true;
         let group = self.current().expect("an agent is active");
-        group.allow.push(value.to_string());
+        group.allow.push(Pattern::new(value));
         // Google's matcher treats ".../index.htm(l)" as allowing the directory itself.
         if let Some(slash) = value.rfind('/') {
             if value[slash..].starts_with("/index.htm") {
-                group.allow.push(format!("{}$", &value[..=slash]));
+                group
+                    .allow
+                    .push(Pattern::new(&format!("{}$", &value[..=slash])));
             }
         }
     }
@@ -248,7 +276,7 @@ impl RobotsParseHandler for Collector {
         }
         self.seen_rule = true;
         if let Some(group) = self.current() {
-            group.disallow.push(value.to_string());
+            group.disallow.push(Pattern::new(value));
         }
     }
 
@@ -276,6 +304,7 @@ impl RobotsParseHandler for Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     /// Our answer must agree with the crate's own (re-parsing) matcher.
     fn agree(body: &str, token: &str, path: &str) -> bool {
@@ -365,6 +394,27 @@ mod tests {
     fn binary_garbage_parses_to_no_rules() {
         let body: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
         assert!(Robots::parse(&body, "newscrawl").allows("/anything"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_crate_on_generated_files(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("User-agent: *".to_string()),
+                    proptest::strategy::Just("User-agent: newscrawl".to_string()),
+                    proptest::strategy::Just("User-agent: otherbot".to_string()),
+                    proptest::strategy::Just(String::new()),
+                    "(Allow|Disallow|disallow|Crawl-delay): ?(/[a-c]{0,2}){0,3}[*]?[$]?".prop_map(|s| s),
+                    "Disallow: /[a-c*]{0,4}(index.html)?".prop_map(|s| s),
+                ],
+                0..12,
+            ),
+            path in "(/[a-c]{0,2}){1,3}(index.html)?([?][a-c=]{0,3})?",
+        ) {
+            let body = lines.join("\n");
+            agree(&body, "newscrawl", &path);
+        }
     }
 
     #[test]
