@@ -16,6 +16,18 @@ fn newscrawl(args: &[&str], cwd: &Path) -> Output {
         .expect("the binary runs")
 }
 
+/// Runs the binary from an async test (the fixture server lives on the test's runtime).
+async fn newscrawl_async(args: &[&str], cwd: &Path) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let cwd = cwd.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        newscrawl(&args, &cwd)
+    })
+    .await
+    .unwrap()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -101,27 +113,23 @@ async fn ad_hoc_crawl_from_seed_flags() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let seed = format!("{}/", server.origin());
-    let cwd = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        newscrawl(
-            &[
-                "crawl",
-                "--seed",
-                &seed,
-                "--state",
-                "st",
-                "--out",
-                "out/x.jsonl",
-                "--min-delay",
-                "5ms",
-                "--max-pages",
-                "60",
-            ],
-            &cwd,
-        )
-    })
-    .await
-    .unwrap();
+    let out = newscrawl_async(
+        &[
+            "crawl",
+            "--seed",
+            &seed,
+            "--state",
+            "st",
+            "--out",
+            "out/x.jsonl",
+            "--min-delay",
+            "5ms",
+            "--max-pages",
+            "60",
+        ],
+        dir.path(),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("MaxPages after"), "{}", stderr(&out));
     let log = server.requests();
@@ -165,25 +173,21 @@ async fn seeds_file_links_parser_and_max_time() {
         format!("# news\n{}/section/national\n\n", server.origin()),
     )
     .unwrap();
-    let cwd = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        newscrawl(
-            &[
-                "crawl",
-                "--seeds",
-                "seeds.txt",
-                "--parser",
-                "links",
-                "--min-delay",
-                "100ms",
-                "--max-time",
-                "1s",
-            ],
-            &cwd,
-        )
-    })
-    .await
-    .unwrap();
+    let out = newscrawl_async(
+        &[
+            "crawl",
+            "--seeds",
+            "seeds.txt",
+            "--parser",
+            "links",
+            "--min-delay",
+            "100ms",
+            "--max-time",
+            "1s",
+        ],
+        dir.path(),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("MaxTime after"), "{}", stderr(&out));
     let log = server.requests();

@@ -313,9 +313,8 @@ async fn a_restart_does_not_burst() {
     assert!(smallest_gap(&log) >= delay, "{:?}", gaps(&log));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hosts_on_one_address_share_a_clock_when_grouped() {
-    // Two sites on 127.0.0.1 (different ports): one address, two hosts.
+/// Two sites on 127.0.0.1 (different ports): one address, two hosts; and their tables.
+async fn two_hosts_on_one_address() -> (FixtureServer, FixtureServer, String) {
     let (a, b) = (
         server_on([127, 0, 0, 1], 4).await,
         server_on([127, 0, 0, 1], 5).await,
@@ -325,6 +324,12 @@ async fn hosts_on_one_address_share_a_clock_when_grouped() {
         site_table("a", a.origin()),
         site_table("b", b.origin())
     );
+    (a, b, sites)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_on_one_address_share_a_clock_when_grouped() {
+    let (a, b, sites) = two_hosts_on_one_address().await;
     let delay = 150 * MS;
     let merged = |a: &FixtureServer, b: &FixtureServer| {
         let mut log = a.requests();
@@ -350,15 +355,7 @@ async fn hosts_on_one_address_share_a_clock_when_grouped() {
     );
 
     // Without grouping each host has its own clock, and the two overlap.
-    let (a, b) = (
-        server_on([127, 0, 0, 1], 4).await,
-        server_on([127, 0, 0, 1], 5).await,
-    );
-    let sites = format!(
-        "{}{}",
-        site_table("a", a.origin()),
-        site_table("b", b.origin())
-    );
+    let (a, b, sites) = two_hosts_on_one_address().await;
     let dir = tempfile::tempdir().unwrap();
     crawl(dir.path(), "min_delay = \"150ms\"", &sites, Some(6)).await;
     let separate = merged(&a, &b);
