@@ -133,6 +133,10 @@ pub struct SiteSection {
     /// Overrides `politeness.min_delay` for this site's hosts.
     #[serde(default, with = "human_duration::option")]
     pub min_delay: Option<Duration>,
+    /// When a fetched article is fetched again (conditionally) to catch edits:
+    /// `"never"` (the default) or a duration such as `"6h"`.
+    #[serde(default, with = "never_or_duration")]
+    pub article_recheck: Option<Duration>,
 }
 
 fn default_parser() -> String {
@@ -214,6 +218,7 @@ impl ConfigFile {
                     parser: parser.to_string(),
                     time_zone: default_time_zone(),
                     min_delay: None,
+                    article_recheck: None,
                 }),
             }
         }
@@ -355,6 +360,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| {
         format!("invalid duration {text:?} ({e}); write e.g. \"500ms\", \"1s\", \"2m\"")
     })
+}
+
+/// Serde adapter for `"never"` or a human duration.
+mod never_or_duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim() == "never" {
+            return Ok(None);
+        }
+        super::parse_duration(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// Serde adapter for durations written as human strings.

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use newscrawl::config::{parse_duration, ConfigError, ConfigFile, CrawlConfig, Overrides};
-use newscrawl::crawl::{Crawler, Summary};
+use newscrawl::crawl::{CrawlError, Crawler, Summary};
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
 use newscrawl::parse::ParserRegistry;
 use newscrawl::store::SledStore;
@@ -62,6 +62,9 @@ struct CrawlArgs {
     /// Parser for ad-hoc sites (`article` or `links`).
     #[arg(long, default_value = "article")]
     parser: String,
+    /// Start over: delete the crawl's store and output file first.
+    #[arg(long)]
+    fresh: bool,
     #[command(flatten)]
     overrides: OverrideArgs,
 }
@@ -134,7 +137,14 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()) {
+            let usage = |c: &(dyn std::error::Error + 'static)| {
+                c.downcast_ref::<ConfigError>().is_some()
+                    || matches!(
+                        c.downcast_ref::<CrawlError>(),
+                        Some(CrawlError::OtherCrawl { .. })
+                    )
+            };
+            if e.chain().any(usage) {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
@@ -163,6 +173,19 @@ async fn stop_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// Deletes what a crawl keeps (its store and its output file), for `--fresh`.
+fn forget_crawl(config: &CrawlConfig) -> Result<()> {
+    let db = config.state_dir.join("db");
+    if db.exists() {
+        std::fs::remove_dir_all(&db).with_context(|| format!("cannot delete {}", db.display()))?;
+    }
+    if config.output_path.exists() {
+        std::fs::remove_file(&config.output_path)
+            .with_context(|| format!("cannot delete {}", config.output_path.display()))?;
+    }
+    Ok(())
 }
 
 async fn run_crawl(config: CrawlConfig) -> Result<Summary> {
@@ -233,6 +256,9 @@ async fn crawl(args: CrawlArgs) -> Result<()> {
             .into())
         }
     };
+    if args.fresh {
+        forget_crawl(&config)?;
+    }
     run_crawl(config).await.map(|_| ())
 }
 

@@ -46,6 +46,8 @@ pub struct Site {
     pub parser: String,
     pub time_zone: Tz,
     pub min_delay: Duration,
+    /// When articles are fetched again to catch edits; `None`: never.
+    pub article_recheck: Option<Duration>,
 }
 
 impl Site {
@@ -133,6 +135,7 @@ impl Site {
             parser: raw.parser,
             time_zone,
             min_delay: raw.min_delay.unwrap_or(default_delay),
+            article_recheck: raw.article_recheck,
         })
     }
 
@@ -195,6 +198,7 @@ mod tests {
             parser: "article".into(),
             time_zone: "Asia/Seoul".into(),
             min_delay: None,
+            article_recheck: None,
         };
         Site::from_config(raw, &Normalizer::default(), Duration::from_secs(1)).unwrap()
     }

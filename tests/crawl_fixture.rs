@@ -252,29 +252,6 @@ async fn records_match_the_articles_of_the_site() {
         .starts_with("2026-11-29")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_run_over_a_finished_crawl_requests_nothing() {
-    let (server, _partner) = start_servers().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = crawl_once(&server, dir.path()).await;
-    drop(store);
-    let first = server.requests().len();
-    let records = read_records(dir.path()).len();
-    assert!(records > 20, "the first run wrote {records} records");
-    let (_store, stop) = crawl_once(&server, dir.path()).await;
-    assert_eq!(stop, StopReason::Done);
-    assert_eq!(
-        server.requests().len(),
-        first,
-        "the second run made requests"
-    );
-    assert_eq!(
-        read_records(dir.path()).len(),
-        records,
-        "the second run emitted records"
-    );
-}
-
 /// Smallest gap between consecutive request starts in a server's log.
 fn smallest_gap(log: &[newscrawl::fixture::LoggedRequest]) -> Duration {
     log.windows(2)

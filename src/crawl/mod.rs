@@ -49,6 +49,12 @@ pub enum CrawlError {
     UnknownParser { site: String, parser: String },
     #[error("a blocking task failed: {0}")]
     Join(String),
+    #[error("state directory {dir} holds another crawl (sites: {stored}); this config crawls {configured}. Start over with --fresh, or choose another --state")]
+    OtherCrawl {
+        dir: String,
+        stored: String,
+        configured: String,
+    },
 }
 
 /// Why a run ended.
@@ -198,6 +204,13 @@ impl Crawler {
                 "{recovered} URLs that were in flight when the last run stopped are queued again"
             );
         }
+        self.check_identity().await?;
+        let revisits = self.requeue_revisits().await?;
+        if revisits > 0 {
+            tracing::info!(
+                "{revisits} section pages and due articles queued for a conditional revisit"
+            );
+        }
         let seeds: Vec<QueueEntry> = self
             .config
             .sites
@@ -209,6 +222,8 @@ impl Crawler {
                     kind: UrlKind::Section,
                     depth: 0,
                     redirects: 0,
+                    etag: None,
+                    last_modified: None,
                 })
             })
             .collect();
@@ -243,6 +258,60 @@ impl Crawler {
             elapsed: started.elapsed(),
             records_delivered: delivered,
         })
+    }
+}
+
+impl Crawler {
+    /// Refuses a state directory that holds another crawl (no site in common).
+    async fn check_identity(&self) -> Result<(), CrawlError> {
+        let names: Vec<String> = self.config.sites.iter().map(|s| s.name.clone()).collect();
+        let store = self.store.clone();
+        let stored = self.io.run(move || store.get_meta("sites")).await??;
+        if let Some(stored) = stored {
+            let stored = String::from_utf8_lossy(&stored).into_owned();
+            let stored_names: Vec<&str> = stored.split('\n').filter(|n| !n.is_empty()).collect();
+            if !stored_names.is_empty() && !names.iter().any(|n| stored_names.contains(&n.as_str()))
+            {
+                return Err(CrawlError::OtherCrawl {
+                    dir: self.config.state_dir.display().to_string(),
+                    stored: stored_names.join(", "),
+                    configured: names.join(", "),
+                });
+            }
+        }
+        let store = self.store.clone();
+        let value = names.join("\n");
+        self.io
+            .run(move || store.put_meta("sites", value.as_bytes()))
+            .await??;
+        Ok(())
+    }
+
+    /// Queues section pages again (their links change) and articles whose re-check
+    /// is due, each with the validators of its last copy.
+    async fn requeue_revisits(&self) -> Result<usize, CrawlError> {
+        let recheck: HashMap<String, Option<Duration>> = self
+            .config
+            .sites
+            .iter()
+            .map(|s| (s.name.clone(), s.article_recheck))
+            .collect();
+        let store = self.store.clone();
+        let now = now_ms();
+        let due = move |state: &crate::store::UrlState| match state.kind {
+            UrlKind::Section => true,
+            UrlKind::Article | UrlKind::Page => recheck
+                .get(&state.site)
+                .copied()
+                .flatten()
+                .is_some_and(|every| {
+                    now.saturating_sub(state.fetched_at_ms) >= every.as_millis() as u64
+                }),
+        };
+        Ok(self
+            .io
+            .run(move || store.requeue_settled(now, &due))
+            .await??)
     }
 }
 

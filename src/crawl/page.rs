@@ -98,7 +98,11 @@ impl PageJob {
         answered: impl FnOnce(Instant, Feedback),
     ) -> Result<PageOutcome, CrawlError> {
         let sent = Instant::now();
-        let response = self.fetcher.get(&self.url, &Validators::default()).await;
+        let validators = Validators {
+            etag: self.entry.etag.clone(),
+            last_modified: self.entry.last_modified.clone(),
+        };
+        let response = self.fetcher.get(&self.url, &validators).await;
         let answered_at = response
             .as_ref()
             .map_or_else(|_| Instant::now(), |r| r.answered_at);
@@ -152,8 +156,10 @@ impl PageJob {
             }
             Ok(response) => {
                 state.http_status = response.status;
-                state.etag = response.etag.clone();
-                state.last_modified = response.last_modified.clone();
+                if response.status != 304 {
+                    state.etag = response.etag.clone();
+                    state.last_modified = response.last_modified.clone();
+                }
                 self.settle_response(response, &fetched_at, &mut state, &mut commit, &mut outcome);
             }
         }
@@ -174,6 +180,11 @@ impl PageJob {
         outcome: &mut PageOutcome,
     ) {
         let status = response.status;
+        if status == 304 {
+            state.status = UrlStatus::Fetched;
+            state.note = Some("not modified".into());
+            return;
+        }
         if (300..400).contains(&status) {
             self.settle_redirect(response.location.as_deref(), state, commit);
             return;
@@ -195,6 +206,12 @@ impl PageJob {
             return;
         }
         let hash = fingerprint(&response.body);
+        if state.content_hash == Some(hash) && state.version > 0 {
+            // A revisit that found the same bytes (a server without validators).
+            state.status = UrlStatus::Fetched;
+            state.note = Some("unchanged".into());
+            return;
+        }
         state.content_hash = Some(hash);
         match self.store.content_owner(&hash) {
             Ok(Some(owner)) if owner != self.entry.url => {
@@ -246,15 +263,33 @@ impl PageJob {
                         kind,
                         depth,
                         redirects: 0,
+                        etag: None,
+                        last_modified: None,
                     }),
                     None => outcome.links_ignored += 1,
                 }
             }
         }
         for mut article in parsed.articles {
-            state.version += 1;
+            // A canonical link to another URL of the site: that URL is the article.
+            if let Some(canonical) = self.canonical_elsewhere(article.canonical_url.as_deref()) {
+                state.status = UrlStatus::Alias;
+                state.note = Some("canonical URL is another".into());
+                state.alias_of = Some(canonical.url.clone());
+                commit.links.push(canonical);
+                return;
+            }
             article.url = self.entry.url.clone();
             article.site = self.site.name.clone();
+            // What the article says, without when or how it was fetched: an edit
+            // changes it, a new "most read" box around it does not.
+            let record_hash = fingerprint(&serde_json::to_vec(&article).unwrap_or_default());
+            if state.record_hash == Some(record_hash) {
+                state.note = Some("page changed, article did not".into());
+                continue;
+            }
+            state.record_hash = Some(record_hash);
+            state.version += 1;
             article.fetched_at = fetched_at.to_string();
             article.content_hash = hex(&hash);
             article.version = state.version;
@@ -263,6 +298,25 @@ impl PageJob {
                 Err(e) => tracing::warn!(url = %self.url, "record does not serialize: {e}"),
             }
         }
+    }
+
+    /// The queue entry of a canonical URL that is not this page's but belongs to the
+    /// site, if the page names one.
+    fn canonical_elsewhere(&self, canonical: Option<&str>) -> Option<QueueEntry> {
+        let url = self.config.normalizer.parse(canonical?).ok()?;
+        if url.as_str() == self.entry.url {
+            return None;
+        }
+        let kind = self.site.classify(&url)?;
+        Some(QueueEntry {
+            url: url.into(),
+            site: self.site.name.clone(),
+            kind,
+            depth: self.entry.depth,
+            redirects: 0,
+            etag: None,
+            last_modified: None,
+        })
     }
 
     /// A redirect's target goes back to the frontier like a link.
@@ -313,6 +367,8 @@ impl PageJob {
             kind,
             depth: self.entry.depth,
             redirects: self.entry.redirects + 1,
+            etag: None,
+            last_modified: None,
         });
     }
 }

@@ -19,7 +19,7 @@ use crate::site::UrlKind;
 pub use sled_store::SledStore;
 
 /// Version of the on-disk layout; a store written with another version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// 128-bit fingerprint of a normalized URL or of a page's content.
 pub type Fingerprint = [u8; 16];
@@ -64,6 +64,9 @@ pub struct QueueEntry {
     pub depth: u32,
     /// Redirects followed to reach this URL (0 for a link).
     pub redirects: u8,
+    /// Validators of the copy fetched before, for a conditional request (revisits).
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
 }
 
 impl QueueEntry {
@@ -109,6 +112,9 @@ pub struct UrlState {
     pub note: Option<String>,
     /// Number of record versions emitted for this URL.
     pub version: u32,
+    /// Fingerprint of the last record's content, to tell an edit from a page whose
+    /// surroundings (menus, link boxes) changed.
+    pub record_hash: Option<Fingerprint>,
 }
 
 impl UrlState {
@@ -128,6 +134,7 @@ impl UrlState {
             alias_of: None,
             note: None,
             version: 0,
+            record_hash: None,
         }
     }
 }
@@ -218,4 +225,14 @@ pub trait Store: Send + Sync + 'static {
     fn flush(&self) -> Result<(), StoreError>;
     /// Every URL state (for reports and tests; scans the whole store).
     fn url_states(&self) -> Result<Vec<UrlState>, StoreError>;
+    /// Queues again every settled URL that `due` picks (section pages, articles whose
+    /// re-check is due), with the validators of its last copy; returns how many.
+    fn requeue_settled(
+        &self,
+        now_ms: u64,
+        due: &dyn Fn(&UrlState) -> bool,
+    ) -> Result<usize, StoreError>;
+    /// A value of the crawl's own (crawl identity, ...), by name.
+    fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;
 }

@@ -405,6 +405,51 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn requeue_settled(
+        &self,
+        now_ms: u64,
+        due: &dyn Fn(&UrlState) -> bool,
+    ) -> Result<usize, StoreError> {
+        let _known = self.commit_lock.lock().expect("commit lock poisoned");
+        let mut requeued = 0;
+        for item in self.urls.iter() {
+            let (fp, value) = item?;
+            let mut state: UrlState = decode("urls", &fp, &value)?;
+            if !matches!(state.status, UrlStatus::Fetched) || !due(&state) {
+                continue;
+            }
+            let entry = QueueEntry {
+                url: state.url.clone(),
+                site: state.site.clone(),
+                kind: state.kind,
+                depth: state.depth,
+                redirects: 0,
+                etag: state.etag.clone(),
+                last_modified: state.last_modified.clone(),
+            };
+            state.status = UrlStatus::Queued;
+            let seq = self.db.generate_id()?;
+            let key = queue_key(&entry.host(), now_ms, seq);
+            let result = (&self.urls, &self.queue).transaction(|(urls, queue)| {
+                urls.insert(&fp, encode(&state))?;
+                queue.insert(key.as_slice(), encode(&entry))?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            });
+            unwrap_tx(result)?;
+            requeued += 1;
+        }
+        Ok(requeued)
+    }
+
+    fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(format!("crawl:{name}"))?.map(|v| v.to_vec()))
+    }
+
+    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.meta.insert(format!("crawl:{name}"), value)?;
+        Ok(())
+    }
+
     fn url_states(&self) -> Result<Vec<UrlState>, StoreError> {
         self.urls
             .iter()
@@ -440,6 +485,8 @@ mod tests {
             kind: UrlKind::Section,
             depth: 0,
             redirects: 0,
+            etag: None,
+            last_modified: None,
         }
     }
 

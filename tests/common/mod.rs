@@ -1,0 +1,54 @@
+//! Helpers shared by the end-to-end tests: configs for the fixture site, one crawl
+//! run in-process, and reading the records a run wrote.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use newscrawl::config::{ConfigFile, Overrides};
+use newscrawl::crawl::{Crawler, Summary};
+use newscrawl::parse::ParserRegistry;
+use newscrawl::record::Article;
+use newscrawl::store::SledStore;
+
+/// `config/demo.toml` pointed at a fixture server, with `extra` appended to its site
+/// table (e.g. `article_recheck = "0s"`).
+pub fn demo_config_text(origin: &str, extra: &str) -> String {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
+    format!("{}\n{extra}\n", text.replace("{origin}", origin))
+}
+
+/// Runs one crawl of `text` with state and records in `dir`.
+pub async fn crawl_text(
+    text: &str,
+    dir: &Path,
+    min_delay: Duration,
+) -> Result<(Summary, Arc<SledStore>), String> {
+    let overrides = Overrides {
+        state_dir: Some(dir.to_path_buf()),
+        output_path: Some(dir.join("records.jsonl")),
+        min_delay: Some(min_delay),
+        ..Overrides::default()
+    };
+    let config = ConfigFile::parse(text, "test.toml")
+        .and_then(|c| c.validate("test.toml", &overrides))
+        .map_err(|e| e.to_string())?;
+    let store = Arc::new(SledStore::open(&dir.join("db")).map_err(|e| e.to_string())?);
+    let summary = Crawler::new(config, store.clone(), ParserRegistry::default())
+        .map_err(|e| e.to_string())?
+        .run(std::future::pending())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((summary, store))
+}
+
+/// The records of `dir/records.jsonl`; every line must be a whole record.
+pub fn read_records(dir: &Path) -> Vec<Article> {
+    std::fs::read_to_string(dir.join("records.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is a whole record"))
+        .collect()
+}
