@@ -108,6 +108,8 @@ impl HostSlot {
     }
 }
 
+/// How long a stop (Ctrl-C, SIGTERM) waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// URLs leased per host at a time.
 const WINDOW: usize = 8;
 /// Pages answered but not yet settled (each holds its body); dispatching pauses at
@@ -178,6 +180,7 @@ impl Scheduler {
         let mut last_progress = Instant::now();
         tokio::pin!(shutdown);
         let mut stop: Option<StopReason> = None;
+        let mut grace_end: Option<Instant> = None;
         let result = loop {
             let now = Instant::now();
             if stop.is_none() {
@@ -200,6 +203,15 @@ impl Scheduler {
             if idle && (stop.is_some() || self.ready.is_empty()) {
                 break Ok(stop.unwrap_or(StopReason::Done));
             }
+            if grace_end.is_some_and(|end| now >= end) {
+                // Requests still running are abandoned: their URLs stay leased and go
+                // back to the queue when the next run starts.
+                tracing::warn!(
+                    "{} requests still in flight after the grace period; they will be retried",
+                    self.in_flight
+                );
+                break Ok(StopReason::Shutdown);
+            }
             if last_progress.elapsed() >= Duration::from_secs(1) {
                 self.log_progress();
                 last_progress = Instant::now();
@@ -215,6 +227,7 @@ impl Scheduler {
             };
             let progress_at = last_progress + Duration::from_secs(1);
             let wake = wake.map_or(progress_at, |w| w.min(progress_at));
+            let wake = grace_end.map_or(wake, |end| wake.min(end));
             tokio::select! {
                 event = self.events_rx.recv() => {
                     let event = event.expect("the scheduler holds a sender");
@@ -226,6 +239,7 @@ impl Scheduler {
                 _ = &mut shutdown, if stop.is_none() => {
                     tracing::info!("stopping: letting {} requests in flight finish", self.in_flight);
                     stop = Some(StopReason::Shutdown);
+                    grace_end = Some(Instant::now() + SHUTDOWN_GRACE);
                 }
             }
         };
