@@ -12,6 +12,7 @@ pub mod fixture;
 pub mod parse;
 pub mod politeness;
 pub mod record;
+pub mod report;
 pub mod robots;
 pub mod sink;
 pub mod site;

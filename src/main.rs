@@ -36,6 +36,43 @@ enum Command {
     Crawl(CrawlArgs),
     /// Serve the bundled news site on a loopback address until interrupted.
     Fixture(FixtureArgs),
+    /// Summarize a crawl's state: URLs by status and kind, queues, records, errors.
+    Status(StatusArgs),
+    /// Write a crawl's records as JSON lines, in commit order.
+    Export(ExportArgs),
+}
+
+/// Which crawl's state to read: `--state DIR`, or the `state_dir` of `--config FILE`.
+#[derive(Args)]
+struct StateArgs {
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    state: StateArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// How many recent errors to list.
+    #[arg(long, default_value_t = 10)]
+    errors: usize,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    state: StateArgs,
+    /// Only records after this outbox sequence number.
+    #[arg(long, default_value_t = 0)]
+    since: u64,
+    /// Write to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -131,6 +168,8 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo(args).await,
             Command::Crawl(args) => crawl(args).await,
             Command::Fixture(args) => fixture(args).await,
+            Command::Status(args) => status(args),
+            Command::Export(args) => export(args),
         }
     });
     match result {
@@ -312,5 +351,64 @@ async fn fixture(args: FixtureArgs) -> Result<()> {
         server.origin()
     );
     stop_signal().await;
+    Ok(())
+}
+
+/// Opens the store of an existing crawl (never creates one).
+fn open_existing(args: &StateArgs) -> Result<SledStore> {
+    let dir = match (&args.state, &args.config) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(config)) => ConfigFile::load(config)?.crawler.state_dir,
+        (None, None) => {
+            return Err(ConfigError::Invalid {
+                file: "<command line>".into(),
+                key: "--state".into(),
+                reason: "name the crawl: --state DIR or --config FILE".into(),
+            }
+            .into())
+        }
+    };
+    let db = dir.join("db");
+    if !db.is_dir() {
+        anyhow::bail!(
+            "no crawl state in {} (expected {})",
+            dir.display(),
+            db.display()
+        );
+    }
+    Ok(SledStore::open(&db)?)
+}
+
+fn status(args: StatusArgs) -> Result<()> {
+    let store = open_existing(&args.state)?;
+    let status = newscrawl::report::status(&store, args.errors)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        println!("{status}");
+    }
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> Result<()> {
+    let store = open_existing(&args.state)?;
+    let written = match &args.out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            let n = newscrawl::report::export(&store, args.since, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            n
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let n = newscrawl::report::export(&store, args.since, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            n
+        }
+    };
+    eprintln!("{written} records");
     Ok(())
 }

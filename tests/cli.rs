@@ -201,3 +201,92 @@ async fn seeds_file_links_parser_and_max_time() {
     let records = std::fs::read_to_string(dir.path().join("state/adhoc/records.jsonl")).unwrap();
     assert_eq!(records, "");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_export_fresh_and_one_process_per_state() {
+    let server = FixtureServer::start(
+        Arc::new(FixtureSite::new(FixtureSpec {
+            articles: 6,
+            ..FixtureSpec::default()
+        })),
+        [127, 0, 0, 1].into(),
+        0,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let demo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
+    let config = demo.replace("{origin}", server.origin());
+    std::fs::write(dir.path().join("news.toml"), &config).unwrap();
+    std::fs::write(
+        dir.path().join("other.toml"),
+        config.replace("daily-fixture", "other-paper"),
+    )
+    .unwrap();
+    let crawl = |file: &'static str, fresh: bool| {
+        let mut args = vec![
+            "crawl",
+            "--config",
+            file,
+            "--state",
+            "st",
+            "--min-delay",
+            "0s",
+        ];
+        if fresh {
+            args.push("--fresh");
+        }
+        args
+    };
+    let out = newscrawl_async(&crawl("news.toml", false), dir.path()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let out = newscrawl_async(&["status", "--state", "st"], dir.path()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("records: 6 ") && text.contains("queue: 0 URLs"),
+        "{text}"
+    );
+    let out = newscrawl_async(
+        &["status", "--config", "news.toml", "--state", "st", "--json"],
+        dir.path(),
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["records"], 6);
+    assert_eq!(json["by_status"]["RobotsDenied"], 1);
+
+    let out = newscrawl_async(&["export", "--state", "st"], dir.path()).await;
+    assert_eq!(out.status.code(), Some(0));
+    let written = std::fs::read(dir.path().join("st/records.jsonl")).unwrap();
+    assert_eq!(out.stdout, written, "export equals what the sink wrote");
+
+    // One process per state directory: a second opener is refused, not corrupted.
+    let held = newscrawl::store::SledStore::open(&dir.path().join("st/db")).unwrap();
+    let out = newscrawl_async(&["status", "--state", "st"], dir.path()).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("in use by another process"),
+        "{}",
+        stderr(&out)
+    );
+    drop(held);
+
+    // Another crawl over this state is refused; --fresh starts over.
+    let out = newscrawl_async(&crawl("other.toml", false), dir.path()).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("holds another crawl"),
+        "{}",
+        stderr(&out)
+    );
+    let out = newscrawl_async(&crawl("other.toml", true), dir.path()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = std::fs::read_to_string(dir.path().join("st/records.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 6);
+    assert!(records
+        .lines()
+        .all(|l| l.contains("\"site\":\"other-paper\"")));
+}

@@ -232,6 +232,14 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
         due: &dyn Fn(&UrlState) -> bool,
     ) -> Result<usize, StoreError>;
+    /// Queued URLs per host, with the earliest due time (Unix ms); scans the queue.
+    fn queue_by_host(&self) -> Result<Vec<(String, u64, u64)>, StoreError>;
+    /// Every sink's name and offset.
+    fn sink_offsets(&self) -> Result<Vec<(String, SinkOffset)>, StoreError>;
+    /// Records in the outbox, and the highest sequence number (0 when empty).
+    fn outbox_stats(&self) -> Result<(u64, u64), StoreError>;
+    /// Bytes on disk.
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
     /// A value of the crawl's own (crawl identity, ...), by name.
     fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;

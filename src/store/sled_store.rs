@@ -149,11 +149,6 @@ impl SledStore {
             commit_lock: Mutex::new(KnownUrls::default()),
         })
     }
-
-    /// Bytes the store occupies on disk.
-    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
-    }
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -439,6 +434,49 @@ impl Store for SledStore {
             requeued += 1;
         }
         Ok(requeued)
+    }
+
+    fn queue_by_host(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
+        let mut out: Vec<(String, u64, u64)> = Vec::new();
+        let mut last_prefix: Vec<u8> = Vec::new();
+        for item in self.queue.iter() {
+            let (key, value) = item?;
+            let due = due_of(&key);
+            if key[..QUEUE_HOST_LEN] == last_prefix[..] {
+                if let Some(last) = out.last_mut() {
+                    last.1 += 1;
+                    last.2 = last.2.min(due);
+                }
+                continue;
+            }
+            let entry: QueueEntry = decode("queue", &key, &value)?;
+            last_prefix = key[..QUEUE_HOST_LEN].to_vec();
+            out.push((entry.host(), 1, due));
+        }
+        Ok(out)
+    }
+
+    fn sink_offsets(&self) -> Result<Vec<(String, SinkOffset)>, StoreError> {
+        self.meta
+            .scan_prefix("sink:")
+            .map(|item| {
+                let (key, value) = item?;
+                let name = String::from_utf8_lossy(&key["sink:".len()..]).into_owned();
+                Ok((name, decode("meta", &key, &value)?))
+            })
+            .collect()
+    }
+
+    fn outbox_stats(&self) -> Result<(u64, u64), StoreError> {
+        let last = match self.outbox.last()? {
+            Some((key, _)) => u64::from_be_bytes(key.as_ref().try_into().unwrap_or([0; 8])),
+            None => 0,
+        };
+        Ok((self.outbox.len() as u64, last))
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
     }
 
     fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

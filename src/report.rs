@@ -1,0 +1,187 @@
+//! What a crawl's state holds, for people: the `status` summary and the `export` of
+//! records.
+//!
+//! Invariant: reading only. Nothing here changes the store, so `status` and `export`
+//! are safe on any state directory (but, as sled allows one process per store, not on
+//! one a crawler has open).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::store::{Store, StoreError, UrlStatus};
+
+/// Counts and queues of one crawl's state.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub urls: usize,
+    pub by_status: BTreeMap<String, usize>,
+    pub by_kind: BTreeMap<String, usize>,
+    pub queued_hosts: Vec<HostQueue>,
+    /// The most recent failures, newest first.
+    pub last_errors: Vec<UrlError>,
+    pub records: u64,
+    /// Sequence number of the newest record (for `export --since`).
+    pub last_sequence: u64,
+    pub sinks: Vec<SinkStatus>,
+    pub bytes_on_disk: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostQueue {
+    pub host: String,
+    pub queued: u64,
+    /// RFC 3339.
+    pub next_due: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UrlError {
+    pub url: String,
+    pub error: String,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SinkStatus {
+    pub name: String,
+    pub delivered_up_to: u64,
+    pub bytes: u64,
+}
+
+fn rfc3339(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// Reads the whole state (a scan of every URL: seconds for millions).
+pub fn status(store: &dyn Store, errors: usize) -> Result<Status, StoreError> {
+    let states = store.url_states()?;
+    let (records, last_sequence) = store.outbox_stats()?;
+    let mut by_status = BTreeMap::new();
+    let mut by_kind = BTreeMap::new();
+    let mut failures = Vec::new();
+    for s in &states {
+        *by_status.entry(format!("{:?}", s.status)).or_insert(0) += 1;
+        *by_kind.entry(format!("{:?}", s.kind)).or_insert(0) += 1;
+        if s.status == UrlStatus::Failed {
+            failures.push((
+                s.fetched_at_ms,
+                s.url.clone(),
+                s.note.clone().unwrap_or_default(),
+            ));
+        }
+    }
+    failures.sort_by(|a, b| b.0.cmp(&a.0));
+    let queued_hosts = store
+        .queue_by_host()?
+        .into_iter()
+        .map(|(host, queued, due)| HostQueue {
+            host,
+            queued,
+            next_due: rfc3339(due),
+        })
+        .collect();
+    let sinks = store
+        .sink_offsets()?
+        .into_iter()
+        .map(|(name, o)| SinkStatus {
+            name,
+            delivered_up_to: o.seq,
+            bytes: o.bytes,
+        })
+        .collect();
+    Ok(Status {
+        urls: states.len(),
+        by_status,
+        by_kind,
+        queued_hosts,
+        last_errors: failures
+            .into_iter()
+            .take(errors)
+            .map(|(ms, url, error)| UrlError {
+                url,
+                error,
+                at: rfc3339(ms),
+            })
+            .collect(),
+        records,
+        last_sequence,
+        sinks,
+        bytes_on_disk: store.size_on_disk()?,
+    })
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let join = |m: &BTreeMap<String, usize>| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(f, "URLs: {} ({})", self.urls, join(&self.by_status))?;
+        writeln!(f, "kinds: {}", join(&self.by_kind))?;
+        let queued: u64 = self.queued_hosts.iter().map(|h| h.queued).sum();
+        writeln!(
+            f,
+            "queue: {queued} URLs on {} hosts",
+            self.queued_hosts.len()
+        )?;
+        for h in &self.queued_hosts {
+            writeln!(
+                f,
+                "  {:<40} {:>8} queued, next due {}",
+                h.host, h.queued, h.next_due
+            )?;
+        }
+        writeln!(
+            f,
+            "records: {} (newest has sequence number {})",
+            self.records, self.last_sequence
+        )?;
+        for s in &self.sinks {
+            writeln!(
+                f,
+                "  {}: delivered up to {} ({} bytes)",
+                s.name, s.delivered_up_to, s.bytes
+            )?;
+        }
+        if !self.last_errors.is_empty() {
+            writeln!(f, "last errors:")?;
+            for e in &self.last_errors {
+                writeln!(f, "  {} {} {}", e.at, e.url, e.error)?;
+            }
+        }
+        write!(f, "on disk: {:.1} MB", self.bytes_on_disk as f64 / 1e6)
+    }
+}
+
+/// Writes every record with a sequence number above `since`, one JSON line each, in
+/// commit order; returns how many.
+pub fn export(store: &dyn Store, since: u64, out: &mut dyn Write) -> Result<u64, ExportError> {
+    let mut after = since;
+    let mut written = 0;
+    loop {
+        let batch = store.outbox_after(after, 1024)?;
+        let Some((last, _)) = batch.last() else {
+            return Ok(written);
+        };
+        after = *last;
+        for (_, record) in &batch {
+            out.write_all(record)?;
+            out.write_all(b"\n")?;
+            written += 1;
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write records: {0}")]
+    Write(#[from] std::io::Error),
+}
