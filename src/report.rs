@@ -74,7 +74,7 @@ pub fn status(store: &dyn Store, errors: usize) -> Result<Status, StoreError> {
             ));
         }
     }
-    failures.sort_by(|a, b| b.0.cmp(&a.0));
+    failures.sort_by_key(|f| std::cmp::Reverse(f.0));
     let queued_hosts = store
         .queue_by_host()?
         .into_iter()
