@@ -308,9 +308,15 @@ impl Crawler {
                     now.saturating_sub(state.fetched_at_ms) >= every.as_millis() as u64
                 }),
         };
+        // Without article re-checks only section pages qualify: read just those.
+        let sections_only = self
+            .config
+            .sites
+            .iter()
+            .all(|s| s.article_recheck.is_none());
         Ok(self
             .io
-            .run(move || store.requeue_settled(now, &due))
+            .run(move || store.requeue_settled(now, sections_only, &due))
             .await??)
     }
 }

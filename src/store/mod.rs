@@ -226,10 +226,12 @@ pub trait Store: Send + Sync + 'static {
     /// Every URL state (for reports and tests; scans the whole store).
     fn url_states(&self) -> Result<Vec<UrlState>, StoreError>;
     /// Queues again every settled URL that `due` picks (section pages, articles whose
-    /// re-check is due), with the validators of its last copy; returns how many.
+    /// re-check is due), with the validators of its last copy; returns how many. With
+    /// `sections_only`, only section pages are looked at (an index, not a full scan).
     fn requeue_settled(
         &self,
         now_ms: u64,
+        sections_only: bool,
         due: &dyn Fn(&UrlState) -> bool,
     ) -> Result<usize, StoreError>;
     /// Queued URLs per host, with the earliest due time (Unix ms); scans the queue.

@@ -8,6 +8,8 @@
 //! - `hosts`: host -> [`HostRecord`]
 //! - `content`: content fingerprint -> first URL with that content (UTF-8)
 //! - `outbox`: sequence (8, BE) -> record (JSON bytes)
+//! - `sections`: URL fingerprint -> nothing; the section pages, so that the revisit at
+//!   the start of a run reads them without scanning every URL
 //!
 //! Invariant: every write to `urls` (commits, new seeds) holds `commit_lock`, so
 //! outbox sequence numbers are allocated and made visible in the same order, and a
@@ -34,6 +36,7 @@ pub struct SledStore {
     hosts: sled::Tree,
     content: sled::Tree,
     outbox: sled::Tree,
+    sections: sled::Tree,
     /// Held by every writer of `urls`; guards the cache of known URLs.
     commit_lock: Mutex<KnownUrls>,
 }
@@ -144,6 +147,7 @@ impl SledStore {
             hosts: db.open_tree("hosts")?,
             content: db.open_tree("content")?,
             outbox: db.open_tree("outbox")?,
+            sections: db.open_tree("sections")?,
             meta,
             db,
             commit_lock: Mutex::new(KnownUrls::default()),
@@ -163,7 +167,8 @@ fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, St
 impl Store for SledStore {
     fn enqueue_new(&self, entries: &[QueueEntry], now_ms: u64) -> Result<usize, StoreError> {
         let _known = self.commit_lock.lock().expect("commit lock poisoned");
-        let added = (&self.urls, &self.queue).transaction(|(urls, queue)| -> TxResult<usize> {
+        let trees = (&self.urls, &self.queue, &self.sections);
+        let added = trees.transaction(|(urls, queue, sections)| -> TxResult<usize> {
             let mut added = 0;
             for entry in entries {
                 let fp = fingerprint(entry.url.as_bytes());
@@ -171,6 +176,9 @@ impl Store for SledStore {
                     continue;
                 }
                 urls.insert(&fp, encode(&UrlState::queued(entry)))?;
+                if entry.kind == UrlKind::Section {
+                    sections.insert(&fp, &[])?;
+                }
                 let seq = queue.generate_id()?;
                 queue.insert(queue_key(&entry.host(), now_ms, seq), encode(entry))?;
                 added += 1;
@@ -322,9 +330,10 @@ impl Store for SledStore {
             &self.leases,
             &self.content,
             &self.outbox,
+            &self.sections,
         );
         let result = trees.transaction(
-            |(urls, queue, leases, content, outbox)| -> TxResult<CommitReport> {
+            |(urls, queue, leases, content, outbox, sections)| -> TxResult<CommitReport> {
                 let mut report = CommitReport::default();
                 for state in commit.state.iter().chain(&commit.also) {
                     let fp = fingerprint(state.url.as_bytes());
@@ -337,6 +346,9 @@ impl Store for SledStore {
                 }
                 for (fp, link) in &new_links {
                     urls.insert(fp, encode(&UrlState::queued(link)))?;
+                    if link.kind == UrlKind::Section {
+                        sections.insert(fp, &[])?;
+                    }
                     let host = link.host();
                     let seq = queue.generate_id()?;
                     queue.insert(queue_key(&host, commit.now_ms, seq), encode(link))?;
@@ -403,12 +415,21 @@ impl Store for SledStore {
     fn requeue_settled(
         &self,
         now_ms: u64,
+        sections_only: bool,
         due: &dyn Fn(&UrlState) -> bool,
     ) -> Result<usize, StoreError> {
         let _known = self.commit_lock.lock().expect("commit lock poisoned");
         let mut requeued = 0;
-        for item in self.urls.iter() {
-            let (fp, value) = item?;
+        let candidates: Box<dyn Iterator<Item = sled::Result<sled::IVec>>> = if sections_only {
+            Box::new(self.sections.iter().keys())
+        } else {
+            Box::new(self.urls.iter().keys())
+        };
+        for fp in candidates {
+            let fp = fp?;
+            let Some(value) = self.urls.get(&fp)? else {
+                continue;
+            };
             let mut state: UrlState = decode("urls", &fp, &value)?;
             if !matches!(state.status, UrlStatus::Fetched) || !due(&state) {
                 continue;

@@ -1,0 +1,94 @@
+//! Frontier at scale: enqueue N URLs over H hosts into a fresh sled store, then open it
+//! again in a fresh process and measure what a resume costs (open, lease recovery,
+//! the revisit scan, finding hosts with work) in time and resident memory.
+//! Run: `cargo bench --bench frontier -- 1000000 1000` (URLs, hosts).
+
+use std::process::Command;
+use std::time::Instant;
+
+use newscrawl::site::UrlKind;
+use newscrawl::store::{QueueEntry, SledStore, Store};
+
+fn rss_mb(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn entry(i: u64, hosts: u64) -> QueueEntry {
+    let host = i % hosts;
+    QueueEntry {
+        url: format!("https://news{host}.example/www/nation/2024/03/113_{i}.html"),
+        site: format!("site{host}"),
+        kind: UrlKind::Article,
+        depth: 2,
+        redirects: 0,
+        etag: None,
+        last_modified: None,
+    }
+}
+
+fn open_and_resume(dir: &str) {
+    let start = Instant::now();
+    let store = SledStore::open(std::path::Path::new(dir)).unwrap();
+    let opened = start.elapsed();
+    store.recover_leases(0).unwrap();
+    let revisits = store.requeue_settled(0, true, &|_| true).unwrap();
+    let hosts = store.hosts_with_work().unwrap();
+    let ready = start.elapsed();
+    println!(
+        "resume: open {:.2} s, ready to crawl {:.2} s ({} hosts with work, {} revisits), RSS {:.0} MB (peak {:.0} MB)",
+        opened.as_secs_f64(),
+        ready.as_secs_f64(),
+        hosts.len(),
+        revisits,
+        rss_mb("VmRSS:"),
+        rss_mb("VmHWM:")
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.first().map(String::as_str) == Some("open") {
+        open_and_resume(&args[1]);
+        return;
+    }
+    let urls: u64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let hosts: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    {
+        let store = SledStore::open(&db).unwrap();
+        let start = Instant::now();
+        let batch = 1_000;
+        for b in 0..urls / batch {
+            let entries: Vec<QueueEntry> = (b * batch..(b + 1) * batch)
+                .map(|i| entry(i, hosts))
+                .collect();
+            store.enqueue_new(&entries, 0).unwrap();
+        }
+        store.flush().unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "enqueue: {urls} URLs over {hosts} hosts in {secs:.1} s ({:.0} URLs/s), RSS {:.0} MB, {:.0} MB on disk",
+            urls as f64 / secs,
+            rss_mb("VmRSS:"),
+            store.size_on_disk().unwrap() as f64 / 1e6
+        );
+    }
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args(["open", db.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
