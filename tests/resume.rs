@@ -6,14 +6,15 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::{crawl_text, demo_config_text, read_records};
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
 use newscrawl::record::Article;
-use tokio::time::Instant;
+use tokio::process::{Child, Command};
+use tokio::time::{timeout, Instant};
 
 const DELAY: Duration = Duration::from_millis(10);
 
@@ -64,25 +65,39 @@ fn start_crawler(config: &Path, state: &Path) -> Child {
 
 /// Waits until the server has seen `count` requests or the child has exited.
 async fn wait_for_requests(server: &FixtureServer, child: &mut Child, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.requests().len() < count {
-        if child.try_wait().unwrap().is_some() {
-            return;
+    let progress = async {
+        tokio::select! {
+            _ = server.wait_for_requests(count) => {}
+            _ = child.wait() => {}
         }
-        assert!(Instant::now() < deadline, "the crawler made no progress");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    };
+    timeout(Duration::from_secs(30), progress)
+        .await
+        .expect("the crawler made no progress");
 }
 
 async fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
+    timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the crawler did not stop")
+        .unwrap()
+}
+
+/// Polls until the output file has more lines than `before` or the child has exited.
+/// (A file gives nothing to await; the poll is bounded by a deadline.)
+async fn wait_for_output_growth(state: &Path, before: usize, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "the crawler did not stop");
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    while lines(state) == before && child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "no record was written");
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+fn lines(state: &Path) -> usize {
+    std::fs::read_to_string(state.join("records.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,12 +133,6 @@ async fn kill_9_at_many_moments_loses_nothing_and_repeats_nothing() {
         OutputGrows,
         Requests(10),
     ];
-    let lines = |state: &Path| {
-        std::fs::read_to_string(state.join("records.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .count()
-    };
     let mut kills = 0;
     for moment in moments {
         let mut child = start_crawler(&config, &state);
@@ -132,20 +141,13 @@ async fn kill_9_at_many_moments_loses_nothing_and_repeats_nothing() {
                 let target = server.requests().len() + n;
                 wait_for_requests(&server, &mut child, target).await;
             }
-            OutputGrows => {
-                let before = lines(&state);
-                let deadline = Instant::now() + Duration::from_secs(30);
-                while lines(&state) == before && child.try_wait().unwrap().is_none() {
-                    assert!(Instant::now() < deadline, "no record was written");
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            }
+            OutputGrows => wait_for_output_growth(&state, lines(&state), &mut child).await,
         }
         if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
+            child.kill().await.unwrap(); // SIGKILL
             kills += 1;
         }
-        child.wait().unwrap();
+        child.wait().await.unwrap();
     }
     assert!(
         kills >= 10,
@@ -171,10 +173,15 @@ async fn sigterm_stops_cleanly_and_the_next_run_finishes_the_crawl() {
     let mut child = start_crawler(&config, &state);
     wait_for_requests(&server, &mut child, 15).await;
     // SAFETY: kill(2) on a child we started and have not reaped.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(
+        unsafe { libc::kill(child.id().expect("running") as i32, libc::SIGTERM) },
+        0
+    );
     let status = wait_for_exit(&mut child).await;
     let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    tokio::io::AsyncReadExt::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr)
+        .await
+        .unwrap();
     assert!(status.success(), "{status:?}: {stderr}");
     assert!(
         stderr.contains("Shutdown after"),
