@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod crawl;
+pub mod discover;
 pub mod fetch;
 pub mod fixture;
 pub mod parse;
