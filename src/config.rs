@@ -111,6 +111,7 @@ pub struct OutputSection {
 #[serde(deny_unknown_fields)]
 pub struct SiteSection {
     pub name: String,
+    #[serde(default)]
     pub seeds: Vec<String>,
     /// Hosts (with `:port` when not the default) whose URLs belong to the site;
     /// the seeds' hosts when empty.
@@ -133,10 +134,23 @@ pub struct SiteSection {
     /// Overrides `politeness.min_delay` for this site's hosts.
     #[serde(default, with = "human_duration::option")]
     pub min_delay: Option<Duration>,
+    /// Sitemaps (or sitemap indexes) to read for URLs, besides those robots.txt names.
+    #[serde(default)]
+    pub sitemaps: Vec<String>,
+    /// RSS, Atom or JSON feeds to read for URLs; revisited like section pages.
+    #[serde(default)]
+    pub feeds: Vec<String>,
+    /// Read the sitemaps that the hosts' robots.txt files name.
+    #[serde(default = "yes")]
+    pub robots_sitemaps: bool,
     /// When a fetched article is fetched again (conditionally) to catch edits:
     /// `"never"` (the default) or a duration such as `"6h"`.
     #[serde(default, with = "never_or_duration")]
     pub article_recheck: Option<Duration>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_parser() -> String {
@@ -218,6 +232,9 @@ impl ConfigFile {
                     parser: parser.to_string(),
                     time_zone: default_time_zone(),
                     min_delay: None,
+                    sitemaps: Vec::new(),
+                    feeds: Vec::new(),
+                    robots_sitemaps: true,
                     article_recheck: None,
                 }),
             }

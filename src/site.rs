@@ -25,6 +25,17 @@ pub enum UrlKind {
     /// A page of an ad-hoc site without patterns: followed, and parsed if it looks
     /// like an article.
     Page,
+    /// A sitemap or sitemap index: read for URLs, revisited like a section.
+    Sitemap,
+    /// An RSS, Atom or JSON feed: read for URLs, revisited like a section.
+    Feed,
+}
+
+impl UrlKind {
+    /// Kinds fetched again on every run (their lists of links change).
+    pub fn is_revisited(self) -> bool {
+        matches!(self, UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed)
+    }
 }
 
 /// A configuration value that does not validate; the key is relative to the site.
@@ -48,6 +59,9 @@ pub struct Site {
     pub min_delay: Duration,
     /// When articles are fetched again to catch edits; `None`: never.
     pub article_recheck: Option<Duration>,
+    pub sitemaps: Vec<Url>,
+    pub feeds: Vec<Url>,
+    pub robots_sitemaps: bool,
 }
 
 impl Site {
@@ -63,16 +77,25 @@ impl Site {
         if raw.name.trim().is_empty() {
             return Err(err("name", "must not be empty".into()));
         }
-        if raw.seeds.is_empty() {
-            return Err(err("seeds", "needs at least one seed URL".into()));
+        if raw.seeds.is_empty() && raw.feeds.is_empty() && raw.sitemaps.is_empty() {
+            return Err(err(
+                "seeds",
+                "needs at least one seed URL (or a feed or sitemap)".into(),
+            ));
         }
-        let mut seeds = Vec::with_capacity(raw.seeds.len());
-        for (i, seed) in raw.seeds.iter().enumerate() {
-            let url = normalizer
-                .parse(seed)
-                .map_err(|e| err(&format!("seeds[{i}]"), format!("{seed:?}: {e}")))?;
-            seeds.push(url);
-        }
+        let parse_all = |key: &str, list: &[String]| -> Result<Vec<Url>, SiteError> {
+            list.iter()
+                .enumerate()
+                .map(|(i, text)| {
+                    normalizer
+                        .parse(text)
+                        .map_err(|e| err(&format!("{key}[{i}]"), format!("{text:?}: {e}")))
+                })
+                .collect()
+        };
+        let seeds = parse_all("seeds", &raw.seeds)?;
+        let sitemaps = parse_all("sitemaps", &raw.sitemaps)?;
+        let feeds = parse_all("feeds", &raw.feeds)?;
         let mut allowed: BTreeSet<String> = BTreeSet::new();
         for (i, host) in raw.allowed_hosts.iter().enumerate() {
             let host = host.trim().to_ascii_lowercase();
@@ -85,15 +108,27 @@ impl Site {
             allowed.insert(host);
         }
         if allowed.is_empty() {
-            allowed.extend(seeds.iter().filter_map(host_key));
+            allowed.extend(
+                seeds
+                    .iter()
+                    .chain(&feeds)
+                    .chain(&sitemaps)
+                    .filter_map(host_key),
+            );
         }
-        for (i, seed) in seeds.iter().enumerate() {
-            let host = host_key(seed).unwrap_or_default();
-            if !allowed.contains(&host) {
-                return Err(err(
-                    &format!("seeds[{i}]"),
-                    format!("host {host:?} is not in allowed_hosts"),
-                ));
+        for (key, list) in [
+            ("seeds", &seeds),
+            ("feeds", &feeds),
+            ("sitemaps", &sitemaps),
+        ] {
+            for (i, url) in list.iter().enumerate() {
+                let host = host_key(url).unwrap_or_default();
+                if !allowed.contains(&host) {
+                    return Err(err(
+                        &format!("{key}[{i}]"),
+                        format!("host {host:?} is not in allowed_hosts"),
+                    ));
+                }
             }
         }
         let compile = |key: &str, patterns: &[String]| {
@@ -136,6 +171,9 @@ impl Site {
             time_zone,
             min_delay: raw.min_delay.unwrap_or(default_delay),
             article_recheck: raw.article_recheck,
+            sitemaps,
+            feeds,
+            robots_sitemaps: raw.robots_sitemaps,
         })
     }
 
@@ -198,6 +236,9 @@ mod tests {
             parser: "article".into(),
             time_zone: "Asia/Seoul".into(),
             min_delay: None,
+            sitemaps: vec![],
+            feeds: vec![],
+            robots_sitemaps: true,
             article_recheck: None,
         };
         Site::from_config(raw, &Normalizer::default(), Duration::from_secs(1)).unwrap()

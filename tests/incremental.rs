@@ -110,10 +110,16 @@ async fn an_edited_article_is_emitted_again_as_version_2() {
     crawl_text(&text, dir.path(), DELAY).await.unwrap();
     let second = &server.requests()[first..];
     let edited_path = server.site().article_path(&server.site().articles[2]);
-    for r in second.iter().filter(|r| is_article(&r.target)) {
-        let expected = if r.target == edited_path { 200 } else { 304 };
-        assert_eq!(r.status, expected, "{}", r.target);
+    for r in second
+        .iter()
+        .filter(|r| is_article(&r.target) && r.target != edited_path)
+    {
+        assert_eq!(r.status, 304, "{}", r.target);
     }
+    // (The sitemap's newer lastmod may ask for the edited page a second time: a 304.)
+    assert!(second
+        .iter()
+        .any(|r| r.target == edited_path && r.status == 200));
     let records = read_records(dir.path());
     assert_eq!(records.len(), before.len() + 1);
     let v2 = records.last().unwrap();

@@ -26,12 +26,14 @@ async fn small_server() -> FixtureServer {
     server_on([127, 0, 0, 1], 4).await
 }
 
-/// A site table for a fixture server, with the demo's patterns.
+/// A site table for a fixture server, with the demo's patterns (and no sitemaps, so
+/// that the order of requests is the order of links).
 fn site_table(name: &str, origin: &str) -> String {
     format!(
         "[[site]]\nname = \"{name}\"\nseeds = [\"{origin}/\"]\n\
          section_patterns = ['^/$', '^/section/[a-z-]+(/[a-z-]+)?(\\?page=\\d+)?$', '^/reporter/[a-z-]+(\\?page=\\d+)?$']\n\
-         article_patterns = ['^/www/[a-z]+/\\d{{4}}/\\d{{2}}/\\d+_\\d+\\.html$']\n"
+         article_patterns = ['^/www/[a-z]+/\\d{{4}}/\\d{{2}}/\\d+_\\d+\\.html$']\n\
+         robots_sitemaps = false\n"
     )
 }
 

@@ -216,15 +216,21 @@ impl Crawler {
             .sites
             .iter()
             .flat_map(|site| {
-                site.seeds.iter().map(|url| QueueEntry {
-                    url: url.to_string(),
-                    site: site.name.clone(),
-                    kind: UrlKind::Section,
-                    depth: 0,
-                    redirects: 0,
-                    etag: None,
-                    last_modified: None,
-                })
+                let seeds = site.seeds.iter().map(|u| (u, UrlKind::Section));
+                let sitemaps = site.sitemaps.iter().map(|u| (u, UrlKind::Sitemap));
+                let feeds = site.feeds.iter().map(|u| (u, UrlKind::Feed));
+                seeds
+                    .chain(sitemaps)
+                    .chain(feeds)
+                    .map(|(url, kind)| QueueEntry {
+                        url: url.to_string(),
+                        site: site.name.clone(),
+                        kind,
+                        depth: 0,
+                        redirects: 0,
+                        etag: None,
+                        last_modified: None,
+                    })
             })
             .collect();
         let new_seeds = io
@@ -299,7 +305,7 @@ impl Crawler {
         let store = self.store.clone();
         let now = now_ms();
         let due = move |state: &crate::store::UrlState| match state.kind {
-            UrlKind::Section => true,
+            UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed => true,
             UrlKind::Article | UrlKind::Page => recheck
                 .get(&state.site)
                 .copied()

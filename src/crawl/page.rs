@@ -15,10 +15,11 @@ use tokio::time::Instant;
 use super::pool::WorkerPool;
 use super::{now_ms, rfc3339_now, CrawlError};
 use crate::config::CrawlConfig;
+use crate::discover::{maybe_gunzip, parse_feed, parse_sitemap, Sitemap};
 use crate::fetch::{decode_html, is_html, FetchError, Fetcher, Response, Validators};
 use crate::parse::Page;
 use crate::politeness::{parse_retry_after, Feedback, Politeness};
-use crate::site::Site;
+use crate::site::{Site, UrlKind};
 use crate::store::{fingerprint, hex, PageCommit, QueueEntry, Store, UrlState, UrlStatus};
 
 /// What a settled page tells the scheduler.
@@ -167,6 +168,9 @@ impl PageJob {
         commit.state = Some(state);
         let report = self.store.commit(commit)?;
         outcome.new_links = report.new_links;
+        outcome
+            .new_links
+            .extend(report.refreshed.into_iter().map(|host| (host, 0)));
         outcome.records = report.records;
         Ok(outcome)
     }
@@ -192,6 +196,10 @@ impl PageJob {
         if !(200..300).contains(&status) {
             state.status = UrlStatus::Failed;
             state.note = Some(format!("HTTP {status}"));
+            return;
+        }
+        if matches!(self.entry.kind, UrlKind::Sitemap | UrlKind::Feed) {
+            self.settle_discovery(&response.body, state, commit, outcome);
             return;
         }
         if !is_html(response.content_type.as_deref(), &response.body) {
@@ -297,6 +305,84 @@ impl PageJob {
                 Ok(json) => commit.records.push(json),
                 Err(e) => tracing::warn!(url = %self.url, "record does not serialize: {e}"),
             }
+        }
+    }
+
+    /// A sitemap or feed: its URLs go to the frontier (new ones queued, known ones
+    /// queued again when the document says they changed after we fetched them).
+    fn settle_discovery(
+        &self,
+        body: &[u8],
+        state: &mut UrlState,
+        commit: &mut PageCommit,
+        outcome: &mut PageOutcome,
+    ) {
+        let body = match maybe_gunzip(body) {
+            Ok(body) => body,
+            Err(e) => {
+                state.status = UrlStatus::Failed;
+                state.note = Some(e.to_string());
+                return;
+            }
+        };
+        let hash = fingerprint(&body);
+        state.status = UrlStatus::Fetched;
+        if state.content_hash == Some(hash) {
+            state.note = Some("unchanged".into());
+            return;
+        }
+        state.content_hash = Some(hash);
+        let found = match self.entry.kind {
+            UrlKind::Feed => {
+                parse_feed(&body).map(|f| f.into_iter().map(|f| (f, None)).collect::<Vec<_>>())
+            }
+            _ => parse_sitemap(&body).map(|sitemap| match sitemap {
+                Sitemap::Urls(found) => found.into_iter().map(|f| (f, None)).collect(),
+                Sitemap::Index(found) => found
+                    .into_iter()
+                    .map(|f| (f, Some(UrlKind::Sitemap)))
+                    .collect(),
+            }),
+        };
+        let found = match found {
+            Ok(found) => found,
+            Err(e) => {
+                state.status = UrlStatus::Failed;
+                state.note = Some(e.to_string());
+                return;
+            }
+        };
+        let depth = self.entry.depth + 1;
+        if self.config.max_depth.is_some_and(|max| depth > max) {
+            return;
+        }
+        for (item, kind) in found {
+            let Ok(url) = self.config.normalizer.parse(&item.url) else {
+                outcome.links_ignored += 1;
+                continue;
+            };
+            let kind = match kind {
+                Some(kind) if self.site.allows_host(&url) && !self.site.denies(&url) => Some(kind),
+                Some(_) => None,
+                None => self.site.classify(&url),
+            };
+            let Some(kind) = kind else {
+                outcome.links_ignored += 1;
+                continue;
+            };
+            let entry = QueueEntry {
+                url: url.into(),
+                site: self.site.name.clone(),
+                kind,
+                depth,
+                redirects: 0,
+                etag: None,
+                last_modified: None,
+            };
+            if let Some(modified) = item.modified_ms {
+                commit.refresh.push((entry.clone(), modified));
+            }
+            commit.links.push(entry);
         }
     }
 

@@ -45,6 +45,11 @@ pub(super) enum Event {
     },
     /// A store write the scheduler did not wait for.
     Written(Result<(), CrawlError>),
+    /// URLs queued in the background (e.g. sitemaps named by robots.txt), by host.
+    Enqueued {
+        hosts: Vec<String>,
+        result: Result<usize, CrawlError>,
+    },
     Robots {
         host: String,
         copy: RobotsCopy,
@@ -87,7 +92,8 @@ struct HostSlot {
     /// The clock this host uses; `None` while its address is being resolved.
     clock: Option<String>,
     robots: RobotsState,
-    /// Scheme for robots.txt: that of the host's seed, else https.
+    /// Scheme for robots.txt: that of the site's first start URL (seed, feed or
+    /// sitemap) on the host, else https.
     scheme: String,
     /// URLs leased from the store and not yet requested. The window is refilled in
     /// the background before it runs dry, so dispatching never waits for the store,
@@ -277,6 +283,8 @@ impl Scheduler {
             let scheme = site
                 .seeds
                 .iter()
+                .chain(&site.feeds)
+                .chain(&site.sitemaps)
                 .find(|s| host_key(s).as_deref() == Some(host))
                 .map_or("https", |s| s.scheme())
                 .to_string();
@@ -580,6 +588,46 @@ impl Scheduler {
         });
     }
 
+    /// Queues the sitemaps a host's robots.txt names (those on the site's hosts).
+    fn queue_robots_sitemaps(&mut self, host: &str, robots: &Robots) {
+        let site = self.hosts[host].site.clone();
+        if !site.robots_sitemaps || robots.sitemaps.is_empty() {
+            return;
+        }
+        let entries: Vec<QueueEntry> = robots
+            .sitemaps
+            .iter()
+            .filter_map(|s| self.crawler.config.normalizer.parse(s).ok())
+            .filter(|url| site.allows_host(url) && !site.denies(url))
+            .map(|url| QueueEntry {
+                url: url.into(),
+                site: site.name.clone(),
+                kind: crate::site::UrlKind::Sitemap,
+                depth: 0,
+                redirects: 0,
+                etag: None,
+                last_modified: None,
+            })
+            .collect();
+        if entries.is_empty() {
+            return;
+        }
+        let hosts = entries.iter().map(QueueEntry::host).collect();
+        self.pending += 1;
+        let (store, tx, io) = (
+            self.crawler.store.clone(),
+            self.events_tx.clone(),
+            self.crawler.io.clone(),
+        );
+        tokio::spawn(async move {
+            let result = io
+                .run(move || store.enqueue_new(&entries, now_ms()))
+                .await
+                .and_then(|r| r.map_err(CrawlError::from));
+            let _ = tx.send(Event::Enqueued { hosts, result });
+        });
+    }
+
     /// Settles a leased URL that will not be requested, in the background.
     fn settle_without_request(&mut self, entry: &QueueEntry, status: UrlStatus, note: &str) {
         let mut state = UrlState::queued(entry);
@@ -655,6 +703,14 @@ impl Scheduler {
                 self.pending -= 1;
                 result?;
             }
+            Event::Enqueued { hosts, result } => {
+                self.pending -= 1;
+                if result? > 0 {
+                    for host in hosts {
+                        self.wake_host(&host, now, true);
+                    }
+                }
+            }
             Event::Resolved { host, ip } => {
                 self.pending -= 1;
                 let key = match ip {
@@ -675,6 +731,7 @@ impl Scheduler {
                     is_usable(&copy).then(|| policy_of(&copy, &self.crawler.config.robots_token));
                 if let Some(robots) = &usable {
                     self.apply_crawl_delay(&host, robots);
+                    self.queue_robots_sitemaps(&host, robots);
                 }
                 let key = self.request_ended(&host, answered_at, feedback);
                 let failures = match self.hosts[&host].robots {

@@ -77,7 +77,7 @@ impl Parser for ArticleParser {
         let html = Html::parse_document(page.body);
         let links = extract_links(&html, page.url);
         let articles = match page.kind {
-            UrlKind::Section => Vec::new(),
+            UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed => Vec::new(),
             UrlKind::Article | UrlKind::Page => extract_article(
                 &html,
                 page.url,

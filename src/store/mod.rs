@@ -115,6 +115,8 @@ pub struct UrlState {
     /// Fingerprint of the last record's content, to tell an edit from a page whose
     /// surroundings (menus, link boxes) changed.
     pub record_hash: Option<Fingerprint>,
+    /// The last modification a sitemap or feed gave for this URL (Unix ms).
+    pub listed_modified_ms: Option<u64>,
 }
 
 impl UrlState {
@@ -135,6 +137,7 @@ impl UrlState {
             note: None,
             version: 0,
             record_hash: None,
+            listed_modified_ms: None,
         }
     }
 }
@@ -177,6 +180,10 @@ pub struct PageCommit {
     pub links: Vec<QueueEntry>,
     /// Puts this entry (the leased URL) back in the queue, due now, for another try.
     pub requeue: Option<QueueEntry>,
+    /// URLs a sitemap or feed says were modified at the given Unix ms: each fetched one
+    /// whose modification is newer than the one listed last time (or, the first time,
+    /// than its fetch) is queued again, with its validators.
+    pub refresh: Vec<(QueueEntry, u64)>,
     /// Serialized records for the outbox.
     pub records: Vec<Vec<u8>>,
     /// The page's content hash and URL, to detect the same page under other URLs.
@@ -189,6 +196,8 @@ pub struct PageCommit {
 pub struct CommitReport {
     /// Links that were new, by host.
     pub new_links: Vec<(String, usize)>,
+    /// Hosts of URLs queued again by `refresh`.
+    pub refreshed: Vec<String>,
     pub records: usize,
 }
 

@@ -8,8 +8,8 @@
 //! - `hosts`: host -> [`HostRecord`]
 //! - `content`: content fingerprint -> first URL with that content (UTF-8)
 //! - `outbox`: sequence (8, BE) -> record (JSON bytes)
-//! - `sections`: URL fingerprint -> nothing; the section pages, so that the revisit at
-//!   the start of a run reads them without scanning every URL
+//! - `sections`: URL fingerprint -> nothing; the pages revisited on every run (section
+//!   pages, sitemaps, feeds), so that the revisit reads them without scanning every URL
 //!
 //! Invariant: every write to `urls` (commits, new seeds) holds `commit_lock`, so
 //! outbox sequence numbers are allocated and made visible in the same order, and a
@@ -176,7 +176,7 @@ impl Store for SledStore {
                     continue;
                 }
                 urls.insert(&fp, encode(&UrlState::queued(entry)))?;
-                if entry.kind == UrlKind::Section {
+                if entry.kind.is_revisited() {
                     sections.insert(&fp, &[])?;
                 }
                 let seq = queue.generate_id()?;
@@ -324,6 +324,7 @@ impl Store for SledStore {
             }
             new_links.push((fp, link));
         }
+        let refresh = &commit.refresh;
         let trees = (
             &self.urls,
             &self.queue,
@@ -346,7 +347,7 @@ impl Store for SledStore {
                 }
                 for (fp, link) in &new_links {
                     urls.insert(fp, encode(&UrlState::queued(link)))?;
-                    if link.kind == UrlKind::Section {
+                    if link.kind.is_revisited() {
                         sections.insert(fp, &[])?;
                     }
                     let host = link.host();
@@ -356,6 +357,31 @@ impl Store for SledStore {
                         Some((_, n)) => *n += 1,
                         None => report.new_links.push((host, 1)),
                     }
+                }
+                for (entry, modified_ms) in refresh {
+                    let fp = fingerprint(entry.url.as_bytes());
+                    let Some(value) = urls.get(fp)? else { continue };
+                    let mut state: UrlState =
+                        decode("urls", &fp, &value).map_err(ConflictableTransactionError::Abort)?;
+                    let newer = match state.listed_modified_ms {
+                        Some(listed) => *modified_ms > listed,
+                        None => *modified_ms > state.fetched_at_ms,
+                    };
+                    state.listed_modified_ms = Some(*modified_ms);
+                    if state.status != UrlStatus::Fetched || !newer {
+                        urls.insert(&fp, encode(&state))?;
+                        continue;
+                    }
+                    state.status = UrlStatus::Queued;
+                    let again = QueueEntry {
+                        etag: state.etag.clone(),
+                        last_modified: state.last_modified.clone(),
+                        ..entry.clone()
+                    };
+                    urls.insert(&fp, encode(&state))?;
+                    let seq = queue.generate_id()?;
+                    queue.insert(queue_key(&again.host(), commit.now_ms, seq), encode(&again))?;
+                    report.refreshed.push(again.host());
                 }
                 if let Some((hash, url)) = &commit.content {
                     if content.get(hash)?.is_none() {
