@@ -157,6 +157,21 @@ async fn a_polite_crawl_of_the_fixture_site() {
         .unwrap();
     assert_eq!(denied.status, UrlStatus::RobotsDenied);
 
+    // Byte-identical pages under two URLs (a listing and its `?page=1`): one is parsed,
+    // the other is stored as its alias, whichever came first.
+    let origin = crawled.server.origin();
+    let (a, b) = (
+        format!("{origin}/section/national"),
+        format!("{origin}/section/national?page=1"),
+    );
+    let (sa, sb) = (
+        crawled.store.url_state(&a).unwrap().unwrap(),
+        crawled.store.url_state(&b).unwrap().unwrap(),
+    );
+    let aliased = (sa.status == UrlStatus::Alias && sa.alias_of.as_deref() == Some(b.as_str()))
+        || (sb.status == UrlStatus::Alias && sb.alias_of.as_deref() == Some(a.as_str()));
+    assert!(aliased, "{sa:?}\n{sb:?}");
+
     // Request starts at least min_delay apart, as the server saw them.
     let mut min_gap = Duration::MAX;
     for pair in log.windows(2) {
