@@ -222,15 +222,7 @@ impl Crawler {
                 seeds
                     .chain(sitemaps)
                     .chain(feeds)
-                    .map(|(url, kind)| QueueEntry {
-                        url: url.to_string(),
-                        site: site.name.clone(),
-                        kind,
-                        depth: 0,
-                        redirects: 0,
-                        etag: None,
-                        last_modified: None,
-                    })
+                    .map(|(url, kind)| QueueEntry::found(url.to_string(), &site.name, kind, 0))
             })
             .collect();
         let new_seeds = io

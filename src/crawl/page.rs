@@ -265,15 +265,11 @@ impl PageJob {
                     continue;
                 };
                 match self.site.classify(&url) {
-                    Some(kind) => commit.links.push(QueueEntry {
-                        url: url.into(),
-                        site: self.site.name.clone(),
-                        kind,
-                        depth,
-                        redirects: 0,
-                        etag: None,
-                        last_modified: None,
-                    }),
+                    Some(kind) => {
+                        commit
+                            .links
+                            .push(QueueEntry::found(url, &self.site.name, kind, depth))
+                    }
                     None => outcome.links_ignored += 1,
                 }
             }
@@ -370,15 +366,7 @@ impl PageJob {
                 outcome.links_ignored += 1;
                 continue;
             };
-            let entry = QueueEntry {
-                url: url.into(),
-                site: self.site.name.clone(),
-                kind,
-                depth,
-                redirects: 0,
-                etag: None,
-                last_modified: None,
-            };
+            let entry = QueueEntry::found(url, &self.site.name, kind, depth);
             if let Some(modified) = item.modified_ms {
                 commit.refresh.push((entry.clone(), modified));
             }
@@ -394,15 +382,12 @@ impl PageJob {
             return None;
         }
         let kind = self.site.classify(&url)?;
-        Some(QueueEntry {
-            url: url.into(),
-            site: self.site.name.clone(),
+        Some(QueueEntry::found(
+            url,
+            &self.site.name,
             kind,
-            depth: self.entry.depth,
-            redirects: 0,
-            etag: None,
-            last_modified: None,
-        })
+            self.entry.depth,
+        ))
     }
 
     /// A redirect's target goes back to the frontier like a link.

@@ -599,15 +599,7 @@ impl Scheduler {
             .iter()
             .filter_map(|s| self.crawler.config.normalizer.parse(s).ok())
             .filter(|url| site.allows_host(url) && !site.denies(url))
-            .map(|url| QueueEntry {
-                url: url.into(),
-                site: site.name.clone(),
-                kind: crate::site::UrlKind::Sitemap,
-                depth: 0,
-                redirects: 0,
-                etag: None,
-                last_modified: None,
-            })
+            .map(|url| QueueEntry::found(url, &site.name, crate::site::UrlKind::Sitemap, 0))
             .collect();
         if entries.is_empty() {
             return;

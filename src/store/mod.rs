@@ -70,6 +70,20 @@ pub struct QueueEntry {
 }
 
 impl QueueEntry {
+    /// A URL just found (a link, a seed, a sitemap entry): no redirect behind it and no
+    /// validators yet.
+    pub fn found(url: impl Into<String>, site: &str, kind: UrlKind, depth: u32) -> Self {
+        Self {
+            url: url.into(),
+            site: site.to_string(),
+            kind,
+            depth,
+            redirects: 0,
+            etag: None,
+            last_modified: None,
+        }
+    }
+
     /// The politeness unit of this URL (`host[:port]`).
     pub fn host(&self) -> String {
         crate::urlnorm::host_of_normalized(&self.url).to_string()
