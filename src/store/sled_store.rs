@@ -339,7 +339,16 @@ impl Store for SledStore {
                 for state in commit.state.iter().chain(&commit.also) {
                     let fp = fingerprint(state.url.as_bytes());
                     leases.remove(&fp)?;
-                    urls.insert(&fp, encode(state))?;
+                    // A sitemap may have listed this URL while its page was being
+                    // fetched: keep what it recorded.
+                    let mut state = state.clone();
+                    if let Some(current) = urls.get(fp)? {
+                        let current: UrlState = decode("urls", &fp, &current)
+                            .map_err(ConflictableTransactionError::Abort)?;
+                        state.listed_modified_ms =
+                            state.listed_modified_ms.max(current.listed_modified_ms);
+                    }
+                    urls.insert(&fp, encode(&state))?;
                 }
                 if let Some(entry) = &commit.requeue {
                     let seq = queue.generate_id()?;
@@ -648,6 +657,41 @@ mod tests {
             store.lease("a.example", 2, 8).unwrap(),
             Lease::Urls(_)
         ));
+    }
+
+    #[test]
+    fn a_page_commit_keeps_what_a_sitemap_recorded_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let page = entry("http://a.example/story");
+        store.enqueue_new(std::slice::from_ref(&page), 1).unwrap();
+        // The page's job reads its state before fetching ...
+        let mut settled = store.url_state(&page.url).unwrap().unwrap();
+        // ... a sitemap lists it with a modification time ...
+        store
+            .commit(PageCommit {
+                refresh: vec![(page.clone(), 5_000)],
+                now_ms: 2,
+                ..Default::default()
+            })
+            .unwrap();
+        // ... and the page's own commit must not erase that.
+        settled.status = UrlStatus::Fetched;
+        store
+            .commit(PageCommit {
+                state: Some(settled),
+                now_ms: 3,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            store
+                .url_state(&page.url)
+                .unwrap()
+                .unwrap()
+                .listed_modified_ms,
+            Some(5_000)
+        );
     }
 
     #[test]
