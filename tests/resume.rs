@@ -13,8 +13,9 @@ use std::time::Duration;
 use common::{crawl_text, demo_config_text, read_records};
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
 use newscrawl::record::Article;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
 
 const DELAY: Duration = Duration::from_millis(10);
 
@@ -49,6 +50,13 @@ async fn reference() -> BTreeMap<(String, u32), (Option<String>, String)> {
     by_path(&read_records(dir.path()), server.origin())
 }
 
+/// Writes the crawl's config in `dir`; returns it and the state directory to use.
+fn write_config(server: &FixtureServer, dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let config = dir.join("crawl.toml");
+    std::fs::write(&config, demo_config_text(server.origin(), "")).unwrap();
+    (config, dir.join("state"))
+}
+
 fn start_crawler(config: &Path, state: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_newscrawl"))
         .args(["crawl", "--config"])
@@ -56,7 +64,7 @@ fn start_crawler(config: &Path, state: &Path) -> Child {
         .arg("--state")
         .arg(state)
         .args(["--min-delay", "10ms"])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,newscrawl::delivered=debug")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -83,54 +91,54 @@ async fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
         .unwrap()
 }
 
-/// Polls until the output file has more lines than `before` or the child has exited.
-/// (A file gives nothing to await; the poll is bounded by a deadline.)
-async fn wait_for_output_growth(state: &Path, before: usize, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while lines(state) == before && child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "no record was written");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-fn lines(state: &Path) -> usize {
-    std::fs::read_to_string(state.join("records.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .count()
+/// Waits until the crawler reports that its sink wrote records (the lines are in the
+/// file, their offset is not yet saved), or until it exits.
+async fn wait_for_delivery(child: &mut Child) {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let delivered = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("records delivered") {
+                return;
+            }
+        }
+    };
+    timeout(Duration::from_secs(30), delivered)
+        .await
+        .expect("no record was written");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_many_moments_loses_nothing_and_repeats_nothing() {
-    let expected = reference().await;
-    let server = server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("crawl.toml");
-    std::fs::write(&config, demo_config_text(server.origin(), "")).unwrap();
-    let state = dir.path().join("state");
+    let (expected, server, dir) = (
+        reference().await,
+        server().await,
+        tempfile::tempdir().unwrap(),
+    );
+    let (config, state) = write_config(&server, dir.path());
 
     // Kills spread over the whole crawl: a number of requests after the restart, or
-    // the moment the output file grows (the sink has just written lines whose offset
-    // the store has not saved yet: the hardest moment for exactly-once).
+    // the moment the sink reports a delivery (the lines are in the file, their offset
+    // is not saved yet: the hardest moment for exactly-once).
     enum Moment {
         Requests(usize),
-        OutputGrows,
+        Delivered,
     }
     use Moment::*;
     let moments = [
         Requests(1),
         Requests(3),
         Requests(6),
-        OutputGrows,
+        Delivered,
         Requests(9),
-        OutputGrows,
+        Delivered,
         Requests(4),
-        OutputGrows,
+        Delivered,
         Requests(12),
-        OutputGrows,
+        Delivered,
         Requests(7),
-        OutputGrows,
-        OutputGrows,
+        Delivered,
+        Delivered,
         Requests(10),
     ];
     let mut kills = 0;
@@ -141,7 +149,7 @@ async fn kill_9_at_many_moments_loses_nothing_and_repeats_nothing() {
                 let target = server.requests().len() + n;
                 wait_for_requests(&server, &mut child, target).await;
             }
-            OutputGrows => wait_for_output_growth(&state, lines(&state), &mut child).await,
+            Delivered => wait_for_delivery(&mut child).await,
         }
         if child.try_wait().unwrap().is_none() {
             child.kill().await.unwrap(); // SIGKILL
@@ -163,12 +171,12 @@ async fn kill_9_at_many_moments_loses_nothing_and_repeats_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_cleanly_and_the_next_run_finishes_the_crawl() {
-    let expected = reference().await;
-    let server = server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("crawl.toml");
-    std::fs::write(&config, demo_config_text(server.origin(), "")).unwrap();
-    let state = dir.path().join("state");
+    let (expected, server, dir) = (
+        reference().await,
+        server().await,
+        tempfile::tempdir().unwrap(),
+    );
+    let (config, state) = write_config(&server, dir.path());
 
     let mut child = start_crawler(&config, &state);
     wait_for_requests(&server, &mut child, 15).await;

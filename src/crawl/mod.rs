@@ -338,6 +338,10 @@ async fn run_sink(
                 store2.flush()?;
                 let mut sink = sink2.lock().expect("sink lock poisoned");
                 let n = sink.drain(&*store2)? as u64;
+                if n > 0 {
+                    // Its own target, so that tools (and tests) can follow deliveries alone.
+                    tracing::debug!(target: "newscrawl::delivered", "{n} records delivered");
+                }
                 if stopping {
                     store2.flush()?;
                 }

@@ -26,7 +26,9 @@ use crate::config::CrawlConfig;
 use crate::politeness::{Feedback, HostClock, ReadyQueue};
 use crate::robots::Robots;
 use crate::site::{path_and_query, Site};
-use crate::store::{HostRecord, Lease, PageCommit, QueueEntry, RobotsCopy, UrlState, UrlStatus};
+use crate::store::{
+    HostRecord, Lease, PageCommit, QueueEntry, RobotsCopy, Store, StoreError, UrlState, UrlStatus,
+};
 use crate::urlnorm::host_key;
 
 /// What finished tasks report. `answered_at` is when the server answered (or the
@@ -565,27 +567,15 @@ impl Scheduler {
         let slot = self.hosts.get_mut(host).expect("slot exists");
         slot.refilling = true;
         let generation = slot.generation;
-        self.pending += 1;
-        let (store, tx, host, io) = (
-            self.crawler.store.clone(),
-            self.events_tx.clone(),
-            host.to_string(),
-            self.crawler.io.clone(),
-        );
-        tokio::spawn(async move {
-            let lease = {
-                let host = host.clone();
-                match io.run(move || store.lease(&host, now_ms(), WINDOW)).await {
-                    Ok(lease) => lease.map_err(CrawlError::from),
-                    Err(e) => Err(e),
-                }
-            };
-            let _ = tx.send(Event::Leased {
+        let (host, leased_host) = (host.to_string(), host.to_string());
+        self.store_in_background(
+            move |store| store.lease(&leased_host, now_ms(), WINDOW),
+            move |lease| Event::Leased {
                 host,
                 lease,
                 generation,
-            });
-        });
+            },
+        );
     }
 
     /// Queues the sitemaps a host's robots.txt names (those on the site's hosts).
@@ -605,6 +595,35 @@ impl Scheduler {
             return;
         }
         let hosts = entries.iter().map(QueueEntry::host).collect();
+        self.store_in_background(
+            move |store| store.enqueue_new(&entries, now_ms()),
+            |result| Event::Enqueued { hosts, result },
+        );
+    }
+
+    /// Settles a leased URL that will not be requested, in the background.
+    fn settle_without_request(&mut self, entry: &QueueEntry, status: UrlStatus, note: &str) {
+        let mut state = UrlState::queued(entry);
+        state.status = status;
+        state.note = Some(note.to_string());
+        let commit = PageCommit {
+            state: Some(state),
+            now_ms: now_ms(),
+            ..Default::default()
+        };
+        self.store_in_background(
+            move |store| store.commit(commit).map(|_| ()),
+            Event::Written,
+        );
+    }
+
+    /// Runs a store call on the store pool without waiting for it; its result comes
+    /// back as the event `report` makes of it (the run does not end before it does).
+    fn store_in_background<T: Send + 'static>(
+        &mut self,
+        call: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+        report: impl FnOnce(Result<T, CrawlError>) -> Event + Send + 'static,
+    ) {
         self.pending += 1;
         let (store, tx, io) = (
             self.crawler.store.clone(),
@@ -613,36 +632,10 @@ impl Scheduler {
         );
         tokio::spawn(async move {
             let result = io
-                .run(move || store.enqueue_new(&entries, now_ms()))
+                .run(move || call(&*store))
                 .await
                 .and_then(|r| r.map_err(CrawlError::from));
-            let _ = tx.send(Event::Enqueued { hosts, result });
-        });
-    }
-
-    /// Settles a leased URL that will not be requested, in the background.
-    fn settle_without_request(&mut self, entry: &QueueEntry, status: UrlStatus, note: &str) {
-        let mut state = UrlState::queued(entry);
-        state.status = status;
-        state.note = Some(note.to_string());
-        self.pending += 1;
-        let (store, tx, io) = (
-            self.crawler.store.clone(),
-            self.events_tx.clone(),
-            self.crawler.io.clone(),
-        );
-        tokio::spawn(async move {
-            let written = io
-                .run(move || {
-                    store.commit(PageCommit {
-                        state: Some(state),
-                        now_ms: now_ms(),
-                        ..Default::default()
-                    })
-                })
-                .await
-                .and_then(|r| r.map(|_| ()).map_err(CrawlError::from));
-            let _ = tx.send(Event::Written(written));
+            let _ = tx.send(report(result));
         });
     }
 
