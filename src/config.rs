@@ -7,13 +7,15 @@
 //! file, the key and the reason.
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::politeness::Politeness;
-use crate::site::{Site, SiteError};
+use crate::revisit::RevisitBounds;
+use crate::site::{Site, SiteDefaults, SiteError};
 use crate::urlnorm::Normalizer;
 
 /// Default product token and contact, used when the config names none.
@@ -49,6 +51,8 @@ pub struct ConfigFile {
     pub politeness: Politeness,
     #[serde(default)]
     pub output: OutputSection,
+    #[serde(default)]
+    pub daemon: DaemonSection,
     #[serde(default, rename = "site")]
     pub sites: Vec<SiteSection>,
 }
@@ -79,6 +83,10 @@ pub struct CrawlerSection {
     pub max_time: Option<Duration>,
     /// Links deeper than this many hops from a seed are not followed.
     pub max_depth: Option<u32>,
+    /// How long a stop (Ctrl-C, SIGTERM) waits for requests in flight; those still
+    /// running after it are abandoned and retried by the next run.
+    #[serde(with = "human_duration")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for CrawlerSection {
@@ -96,6 +104,40 @@ impl Default for CrawlerSection {
             max_pages: None,
             max_time: None,
             max_depth: None,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Settings of the long-running mode (`daemon`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonSection {
+    /// Address of the `/healthz`, `/status` and `/metrics` endpoint, or `"off"`.
+    pub http: String,
+    /// Bounds of a listing page's revisit interval (the estimate of its change rate
+    /// moves it between them); sites may set their own.
+    #[serde(with = "human_duration")]
+    pub revisit_min: Duration,
+    #[serde(with = "human_duration")]
+    pub revisit_max: Duration,
+}
+
+impl Default for DaemonSection {
+    fn default() -> Self {
+        Self {
+            http: "127.0.0.1:9187".to_string(),
+            revisit_min: Duration::from_secs(120),
+            revisit_max: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+impl DaemonSection {
+    pub fn revisit_bounds(&self) -> RevisitBounds {
+        RevisitBounds {
+            min: self.revisit_min,
+            max: self.revisit_max,
         }
     }
 }
@@ -147,6 +189,11 @@ pub struct SiteSection {
     /// `"never"` (the default) or a duration such as `"6h"`.
     #[serde(default, with = "never_or_duration")]
     pub article_recheck: Option<Duration>,
+    /// Override `daemon.revisit_min` / `daemon.revisit_max` for this site.
+    #[serde(default, with = "human_duration::option")]
+    pub revisit_min: Option<Duration>,
+    #[serde(default, with = "human_duration::option")]
+    pub revisit_max: Option<Duration>,
 }
 
 fn yes() -> bool {
@@ -177,6 +224,9 @@ pub struct CrawlConfig {
     pub max_pages: Option<u64>,
     pub max_time: Option<Duration>,
     pub max_depth: Option<u32>,
+    pub shutdown_grace: Duration,
+    /// Where the daemon serves `/healthz`, `/status` and `/metrics`; `None`: nowhere.
+    pub http: Option<SocketAddr>,
     pub normalizer: Normalizer,
     pub sites: Vec<Site>,
 }
@@ -189,6 +239,8 @@ pub struct Overrides {
     pub min_delay: Option<Duration>,
     pub max_pages: Option<u64>,
     pub max_time: Option<Duration>,
+    /// `--http`: the endpoint's address, or `off`.
+    pub http: Option<String>,
 }
 
 impl ConfigFile {
@@ -236,6 +288,8 @@ impl ConfigFile {
                     feeds: Vec::new(),
                     robots_sitemaps: true,
                     article_recheck: None,
+                    revisit_min: None,
+                    revisit_max: None,
                 }),
             }
         }
@@ -272,6 +326,21 @@ impl ConfigFile {
         if let Some(out) = &overrides.output_path {
             self.output.path = Some(out.clone());
         }
+        if let Some(http) = &overrides.http {
+            self.daemon.http = http.clone();
+        }
+        let http = match self.daemon.http.trim() {
+            "off" | "" => None,
+            text => {
+                let addr: SocketAddr = text.parse().map_err(|e| {
+                    invalid(
+                        "daemon.http".into(),
+                        format!("{text:?} is not an address such as \"127.0.0.1:9187\" (or \"off\"): {e}"),
+                    )
+                })?;
+                Some(addr)
+            }
+        };
 
         let user_agent = crawler.user_agent.trim().to_string();
         if user_agent.is_empty() || user_agent.chars().any(|c| c.is_control()) {
@@ -332,6 +401,10 @@ impl ConfigFile {
                 "no [[site]] table: nothing to crawl (add one, or pass --seed URL)".into(),
             ));
         }
+        let defaults = SiteDefaults {
+            min_delay: self.politeness.min_delay,
+            revisit: self.daemon.revisit_bounds(),
+        };
         let mut names = BTreeSet::new();
         let mut sites = Vec::with_capacity(self.sites.len());
         for (i, section) in self.sites.into_iter().enumerate() {
@@ -341,7 +414,7 @@ impl ConfigFile {
                     format!("{:?} is used by two sites", section.name),
                 ));
             }
-            let site = Site::from_config(section, &normalizer, self.politeness.min_delay)
+            let site = Site::from_config(section, &normalizer, &defaults)
                 .map_err(|SiteError { key, reason }| invalid(format!("site[{i}].{key}"), reason))?;
             sites.push(site);
         }
@@ -366,6 +439,8 @@ impl ConfigFile {
             max_pages: crawler.max_pages,
             max_time: crawler.max_time,
             max_depth: crawler.max_depth,
+            shutdown_grace: crawler.shutdown_grace,
+            http,
             normalizer,
             sites,
         })

@@ -8,12 +8,15 @@
 pub mod config;
 pub mod crawl;
 pub mod discover;
+pub mod endpoint;
 pub mod fetch;
 pub mod fixture;
+pub mod metrics;
 pub mod parse;
 pub mod politeness;
 pub mod record;
 pub mod report;
+pub mod revisit;
 pub mod robots;
 pub mod sink;
 pub mod site;

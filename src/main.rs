@@ -6,14 +6,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::io::IsTerminal;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use indicatif::ProgressBar;
 
 use newscrawl::config::{parse_duration, ConfigError, ConfigFile, CrawlConfig, Overrides};
 use newscrawl::crawl::{CrawlError, Crawler, Summary};
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
 use newscrawl::parse::ParserRegistry;
 use newscrawl::store::SledStore;
+
+mod progress;
 
 /// mimalloc: the crawl allocates and frees many small strings (URLs, DOM nodes);
 /// glibc's malloc spent about 15% of the CPU of a polite crawl (see BENCHMARKS.md).
@@ -24,8 +29,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "newscrawl", version, about)]
 struct Cli {
+    /// Log format: `text` for people, `json` for journald or a log shipper (one JSON
+    /// object a line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -34,6 +49,9 @@ enum Command {
     Demo(DemoArgs),
     /// Crawl from a config file, or from seed URLs; re-running resumes.
     Crawl(CrawlArgs),
+    /// Keep crawling until stopped: revisit listing pages as often as they change,
+    /// fetch what is new, serve /healthz, /status and /metrics; SIGHUP reloads.
+    Daemon(DaemonArgs),
     /// Serve the bundled news site on a loopback address until interrupted.
     Fixture(FixtureArgs),
     /// Summarize a crawl's state: URLs by status and kind, queues, records, errors.
@@ -86,7 +104,19 @@ struct DemoArgs {
 }
 
 #[derive(Args)]
-struct CrawlArgs {
+struct DaemonArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Address for /healthz, /status and /metrics (overrides daemon.http), or `off`.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+}
+
+/// What to crawl: a config file, or seed URLs.
+#[derive(Args)]
+struct SourceArgs {
     /// TOML config file (see config/*.toml).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -99,6 +129,12 @@ struct CrawlArgs {
     /// Parser for ad-hoc sites (`article` or `links`).
     #[arg(long, default_value = "article")]
     parser: String,
+}
+
+#[derive(Args)]
+struct CrawlArgs {
+    #[command(flatten)]
+    source: SourceArgs,
     /// Start over: delete the crawl's store and output file first.
     #[arg(long)]
     fresh: bool,
@@ -133,6 +169,7 @@ impl From<OverrideArgs> for Overrides {
             min_delay: a.min_delay,
             max_pages: a.max_pages,
             max_time: a.max_time,
+            http: None,
         }
     }
 }
@@ -148,14 +185,32 @@ struct FixtureArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("newscrawl=info,warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    // A one-shot crawl on a terminal draws a progress bar; log lines are printed
+    // above it.
+    let bar = if matches!(cli.command, Command::Crawl(_))
+        && cli.log_format == LogFormat::Text
+        && std::io::stderr().is_terminal()
+    {
+        Some(progress::bar())
+    } else {
+        None
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("newscrawl=info,warn"));
+    let writer = progress::LogWriter(bar.clone());
+    match cli.log_format {
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(writer)
+            .init(),
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(writer)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .init(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -166,7 +221,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => demo(args).await,
-            Command::Crawl(args) => crawl(args).await,
+            Command::Crawl(args) => crawl(args, bar).await,
+            Command::Daemon(args) => daemon(args).await,
             Command::Fixture(args) => fixture(args).await,
             Command::Status(args) => status(args),
             Command::Export(args) => export(args),
@@ -227,7 +283,8 @@ fn forget_crawl(config: &CrawlConfig) -> Result<()> {
     Ok(())
 }
 
-async fn run_crawl(config: CrawlConfig) -> Result<Summary> {
+/// Opens (or creates) the crawl's state directory and store, and builds the crawler.
+async fn open_crawler(config: CrawlConfig) -> Result<Crawler> {
     std::fs::create_dir_all(&config.state_dir).with_context(|| {
         format!(
             "cannot create state directory {}",
@@ -235,13 +292,26 @@ async fn run_crawl(config: CrawlConfig) -> Result<Summary> {
         )
     })?;
     let db_dir = config.state_dir.join("db");
-    let store = {
-        let db_dir = db_dir.clone();
-        tokio::task::spawn_blocking(move || SledStore::open(&db_dir)).await??
-    };
+    let store = tokio::task::spawn_blocking(move || SledStore::open(&db_dir)).await??;
+    Ok(Crawler::new(
+        config,
+        Arc::new(store),
+        ParserRegistry::default(),
+    )?)
+}
+
+async fn run_crawl(config: CrawlConfig, bar: Option<ProgressBar>) -> Result<Summary> {
     let output = config.output_path.clone();
-    let crawler = Crawler::new(config, Arc::new(store), ParserRegistry::default())?;
-    let summary = crawler.run(stop_signal()).await?;
+    let mut crawler = open_crawler(config).await?;
+    let ticker = bar.map(|bar| {
+        crawler.log_progress_every(None);
+        progress::follow(bar, crawler.handle().metrics)
+    });
+    let summary = crawler.run(stop_signal()).await;
+    if let Some(ticker) = ticker {
+        ticker.finish().await;
+    }
+    let summary = summary?;
     eprintln!("{summary}");
     eprintln!("records: {}", output.display());
     Ok(summary)
@@ -260,23 +330,41 @@ fn read_seed_file(path: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-async fn crawl(args: CrawlArgs) -> Result<()> {
-    let overrides: Overrides = args.overrides.into();
-    let mut seeds = args.seeds;
-    if let Some(file) = &args.seeds_file {
+/// Where a crawl's config came from, so that SIGHUP can read it again.
+struct ConfigSource {
+    file: Option<PathBuf>,
+    overrides: Overrides,
+}
+
+impl ConfigSource {
+    fn reload(&self) -> Result<CrawlConfig, ConfigError> {
+        let file = self.file.as_ref().ok_or_else(|| ConfigError::Invalid {
+            file: "<command line>".into(),
+            key: "--config".into(),
+            reason: "started from seed URLs: there is no config file to read again".into(),
+        })?;
+        ConfigFile::load(file)?.validate(&file.display().to_string(), &self.overrides)
+    }
+}
+
+/// The config that `--config` or the seed flags describe, with the overrides applied.
+fn resolve_config(source: SourceArgs, overrides: Overrides) -> Result<(CrawlConfig, ConfigSource)> {
+    let mut seeds = source.seeds;
+    if let Some(file) = &source.seeds_file {
         seeds.extend(read_seed_file(file)?);
     }
-    let config = match (&args.config, seeds.is_empty()) {
+    let config = match (&source.config, seeds.is_empty()) {
         (Some(path), true) => {
             let origin = path.display().to_string();
             ConfigFile::load(path)?.validate(&origin, &overrides)?
         }
         (None, false) => {
-            let mut overrides = overrides;
+            let mut overrides = overrides.clone();
             if overrides.state_dir.is_none() {
                 overrides.state_dir = Some(PathBuf::from("state/adhoc"));
             }
-            ConfigFile::from_seeds(&seeds, &args.parser)?.validate("<command line>", &overrides)?
+            ConfigFile::from_seeds(&seeds, &source.parser)?
+                .validate("<command line>", &overrides)?
         }
         (Some(_), false) => {
             return Err(ConfigError::Invalid {
@@ -295,10 +383,86 @@ async fn crawl(args: CrawlArgs) -> Result<()> {
             .into())
         }
     };
+    let source = ConfigSource {
+        file: source.config,
+        overrides,
+    };
+    Ok((config, source))
+}
+
+async fn crawl(args: CrawlArgs, bar: Option<ProgressBar>) -> Result<()> {
+    let (config, _) = resolve_config(args.source, args.overrides.into())?;
     if args.fresh {
         forget_crawl(&config)?;
     }
-    run_crawl(config).await.map(|_| ())
+    run_crawl(config, bar).await.map(|_| ())
+}
+
+async fn daemon(args: DaemonArgs) -> Result<()> {
+    let mut overrides: Overrides = args.overrides.into();
+    overrides.http = args.http;
+    let (config, source) = resolve_config(args.source, overrides)?;
+    let http = config.http;
+    let mut crawler = open_crawler(config).await?;
+    crawler.log_progress_every(Some(Duration::from_secs(60)));
+    let handle = crawler.handle();
+    let (endpoint_stop, endpoint_stopped) = tokio::sync::oneshot::channel::<()>();
+    let endpoint = match http {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (daemon.http)"))?;
+            let bound = listener.local_addr()?;
+            tracing::info!("serving /healthz, /status and /metrics on http://{bound}");
+            let handle = handle.clone();
+            Some(tokio::spawn(async move {
+                let stopped = async {
+                    let _ = endpoint_stopped.await;
+                };
+                if let Err(e) = newscrawl::endpoint::serve(listener, handle, stopped).await {
+                    tracing::error!("HTTP endpoint failed: {e}");
+                }
+            }))
+        }
+        None => None,
+    };
+    let reloader = tokio::spawn(reload_on_hangup(source, handle));
+    let summary = crawler.run_daemon(stop_signal()).await;
+    reloader.abort();
+    let _ = endpoint_stop.send(());
+    if let Some(endpoint) = endpoint {
+        let _ = endpoint.await;
+    }
+    eprintln!("{}", summary?);
+    Ok(())
+}
+
+/// Re-reads, validates and applies the config on every SIGHUP; a config that does not
+/// validate (or cannot be applied) is logged and the running one kept.
+async fn reload_on_hangup(source: ConfigSource, handle: newscrawl::crawl::CrawlHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; config reloads are off");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reading the configuration again");
+            match source.reload() {
+                Ok(config) => {
+                    // The scheduler logs whether it applied it.
+                    let _ = handle.reload(config).await;
+                }
+                Err(e) => tracing::error!("configuration not reloaded: {e}; the running one stays"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (source, handle);
+        std::future::pending::<()>().await;
+    }
 }
 
 async fn demo(args: DemoArgs) -> Result<()> {
@@ -321,7 +485,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
     let config =
         ConfigFile::parse(&text, "config/demo.toml")?.validate("config/demo.toml", &overrides)?;
     let output = config.output_path.clone();
-    run_crawl(config).await?;
+    run_crawl(config, None).await?;
     let records = std::fs::read_to_string(&output).unwrap_or_default();
     for line in records.lines().take(3) {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {

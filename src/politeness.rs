@@ -148,6 +148,12 @@ impl HostClock {
         self.base = self.base.max(base);
     }
 
+    /// Sets the floor anew (after a config reload); a Crawl-delay must be raised
+    /// again afterwards.
+    pub fn set_base(&mut self, base: Duration) {
+        self.base = base;
+    }
+
     /// Consecutive failures so far.
     pub fn failures(&self) -> u32 {
         self.failures

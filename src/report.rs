@@ -50,7 +50,8 @@ pub struct SinkStatus {
     pub bytes: u64,
 }
 
-fn rfc3339(ms: u64) -> String {
+/// A Unix-ms time as RFC 3339 (UTC, seconds).
+pub fn rfc3339(ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(ms as i64)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()

@@ -13,6 +13,7 @@ use regex::RegexSet;
 use serde::{Deserialize, Serialize};
 
 use crate::config::SiteSection;
+use crate::revisit::RevisitBounds;
 use crate::urlnorm::{host_key, Normalizer};
 
 /// What a page is to the crawl.
@@ -45,6 +46,13 @@ pub struct SiteError {
     pub reason: String,
 }
 
+/// What a site takes from the config's defaults unless it sets its own.
+#[derive(Debug, Clone, Copy)]
+pub struct SiteDefaults {
+    pub min_delay: Duration,
+    pub revisit: RevisitBounds,
+}
+
 /// One crawled site, validated.
 #[derive(Debug, Clone)]
 pub struct Site {
@@ -57,6 +65,8 @@ pub struct Site {
     pub parser: String,
     pub time_zone: Tz,
     pub min_delay: Duration,
+    /// How often listing pages (sections, feeds, sitemaps) are revisited in daemon mode.
+    pub revisit: RevisitBounds,
     /// When articles are fetched again to catch edits; `None`: never.
     pub article_recheck: Option<Duration>,
     pub sitemaps: Vec<Url>,
@@ -68,7 +78,7 @@ impl Site {
     pub fn from_config(
         raw: SiteSection,
         normalizer: &Normalizer,
-        default_delay: Duration,
+        defaults: &SiteDefaults,
     ) -> Result<Self, SiteError> {
         let err = |key: &str, reason: String| SiteError {
             key: key.to_string(),
@@ -160,6 +170,14 @@ impl Site {
                 ),
             ));
         }
+        let revisit_min = raw.revisit_min.unwrap_or(defaults.revisit.min);
+        let revisit_max = raw.revisit_max.unwrap_or(defaults.revisit.max);
+        if revisit_min.is_zero() || revisit_max < revisit_min {
+            return Err(err(
+                "revisit_max",
+                format!("revisit bounds {revisit_min:?}..{revisit_max:?}: need 0 < revisit_min <= revisit_max"),
+            ));
+        }
         Ok(Self {
             name: raw.name,
             seeds,
@@ -169,7 +187,11 @@ impl Site {
             deny,
             parser: raw.parser,
             time_zone,
-            min_delay: raw.min_delay.unwrap_or(default_delay),
+            min_delay: raw.min_delay.unwrap_or(defaults.min_delay),
+            revisit: RevisitBounds {
+                min: revisit_min,
+                max: revisit_max,
+            },
             article_recheck: raw.article_recheck,
             sitemaps,
             feeds,
@@ -236,12 +258,18 @@ mod tests {
             parser: "article".into(),
             time_zone: "Asia/Seoul".into(),
             min_delay: None,
+            revisit_min: None,
+            revisit_max: None,
             sitemaps: vec![],
             feeds: vec![],
             robots_sitemaps: true,
             article_recheck: None,
         };
-        Site::from_config(raw, &Normalizer::default(), Duration::from_secs(1)).unwrap()
+        let defaults = SiteDefaults {
+            min_delay: Duration::from_secs(1),
+            revisit: crate::config::DaemonSection::default().revisit_bounds(),
+        };
+        Site::from_config(raw, &Normalizer::default(), &defaults).unwrap()
     }
 
     fn url(text: &str) -> Url {

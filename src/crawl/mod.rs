@@ -10,6 +10,7 @@
 //! included); no URL is requested before its host's robots.txt has been read and found
 //! to allow it; each leased URL is settled by exactly one store commit.
 
+mod control;
 mod page;
 mod pool;
 mod robots_fetch;
@@ -23,11 +24,13 @@ use tokio::time::Instant;
 
 use crate::config::CrawlConfig;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
+use crate::metrics::Metrics;
 use crate::parse::ParserRegistry;
 use crate::sink::{JsonlSink, SinkError};
 use crate::site::{Site, UrlKind};
-use crate::store::{QueueEntry, Store, StoreError};
+use crate::store::{Store, StoreError};
 
+pub use control::{CrawlHandle, ErrorNote, HostLive, LiveStatus, SiteLive};
 use pool::WorkerPool;
 use scheduler::Scheduler;
 
@@ -36,6 +39,9 @@ const IO_THREADS: usize = 3;
 
 /// How often the sink delivers new records (after a store flush).
 const SINK_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How often the queue is counted for the `queue_depth` gauge (a scan of its keys).
+const QUEUE_COUNT_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CrawlError {
@@ -115,7 +121,8 @@ impl std::fmt::Display for Summary {
     }
 }
 
-pub(crate) fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -138,6 +145,20 @@ pub struct Crawler {
     pub(crate) cpu: WorkerPool,
     /// Quick store calls: leases, host records, sink deliveries.
     pub(crate) io: WorkerPool,
+    pub(crate) metrics: Arc<Metrics>,
+    control_tx: tokio::sync::mpsc::Sender<control::Control>,
+    control_rx: tokio::sync::mpsc::Receiver<control::Control>,
+    /// How often the scheduler logs a progress line (`None`: never).
+    pub(crate) progress_every: Option<Duration>,
+}
+
+/// How a run behaves when nothing is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Stop: everything reachable was fetched.
+    OneShot,
+    /// Wait for the next revisit; listing pages are queued again after each visit.
+    Daemon,
 }
 
 impl Crawler {
@@ -154,25 +175,13 @@ impl Crawler {
                 });
             }
         }
-        let fetcher = Fetcher::new(&FetchSettings {
-            user_agent: config.user_agent.clone(),
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-            max_body_bytes: config.max_body_bytes,
-        })?;
-        let mut host_sites = HashMap::new();
-        for site in &config.sites {
-            let site = Arc::new(site.clone());
-            for host in site.allowed_hosts() {
-                host_sites
-                    .entry(host.clone())
-                    .or_insert_with(|| site.clone());
-            }
-        }
+        let fetcher = fetcher_for(&config)?;
+        let host_sites = host_sites_of(&config);
         let pool_error =
             |e: std::io::Error| CrawlError::Join(format!("cannot start a worker pool: {e}"));
         let cpu = WorkerPool::new("newscrawl-cpu", 0, pool::CPU_NICENESS).map_err(pool_error)?;
         let io = WorkerPool::new("newscrawl-io", IO_THREADS, 0).map_err(pool_error)?;
+        let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -181,13 +190,51 @@ impl Crawler {
             host_sites,
             cpu,
             io,
+            metrics: Arc::new(Metrics::new()),
+            control_tx,
+            control_rx,
+            progress_every: Some(Duration::from_secs(10)),
         })
+    }
+
+    /// A handle for metrics, status and reloads, valid while the crawl runs.
+    pub fn handle(&self) -> CrawlHandle {
+        CrawlHandle {
+            control: self.control_tx.clone(),
+            metrics: self.metrics.clone(),
+            store: self.store.clone(),
+        }
+    }
+
+    /// How often to log a progress line (default: every 10 s; `None`: never, e.g.
+    /// when a progress bar shows the same).
+    pub fn log_progress_every(&mut self, every: Option<Duration>) {
+        self.progress_every = every;
     }
 
     /// Runs until nothing is due, a limit is reached, or `shutdown` completes; then
     /// lets requests in flight finish, delivers every record, and flushes the store.
     pub async fn run(
         self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<Summary, CrawlError> {
+        self.run_in(Mode::OneShot, shutdown).await
+    }
+
+    /// Runs until `shutdown` completes (or a limit is reached): listing pages are
+    /// revisited at the pace their change rate calls for, new articles found on them
+    /// are fetched, robots.txt is refreshed when it expires, and reloads sent through
+    /// [`CrawlHandle::reload`] are applied.
+    pub async fn run_daemon(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<Summary, CrawlError> {
+        self.run_in(Mode::Daemon, shutdown).await
+    }
+
+    async fn run_in(
+        self,
+        mode: Mode,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<Summary, CrawlError> {
         let started = Instant::now();
@@ -211,20 +258,7 @@ impl Crawler {
                 "{revisits} section pages and due articles queued for a conditional revisit"
             );
         }
-        let seeds: Vec<QueueEntry> = self
-            .config
-            .sites
-            .iter()
-            .flat_map(|site| {
-                let seeds = site.seeds.iter().map(|u| (u, UrlKind::Section));
-                let sitemaps = site.sitemaps.iter().map(|u| (u, UrlKind::Sitemap));
-                let feeds = site.feeds.iter().map(|u| (u, UrlKind::Feed));
-                seeds
-                    .chain(sitemaps)
-                    .chain(feeds)
-                    .map(|(url, kind)| QueueEntry::found(url.to_string(), &site.name, kind, 0))
-            })
-            .collect();
+        let seeds = scheduler::start_entries(&self.config);
         let new_seeds = io
             .run({
                 let store = store.clone();
@@ -240,9 +274,15 @@ impl Crawler {
         };
         let sink = Arc::new(std::sync::Mutex::new(sink));
         let (sink_stop_tx, sink_stop_rx) = tokio::sync::watch::channel(false);
-        let sink_task = tokio::spawn(run_sink(io, store.clone(), sink.clone(), sink_stop_rx));
+        let sink_task = tokio::spawn(run_sink(
+            io,
+            store.clone(),
+            sink.clone(),
+            sink_stop_rx,
+            self.metrics.clone(),
+        ));
 
-        let mut scheduler = Scheduler::new(self, started);
+        let mut scheduler = Scheduler::new(self, started, mode);
         let result = scheduler.run(shutdown).await;
 
         let _ = sink_stop_tx.send(true);
@@ -319,18 +359,51 @@ impl Crawler {
     }
 }
 
+/// The HTTP client a config asks for.
+pub(crate) fn fetcher_for(config: &CrawlConfig) -> Result<Fetcher, FetchError> {
+    Fetcher::new(&FetchSettings {
+        user_agent: config.user_agent.clone(),
+        connect_timeout: config.connect_timeout,
+        request_timeout: config.request_timeout,
+        max_body_bytes: config.max_body_bytes,
+    })
+}
+
+/// The site of every allowed host (the first site that names it).
+pub(crate) fn host_sites_of(config: &CrawlConfig) -> HashMap<String, Arc<Site>> {
+    let mut host_sites = HashMap::new();
+    for site in &config.sites {
+        let site = Arc::new(site.clone());
+        for host in site.allowed_hosts() {
+            host_sites
+                .entry(host.clone())
+                .or_insert_with(|| site.clone());
+        }
+    }
+    host_sites
+}
+
 /// Flushes the store and delivers the outbox every interval, and once more at the end.
 async fn run_sink(
     io: WorkerPool,
     store: Arc<dyn Store>,
     sink: Arc<std::sync::Mutex<JsonlSink>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
 ) -> Result<u64, CrawlError> {
     let mut delivered = 0u64;
+    let mut counted_queue_at: Option<Instant> = None;
     loop {
+        if counted_queue_at.is_none_or(|at| at.elapsed() >= QUEUE_COUNT_INTERVAL) {
+            counted_queue_at = Some(Instant::now());
+            let store = store.clone();
+            if let Ok(Ok(n)) = io.run(move || store.queue_len()).await {
+                metrics.set_queue_depth(n);
+            }
+        }
         let stopping = *stop.borrow();
         let (store2, sink2) = (store.clone(), sink.clone());
-        delivered += io
+        let round = io
             .run(move || -> Result<u64, CrawlError> {
                 // One flush a round makes the records durable before they are written out;
                 // the offset saved by the drain is made durable by the next round's flush
@@ -348,6 +421,8 @@ async fn run_sink(
                 Ok(n)
             })
             .await??;
+        delivered += round;
+        metrics.records_emitted(round);
         if stopping {
             return Ok(delivered);
         }

@@ -17,10 +17,11 @@ use super::{now_ms, rfc3339_now, CrawlError};
 use crate::config::CrawlConfig;
 use crate::discover::{maybe_gunzip, parse_feed, parse_sitemap, Sitemap};
 use crate::fetch::{decode_html, is_html, FetchError, Fetcher, Response, Validators};
+use crate::metrics::Metrics;
 use crate::parse::Page;
 use crate::politeness::{parse_retry_after, Feedback, Politeness};
 use crate::site::{Site, UrlKind};
-use crate::store::{fingerprint, hex, PageCommit, QueueEntry, Store, UrlState, UrlStatus};
+use crate::store::{fingerprint, hex, PageCommit, QueueEntry, Revisit, Store, UrlState, UrlStatus};
 
 /// What a settled page tells the scheduler.
 #[derive(Debug, Default)]
@@ -31,6 +32,11 @@ pub(super) struct PageOutcome {
     pub new_links: Vec<(String, usize)>,
     pub records: usize,
     pub links_ignored: usize,
+    /// Unix ms at which the page is due again (daemon mode).
+    pub revisit_due_ms: Option<u64>,
+    /// Why the page failed, when it did.
+    pub error: Option<String>,
+    pub url: String,
 }
 
 /// What the answer (or failure) says about the server, for its clock.
@@ -89,6 +95,22 @@ pub(super) struct PageJob {
     pub site: Arc<Site>,
     pub entry: QueueEntry,
     pub url: Url,
+    pub metrics: Arc<Metrics>,
+    /// Daemon mode: when the page is looked at again once settled.
+    pub revisit: Option<Revisit>,
+}
+
+/// The error kind (for metrics) of a request that failed, if it did.
+fn error_kind(response: &Result<Response, FetchError>) -> Option<&'static str> {
+    match response {
+        Ok(r) if (400..500).contains(&r.status) => Some("http_4xx"),
+        Ok(r) if r.status >= 500 => Some("http_5xx"),
+        Ok(_) => None,
+        Err(FetchError::Timeout) => Some("timeout"),
+        Err(FetchError::Connect(_)) => Some("connect"),
+        Err(FetchError::TooLarge { .. }) => Some("too_large"),
+        Err(FetchError::Other(_)) => Some("network"),
+    }
 }
 
 impl PageJob {
@@ -104,6 +126,16 @@ impl PageJob {
             last_modified: self.entry.last_modified.clone(),
         };
         let response = self.fetcher.get(&self.url, &validators).await;
+        match &response {
+            Ok(r) => {
+                self.metrics
+                    .request("page", Some(r.status), r.body.len() as u64, sent.elapsed())
+            }
+            Err(_) => self.metrics.request("page", None, 0, sent.elapsed()),
+        }
+        if let Some(kind) = error_kind(&response) {
+            self.metrics.error(kind);
+        }
         let answered_at = response
             .as_ref()
             .map_or_else(|_| Instant::now(), |r| r.answered_at);
@@ -134,7 +166,10 @@ impl PageJob {
             now_ms: state.fetched_at_ms,
             ..Default::default()
         };
-        let mut outcome = PageOutcome::default();
+        let mut outcome = PageOutcome {
+            url: self.entry.url.clone(),
+            ..Default::default()
+        };
         if let Some(reason) = is_temporary(&response) {
             if state.attempts <= self.config.politeness.max_retries {
                 tracing::debug!(url = %self.url, "attempt {} failed ({reason}); will try again", state.attempts);
@@ -165,8 +200,16 @@ impl PageJob {
             }
         }
         outcome.status = Some(state.status);
+        if state.status == UrlStatus::Failed {
+            outcome.error = state.note.clone();
+        }
+        if state.status == UrlStatus::Fetched {
+            self.metrics.page_parsed();
+        }
         commit.state = Some(state);
+        commit.revisit = self.revisit;
         let report = self.store.commit(commit)?;
+        outcome.revisit_due_ms = report.revisit_due_ms;
         outcome.new_links = report.new_links;
         outcome
             .new_links
@@ -243,6 +286,7 @@ impl PageJob {
         let parsed = match catch_unwind(AssertUnwindSafe(|| self.parser.parse(&page))) {
             Ok(parsed) => parsed,
             Err(_) => {
+                self.metrics.error("parse");
                 state.status = UrlStatus::Failed;
                 state.note = Some(format!(
                     "parser {:?} panicked on this page",
@@ -343,6 +387,7 @@ impl PageJob {
         let found = match found {
             Ok(found) => found,
             Err(e) => {
+                self.metrics.error("parse");
                 state.status = UrlStatus::Failed;
                 state.note = Some(e.to_string());
                 return;
@@ -415,6 +460,7 @@ impl PageJob {
             return;
         }
         if usize::from(self.entry.redirects) >= self.config.max_redirects {
+            self.metrics.error("redirect");
             state.status = UrlStatus::Failed;
             state.note = Some(format!("more than {} redirects", self.config.max_redirects));
             return;

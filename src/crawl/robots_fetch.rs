@@ -18,6 +18,7 @@ use super::now_ms;
 use super::pool::WorkerPool;
 use super::scheduler::Event;
 use crate::fetch::{Fetcher, Response, Validators};
+use crate::metrics::Metrics;
 use crate::politeness::Feedback;
 use crate::robots::Robots;
 use crate::store::{HostRecord, RobotsCopy, Store};
@@ -56,6 +57,7 @@ pub(super) struct RobotsJob {
     /// The host's gap, kept between redirect hops.
     pub delay: Duration,
     pub events: mpsc::UnboundedSender<Event>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl RobotsJob {
@@ -77,6 +79,15 @@ impl RobotsJob {
             }
             let sent = Instant::now();
             let response = self.fetcher.get(&url, &Validators::default()).await;
+            match &response {
+                Ok(r) => self.metrics.request(
+                    "robots",
+                    Some(r.status),
+                    r.body.len() as u64,
+                    sent.elapsed(),
+                ),
+                Err(_) => self.metrics.request("robots", None, 0, sent.elapsed()),
+            }
             answered_at = response
                 .as_ref()
                 .map_or_else(|_| Instant::now(), |r| r.answered_at);

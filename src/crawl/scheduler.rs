@@ -19,15 +19,19 @@ use ::url::Url;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::control::{Control, ErrorNote, HostLive, LiveStatus, SiteLive};
 use super::page::{PageJob, PageOutcome};
 use super::robots_fetch::{is_usable, policy_of, unavailable_reason, RobotsJob};
-use super::{now_ms, CrawlError, Crawler, Stats, StopReason};
+use super::{
+    fetcher_for, host_sites_of, now_ms, rfc3339_now, CrawlError, Crawler, Mode, Stats, StopReason,
+};
 use crate::config::CrawlConfig;
 use crate::politeness::{Feedback, HostClock, ReadyQueue};
 use crate::robots::Robots;
-use crate::site::{path_and_query, Site};
+use crate::site::{path_and_query, Site, UrlKind};
 use crate::store::{
-    HostRecord, Lease, PageCommit, QueueEntry, RobotsCopy, Store, StoreError, UrlState, UrlStatus,
+    HostRecord, Lease, PageCommit, QueueEntry, Revisit, RobotsCopy, Store, StoreError, UrlState,
+    UrlStatus,
 };
 use crate::urlnorm::host_key;
 
@@ -85,7 +89,8 @@ enum RobotsState {
         robots: Arc<Robots>,
         fetched_at_ms: u64,
     },
-    /// One-shot crawl: robots.txt stayed unavailable; the host's URLs stay queued.
+    /// robots.txt stayed unavailable after every retry: the host's URLs stay queued
+    /// (for the next run; in daemon mode, until a timer tries again).
     Parked,
 }
 
@@ -107,6 +112,14 @@ struct HostSlot {
     /// Counts wake-ups with new work, so that a refill that started before new links
     /// were committed does not mark the host exhausted.
     generation: u64,
+    /// The host belongs to no site of the current config (dropped by a reload): its
+    /// URLs stay queued, untouched.
+    retired: bool,
+    /// Since when the next URL in the window has been ready to go (for metrics).
+    work_since: Option<Instant>,
+    /// Unix ms of the earliest URL the store holds for later (daemon mode).
+    next_due_ms: Option<u64>,
+    last_error: Option<ErrorNote>,
 }
 
 impl HostSlot {
@@ -116,8 +129,11 @@ impl HostSlot {
     }
 }
 
-/// How long a stop (Ctrl-C, SIGTERM) waits for requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Daemon mode: how long a host whose robots.txt stayed unavailable rests before the
+/// next round of tries.
+const PARKED_RETRY: Duration = Duration::from_secs(15 * 60);
+/// Failures kept for `/status`.
+const LAST_ERRORS: usize = 20;
 /// URLs leased per host at a time.
 const WINDOW: usize = 8;
 /// Pages answered but not yet settled (each holds its body); dispatching pauses at
@@ -141,10 +157,16 @@ pub(super) struct Scheduler {
     stats: Stats,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
+    mode: Mode,
+    /// Daemon mode: hosts to wake when their next queued URL falls due (or their
+    /// robots.txt may be tried again).
+    timers: ReadyQueue,
+    last_errors: VecDeque<ErrorNote>,
+    site_records: HashMap<String, u64>,
 }
 
 impl Scheduler {
-    pub fn new(crawler: Crawler, started: Instant) -> Self {
+    pub fn new(crawler: Crawler, started: Instant, mode: Mode) -> Self {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         Self {
             crawler,
@@ -159,7 +181,15 @@ impl Scheduler {
             stats: Stats::default(),
             events_tx,
             events_rx,
+            mode,
+            timers: ReadyQueue::default(),
+            last_errors: VecDeque::new(),
+            site_records: HashMap::new(),
         }
+    }
+
+    fn daemon(&self) -> bool {
+        self.mode == Mode::Daemon
     }
 
     pub fn stats(&self) -> Stats {
@@ -189,8 +219,16 @@ impl Scheduler {
         tokio::pin!(shutdown);
         let mut stop: Option<StopReason> = None;
         let mut grace_end: Option<Instant> = None;
+        let mut control = std::mem::replace(&mut self.crawler.control_rx, mpsc::channel(1).1);
         let result = loop {
             let now = Instant::now();
+            self.crawler.metrics.beat(now_ms());
+            self.crawler.metrics.set_in_flight(self.in_flight);
+            if stop.is_none() {
+                while let Some(host) = self.timers.pop_due(now) {
+                    self.timer_fired(&host, now);
+                }
+            }
             if stop.is_none() {
                 if deadline.is_some_and(|d| now >= d) {
                     stop = Some(StopReason::MaxTime);
@@ -208,7 +246,8 @@ impl Scheduler {
                 }
             }
             let idle = self.in_flight == 0 && self.settling == 0 && self.pending == 0;
-            if idle && (stop.is_some() || self.ready.is_empty()) {
+            let waits_for_more = self.daemon() && stop.is_none();
+            if idle && (stop.is_some() || (self.ready.is_empty() && !waits_for_more)) {
                 break Ok(stop.unwrap_or(StopReason::Done));
             }
             if grace_end.is_some_and(|end| now >= end) {
@@ -220,7 +259,8 @@ impl Scheduler {
                 );
                 break Ok(StopReason::Shutdown);
             }
-            if last_progress.elapsed() >= Duration::from_secs(1) {
+            let progress_every = self.crawler.progress_every;
+            if progress_every.is_some_and(|every| last_progress.elapsed() >= every) {
                 self.log_progress();
                 last_progress = Instant::now();
             }
@@ -229,12 +269,21 @@ impl Scheduler {
             } else {
                 self.ready.next_at()
             };
+            let wake = match (
+                wake,
+                stop.is_none().then(|| self.timers.next_at()).flatten(),
+            ) {
+                (Some(w), Some(t)) => Some(w.min(t)),
+                (w, t) => w.or(t),
+            };
             let wake = match (wake, deadline) {
                 (Some(w), Some(d)) => Some(w.min(d)),
                 (w, d) => w.or(d),
             };
-            let progress_at = last_progress + Duration::from_secs(1);
+            // Wake at least once a second (heartbeat for /healthz, progress lines).
+            let progress_at = last_progress + progress_every.unwrap_or(Duration::from_secs(1));
             let wake = wake.map_or(progress_at, |w| w.min(progress_at));
+            let wake = wake.min(now + Duration::from_secs(1));
             let wake = grace_end.map_or(wake, |end| wake.min(end));
             tokio::select! {
                 event = self.events_rx.recv() => {
@@ -243,11 +292,16 @@ impl Scheduler {
                         break Err(e);
                     }
                 }
+                Some(request) = control.recv() => self.control(request),
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = &mut shutdown, if stop.is_none() => {
-                    tracing::info!("stopping: letting {} requests in flight finish", self.in_flight);
+                    let grace = self.config().shutdown_grace;
+                    tracing::info!(
+                        "stopping: letting {} requests in flight finish (at most {grace:?})",
+                        self.in_flight
+                    );
                     stop = Some(StopReason::Shutdown);
-                    grace_end = Some(Instant::now() + SHUTDOWN_GRACE);
+                    grace_end = Some(Instant::now() + grace);
                 }
             }
         };
@@ -301,6 +355,10 @@ impl Scheduler {
                     refilling: false,
                     exhausted: false,
                     generation: 0,
+                    retired: false,
+                    work_since: None,
+                    next_due_ms: None,
+                    last_error: None,
                 },
             );
             if self.config().politeness.group_by_ip {
@@ -319,7 +377,8 @@ impl Scheduler {
             slot.exhausted = false;
             slot.generation += 1;
         }
-        if slot.out_of_work()
+        if slot.retired
+            || slot.out_of_work()
             || matches!(
                 slot.robots,
                 RobotsState::Fetching { .. } | RobotsState::Parked
@@ -482,6 +541,7 @@ impl Scheduler {
             url: format!("{}://{}/robots.txt", slot.scheme, host),
             delay,
             events: self.events_tx.clone(),
+            metrics: self.crawler.metrics.clone(),
         };
         tokio::spawn(job.run());
     }
@@ -514,6 +574,7 @@ impl Scheduler {
             };
             if !robots.allows(path_and_query(&url)) {
                 self.stats.robots_denied += 1;
+                self.crawler.metrics.robots_denied();
                 let note = match robots.disallow_all_reason() {
                     Some(reason) => format!("robots.txt disallows everything: {reason}"),
                     None => "disallowed by robots.txt".to_string(),
@@ -530,7 +591,21 @@ impl Scheduler {
             self.in_flight += 1;
             self.settling += 1;
             self.stats.requests += 1;
-            let site = self.hosts[host].site.clone();
+            let slot = self.hosts.get_mut(host).expect("slot exists");
+            if let Some(since) = slot.work_since.take() {
+                self.crawler
+                    .metrics
+                    .host_waited(now.saturating_duration_since(since));
+            }
+            if !slot.window.is_empty() {
+                slot.work_since = Some(now);
+            }
+            let site = slot.site.clone();
+            let revisit = match self.mode {
+                Mode::OneShot => None,
+                Mode::Daemon if entry.kind.is_revisited() => Some(Revisit::Adaptive(site.revisit)),
+                Mode::Daemon => site.article_recheck.map(Revisit::After),
+            };
             let job = PageJob {
                 fetcher: self.crawler.fetcher.clone(),
                 cpu: self.crawler.cpu.clone(),
@@ -544,6 +619,8 @@ impl Scheduler {
                 site,
                 entry,
                 url,
+                metrics: self.crawler.metrics.clone(),
+                revisit,
             };
             let (tx, host) = (self.events_tx.clone(), host.to_string());
             tokio::spawn(async move {
@@ -676,10 +753,24 @@ impl Scheduler {
                 let slot = self.hosts.get_mut(&host).expect("slot exists");
                 slot.refilling = false;
                 match lease? {
-                    Lease::Urls(urls) => slot.window.extend(urls),
-                    // One-shot crawls do not wait for URLs that are due later.
-                    Lease::NotDue(_) | Lease::Empty => {
-                        slot.exhausted = slot.generation == generation
+                    Lease::Urls(urls) => {
+                        if slot.window.is_empty() && slot.work_since.is_none() {
+                            slot.work_since = Some(now);
+                        }
+                        slot.window.extend(urls);
+                    }
+                    // One-shot crawls do not wait for URLs that are due later; the
+                    // daemon sets a timer for them.
+                    Lease::NotDue(due_ms) => {
+                        slot.exhausted = slot.generation == generation;
+                        slot.next_due_ms = Some(due_ms);
+                        if self.mode == Mode::Daemon {
+                            self.timers.arm(&host, instant_of(due_ms, now));
+                        }
+                    }
+                    Lease::Empty => {
+                        slot.exhausted = slot.generation == generation;
+                        slot.next_due_ms = None;
                     }
                 }
                 self.wake_host(&host, now, false);
@@ -729,12 +820,23 @@ impl Scheduler {
                         fetched_at_ms: copy.fetched_at_ms,
                     }
                 } else if failures >= self.config().politeness.max_retries {
-                    tracing::warn!(
-                        host,
-                        "robots.txt unavailable ({}) after {} tries; the host's URLs stay queued for a later run",
-                        unavailable_reason(&copy),
-                        failures + 1
-                    );
+                    self.crawler.metrics.error("robots_unavailable");
+                    if self.daemon() {
+                        tracing::warn!(
+                            host,
+                            "robots.txt unavailable ({}) after {} tries; trying again in {PARKED_RETRY:?}",
+                            unavailable_reason(&copy),
+                            failures + 1
+                        );
+                        self.timers.arm(&host, now + PARKED_RETRY);
+                    } else {
+                        tracing::warn!(
+                            host,
+                            "robots.txt unavailable ({}) after {} tries; the host's URLs stay queued for a later run",
+                            unavailable_reason(&copy),
+                            failures + 1
+                        );
+                    }
                     RobotsState::Parked
                 } else {
                     tracing::info!(
@@ -773,16 +875,234 @@ impl Scheduler {
                 }
                 self.stats.records += outcome.records as u64;
                 self.stats.links_ignored += outcome.links_ignored as u64;
+                if outcome.records > 0 {
+                    if let Some(slot) = self.hosts.get(&host) {
+                        *self.site_records.entry(slot.site.name.clone()).or_default() +=
+                            outcome.records as u64;
+                    }
+                }
                 for (link_host, n) in &outcome.new_links {
                     self.stats.links_queued += *n as u64;
+                    self.crawler.metrics.links_queued(*n as u64);
                     self.wake_host(link_host, now, true);
                 }
                 if outcome.requeued {
                     self.wake_host(&host, now, true);
                 }
+                if let Some(due_ms) = outcome.revisit_due_ms {
+                    self.timers.arm(&host, instant_of(due_ms, now));
+                }
+                if let Some(error) = outcome.error {
+                    let note = ErrorNote {
+                        url: outcome.url,
+                        error,
+                        at: rfc3339_now(),
+                    };
+                    if self.last_errors.len() >= LAST_ERRORS {
+                        self.last_errors.pop_back();
+                    }
+                    self.last_errors.push_front(note.clone());
+                    if let Some(slot) = self.hosts.get_mut(&host) {
+                        slot.last_error = Some(note);
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// Daemon mode: a host's next queued URL fell due, or its robots.txt may be tried
+    /// again.
+    fn timer_fired(&mut self, host: &str, now: Instant) {
+        let Some(slot) = self.hosts.get_mut(host) else {
+            return;
+        };
+        if matches!(slot.robots, RobotsState::Parked) {
+            slot.robots = RobotsState::Needed { failures: 0 };
+        }
+        self.wake_host(host, now, true);
+    }
+
+    fn control(&mut self, request: Control) {
+        match request {
+            Control::Status(reply) => {
+                let _ = reply.send(self.live_status());
+            }
+            Control::Reload(config, reply) => {
+                let result = self.reload(*config);
+                match &result {
+                    Ok(()) => tracing::info!(
+                        "configuration reloaded: {} sites",
+                        self.config().sites.len()
+                    ),
+                    Err(e) => tracing::error!("configuration not reloaded: {e}"),
+                }
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Switches to a new config without stopping: sites, patterns, delays and limits
+    /// apply to every request from now on; new seeds are queued. Refused, with the
+    /// old config kept, when the change needs a restart.
+    fn reload(&mut self, mut config: CrawlConfig) -> Result<(), String> {
+        let old = self.crawler.config.clone();
+        if config.state_dir != old.state_dir {
+            return Err(format!(
+                "crawler.state_dir changed ({} -> {}); that needs a restart",
+                old.state_dir.display(),
+                config.state_dir.display()
+            ));
+        }
+        for site in &config.sites {
+            if self.crawler.parsers.get(&site.parser).is_none() {
+                return Err(format!(
+                    "site {:?} uses parser {:?}, which is not registered",
+                    site.name, site.parser
+                ));
+            }
+        }
+        if !config
+            .sites
+            .iter()
+            .any(|s| old.sites.iter().any(|o| o.name == s.name))
+        {
+            return Err("the new config shares no site with the running crawl; start it with another state directory".into());
+        }
+        if config.output_path != old.output_path {
+            tracing::warn!(
+                "output.path changed; records keep going to {} until a restart",
+                old.output_path.display()
+            );
+            config.output_path = old.output_path.clone();
+        }
+        let fetcher = fetcher_for(&config).map_err(|e| e.to_string())?;
+        self.crawler.fetcher = fetcher;
+        self.crawler.host_sites = host_sites_of(&config);
+        self.crawler.config = Arc::new(config);
+        for (host, slot) in self.hosts.iter_mut() {
+            match self.crawler.host_sites.get(host) {
+                Some(site) => {
+                    slot.site = site.clone();
+                    slot.retired = false;
+                }
+                None => slot.retired = true,
+            }
+        }
+        // Delays: the sites' new floors, then each host's robots.txt Crawl-delay again.
+        let limit = self.config().politeness.per_host_concurrency;
+        for (key, members) in &self.members {
+            let floor = members
+                .iter()
+                .map(|m| self.hosts[m].site.min_delay)
+                .max()
+                .unwrap_or_default();
+            let clock = self.clocks.get_mut(key).expect("clock exists");
+            clock.set_base(floor);
+            clock.limit = limit;
+        }
+        let ready: Vec<(String, Arc<Robots>)> = self
+            .hosts
+            .iter()
+            .filter_map(|(host, slot)| match &slot.robots {
+                RobotsState::Ready { robots, .. } => Some((host.clone(), robots.clone())),
+                _ => None,
+            })
+            .collect();
+        for (host, robots) in ready {
+            self.apply_crawl_delay(&host, &robots);
+        }
+        // New seeds, and hosts of new sites that already have queued URLs.
+        let starts = start_entries(self.config());
+        let names: Vec<String> = self.config().sites.iter().map(|s| s.name.clone()).collect();
+        let known: std::collections::HashSet<String> =
+            self.crawler.host_sites.keys().cloned().collect();
+        self.store_in_background(
+            move |store| {
+                store.put_meta("sites", names.join("\n").as_bytes())?;
+                store.enqueue_new(&starts, now_ms())?;
+                store.hosts_with_work()
+            },
+            move |result| {
+                let (hosts, result) = match result {
+                    Ok(hosts) => {
+                        let hosts: Vec<String> =
+                            hosts.into_iter().filter(|h| known.contains(h)).collect();
+                        let n = hosts.len();
+                        (hosts, Ok(n))
+                    }
+                    Err(e) => (Vec::new(), Err(e)),
+                };
+                Event::Enqueued { hosts, result }
+            },
+        );
+        Ok(())
+    }
+
+    fn live_status(&self) -> LiveStatus {
+        let now = Instant::now();
+        let now_unix = now_ms();
+        let s = &self.stats;
+        let sites = self
+            .config()
+            .sites
+            .iter()
+            .map(|site| SiteLive {
+                name: site.name.clone(),
+                hosts: site.allowed_hosts().to_vec(),
+                records_committed: self.site_records.get(&site.name).copied().unwrap_or(0),
+                revisit_min_seconds: site.revisit.min.as_secs_f64(),
+                revisit_max_seconds: site.revisit.max.as_secs_f64(),
+            })
+            .collect();
+        let mut hosts: Vec<HostLive> = self
+            .hosts
+            .iter()
+            .map(|(host, slot)| {
+                let clock = slot.clock.as_ref().and_then(|k| self.clocks.get(k));
+                HostLive {
+                    host: host.clone(),
+                    site: slot.site.name.clone(),
+                    robots: match slot.robots {
+                        RobotsState::Unknown => "unknown",
+                        RobotsState::Needed { .. } => "needed",
+                        RobotsState::Fetching { .. } => "fetching",
+                        RobotsState::Ready { .. } => "ready",
+                        RobotsState::Parked => "parked",
+                    },
+                    in_flight: clock.map_or(0, |c| c.in_flight),
+                    leased: slot.window.len(),
+                    delay_seconds: clock.map_or(0.0, |c| c.delay().as_secs_f64()),
+                    next_allowed_in_seconds: clock.map_or(0.0, |c| {
+                        c.next_allowed.saturating_duration_since(now).as_secs_f64()
+                    }),
+                    next_due_in_seconds: slot
+                        .next_due_ms
+                        .map(|due| due.saturating_sub(now_unix) as f64 / 1000.0),
+                    last_error: slot.last_error.clone(),
+                }
+            })
+            .collect();
+        hosts.sort_by(|a, b| a.host.cmp(&b.host));
+        LiveStatus {
+            mode: match self.mode {
+                Mode::OneShot => "crawl",
+                Mode::Daemon => "daemon",
+            },
+            uptime_seconds: self.started.elapsed().as_secs_f64(),
+            requests: s.requests,
+            robots_requests: s.robots_requests,
+            pages_parsed: s.pages_parsed,
+            records_committed: s.records,
+            failed: s.failed,
+            retried: s.retried,
+            robots_denied: s.robots_denied,
+            in_flight: self.in_flight,
+            parsing: self.settling,
+            sites,
+            hosts,
+            last_errors: self.last_errors.iter().cloned().collect(),
+        }
     }
 
     /// Saves a host's next allowed start (Unix ms) so that a restart keeps it.
@@ -834,6 +1154,28 @@ impl Scheduler {
             })
             .await?
     }
+}
+
+/// Every site's start URLs: seeds (as sections), sitemaps and feeds.
+pub(super) fn start_entries(config: &CrawlConfig) -> Vec<QueueEntry> {
+    config
+        .sites
+        .iter()
+        .flat_map(|site| {
+            let seeds = site.seeds.iter().map(|u| (u, UrlKind::Section));
+            let sitemaps = site.sitemaps.iter().map(|u| (u, UrlKind::Sitemap));
+            let feeds = site.feeds.iter().map(|u| (u, UrlKind::Feed));
+            seeds
+                .chain(sitemaps)
+                .chain(feeds)
+                .map(|(url, kind)| QueueEntry::found(url.to_string(), &site.name, kind, 0))
+        })
+        .collect()
+}
+
+/// The moment a Unix-ms time corresponds to.
+fn instant_of(unix_ms: u64, now: Instant) -> Instant {
+    now + Duration::from_millis(unix_ms.saturating_sub(now_ms()))
 }
 
 /// The first address of `host[:port]`, for grouping hosts by IP.

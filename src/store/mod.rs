@@ -14,6 +14,7 @@ mod sled_store;
 
 use serde::{Deserialize, Serialize};
 
+use crate::revisit::{ChangeEstimate, RevisitBounds};
 use crate::site::UrlKind;
 
 pub use sled_store::SledStore;
@@ -202,7 +203,29 @@ pub struct PageCommit {
     pub records: Vec<Vec<u8>>,
     /// The page's content hash and URL, to detect the same page under other URLs.
     pub content: Option<(Fingerprint, String)>,
+    /// Daemon mode: when a settled (fetched or failed) page is queued again.
+    pub revisit: Option<Revisit>,
     pub now_ms: u64,
+}
+
+/// When a page is looked at again (daemon mode).
+#[derive(Debug, Clone, Copy)]
+pub enum Revisit {
+    /// A listing page: after the interval its [`ChangeEstimate`] gives, which this
+    /// visit updates with whether it found new URLs.
+    Adaptive(RevisitBounds),
+    /// An article: after a fixed time, to catch edits.
+    After(std::time::Duration),
+}
+
+/// A listing page's revisit schedule, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevisitSchedule {
+    pub url: String,
+    pub site: String,
+    pub estimate: ChangeEstimate,
+    /// Unix ms of the next visit.
+    pub next_due_ms: u64,
 }
 
 /// What a commit changed.
@@ -213,6 +236,8 @@ pub struct CommitReport {
     /// Hosts of URLs queued again by `refresh`.
     pub refreshed: Vec<String>,
     pub records: usize,
+    /// Unix ms at which the page was queued again by [`PageCommit::revisit`].
+    pub revisit_due_ms: Option<u64>,
 }
 
 /// How far a sink has delivered the outbox, and the size of its output at that point.
@@ -268,4 +293,8 @@ pub trait Store: Send + Sync + 'static {
     /// A value of the crawl's own (crawl identity, ...), by name.
     fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Every listing page's revisit schedule (daemon mode).
+    fn revisit_schedules(&self) -> Result<Vec<RevisitSchedule>, StoreError>;
+    /// Queued URLs in all (a scan of the queue's keys).
+    fn queue_len(&self) -> Result<u64, StoreError>;
 }

@@ -10,6 +10,8 @@
 //! - `outbox`: sequence (8, BE) -> record (JSON bytes)
 //! - `sections`: URL fingerprint -> nothing; the pages revisited on every run (section
 //!   pages, sitemaps, feeds), so that the revisit reads them without scanning every URL
+//! - `revisits`: URL fingerprint -> [`RevisitSchedule`] (daemon mode: what is known of
+//!   a listing page's change rate, and when it is due again)
 //!
 //! Invariant: every write to `urls` (commits, new seeds) holds `commit_lock`, so
 //! outbox sequence numbers are allocated and made visible in the same order, and a
@@ -37,6 +39,7 @@ pub struct SledStore {
     content: sled::Tree,
     outbox: sled::Tree,
     sections: sled::Tree,
+    revisits: sled::Tree,
     /// Held by every writer of `urls`; guards the cache of known URLs.
     commit_lock: Mutex<KnownUrls>,
 }
@@ -148,6 +151,7 @@ impl SledStore {
             content: db.open_tree("content")?,
             outbox: db.open_tree("outbox")?,
             sections: db.open_tree("sections")?,
+            revisits: db.open_tree("revisits")?,
             meta,
             db,
             commit_lock: Mutex::new(KnownUrls::default()),
@@ -332,9 +336,12 @@ impl Store for SledStore {
             &self.content,
             &self.outbox,
             &self.sections,
+            &self.revisits,
         );
+        // A listing page "changed" when it led to content not seen before.
+        let found_new = new_links.iter().any(|(_, link)| !link.kind.is_revisited());
         let result = trees.transaction(
-            |(urls, queue, leases, content, outbox, sections)| -> TxResult<CommitReport> {
+            |(urls, queue, leases, content, outbox, sections, revisits)| -> TxResult<CommitReport> {
                 let mut report = CommitReport::default();
                 for state in commit.state.iter().chain(&commit.also) {
                     let fp = fingerprint(state.url.as_bytes());
@@ -403,6 +410,18 @@ impl Store for SledStore {
                     outbox.insert(&seq.to_be_bytes(), record.as_slice())?;
                 }
                 report.records = commit.records.len();
+                if let (Some(plan), Some(state)) = (&commit.revisit, &commit.state) {
+                    let changed = found_new || !report.refreshed.is_empty();
+                    report.revisit_due_ms = schedule_revisit(
+                        plan,
+                        state,
+                        changed,
+                        commit.now_ms,
+                        urls,
+                        queue,
+                        revisits,
+                    )?;
+                }
                 Ok(report)
             },
         );
@@ -544,6 +563,25 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn revisit_schedules(&self) -> Result<Vec<RevisitSchedule>, StoreError> {
+        self.revisits
+            .iter()
+            .map(|item| {
+                let (key, value) = item?;
+                decode("revisits", &key, &value)
+            })
+            .collect()
+    }
+
+    fn queue_len(&self) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for key in self.queue.iter().keys() {
+            key?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     fn url_states(&self) -> Result<Vec<UrlState>, StoreError> {
         self.urls
             .iter()
@@ -553,6 +591,83 @@ impl Store for SledStore {
             })
             .collect()
     }
+}
+
+/// Queues a settled page again as `plan` says (inside a commit's transaction), and
+/// returns when it is due. Pages that were not fetched or failed (skipped, aliases)
+/// are not revisited: another URL stands for them.
+fn schedule_revisit(
+    plan: &Revisit,
+    state: &UrlState,
+    changed: bool,
+    now_ms: u64,
+    urls: &sled::transaction::TransactionalTree,
+    queue: &sled::transaction::TransactionalTree,
+    revisits: &sled::transaction::TransactionalTree,
+) -> TxResult<Option<u64>> {
+    if !matches!(state.status, UrlStatus::Fetched | UrlStatus::Failed) {
+        return Ok(None);
+    }
+    let fp = fingerprint(state.url.as_bytes());
+    let due_ms = match plan {
+        Revisit::After(after) => {
+            if state.status != UrlStatus::Fetched {
+                return Ok(None);
+            }
+            now_ms + after.as_millis() as u64
+        }
+        Revisit::Adaptive(bounds) => {
+            let known = match revisits.get(fp)? {
+                Some(v) => Some(
+                    decode::<RevisitSchedule>("revisits", &fp, &v)
+                        .map_err(ConflictableTransactionError::Abort)?,
+                ),
+                None => None,
+            };
+            let estimate = match known {
+                None => ChangeEstimate::first(now_ms, bounds),
+                Some(known) => {
+                    let mut estimate = known.estimate;
+                    if state.status == UrlStatus::Fetched {
+                        estimate.observe(now_ms, changed, bounds);
+                    } else {
+                        // A failed visit says nothing about change: keep the pace.
+                        estimate.rebound(bounds);
+                    }
+                    estimate
+                }
+            };
+            let due_ms = now_ms + estimate.interval_ms;
+            let schedule = RevisitSchedule {
+                url: state.url.clone(),
+                site: state.site.clone(),
+                estimate,
+                next_due_ms: due_ms,
+            };
+            revisits.insert(&fp, encode(&schedule))?;
+            due_ms
+        }
+    };
+    let entry = QueueEntry {
+        url: state.url.clone(),
+        site: state.site.clone(),
+        kind: state.kind,
+        depth: state.depth,
+        redirects: 0,
+        etag: state.etag.clone(),
+        last_modified: state.last_modified.clone(),
+    };
+    let mut queued = state.clone();
+    queued.status = UrlStatus::Queued;
+    if let Some(current) = urls.get(fp)? {
+        // Keep what the commit wrote (e.g. a sitemap's lastmod), only requeued.
+        queued = decode("urls", &fp, &current).map_err(ConflictableTransactionError::Abort)?;
+        queued.status = UrlStatus::Queued;
+    }
+    urls.insert(&fp, encode(&queued))?;
+    let seq = queue.generate_id()?;
+    queue.insert(queue_key(&entry.host(), due_ms, seq), encode(&entry))?;
+    Ok(Some(due_ms))
 }
 
 /// Adds one to a big-endian byte string; false when it overflows.

@@ -1,0 +1,106 @@
+//! Talking to a running crawl from outside the scheduler: reloading its config
+//! (SIGHUP) and asking for a snapshot of its state (`/status`).
+//!
+//! Invariant: the scheduler stays the only owner of its state; callers get answers
+//! through messages, never shared locks, so a slow caller cannot stall the crawl.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::CrawlConfig;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// A request to the scheduler.
+pub(crate) enum Control {
+    /// Apply a new (validated) config; the answer says why it was refused, if it was.
+    Reload(Box<CrawlConfig>, oneshot::Sender<Result<(), String>>),
+    Status(oneshot::Sender<LiveStatus>),
+}
+
+/// A handle on a crawl that is (or will be) running: its metrics, its store, and a
+/// way to reach its scheduler. Cheap to clone.
+#[derive(Clone)]
+pub struct CrawlHandle {
+    pub(crate) control: mpsc::Sender<Control>,
+    pub metrics: Arc<Metrics>,
+    pub store: Arc<dyn Store>,
+}
+
+impl CrawlHandle {
+    /// Asks the running crawl to switch to `config`. Refused (with the reason) when
+    /// the config cannot be applied without a restart, or when the crawl is not running.
+    pub async fn reload(&self, config: CrawlConfig) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.control
+            .send(Control::Reload(Box::new(config), tx))
+            .await
+            .map_err(|_| "the crawl is not running".to_string())?;
+        rx.await
+            .map_err(|_| "the crawl stopped before answering".to_string())?
+    }
+
+    /// The scheduler's view of the crawl, or `None` when it is not running.
+    pub async fn live_status(&self) -> Option<LiveStatus> {
+        let (tx, rx) = oneshot::channel();
+        self.control.send(Control::Status(tx)).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+/// What the scheduler knows right now.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveStatus {
+    pub mode: &'static str,
+    pub uptime_seconds: f64,
+    pub requests: u64,
+    pub robots_requests: u64,
+    pub pages_parsed: u64,
+    pub records_committed: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub robots_denied: u64,
+    pub in_flight: usize,
+    pub parsing: usize,
+    pub sites: Vec<SiteLive>,
+    pub hosts: Vec<HostLive>,
+    /// The most recent failures, newest first.
+    pub last_errors: Vec<ErrorNote>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteLive {
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub records_committed: u64,
+    pub revisit_min_seconds: f64,
+    pub revisit_max_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostLive {
+    pub host: String,
+    pub site: String,
+    /// `unknown`, `needed`, `fetching`, `ready` or `parked`.
+    pub robots: &'static str,
+    pub in_flight: usize,
+    /// URLs leased and waiting in memory.
+    pub leased: usize,
+    /// Current gap between requests, in seconds.
+    pub delay_seconds: f64,
+    /// Seconds until the host's clock allows the next request (0: now).
+    pub next_allowed_in_seconds: f64,
+    /// Seconds until the host's next queued URL is due, when that is known.
+    pub next_due_in_seconds: Option<f64>,
+    pub last_error: Option<ErrorNote>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorNote {
+    pub url: String,
+    pub error: String,
+    /// RFC 3339.
+    pub at: String,
+}

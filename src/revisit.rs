@@ -1,0 +1,218 @@
+//! When to look at a listing page (section, feed, sitemap) again: an estimate of how
+//! often it changes, and the revisit interval that follows from it.
+//!
+//! The estimate follows Cho and Garcia-Molina ("Estimating frequency of change", ACM
+//! TOIT 2003): a page is assumed to change as a Poisson process of rate λ; a visit
+//! only tells whether it changed since the last one. Of `n` visits at mean interval
+//! `I`, `X` saw a change; the bias-reduced estimator is
+//! `λ = -ln((n - X + 0.5) / (n + 0.5)) / I`, which stays finite when every visit saw
+//! a change. Counts decay by [`DECAY`] per visit, so the estimate follows a section
+//! whose rhythm changes (a busy morning, a quiet night).
+//!
+//! The estimate sets how far one visit moves the interval, and the visit sets the
+//! direction: within the bounds, a visit that found a change shortens the interval
+//! (to between 1/2 and 3/4 of it) and one that found none lengthens it (to between
+//! 5/4 and twice it), so a section that was quiet all night is looked at sooner as
+//! soon as the morning's first article appears.
+//!
+//! Invariants: the interval always lies within the bounds; one visit moves it by at
+//! most a factor of two, in the direction the visit points.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Weight left to past visits at each new one (an effective memory of ~5 visits).
+pub const DECAY: f64 = 0.8;
+
+/// Expected changes per visit the interval aims at: visiting twice per expected
+/// change finds a new article about a quarter of an interval after it appears.
+pub const CHANGES_PER_VISIT: f64 = 0.5;
+
+/// The least a visit that found a change shortens the interval by (and the least one
+/// that found none lengthens it by): the estimate decides how much more, up to a
+/// factor of two.
+const SHRINK: f64 = 0.75;
+const GROW: f64 = 1.25;
+
+/// The range a page's revisit interval stays in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevisitBounds {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl RevisitBounds {
+    fn clamp_ms(&self, ms: f64) -> u64 {
+        let (min, max) = (self.min.as_millis() as f64, self.max.as_millis() as f64);
+        ms.clamp(min, max.max(min)) as u64
+    }
+}
+
+/// What the crawl has learned about how often one page changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeEstimate {
+    /// Decayed count of visits that had an earlier visit to compare with.
+    pub visits: f64,
+    /// Decayed count of those visits that found a change.
+    pub changes: f64,
+    /// Decayed sum of the intervals those visits covered, in ms.
+    pub span_ms: f64,
+    /// The current revisit interval, in ms.
+    pub interval_ms: u64,
+    pub last_visit_ms: u64,
+    pub last_change_ms: Option<u64>,
+}
+
+impl ChangeEstimate {
+    /// After a first visit: nothing known yet, so assume the page is busy and come
+    /// back after the shortest interval.
+    pub fn first(now_ms: u64, bounds: &RevisitBounds) -> Self {
+        Self {
+            visits: 0.0,
+            changes: 0.0,
+            span_ms: 0.0,
+            interval_ms: bounds.clamp_ms(0.0),
+            last_visit_ms: now_ms,
+            last_change_ms: None,
+        }
+    }
+
+    /// Estimated changes per hour (0 until a visit could compare with another).
+    pub fn changes_per_hour(&self) -> f64 {
+        self.rate_per_ms() * 3_600_000.0
+    }
+
+    fn rate_per_ms(&self) -> f64 {
+        if self.visits <= 0.0 || self.span_ms <= 0.0 {
+            return 0.0;
+        }
+        let unchanged = (self.visits - self.changes).max(0.0);
+        let mean_interval = self.span_ms / self.visits;
+        -((unchanged + 0.5) / (self.visits + 0.5)).ln() / mean_interval
+    }
+
+    /// Takes in a visit at `now_ms` that did (or did not) find a change, and sets the
+    /// next interval.
+    pub fn observe(&mut self, now_ms: u64, changed: bool, bounds: &RevisitBounds) {
+        let elapsed = now_ms.saturating_sub(self.last_visit_ms) as f64;
+        self.visits = self.visits * DECAY + 1.0;
+        self.changes = self.changes * DECAY + if changed { 1.0 } else { 0.0 };
+        self.span_ms = self.span_ms * DECAY + elapsed;
+        self.last_visit_ms = now_ms;
+        if changed {
+            self.last_change_ms = Some(now_ms);
+        }
+        let old = self.interval_ms as f64;
+        let rate = self.rate_per_ms();
+        let wanted = if rate > 0.0 {
+            CHANGES_PER_VISIT / rate
+        } else {
+            f64::INFINITY
+        };
+        let step = wanted.clamp(old / 2.0, old * 2.0);
+        let directed = if changed {
+            step.min(old * SHRINK)
+        } else {
+            step.max(old * GROW)
+        };
+        self.interval_ms = bounds.clamp_ms(directed);
+    }
+
+    /// Keeps the interval within new bounds (after a config reload).
+    pub fn rebound(&mut self, bounds: &RevisitBounds) {
+        self.interval_ms = bounds.clamp_ms(self.interval_ms as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: u64 = 60_000;
+    const BOUNDS: RevisitBounds = RevisitBounds {
+        min: Duration::from_secs(60),
+        max: Duration::from_secs(6 * 3600),
+    };
+
+    /// Visits at the interval the estimate asks for; `changes(visit_start, interval)`
+    /// says whether a visit found a change.
+    fn simulate(visits: usize, changes: impl Fn(u64, u64) -> bool) -> ChangeEstimate {
+        let mut now = 0;
+        let mut estimate = ChangeEstimate::first(now, &BOUNDS);
+        for _ in 0..visits {
+            let interval = estimate.interval_ms;
+            let changed = changes(now, interval);
+            now += interval;
+            estimate.observe(now, changed, &BOUNDS);
+        }
+        estimate
+    }
+
+    #[test]
+    fn a_page_that_never_changes_backs_off_to_the_upper_bound() {
+        let mut estimate = ChangeEstimate::first(0, &BOUNDS);
+        let mut now = 0;
+        let mut seen = vec![estimate.interval_ms];
+        for _ in 0..12 {
+            now += estimate.interval_ms;
+            estimate.observe(now, false, &BOUNDS);
+            seen.push(estimate.interval_ms);
+        }
+        assert_eq!(&seen[..4], &[MIN, 2 * MIN, 4 * MIN, 8 * MIN]);
+        assert!(seen.windows(2).all(|w| w[1] >= w[0]), "{seen:?}");
+        assert_eq!(estimate.interval_ms, 6 * 3600 * 1000);
+        assert_eq!(estimate.changes_per_hour(), 0.0);
+    }
+
+    #[test]
+    fn a_page_that_always_changes_stays_at_the_lower_bound() {
+        let estimate = simulate(20, |_, _| true);
+        assert_eq!(estimate.interval_ms, MIN);
+    }
+
+    #[test]
+    fn the_interval_settles_near_the_change_rate() {
+        // A new article every 30 minutes, on the half hour.
+        let period = 30 * MIN;
+        let estimate = simulate(200, |start, interval| {
+            (start + interval) / period > start / period
+        });
+        // Twice per change, give or take the estimator's bias on a regular process.
+        let interval = estimate.interval_ms as f64;
+        assert!(
+            (0.3 * period as f64..=1.0 * period as f64).contains(&interval),
+            "interval {interval} ms for a change every {period} ms"
+        );
+        let per_hour = estimate.changes_per_hour();
+        assert!((1.0..=4.0).contains(&per_hour), "{per_hour} changes/hour");
+    }
+
+    #[test]
+    fn a_change_after_a_quiet_spell_shortens_the_interval() {
+        let mut estimate = simulate(10, |_, _| false);
+        let quiet = estimate.interval_ms;
+        let now = estimate.last_visit_ms + quiet;
+        estimate.observe(now, true, &BOUNDS);
+        assert!(
+            estimate.interval_ms < quiet,
+            "{} vs {quiet}",
+            estimate.interval_ms
+        );
+        assert!(estimate.interval_ms >= quiet / 2);
+        let after_change = estimate.interval_ms;
+        estimate.observe(now + after_change, true, &BOUNDS);
+        assert!(estimate.interval_ms < after_change);
+    }
+
+    #[test]
+    fn bounds_hold_after_a_reload() {
+        let mut estimate = simulate(10, |_, _| false);
+        let tight = RevisitBounds {
+            min: Duration::from_secs(10),
+            max: Duration::from_secs(120),
+        };
+        estimate.rebound(&tight);
+        assert_eq!(estimate.interval_ms, 120_000);
+    }
+}
