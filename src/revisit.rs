@@ -89,7 +89,13 @@ impl ChangeEstimate {
         }
         let unchanged = (self.visits - self.changes).max(0.0);
         let mean_interval = self.span_ms / self.visits;
-        -((unchanged + 0.5) / (self.visits + 0.5)).ln() / mean_interval
+        let rate = -((unchanged + 0.5) / (self.visits + 0.5)).ln() / mean_interval;
+        // No change seen gives -ln(1) = -0.0: report it as a plain 0.
+        if rate > 0.0 {
+            rate
+        } else {
+            0.0
+        }
     }
 
     /// Takes in a visit at `now_ms` that did (or did not) find a change, and sets the

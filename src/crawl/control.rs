@@ -58,6 +58,8 @@ pub struct LiveStatus {
     pub requests: u64,
     pub robots_requests: u64,
     pub pages_parsed: u64,
+    /// Revisits that found the page as it was.
+    pub unchanged: u64,
     pub records_committed: u64,
     pub failed: u64,
     pub retried: u64,

@@ -80,6 +80,8 @@ pub struct Stats {
     pub requests: u64,
     pub robots_requests: u64,
     pub pages_parsed: u64,
+    /// Revisits that found the page as it was (304 or the same bytes).
+    pub unchanged: u64,
     pub records: u64,
     pub failed: u64,
     /// Failures that put the URL back in the queue for another try.
@@ -105,12 +107,13 @@ impl std::fmt::Display for Summary {
         let s = &self.stats;
         write!(
             f,
-            "{:?} after {:.1}s: {} pages requested (+{} robots.txt), {} parsed, {} records written, {} failed, {} skipped, {} duplicates, {} denied by robots.txt, {} links ignored",
+            "{:?} after {:.1}s: {} pages requested (+{} robots.txt), {} parsed, {} unchanged, {} records written, {} failed, {} skipped, {} duplicates, {} denied by robots.txt, {} links ignored",
             self.stop,
             self.elapsed.as_secs_f64(),
             s.requests,
             s.robots_requests,
             s.pages_parsed,
+            s.unchanged,
             self.records_delivered,
             s.failed,
             s.skipped,

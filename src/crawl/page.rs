@@ -37,6 +37,8 @@ pub(super) struct PageOutcome {
     /// Why the page failed, when it did.
     pub error: Option<String>,
     pub url: String,
+    /// Fetched again and found as it was (304, or the same bytes).
+    pub unchanged: bool,
 }
 
 /// What the answer (or failure) says about the server, for its clock.
@@ -203,7 +205,7 @@ impl PageJob {
         if state.status == UrlStatus::Failed {
             outcome.error = state.note.clone();
         }
-        if state.status == UrlStatus::Fetched {
+        if state.status == UrlStatus::Fetched && !outcome.unchanged {
             self.metrics.page_parsed();
         }
         commit.state = Some(state);
@@ -230,6 +232,7 @@ impl PageJob {
         if status == 304 {
             state.status = UrlStatus::Fetched;
             state.note = Some("not modified".into());
+            outcome.unchanged = true;
             return;
         }
         if (300..400).contains(&status) {
@@ -261,6 +264,7 @@ impl PageJob {
             // A revisit that found the same bytes (a server without validators).
             state.status = UrlStatus::Fetched;
             state.note = Some("unchanged".into());
+            outcome.unchanged = true;
             return;
         }
         state.content_hash = Some(hash);
@@ -369,6 +373,7 @@ impl PageJob {
         state.status = UrlStatus::Fetched;
         if state.content_hash == Some(hash) {
             state.note = Some("unchanged".into());
+            outcome.unchanged = true;
             return;
         }
         state.content_hash = Some(hash);

@@ -866,6 +866,7 @@ impl Scheduler {
                 self.settling -= 1;
                 let outcome = outcome?;
                 match outcome.status {
+                    Some(UrlStatus::Fetched) if outcome.unchanged => self.stats.unchanged += 1,
                     Some(UrlStatus::Fetched) => self.stats.pages_parsed += 1,
                     Some(UrlStatus::Failed) => self.stats.failed += 1,
                     Some(UrlStatus::Skipped) => self.stats.skipped += 1,
@@ -1093,6 +1094,7 @@ impl Scheduler {
             requests: s.requests,
             robots_requests: s.robots_requests,
             pages_parsed: s.pages_parsed,
+            unchanged: s.unchanged,
             records_committed: s.records,
             failed: s.failed,
             retried: s.retried,
