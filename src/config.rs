@@ -593,6 +593,35 @@ mod tests {
     }
 
     #[test]
+    fn daemon_settings_have_defaults_and_are_checked() {
+        let config = check(MINIMAL).unwrap();
+        assert_eq!(config.http, Some("127.0.0.1:9187".parse().unwrap()));
+        assert_eq!(config.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(config.sites[0].revisit.min, Duration::from_secs(120));
+        assert_eq!(config.sites[0].revisit.max, Duration::from_secs(6 * 3600));
+
+        let text = format!(
+            "[daemon]\nhttp = \"off\"\nrevisit_min = \"30s\"\n{MINIMAL}revisit_max = \"1h\"\n"
+        );
+        let config = check(&text).unwrap();
+        assert_eq!(config.http, None);
+        assert_eq!(config.sites[0].revisit.min, Duration::from_secs(30));
+        assert_eq!(config.sites[0].revisit.max, Duration::from_secs(3600));
+
+        let err = check(&format!("[daemon]\nhttp = \"localhost\"\n{MINIMAL}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("daemon.http") && err.contains("localhost"),
+            "{err}"
+        );
+        let err = check(&format!("{MINIMAL}revisit_min = \"7h\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("site[0].revisit_max"), "{err}");
+    }
+
+    #[test]
     fn shipped_configs_are_valid() {
         for file in ["config/demo.toml", "config/koreatimes.toml"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);

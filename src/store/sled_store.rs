@@ -687,6 +687,8 @@ fn increment(bytes: &mut [u8]) -> bool {
 mod tests {
     use super::*;
 
+    use crate::revisit::RevisitBounds;
+
     fn entry(url: &str) -> QueueEntry {
         QueueEntry {
             url: url.into(),
@@ -817,6 +819,80 @@ mod tests {
             .err()
             .expect("second open must fail");
         assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_revisited_section_is_queued_again_at_the_pace_its_changes_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let bounds = RevisitBounds {
+            min: std::time::Duration::from_secs(60),
+            max: std::time::Duration::from_secs(3600),
+        };
+        let section = "http://a.example/news";
+        store.enqueue_new(&[entry(section)], 0).unwrap();
+        // Visits the section at `now`, finding `links`; returns when it is due again.
+        let visit = |now: u64, links: Vec<QueueEntry>| -> u64 {
+            let Lease::Urls(leased) = store.lease("a.example", now, 8).unwrap() else {
+                panic!("the section is due at {now}")
+            };
+            assert_eq!(leased.len(), 1);
+            let mut state = UrlState::queued(&leased[0]);
+            state.status = UrlStatus::Fetched;
+            state.etag = Some(format!("\"{now}\""));
+            let report = store
+                .commit(PageCommit {
+                    state: Some(state),
+                    links,
+                    revisit: Some(Revisit::Adaptive(bounds)),
+                    now_ms: now,
+                    ..Default::default()
+                })
+                .unwrap();
+            // Queued again, with the validators of this visit, not due before then.
+            let due = report.revisit_due_ms.expect("queued again");
+            assert_eq!(store.revisit_schedules().unwrap()[0].next_due_ms, due);
+            assert_eq!(
+                store.url_state(section).unwrap().unwrap().status,
+                UrlStatus::Queued
+            );
+            due
+        };
+        let article = |n: u32| QueueEntry {
+            kind: UrlKind::Article,
+            ..entry(&format!("http://a.example/a/{n}"))
+        };
+        let mut now = 1_000;
+        let first = visit(now, vec![]);
+        assert_eq!(
+            first - now,
+            60_000,
+            "a new section starts at the lower bound"
+        );
+        assert!(
+            matches!(store.lease("a.example", first - 1, 8).unwrap(), Lease::NotDue(d) if d == first)
+        );
+        now = first;
+        let quiet = visit(now, vec![]);
+        assert_eq!(quiet - now, 120_000, "nothing new: the interval doubles");
+        now = quiet;
+        let known_only = visit(now, vec![entry(section)]);
+        assert_eq!(known_only - now, 240_000, "known links are no change");
+        now = known_only;
+        let busy = visit(now, vec![article(1)]);
+        assert!(busy - now < 240_000, "a new article shortens the interval");
+        // The article itself was queued for now, the section for later.
+        let Lease::Urls(due_now) = store.lease("a.example", now, 8).unwrap() else {
+            panic!()
+        };
+        assert_eq!(due_now[0].url, "http://a.example/a/1");
+        let schedules = store.revisit_schedules().unwrap();
+        assert_eq!(schedules.len(), 1);
+        assert_eq!(schedules[0].next_due_ms, busy);
+        assert_eq!(schedules[0].estimate.last_change_ms, Some(now));
+        let queued = store.lease("a.example", busy, 8).unwrap();
+        let Lease::Urls(again) = queued else { panic!() };
+        assert_eq!(again[0].etag.as_deref(), Some(&*format!("\"{now}\"")));
     }
 
     #[test]
