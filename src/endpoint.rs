@@ -61,6 +61,7 @@ async fn healthz(State(handle): State<CrawlHandle>) -> Response {
 }
 
 async fn metrics(State(handle): State<CrawlHandle>) -> Response {
+    handle.count_queue().await;
     (
         [(
             header::CONTENT_TYPE,

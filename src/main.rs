@@ -305,7 +305,7 @@ async fn run_crawl(config: CrawlConfig, bar: Option<ProgressBar>) -> Result<Summ
     let mut crawler = open_crawler(config).await?;
     let ticker = bar.map(|bar| {
         crawler.log_progress_every(None);
-        progress::follow(bar, crawler.handle().metrics)
+        progress::follow(bar, crawler.handle())
     });
     let summary = crawler.run(stop_signal()).await;
     if let Some(ticker) = ticker {

@@ -124,7 +124,7 @@ impl Metrics {
         let queue_depth = Gauge::default();
         registry.register(
             "queue_depth",
-            "URLs in the frontier (refreshed every few seconds)",
+            "URLs in the frontier (counted when scraped)",
             queue_depth.clone(),
         );
         let in_flight = Gauge::default();

@@ -5,16 +5,17 @@
 //! go through [`LogWriter`], which lifts the bar for the moment of the write.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use newscrawl::metrics::Metrics;
+use newscrawl::crawl::CrawlHandle;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// How often the bar is redrawn.
 const TICK: Duration = Duration::from_millis(250);
+/// How often (at most) the queue is counted.
+const COUNT_EVERY: Duration = Duration::from_secs(1);
 
 pub fn bar() -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -38,11 +39,19 @@ impl Ticker {
     }
 }
 
-pub fn follow(bar: ProgressBar, metrics: Arc<Metrics>) -> Ticker {
+pub fn follow(bar: ProgressBar, handle: CrawlHandle) -> Ticker {
     let (stop, mut stopped) = oneshot::channel();
     let task = tokio::spawn(async move {
         let started = Instant::now();
+        let metrics = handle.metrics.clone();
+        let mut next_count = Instant::now();
         loop {
+            if Instant::now() >= next_count {
+                let counting = Instant::now();
+                handle.count_queue().await;
+                // Counting scans the queue: keep it to a small share of one thread.
+                next_count = Instant::now() + (counting.elapsed() * 20).max(COUNT_EVERY);
+            }
             let pages = metrics.requests_total();
             let rate = pages as f64 / started.elapsed().as_secs_f64().max(0.001);
             bar.set_message(format!(

@@ -42,6 +42,19 @@ impl CrawlHandle {
             .map_err(|_| "the crawl stopped before answering".to_string())?
     }
 
+    /// Counts the queued URLs (a scan of the queue's keys, on a blocking thread) and
+    /// sets the `queue_depth` gauge. Called by whoever shows the gauge (`/metrics`,
+    /// the progress line), so a crawl nobody watches never pays for it.
+    pub async fn count_queue(&self) -> Option<u64> {
+        let store = self.store.clone();
+        let n = tokio::task::spawn_blocking(move || store.queue_len())
+            .await
+            .ok()?
+            .ok()?;
+        self.metrics.set_queue_depth(n);
+        Some(n)
+    }
+
     /// The scheduler's view of the crawl, or `None` when it is not running.
     pub async fn live_status(&self) -> Option<LiveStatus> {
         let (tx, rx) = oneshot::channel();

@@ -40,10 +40,6 @@ const IO_THREADS: usize = 3;
 /// How often the sink delivers new records (after a store flush).
 const SINK_INTERVAL: Duration = Duration::from_millis(250);
 
-/// How often (at most) the queue is counted for the `queue_depth` gauge; a large
-/// queue is counted less often, as counting scans its keys.
-const QUEUE_COUNT_INTERVAL: Duration = Duration::from_secs(1);
-
 #[derive(Debug, thiserror::Error)]
 pub enum CrawlError {
     #[error(transparent)]
@@ -396,17 +392,7 @@ async fn run_sink(
     metrics: Arc<Metrics>,
 ) -> Result<u64, CrawlError> {
     let mut delivered = 0u64;
-    let mut next_queue_count = Instant::now();
     loop {
-        if Instant::now() >= next_queue_count {
-            let started = Instant::now();
-            let store = store.clone();
-            if let Ok(Ok(n)) = io.run(move || store.queue_len()).await {
-                metrics.set_queue_depth(n);
-            }
-            // Counting scans the queue: keep it to a small share of one thread.
-            next_queue_count = Instant::now() + (started.elapsed() * 20).max(QUEUE_COUNT_INTERVAL);
-        }
         let stopping = *stop.borrow();
         let (store2, sink2) = (store.clone(), sink.clone());
         let round = io
