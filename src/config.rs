@@ -194,6 +194,10 @@ pub struct SiteSection {
     pub revisit_min: Option<Duration>,
     #[serde(default, with = "human_duration::option")]
     pub revisit_max: Option<Duration>,
+    /// CSS selectors per field, for `parser = "selectors"`.
+    pub selectors: Option<crate::parse::SelectorsSection>,
+    /// The external program, for `parser = "command"`.
+    pub command: Option<crate::parse::CommandSection>,
 }
 
 fn yes() -> bool {
@@ -290,6 +294,8 @@ impl ConfigFile {
                     article_recheck: None,
                     revisit_min: None,
                     revisit_max: None,
+                    selectors: None,
+                    command: None,
                 }),
             }
         }

@@ -236,7 +236,7 @@ fn main() -> ExitCode {
                 c.downcast_ref::<ConfigError>().is_some()
                     || matches!(
                         c.downcast_ref::<CrawlError>(),
-                        Some(CrawlError::OtherCrawl { .. })
+                        Some(CrawlError::OtherCrawl { .. } | CrawlError::UnknownParser { .. })
                     )
             };
             if e.chain().any(usage) {

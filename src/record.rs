@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// One article as extracted from a page. Parsers fill what they find; the engine fills
 /// `url`, `site`, `fetched_at`, `content_hash` and `version`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Article {
     pub url: String,
     pub canonical_url: Option<String>,
@@ -30,6 +31,7 @@ pub struct Article {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Image {
     pub url: String,
     pub caption: Option<String>,

@@ -5,6 +5,7 @@
 //! article pattern matches. Everything else is counted by the caller, never fetched.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ::url::Url;
@@ -13,8 +14,65 @@ use regex::RegexSet;
 use serde::{Deserialize, Serialize};
 
 use crate::config::SiteSection;
+use crate::parse::{CommandSection, SelectorRules};
 use crate::revisit::RevisitBounds;
 use crate::urlnorm::{host_key, Normalizer};
+
+/// Checks the parser a site names, and the table it needs.
+fn parser_spec(raw: &SiteSection) -> Result<ParserSpec, (String, String)> {
+    let name = raw.parser.as_str();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err((
+            "parser".into(),
+            format!("{name:?} is not a parser name (letters, digits, '-', '_'); built-in parsers: article, links, selectors, command"),
+        ));
+    }
+    let unused = |table: &str| {
+        (
+            table.to_string(),
+            format!(
+                "a [site.{table}] table is given but parser is {name:?}; set parser = \"{table}\""
+            ),
+        )
+    };
+    if name != "selectors" && raw.selectors.is_some() {
+        return Err(unused("selectors"));
+    }
+    if name != "command" && raw.command.is_some() {
+        return Err(unused("command"));
+    }
+    match name {
+        "selectors" => {
+            let section = raw.selectors.as_ref().ok_or_else(|| {
+                (
+                    "selectors".to_string(),
+                    "parser \"selectors\" needs a [site.selectors] table (title = \"h1\", body = \"article p\", ...)".to_string(),
+                )
+            })?;
+            let rules = SelectorRules::compile(section)
+                .map_err(|(key, reason)| (format!("selectors.{key}"), reason))?;
+            Ok(ParserSpec::Selectors(Arc::new(rules)))
+        }
+        "command" => {
+            let section = raw.command.as_ref().ok_or_else(|| {
+                (
+                    "command".to_string(),
+                    "parser \"command\" needs a [site.command] table (program = \"...\")"
+                        .to_string(),
+                )
+            })?;
+            section
+                .check()
+                .map_err(|(key, reason)| (format!("command.{key}"), reason))?;
+            Ok(ParserSpec::Command(Arc::new(section.clone())))
+        }
+        _ => Ok(ParserSpec::Named(name.to_string())),
+    }
+}
 
 /// What a page is to the crawl.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,6 +95,29 @@ impl UrlKind {
     pub fn is_revisited(self) -> bool {
         matches!(self, UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed)
     }
+
+    /// Lower-case name, as in reports and the `command` parser's requests.
+    pub fn name(self) -> &'static str {
+        match self {
+            UrlKind::Section => "section",
+            UrlKind::Article => "article",
+            UrlKind::Page => "page",
+            UrlKind::Sitemap => "sitemap",
+            UrlKind::Feed => "feed",
+        }
+    }
+}
+
+/// How a site's pages are parsed.
+#[derive(Debug, Clone)]
+pub enum ParserSpec {
+    /// A parser registered by name: a built-in (`article`, `links`) or one the program
+    /// embedding the crawler registered.
+    Named(String),
+    /// `selectors`: the site's CSS selectors.
+    Selectors(Arc<SelectorRules>),
+    /// `command`: an external program.
+    Command(Arc<CommandSection>),
 }
 
 /// A configuration value that does not validate; the key is relative to the site.
@@ -62,7 +143,9 @@ pub struct Site {
     section: RegexSet,
     article: RegexSet,
     deny: RegexSet,
+    /// The parser's name (`article`, `links`, `selectors`, `command` or a registered one).
     pub parser: String,
+    pub parser_spec: ParserSpec,
     pub time_zone: Tz,
     pub min_delay: Duration,
     /// How often listing pages (sections, feeds, sitemaps) are revisited in daemon mode.
@@ -160,16 +243,7 @@ impl Site {
                 ),
             )
         })?;
-        if !crate::parse::is_known_parser(&raw.parser) {
-            return Err(err(
-                "parser",
-                format!(
-                    "unknown parser {:?}; built-in parsers: {}",
-                    raw.parser,
-                    crate::parse::BUILTIN_PARSERS.join(", ")
-                ),
-            ));
-        }
+        let parser_spec = parser_spec(&raw).map_err(|(key, reason)| err(&key, reason))?;
         let revisit_min = raw.revisit_min.unwrap_or(defaults.revisit.min);
         let revisit_max = raw.revisit_max.unwrap_or(defaults.revisit.max);
         if revisit_min.is_zero() || revisit_max < revisit_min {
@@ -186,6 +260,7 @@ impl Site {
             article,
             deny,
             parser: raw.parser,
+            parser_spec,
             time_zone,
             min_delay: raw.min_delay.unwrap_or(defaults.min_delay),
             revisit: RevisitBounds {
@@ -260,6 +335,8 @@ mod tests {
             min_delay: None,
             revisit_min: None,
             revisit_max: None,
+            selectors: None,
+            command: None,
             sitemaps: vec![],
             feeds: vec![],
             robots_sitemaps: true,

@@ -25,9 +25,9 @@ use tokio::time::Instant;
 use crate::config::CrawlConfig;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
 use crate::metrics::Metrics;
-use crate::parse::ParserRegistry;
+use crate::parse::{CommandParser, Parser, ParserRegistry, SelectorsParser};
 use crate::sink::{JsonlSink, SinkError};
-use crate::site::{Site, UrlKind};
+use crate::site::{ParserSpec, Site, UrlKind};
 use crate::store::{Store, StoreError};
 
 pub use control::{CrawlHandle, ErrorNote, HostLive, LiveStatus, SiteLive};
@@ -48,7 +48,7 @@ pub enum CrawlError {
     Sink(#[from] SinkError),
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] FetchError),
-    #[error("site {site:?} uses parser {parser:?}, which is not registered")]
+    #[error("site {site:?} uses parser {parser:?}, which is not registered (built-in parsers: article, links, selectors, command)")]
     UnknownParser { site: String, parser: String },
     #[error("a blocking task failed: {0}")]
     Join(String),
@@ -138,6 +138,8 @@ pub struct Crawler {
     pub(crate) config: Arc<CrawlConfig>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) parsers: ParserRegistry,
+    /// Each site's parser, by site name.
+    pub(crate) site_parsers: HashMap<String, Arc<dyn Parser>>,
     pub(crate) fetcher: Fetcher,
     /// Site of every allowed host.
     pub(crate) host_sites: HashMap<String, Arc<Site>>,
@@ -161,20 +163,82 @@ pub(crate) enum Mode {
     Daemon,
 }
 
+/// Builds a [`Crawler`]: the config, optionally a store (a sled store in the
+/// config's state directory by default) and parsers registered by name, which sites
+/// then name in their `parser` key.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use newscrawl::parse::{Page, ParseError, Parsed, Parser};
+/// struct Headlines;
+/// impl Parser for Headlines {
+///     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
+///         Ok(Parsed::default())
+///     }
+/// }
+/// # async fn run(config: newscrawl::config::CrawlConfig) -> Result<(), Box<dyn std::error::Error>> {
+/// let crawler = newscrawl::crawl::Crawler::builder(config)
+///     .parser("headlines", Arc::new(Headlines))
+///     .build()?;
+/// crawler.run(std::future::pending()).await?;
+/// # Ok(()) }
+/// ```
+pub struct CrawlerBuilder {
+    config: CrawlConfig,
+    store: Option<Arc<dyn Store>>,
+    parsers: ParserRegistry,
+}
+
+impl CrawlerBuilder {
+    /// Uses `store` instead of a sled store in the state directory.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Registers `parser` under `name` (replacing a built-in of that name).
+    pub fn parser(mut self, name: impl Into<String>, parser: Arc<dyn Parser>) -> Self {
+        self.parsers.register(name, parser);
+        self
+    }
+
+    /// Opens the store (unless one was given) and checks that every site's parser
+    /// exists. Blocking: call it outside the async runtime's worker threads or in
+    /// `spawn_blocking` when the store is opened here.
+    pub fn build(self) -> Result<Crawler, CrawlError> {
+        let store = match self.store {
+            Some(store) => store,
+            None => {
+                let dir = self.config.state_dir.join("db");
+                std::fs::create_dir_all(&self.config.state_dir).map_err(|e| {
+                    CrawlError::Store(StoreError::Io {
+                        path: self.config.state_dir.display().to_string(),
+                        reason: e.to_string(),
+                    })
+                })?;
+                Arc::new(crate::store::SledStore::open(&dir)?)
+            }
+        };
+        Crawler::new(self.config, store, self.parsers)
+    }
+}
+
 impl Crawler {
+    /// A builder with the built-in parsers registered.
+    pub fn builder(config: CrawlConfig) -> CrawlerBuilder {
+        CrawlerBuilder {
+            config,
+            store: None,
+            parsers: ParserRegistry::default(),
+        }
+    }
+
     pub fn new(
         config: CrawlConfig,
         store: Arc<dyn Store>,
         parsers: ParserRegistry,
     ) -> Result<Self, CrawlError> {
-        for site in &config.sites {
-            if parsers.get(&site.parser).is_none() {
-                return Err(CrawlError::UnknownParser {
-                    site: site.name.clone(),
-                    parser: site.parser.clone(),
-                });
-            }
-        }
+        let site_parsers = site_parsers(&config, &parsers)?;
         let fetcher = fetcher_for(&config)?;
         let host_sites = host_sites_of(&config);
         let pool_error =
@@ -186,6 +250,7 @@ impl Crawler {
             config: Arc::new(config),
             store,
             parsers,
+            site_parsers,
             fetcher,
             host_sites,
             cpu,
@@ -357,6 +422,33 @@ impl Crawler {
             .run(move || store.requeue_settled(now, sections_only, &due))
             .await??)
     }
+}
+
+/// Each site's parser: a registered one by name, or one built from the site's
+/// `selectors` or `command` table.
+pub(crate) fn site_parsers(
+    config: &CrawlConfig,
+    registry: &ParserRegistry,
+) -> Result<HashMap<String, Arc<dyn Parser>>, CrawlError> {
+    config
+        .sites
+        .iter()
+        .map(|site| {
+            let parser: Arc<dyn Parser> = match &site.parser_spec {
+                ParserSpec::Named(name) => {
+                    registry
+                        .get(name)
+                        .ok_or_else(|| CrawlError::UnknownParser {
+                            site: site.name.clone(),
+                            parser: name.clone(),
+                        })?
+                }
+                ParserSpec::Selectors(rules) => Arc::new(SelectorsParser::new((**rules).clone())),
+                ParserSpec::Command(spec) => Arc::new(CommandParser::new((**spec).clone())),
+            };
+            Ok((site.name.clone(), parser))
+        })
+        .collect()
 }
 
 /// The HTTP client a config asks for.

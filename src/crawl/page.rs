@@ -288,7 +288,13 @@ impl PageJob {
             time_zone: self.site.time_zone,
         };
         let parsed = match catch_unwind(AssertUnwindSafe(|| self.parser.parse(&page))) {
-            Ok(parsed) => parsed,
+            Ok(Ok(parsed)) => parsed,
+            Ok(Err(e)) => {
+                self.metrics.error("parse");
+                state.status = UrlStatus::Failed;
+                state.note = Some(format!("parser {:?}: {e}", self.site.parser));
+                return;
+            }
             Err(_) => {
                 self.metrics.error("parse");
                 state.status = UrlStatus::Failed;

@@ -613,9 +613,10 @@ impl Scheduler {
                 config: self.crawler.config.clone(),
                 parser: self
                     .crawler
-                    .parsers
-                    .get(&site.parser)
-                    .expect("checked in Crawler::new"),
+                    .site_parsers
+                    .get(&site.name)
+                    .cloned()
+                    .expect("every site has a parser"),
                 site,
                 entry,
                 url,
@@ -955,14 +956,8 @@ impl Scheduler {
                 config.state_dir.display()
             ));
         }
-        for site in &config.sites {
-            if self.crawler.parsers.get(&site.parser).is_none() {
-                return Err(format!(
-                    "site {:?} uses parser {:?}, which is not registered",
-                    site.name, site.parser
-                ));
-            }
-        }
+        let site_parsers =
+            super::site_parsers(&config, &self.crawler.parsers).map_err(|e| e.to_string())?;
         if !config
             .sites
             .iter()
@@ -979,6 +974,7 @@ impl Scheduler {
         }
         let fetcher = fetcher_for(&config).map_err(|e| e.to_string())?;
         self.crawler.fetcher = fetcher;
+        self.crawler.site_parsers = site_parsers;
         self.crawler.host_sites = host_sites_of(&config);
         self.crawler.config = Arc::new(config);
         for (host, slot) in self.hosts.iter_mut() {

@@ -6,8 +6,10 @@
 //! may run them on any thread, retry them, or skip them.
 
 mod article;
+mod command;
 mod dates;
 mod links;
+mod selectors;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,15 +22,10 @@ use crate::record::Article;
 use crate::site::UrlKind;
 
 pub use article::extract_article;
+pub use command::{CommandParser, CommandSection};
 pub use dates::parse_date;
 pub use links::extract_links;
-
-/// Names of the parsers every registry has.
-pub const BUILTIN_PARSERS: &[&str] = &["article", "links"];
-
-pub fn is_known_parser(name: &str) -> bool {
-    BUILTIN_PARSERS.contains(&name)
-}
+pub use selectors::{SelectorRules, SelectorsParser, SelectorsSection};
 
 /// A fetched page, decoded to text.
 #[derive(Debug, Clone, Copy)]
@@ -50,21 +47,30 @@ pub struct Parsed {
     pub articles: Vec<Article>,
 }
 
-/// Turns a page into links and records. Implementations must be pure.
+/// Why a parser could not handle a page; recorded as the page's error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+/// Turns a page into links and records.
+///
+/// Implementations are called from several worker threads at once (one page per
+/// call) and should be pure: no clock, no store. What they return is committed
+/// atomically with the page's state; an error (or a panic) becomes the page's error.
 pub trait Parser: Send + Sync {
-    fn parse(&self, page: &Page<'_>) -> Parsed;
+    fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError>;
 }
 
 /// Follows links, extracts nothing.
 pub struct LinksParser;
 
 impl Parser for LinksParser {
-    fn parse(&self, page: &Page<'_>) -> Parsed {
+    fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
         let html = Html::parse_document(page.body);
-        Parsed {
+        Ok(Parsed {
             links: extract_links(&html, page.url),
             articles: Vec::new(),
-        }
+        })
     }
 }
 
@@ -73,7 +79,7 @@ impl Parser for LinksParser {
 pub struct ArticleParser;
 
 impl Parser for ArticleParser {
-    fn parse(&self, page: &Page<'_>) -> Parsed {
+    fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
         let html = Html::parse_document(page.body);
         let links = extract_links(&html, page.url);
         let articles = match page.kind {
@@ -87,7 +93,7 @@ impl Parser for ArticleParser {
             .into_iter()
             .collect(),
         };
-        Parsed { links, articles }
+        Ok(Parsed { links, articles })
     }
 }
 

@@ -54,6 +54,8 @@ pub enum StoreError {
     },
     #[error("store I/O error: {0}")]
     Sled(#[from] sled::Error),
+    #[error("cannot create {path}: {reason}")]
+    Io { path: String, reason: String },
 }
 
 /// A URL waiting in the frontier.
