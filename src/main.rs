@@ -58,6 +58,9 @@ enum Command {
     Status(StatusArgs),
     /// Write a crawl's records as JSON lines, in commit order.
     Export(ExportArgs),
+    /// Run a parser on a saved page (or standard input) and print its links and
+    /// records as JSON: for writing and debugging selectors.
+    Parse(ParseArgs),
 }
 
 /// Which crawl's state to read: `--state DIR`, or the `state_dir` of `--config FILE`.
@@ -91,6 +94,29 @@ struct ExportArgs {
     /// Write to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ParseArgs {
+    /// The HTML file; standard input when absent or `-`.
+    file: Option<PathBuf>,
+    /// Use the parser (and time zone, and URL patterns) of a site in this config.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Which site of `--config` (default: the one whose hosts include `--url`, else
+    /// the first).
+    #[arg(long, value_name = "NAME")]
+    site: Option<String>,
+    /// A built-in parser, without a config: `article` (default) or `links`.
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    parser: Option<String>,
+    /// The page's URL, for resolving links (and, with `--config`, its kind).
+    #[arg(long, default_value = "https://example.invalid/")]
+    url: String,
+    /// What the page is: article, section or page (default: from the site's patterns
+    /// with `--config`, else article).
+    #[arg(long, value_name = "KIND")]
+    kind: Option<String>,
 }
 
 #[derive(Args)]
@@ -226,6 +252,7 @@ fn main() -> ExitCode {
             Command::Fixture(args) => fixture(args).await,
             Command::Status(args) => status(args),
             Command::Export(args) => export(args),
+            Command::Parse(args) => parse_page(args),
         }
     });
     match result {
@@ -552,6 +579,110 @@ fn status(args: StatusArgs) -> Result<()> {
         println!("{status}");
     }
     Ok(())
+}
+
+fn parse_page(args: ParseArgs) -> Result<()> {
+    use newscrawl::site::UrlKind;
+    let usage = |key: &str, reason: String| ConfigError::Invalid {
+        file: "<command line>".into(),
+        key: key.into(),
+        reason,
+    };
+    let url = url::Url::parse(&args.url)
+        .map_err(|e| usage("--url", format!("{:?} is not a URL: {e}", args.url)))?;
+    let bytes = match args.file.as_deref() {
+        None => read_stdin()?,
+        Some(p) if p == Path::new("-") => read_stdin()?,
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
+    };
+    let registry = ParserRegistry::default();
+    let (parser, name, zone, classified) = match &args.config {
+        Some(path) => {
+            let origin = path.display().to_string();
+            let config = ConfigFile::load(path)?.validate(&origin, &Overrides::default())?;
+            let site = match &args.site {
+                Some(name) => config
+                    .sites
+                    .iter()
+                    .find(|s| &s.name == name)
+                    .ok_or_else(|| {
+                        usage("--site", format!("{origin} has no site named {name:?}"))
+                    })?,
+                None => config
+                    .sites
+                    .iter()
+                    .find(|s| s.allows_host(&url))
+                    .unwrap_or(&config.sites[0]),
+            };
+            let parser = registry.for_site(site).ok_or_else(|| {
+                usage(
+                    "--config",
+                    format!("site {:?} uses parser {:?}, which only a program embedding the crawler can register", site.name, site.parser),
+                )
+            })?;
+            (
+                parser,
+                site.parser.clone(),
+                site.time_zone,
+                site.classify(&url),
+            )
+        }
+        None => {
+            let name = args.parser.clone().unwrap_or_else(|| "article".into());
+            let parser = registry.get(&name).ok_or_else(|| {
+                usage("--parser", format!("unknown parser {name:?} (article, links; selectors and command need --config)"))
+            })?;
+            (parser, name, chrono_tz::UTC, None)
+        }
+    };
+    let kind = match args.kind.as_deref() {
+        Some("article") => UrlKind::Article,
+        Some("section") => UrlKind::Section,
+        Some("page") => UrlKind::Page,
+        Some(other) => {
+            return Err(usage("--kind", format!("{other:?}: use article, section or page")).into())
+        }
+        None => classified.unwrap_or(UrlKind::Article),
+    };
+    let (text, encoding) = newscrawl::fetch::decode_html(&bytes, None);
+    let page = newscrawl::parse::Page {
+        url: &url,
+        kind,
+        headers: &[],
+        body: &text,
+        time_zone: zone,
+    };
+    let parsed = parser
+        .parse(&page)
+        .map_err(|e| anyhow::anyhow!("parser {name:?} failed: {e}"))?;
+    #[derive(serde::Serialize)]
+    struct Output<'a> {
+        url: &'a str,
+        kind: &'static str,
+        parser: String,
+        encoding: &'static str,
+        records: Vec<newscrawl::record::Article>,
+        links: Vec<String>,
+    }
+    let out = Output {
+        url: url.as_str(),
+        kind: kind.name(),
+        parser: name,
+        encoding: encoding.name(),
+        records: parsed.articles,
+        links: parsed.links,
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+        .context("cannot read standard input")?;
+    Ok(bytes)
 }
 
 fn export(args: ExportArgs) -> Result<()> {

@@ -290,3 +290,57 @@ async fn status_export_fresh_and_one_process_per_state() {
         .lines()
         .all(|l| l.contains("\"site\":\"other-paper\"")));
 }
+
+#[test]
+fn parse_runs_a_sites_parser_on_a_saved_page() {
+    let site = FixtureSite::new(FixtureSpec::default());
+    let article = &site.articles[0];
+    let path = site.article_path(article);
+    let page = site.render(&path, "https://www.koreatimes.co.kr");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.html"), &page.body).unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/koreatimes.toml");
+    let url = format!("https://www.koreatimes.co.kr{path}");
+    let out = newscrawl(
+        &["parse", "--config", config, "--url", &url, "page.html"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["parser"], "selectors");
+    assert_eq!(json["kind"], "article", "classified by the site's patterns");
+    let record = &json["records"][0];
+    assert_eq!(record["title"], article.title.as_str());
+    assert_eq!(
+        record["published"],
+        article.posted.format("%Y-%m-%dT%H:%M:00+09:00").to_string()
+    );
+    assert!(json["links"].as_array().unwrap().iter().any(|l| l
+        .as_str()
+        .unwrap()
+        .starts_with("https://www.koreatimes.co.kr/section/")));
+
+    // Standard input, a built-in parser, a listing page: links and no record.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_newscrawl"))
+        .args([
+            "parse",
+            "--parser",
+            "links",
+            "--url",
+            "https://news.example/",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &page.body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["records"].as_array().unwrap().len(), 0);
+    assert!(!json["links"].as_array().unwrap().is_empty());
+
+    // Usage errors exit 2 and name the flag.
+    let out = newscrawl(&["parse", "--parser", "nope", "page.html"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--parser"), "{}", stderr(&out));
+}

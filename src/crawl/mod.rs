@@ -25,9 +25,9 @@ use tokio::time::Instant;
 use crate::config::CrawlConfig;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
 use crate::metrics::Metrics;
-use crate::parse::{CommandParser, Parser, ParserRegistry, SelectorsParser};
+use crate::parse::{Parser, ParserRegistry};
 use crate::sink::{JsonlSink, SinkError};
-use crate::site::{ParserSpec, Site, UrlKind};
+use crate::site::{Site, UrlKind};
 use crate::store::{Store, StoreError};
 
 pub use control::{CrawlHandle, ErrorNote, HostLive, LiveStatus, SiteLive};
@@ -434,18 +434,12 @@ pub(crate) fn site_parsers(
         .sites
         .iter()
         .map(|site| {
-            let parser: Arc<dyn Parser> = match &site.parser_spec {
-                ParserSpec::Named(name) => {
-                    registry
-                        .get(name)
-                        .ok_or_else(|| CrawlError::UnknownParser {
-                            site: site.name.clone(),
-                            parser: name.clone(),
-                        })?
-                }
-                ParserSpec::Selectors(rules) => Arc::new(SelectorsParser::new((**rules).clone())),
-                ParserSpec::Command(spec) => Arc::new(CommandParser::new((**spec).clone())),
-            };
+            let parser = registry
+                .for_site(site)
+                .ok_or_else(|| CrawlError::UnknownParser {
+                    site: site.name.clone(),
+                    parser: site.parser.clone(),
+                })?;
             Ok((site.name.clone(), parser))
         })
         .collect()

@@ -121,4 +121,15 @@ impl ParserRegistry {
     pub fn get(&self, name: &str) -> Option<Arc<dyn Parser>> {
         self.parsers.get(name).cloned()
     }
+
+    /// The parser a site asks for: a registered one by name, or one built from its
+    /// `selectors` or `command` table. `None` when the name is not registered.
+    pub fn for_site(&self, site: &crate::site::Site) -> Option<Arc<dyn Parser>> {
+        use crate::site::ParserSpec;
+        match &site.parser_spec {
+            ParserSpec::Named(name) => self.get(name),
+            ParserSpec::Selectors(rules) => Some(Arc::new(SelectorsParser::new((**rules).clone()))),
+            ParserSpec::Command(spec) => Some(Arc::new(CommandParser::new((**spec).clone()))),
+        }
+    }
 }
