@@ -147,6 +147,8 @@ impl DaemonSection {
 pub struct OutputSection {
     /// JSONL file for records; `<state_dir>/records.jsonl` when absent.
     pub path: Option<PathBuf>,
+    /// WARC/1.1 file (gzip per record) for every page exchange; none when absent.
+    pub warc: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +221,7 @@ pub struct CrawlConfig {
     pub robots_token: String,
     pub state_dir: PathBuf,
     pub output_path: PathBuf,
+    pub warc_path: Option<PathBuf>,
     pub concurrency: usize,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -245,6 +248,7 @@ pub struct Overrides {
     pub max_time: Option<Duration>,
     /// `--http`: the endpoint's address, or `off`.
     pub http: Option<String>,
+    pub warc_path: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -331,6 +335,9 @@ impl ConfigFile {
         }
         if let Some(out) = &overrides.output_path {
             self.output.path = Some(out.clone());
+        }
+        if let Some(warc) = &overrides.warc_path {
+            self.output.warc = Some(warc.clone());
         }
         if let Some(http) = &overrides.http {
             self.daemon.http = http.clone();
@@ -436,6 +443,7 @@ impl ConfigFile {
             robots_token,
             state_dir,
             output_path,
+            warc_path: self.output.warc.clone(),
             concurrency: crawler.concurrency,
             connect_timeout: crawler.connect_timeout,
             request_timeout: crawler.request_timeout,

@@ -48,6 +48,9 @@ pub struct Response {
     pub last_modified: Option<String>,
     pub retry_after: Option<String>,
     pub body: Vec<u8>,
+    /// `HTTP/1.1`, `HTTP/2.0`, ...
+    pub http_version: String,
+    pub remote_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,6 +135,8 @@ impl Fetcher {
             }
         }
         let status = response.status().as_u16();
+        let http_version = format!("{:?}", response.version());
+        let remote_addr = response.remote_addr();
         let headers = response.headers();
         let header = |map: &HeaderMap, name| {
             map.get(name)
@@ -172,6 +177,8 @@ impl Fetcher {
             last_modified,
             retry_after,
             body,
+            http_version,
+            remote_addr,
         })
     }
 }

@@ -176,6 +176,9 @@ struct OverrideArgs {
     /// JSONL output file (overrides output.path).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Also write every page exchange to this WARC file (gzip per record).
+    #[arg(long, value_name = "FILE")]
+    warc: Option<PathBuf>,
     /// Minimum gap between requests to one host, e.g. 500ms, 2s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     min_delay: Option<Duration>,
@@ -196,6 +199,7 @@ impl From<OverrideArgs> for Overrides {
             max_pages: a.max_pages,
             max_time: a.max_time,
             http: None,
+            warc_path: a.warc,
         }
     }
 }
@@ -303,9 +307,11 @@ fn forget_crawl(config: &CrawlConfig) -> Result<()> {
     if db.exists() {
         std::fs::remove_dir_all(&db).with_context(|| format!("cannot delete {}", db.display()))?;
     }
-    if config.output_path.exists() {
-        std::fs::remove_file(&config.output_path)
-            .with_context(|| format!("cannot delete {}", config.output_path.display()))?;
+    for output in std::iter::once(&config.output_path).chain(&config.warc_path) {
+        if output.exists() {
+            std::fs::remove_file(output)
+                .with_context(|| format!("cannot delete {}", output.display()))?;
+        }
     }
     Ok(())
 }

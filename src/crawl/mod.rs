@@ -26,7 +26,7 @@ use crate::config::CrawlConfig;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
 use crate::metrics::Metrics;
 use crate::parse::{Parser, ParserRegistry};
-use crate::sink::{JsonlSink, SinkError};
+use crate::sink::{SinkError, Sinks};
 use crate::site::{Site, UrlKind};
 use crate::store::{Store, StoreError};
 
@@ -335,7 +335,9 @@ impl Crawler {
         let sink = {
             let store = store.clone();
             let path = self.config.output_path.clone();
-            io.run(move || JsonlSink::open(&*store, &path)).await??
+            let warc = self.config.warc_path.clone();
+            io.run(move || Sinks::open(&*store, &path, warc.as_deref()))
+                .await??
         };
         let sink = Arc::new(std::sync::Mutex::new(sink));
         let (sink_stop_tx, sink_stop_rx) = tokio::sync::watch::channel(false);
@@ -473,7 +475,7 @@ pub(crate) fn host_sites_of(config: &CrawlConfig) -> HashMap<String, Arc<Site>> 
 async fn run_sink(
     io: WorkerPool,
     store: Arc<dyn Store>,
-    sink: Arc<std::sync::Mutex<JsonlSink>>,
+    sink: Arc<std::sync::Mutex<Sinks>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
     metrics: Arc<Metrics>,
 ) -> Result<u64, CrawlError> {

@@ -21,7 +21,9 @@ use crate::metrics::Metrics;
 use crate::parse::Page;
 use crate::politeness::{parse_retry_after, Feedback, Politeness};
 use crate::site::{Site, UrlKind};
-use crate::store::{fingerprint, hex, PageCommit, QueueEntry, Revisit, Store, UrlState, UrlStatus};
+use crate::store::{
+    fingerprint, hex, Capture, PageCommit, QueueEntry, Revisit, Store, UrlState, UrlStatus,
+};
 
 /// What a settled page tells the scheduler.
 #[derive(Debug, Default)]
@@ -172,6 +174,11 @@ impl PageJob {
             url: self.entry.url.clone(),
             ..Default::default()
         };
+        if self.config.warc_path.is_some() {
+            if let Ok(response) = &response {
+                commit.capture = Some(self.capture(response, &fetched_at));
+            }
+        }
         if let Some(reason) = is_temporary(&response) {
             if state.attempts <= self.config.politeness.max_retries {
                 tracing::debug!(url = %self.url, "attempt {} failed ({reason}); will try again", state.attempts);
@@ -355,6 +362,40 @@ impl PageJob {
                 Ok(json) => commit.records.push(json),
                 Err(e) => tracing::warn!(url = %self.url, "record does not serialize: {e}"),
             }
+        }
+    }
+
+    /// The exchange as the WARC output records it. The request's headers are those
+    /// the client sends (reqwest adds `accept` and `accept-encoding` itself).
+    fn capture(&self, response: &Response, date: &str) -> Capture {
+        let host = match self.url.port() {
+            Some(port) => format!("{}:{port}", self.url.host_str().unwrap_or_default()),
+            None => self.url.host_str().unwrap_or_default().to_string(),
+        };
+        let mut request_headers = vec![
+            ("host".to_string(), host),
+            ("user-agent".to_string(), self.config.user_agent.clone()),
+            ("accept".to_string(), "*/*".to_string()),
+            (
+                "accept-encoding".to_string(),
+                "gzip, br, deflate".to_string(),
+            ),
+        ];
+        if let Some(etag) = &self.entry.etag {
+            request_headers.push(("if-none-match".to_string(), etag.clone()));
+        }
+        if let Some(lm) = &self.entry.last_modified {
+            request_headers.push(("if-modified-since".to_string(), lm.clone()));
+        }
+        Capture {
+            url: self.url.to_string(),
+            date: date.to_string(),
+            request_headers,
+            http_version: response.http_version.clone(),
+            status: response.status,
+            response_headers: response.headers.clone(),
+            body: response.body.clone(),
+            ip: response.remote_addr.map(|a| a.ip().to_string()),
         }
     }
 

@@ -207,6 +207,8 @@ pub struct PageCommit {
     pub content: Option<(Fingerprint, String)>,
     /// Daemon mode: when a settled (fetched or failed) page is queued again.
     pub revisit: Option<Revisit>,
+    /// The exchange as fetched, for the WARC output (when one is configured).
+    pub capture: Option<Capture>,
     pub now_ms: u64,
 }
 
@@ -218,6 +220,23 @@ pub enum Revisit {
     Adaptive(RevisitBounds),
     /// An article: after a fixed time, to catch edits.
     After(std::time::Duration),
+}
+
+/// One HTTP exchange as the crawler made it, for archives (WARC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capture {
+    pub url: String,
+    /// RFC 3339 (UTC, milliseconds).
+    pub date: String,
+    /// The request's header lines as sent (name, value).
+    pub request_headers: Vec<(String, String)>,
+    /// `HTTP/1.1`, `HTTP/2.0`, ...
+    pub http_version: String,
+    pub status: u16,
+    pub response_headers: Vec<(String, String)>,
+    /// The payload as received after content decoding.
+    pub body: Vec<u8>,
+    pub ip: Option<String>,
 }
 
 /// A listing page's revisit schedule, as the store keeps it.
@@ -269,6 +288,8 @@ pub trait Store: Send + Sync + 'static {
     fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError>;
     /// Outbox records with sequence numbers above `after`, in order.
     fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// Captured exchanges with sequence numbers above `after`, in order.
+    fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Capture)>, StoreError>;
     fn sink_offset(&self, sink: &str) -> Result<Option<SinkOffset>, StoreError>;
     fn set_sink_offset(&self, sink: &str, offset: SinkOffset) -> Result<(), StoreError>;
     /// Makes every acknowledged write survive a killed process.

@@ -10,6 +10,7 @@
 //! - `outbox`: sequence (8, BE) -> record (JSON bytes)
 //! - `sections`: URL fingerprint -> nothing; the pages revisited on every run (section
 //!   pages, sitemaps, feeds), so that the revisit reads them without scanning every URL
+//! - `captures`: sequence (8, BE) -> [`Capture`] (only when a WARC output is configured)
 //! - `revisits`: URL fingerprint -> [`RevisitSchedule`] (daemon mode: what is known of
 //!   a listing page's change rate, and when it is due again)
 //!
@@ -40,6 +41,7 @@ pub struct SledStore {
     outbox: sled::Tree,
     sections: sled::Tree,
     revisits: sled::Tree,
+    captures: sled::Tree,
     /// Held by every writer of `urls`; guards the cache of known URLs.
     commit_lock: Mutex<KnownUrls>,
 }
@@ -152,6 +154,7 @@ impl SledStore {
             outbox: db.open_tree("outbox")?,
             sections: db.open_tree("sections")?,
             revisits: db.open_tree("revisits")?,
+            captures: db.open_tree("captures")?,
             meta,
             db,
             commit_lock: Mutex::new(KnownUrls::default()),
@@ -337,11 +340,12 @@ impl Store for SledStore {
             &self.outbox,
             &self.sections,
             &self.revisits,
+            &self.captures,
         );
         // A listing page "changed" when it led to content not seen before.
         let found_new = new_links.iter().any(|(_, link)| !link.kind.is_revisited());
         let result = trees.transaction(
-            |(urls, queue, leases, content, outbox, sections, revisits)| -> TxResult<CommitReport> {
+            |(urls, queue, leases, content, outbox, sections, revisits, captures)| -> TxResult<CommitReport> {
                 let mut report = CommitReport::default();
                 for state in commit.state.iter().chain(&commit.also) {
                     let fp = fingerprint(state.url.as_bytes());
@@ -410,6 +414,10 @@ impl Store for SledStore {
                     outbox.insert(&seq.to_be_bytes(), record.as_slice())?;
                 }
                 report.records = commit.records.len();
+                if let Some(capture) = &commit.capture {
+                    let seq = captures.generate_id()? + 1;
+                    captures.insert(&seq.to_be_bytes(), encode(capture))?;
+                }
                 if let (Some(plan), Some(state)) = (&commit.revisit, &commit.state) {
                     let changed = found_new || !report.refreshed.is_empty();
                     report.revisit_due_ms = schedule_revisit(
@@ -444,6 +452,22 @@ impl Store for SledStore {
                     reason: "key is not 8 bytes".into(),
                 })?);
             out.push((seq, value.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Capture)>, StoreError> {
+        let start = after.saturating_add(1).to_be_bytes();
+        let mut out = Vec::new();
+        for item in self.captures.range(start..).take(limit) {
+            let (key, value) = item?;
+            let seq =
+                u64::from_be_bytes(key.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    tree: "captures",
+                    key: format!("{key:?}"),
+                    reason: "key is not 8 bytes".into(),
+                })?);
+            out.push((seq, decode("captures", &key, &value)?));
         }
         Ok(out)
     }

@@ -1,6 +1,7 @@
 //! Sinks deliver the store's outbox to the outside world exactly once.
 //!
-//! The JSONL sink appends one record a line. Invariant: a line is written only after
+//! The JSONL sink appends one record a line; the WARC sink ([`warc`]) appends the
+//! captured HTTP exchanges. Invariant: a line is written only after
 //! the store has made its record durable, and the sink's offset (outbox sequence and
 //! file length) is saved in the store only after the lines are synced to disk. On
 //! start-up the file is cut back to the saved length, which removes a partial last
@@ -12,6 +13,37 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::store::{SinkOffset, Store, StoreError};
+
+mod warc;
+
+pub use warc::WarcSink;
+
+/// Cuts an output file back to the length its last saved offset recorded (what was
+/// written after it is written again); refuses a file shorter than that.
+fn cut_back(file: &File, path: &Path, saved: u64) -> Result<(), SinkError> {
+    let io = |source| SinkError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let actual = file.metadata().map_err(io)?.len();
+    if actual < saved {
+        return Err(SinkError::Shrunk {
+            path: path.display().to_string(),
+            actual,
+            expected: saved,
+        });
+    }
+    if actual > saved {
+        tracing::info!(
+            file = %path.display(),
+            "cutting {} bytes written after the last saved offset; they will be written again",
+            actual - saved
+        );
+        file.set_len(saved).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    Ok(())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -29,6 +61,30 @@ pub enum SinkError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Every output of a crawl: the JSONL records and, when configured, the WARC file.
+pub struct Sinks {
+    jsonl: JsonlSink,
+    warc: Option<WarcSink>,
+}
+
+impl Sinks {
+    pub fn open(store: &dyn Store, jsonl: &Path, warc: Option<&Path>) -> Result<Self, SinkError> {
+        Ok(Self {
+            jsonl: JsonlSink::open(store, jsonl)?,
+            warc: warc.map(|p| WarcSink::open(store, p)).transpose()?,
+        })
+    }
+
+    /// Delivers what the store holds beyond each sink's offset; returns the number of
+    /// records written to the JSONL output.
+    pub fn drain(&mut self, store: &dyn Store) -> Result<usize, SinkError> {
+        if let Some(warc) = &mut self.warc {
+            warc.drain(store)?;
+        }
+        self.jsonl.drain(store)
+    }
 }
 
 /// Appends records to a JSON Lines file.
@@ -57,23 +113,7 @@ impl JsonlSink {
             .read(true)
             .open(path)
             .map_err(io)?;
-        let actual = file.metadata().map_err(io)?.len();
-        if actual < offset.bytes {
-            return Err(SinkError::Shrunk {
-                path: path.display().to_string(),
-                actual,
-                expected: offset.bytes,
-            });
-        }
-        if actual > offset.bytes {
-            tracing::info!(
-                file = %path.display(),
-                "cutting {} bytes written after the last saved offset; they will be written again",
-                actual - offset.bytes
-            );
-            file.set_len(offset.bytes).map_err(io)?;
-            file.sync_all().map_err(io)?;
-        }
+        cut_back(&file, path, offset.bytes)?;
         Ok(Self {
             path: path.to_path_buf(),
             name,

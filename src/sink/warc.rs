@@ -1,0 +1,287 @@
+//! The WARC/1.1 sink: every captured exchange as a `request` and a `response` record,
+//! each its own gzip member, for archivists (readable by warcio, pywb, wget's tools).
+//!
+//! Invariant: the same exactly-once protocol as the JSONL sink. Captures are read
+//! from the store only after a flush; the offset (capture sequence and file length)
+//! is saved after the file is synced, and on start-up the file is cut back to the
+//! saved length, which is always at a gzip member boundary. Record ids are derived
+//! from the capture's sequence number, so a record written again after a crash has
+//! the id it had.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use sha1::{Digest, Sha1};
+
+use super::SinkError;
+use crate::store::{Capture, SinkOffset, Store};
+
+/// Response headers that describe the bytes on the wire, not the decoded payload
+/// the crawler keeps; they are dropped (and Content-Length rewritten).
+const WIRE_HEADERS: &[&str] = &["content-encoding", "transfer-encoding", "content-length"];
+
+/// Appends captures to a `.warc.gz` file.
+pub struct WarcSink {
+    path: PathBuf,
+    name: String,
+    file: File,
+    offset: SinkOffset,
+}
+
+impl WarcSink {
+    /// Opens the output, repairing it to the last saved offset; a new file starts
+    /// with a `warcinfo` record.
+    pub fn open(store: &dyn Store, path: &Path) -> Result<Self, SinkError> {
+        let io = |source| SinkError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let name = format!("warc:{}", path.display());
+        let offset = store.sink_offset(&name)?.unwrap_or_default();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)
+            .map_err(io)?;
+        super::cut_back(&file, path, offset.bytes)?;
+        let mut sink = Self {
+            path: path.to_path_buf(),
+            name,
+            file,
+            offset,
+        };
+        if sink.offset.bytes == 0 {
+            let info = warcinfo(path);
+            sink.append(&info, sink.offset.seq, store)?;
+        }
+        Ok(sink)
+    }
+
+    fn append(&mut self, bytes: &[u8], seq: u64, store: &dyn Store) -> Result<(), SinkError> {
+        let io = |source| SinkError::Io {
+            path: self.path.display().to_string(),
+            source,
+        };
+        self.file.write_all(bytes).map_err(io)?;
+        self.file.sync_data().map_err(io)?;
+        self.offset = SinkOffset {
+            seq,
+            bytes: self.offset.bytes + bytes.len() as u64,
+        };
+        store.set_sink_offset(&self.name, self.offset)?;
+        Ok(())
+    }
+
+    /// Writes every capture after the saved offset. The caller must have flushed the
+    /// store first.
+    pub fn drain(&mut self, store: &dyn Store) -> Result<usize, SinkError> {
+        let mut written = 0;
+        loop {
+            let batch = store.captures_after(self.offset.seq, 64)?;
+            let Some((last_seq, _)) = batch.last() else {
+                return Ok(written);
+            };
+            let last_seq = *last_seq;
+            let mut buf = Vec::new();
+            for (seq, capture) in &batch {
+                let (request, response) = records(*seq, capture);
+                buf.extend(gzip(&request));
+                buf.extend(gzip(&response));
+            }
+            self.append(&buf, last_seq, store)?;
+            written += batch.len();
+        }
+    }
+}
+
+fn gzip(record: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(record.len() / 3), Compression::default());
+    encoder
+        .write_all(record)
+        .and_then(|()| encoder.finish())
+        .expect("writing to memory does not fail")
+}
+
+/// `sha1:` and the base32 digest, as WARC writers put it.
+fn digest(bytes: &[u8]) -> String {
+    format!(
+        "sha1:{}",
+        data_encoding::BASE32.encode(&Sha1::digest(bytes))
+    )
+}
+
+/// A stable record id: a UUID built from the capture's sequence, URL and role.
+fn record_id(seq: u64, url: &str, role: &str) -> String {
+    let hash = blake3::hash(format!("{seq}\n{url}\n{role}").as_bytes());
+    let mut b: [u8; 16] = hash.as_bytes()[..16].try_into().expect("16 bytes");
+    b[6] = (b[6] & 0x0f) | 0x80; // version 8: custom
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "<urn:uuid:{}-{}-{}-{}-{}>",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn record(headers: &[(&str, String)], block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len() + 512);
+    out.extend_from_slice(b"WARC/1.1\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", block.len()).as_bytes());
+    out.extend_from_slice(block);
+    out.extend_from_slice(b"\r\n\r\n");
+    out
+}
+
+/// Header values may not break the record's framing.
+fn clean(value: &str) -> String {
+    value.replace(['\r', '\n'], " ")
+}
+
+/// The request and response records of one capture.
+fn records(seq: u64, c: &Capture) -> (Vec<u8>, Vec<u8>) {
+    let url = url::Url::parse(&c.url).ok();
+    let target = url.as_ref().map_or("/".to_string(), |u| {
+        let mut t = u.path().to_string();
+        if let Some(q) = u.query() {
+            t.push('?');
+            t.push_str(q);
+        }
+        t
+    });
+    let mut request_block = format!("GET {target} {}\r\n", c.http_version);
+    for (name, value) in &c.request_headers {
+        request_block.push_str(&format!("{name}: {}\r\n", clean(value)));
+    }
+    request_block.push_str("\r\n");
+
+    let reason = reqwest::StatusCode::from_u16(c.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    let mut head = format!("{} {} {reason}\r\n", c.http_version, c.status);
+    for (name, value) in &c.response_headers {
+        if WIRE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        head.push_str(&format!("{name}: {}\r\n", clean(value)));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", c.body.len()));
+    let mut response_block = head.into_bytes();
+    response_block.extend_from_slice(&c.body);
+
+    let response_id = record_id(seq, &c.url, "response");
+    let mut common = vec![
+        ("WARC-Date", c.date.clone()),
+        ("WARC-Target-URI", clean(&c.url)),
+    ];
+    if let Some(ip) = &c.ip {
+        common.push(("WARC-IP-Address", ip.clone()));
+    }
+    let mut response_headers = vec![
+        ("WARC-Type", "response".to_string()),
+        ("WARC-Record-ID", response_id.clone()),
+    ];
+    response_headers.extend(common.iter().cloned());
+    response_headers.extend([
+        ("WARC-Payload-Digest", digest(&c.body)),
+        ("WARC-Block-Digest", digest(&response_block)),
+        (
+            "Content-Type",
+            "application/http;msgtype=response".to_string(),
+        ),
+    ]);
+    let mut request_headers = vec![
+        ("WARC-Type", "request".to_string()),
+        ("WARC-Record-ID", record_id(seq, &c.url, "request")),
+        ("WARC-Concurrent-To", response_id),
+    ];
+    request_headers.extend(common);
+    request_headers.extend([
+        ("WARC-Block-Digest", digest(request_block.as_bytes())),
+        (
+            "Content-Type",
+            "application/http;msgtype=request".to_string(),
+        ),
+    ]);
+    (
+        record(&request_headers, request_block.as_bytes()),
+        record(&response_headers, &response_block),
+    )
+}
+
+/// The `warcinfo` record that opens a file.
+fn warcinfo(path: &Path) -> Vec<u8> {
+    let block = format!(
+        "software: newscrawl/{}\r\nformat: WARC File Format 1.1\r\nconformsTo: https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let filename = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let headers = [
+        ("WARC-Type", "warcinfo".to_string()),
+        ("WARC-Record-ID", record_id(0, &filename, "warcinfo")),
+        ("WARC-Date", crate::crawl::rfc3339_now()),
+        ("WARC-Filename", clean(&filename)),
+        ("Content-Type", "application/warc-fields".to_string()),
+    ];
+    gzip(&record(&headers, block.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_frame_their_blocks_and_drop_wire_headers() {
+        let capture = Capture {
+            url: "https://news.example/a?b=1".into(),
+            date: "2026-11-29T08:00:00.000Z".into(),
+            request_headers: vec![("host".into(), "news.example".into())],
+            http_version: "HTTP/1.1".into(),
+            status: 200,
+            response_headers: vec![
+                ("content-type".into(), "text/html".into()),
+                ("content-encoding".into(), "gzip".into()),
+                ("content-length".into(), "7".into()),
+            ],
+            body: b"<p>hi</p>".to_vec(),
+            ip: Some("127.0.0.1".into()),
+        };
+        let (request, response) = records(7, &capture);
+        let request = String::from_utf8(request).unwrap();
+        assert!(request.starts_with("WARC/1.1\r\nWARC-Type: request\r\n"));
+        assert!(
+            request.contains("\r\n\r\nGET /a?b=1 HTTP/1.1\r\nhost: news.example\r\n\r\n\r\n\r\n")
+        );
+        let response = String::from_utf8(response).unwrap();
+        assert!(response.contains(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nContent-Length: 9\r\n\r\n<p>hi</p>"
+        ));
+        assert!(!response.contains("gzip"));
+        assert_eq!(
+            record_id(7, &capture.url, "response"),
+            record_id(7, &capture.url, "response")
+        );
+        assert_ne!(
+            record_id(7, &capture.url, "response"),
+            record_id(8, &capture.url, "response")
+        );
+        assert!(response.contains(&format!("WARC-Payload-Digest: {}", digest(b"<p>hi</p>"))));
+    }
+}

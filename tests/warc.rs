@@ -1,0 +1,134 @@
+//! The WARC output, read back with an independent reader (the `warcio` Python
+//! package, which `.ci/run` installs): one request and one response record per page
+//! request the fixture server saw, payload digests that verify, and exactly-once
+//! delivery across a resumed run and a torn write.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{crawl_text, demo_config_text};
+use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
+
+const READER: &str = r#"
+import base64, hashlib, json, sys
+from warcio.archiveiterator import ArchiveIterator
+out = []
+with open(sys.argv[1], "rb") as f:
+    for rec in ArchiveIterator(f):
+        h = rec.rec_headers
+        item = {"type": rec.rec_type, "uri": h.get_header("WARC-Target-URI"),
+                "id": h.get_header("WARC-Record-ID"),
+                "concurrent": h.get_header("WARC-Concurrent-To")}
+        if rec.rec_type == "response":
+            item["status"] = int(rec.http_headers.get_statuscode())
+            payload = rec.content_stream().read()
+            digest = "sha1:" + base64.b32encode(hashlib.sha1(payload).digest()).decode()
+            item["digest_ok"] = digest == h.get_header("WARC-Payload-Digest")
+            item["length"] = len(payload)
+        out.append(item)
+print(json.dumps(out))
+"#;
+
+fn read_warc(path: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new("python3")
+        .args(["-c", READER])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "warcio could not read the file (is it installed? `python3 -m pip install warcio`): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Response records by (URL, status), from the file and from the server's log.
+fn responses(records: &[serde_json::Value]) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = records
+        .iter()
+        .filter(|r| r["type"] == "response")
+        .map(|r| {
+            (
+                r["uri"].as_str().unwrap().to_string(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn logged(server: &FixtureServer) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = server
+        .requests()
+        .iter()
+        .filter(|r| r.target != "/robots.txt")
+        .map(|r| {
+            (
+                format!("{}{}", server.origin(), r.target),
+                u64::from(r.status),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_exchange_is_archived_once_and_reads_back() {
+    let spec = FixtureSpec {
+        articles: 12,
+        ..FixtureSpec::default()
+    };
+    let server = FixtureServer::start(Arc::new(FixtureSite::new(spec)), [127, 0, 0, 1].into(), 0)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let warc = dir.path().join("crawl.warc.gz");
+    let text = demo_config_text(server.origin(), "")
+        .replace("[output]", &format!("[output]\nwarc = {warc:?}"));
+    crawl_text(&text, dir.path(), Duration::from_millis(5))
+        .await
+        .unwrap();
+
+    let records = read_warc(&warc);
+    assert_eq!(records[0]["type"], "warcinfo");
+    assert_eq!(responses(&records), logged(&server));
+    for r in records.iter().filter(|r| r["type"] == "response") {
+        assert_eq!(r["digest_ok"], true, "{r}");
+        let request = records
+            .iter()
+            .find(|q| q["type"] == "request" && q["concurrent"] == r["id"])
+            .unwrap_or_else(|| panic!("no request record for {r}"));
+        assert_eq!(request["uri"], r["uri"]);
+    }
+    let article = records
+        .iter()
+        .find(|r| r["type"] == "response" && r["uri"].as_str().unwrap().ends_with(".html"))
+        .unwrap();
+    assert!(article["length"].as_u64().unwrap() > 10_000, "{article}");
+
+    // A torn write (bytes after the last saved offset) is cut back; a resumed run
+    // (section pages asked again, mostly 304s) appends its own exchanges, once.
+    let before = std::fs::metadata(&warc).unwrap().len();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&warc)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"\x1f\x8b\x08 torn"))
+        .unwrap();
+    crawl_text(&text, dir.path(), Duration::from_millis(5))
+        .await
+        .unwrap();
+    assert!(std::fs::metadata(&warc).unwrap().len() > before);
+    let records = read_warc(&warc);
+    assert_eq!(responses(&records), logged(&server));
+    assert!(responses(&records).iter().any(|(_, status)| *status == 304));
+    let ids: std::collections::HashSet<&str> =
+        records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), records.len(), "record ids are unique");
+}
