@@ -145,8 +145,11 @@ impl DaemonSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputSection {
-    /// JSONL file for records; `<state_dir>/records.jsonl` when absent.
+    /// JSONL file for records; `<state_dir>/records.jsonl` when absent. `{site}` in
+    /// the path gives each site its own file.
     pub path: Option<PathBuf>,
+    /// Start a new JSONL file once the current one holds this many bytes.
+    pub rotate_bytes: Option<u64>,
     /// WARC/1.1 file (gzip per record) for every page exchange; none when absent.
     pub warc: Option<PathBuf>,
 }
@@ -222,6 +225,7 @@ pub struct CrawlConfig {
     pub state_dir: PathBuf,
     pub output_path: PathBuf,
     pub warc_path: Option<PathBuf>,
+    pub rotate_bytes: Option<u64>,
     pub concurrency: usize,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -432,6 +436,12 @@ impl ConfigFile {
             sites.push(site);
         }
 
+        if self.output.rotate_bytes == Some(0) {
+            return Err(invalid(
+                "output.rotate_bytes".into(),
+                "must be positive (leave it out to never rotate)".into(),
+            ));
+        }
         let state_dir = crawler.state_dir.clone();
         let output_path = self
             .output
@@ -444,6 +454,7 @@ impl ConfigFile {
             state_dir,
             output_path,
             warc_path: self.output.warc.clone(),
+            rotate_bytes: self.output.rotate_bytes,
             concurrency: crawler.concurrency,
             connect_timeout: crawler.connect_timeout,
             request_timeout: crawler.request_timeout,

@@ -307,9 +307,28 @@ fn forget_crawl(config: &CrawlConfig) -> Result<()> {
     if db.exists() {
         std::fs::remove_dir_all(&db).with_context(|| format!("cannot delete {}", db.display()))?;
     }
-    for output in std::iter::once(&config.output_path).chain(&config.warc_path) {
+    let template = config.output_path.to_string_lossy().into_owned();
+    let mut outputs: Vec<PathBuf> = config.warc_path.iter().cloned().collect();
+    let bases: Vec<PathBuf> = if template.contains("{site}") {
+        config
+            .sites
+            .iter()
+            .map(|s| PathBuf::from(template.replace("{site}", &s.name)))
+            .collect()
+    } else {
+        vec![config.output_path.clone()]
+    };
+    for base in bases {
+        // The file and its rotated successors.
+        outputs.extend(
+            (0..)
+                .map(|n| newscrawl::sink::series_path(&base, n))
+                .take_while(|p| p.exists()),
+        );
+    }
+    for output in outputs {
         if output.exists() {
-            std::fs::remove_file(output)
+            std::fs::remove_file(&output)
                 .with_context(|| format!("cannot delete {}", output.display()))?;
         }
     }

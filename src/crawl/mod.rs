@@ -26,7 +26,7 @@ use crate::config::CrawlConfig;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
 use crate::metrics::Metrics;
 use crate::parse::{Parser, ParserRegistry};
-use crate::sink::{SinkError, Sinks};
+use crate::sink::{JsonlOutput, SinkError, Sinks};
 use crate::site::{Site, UrlKind};
 use crate::store::{Store, StoreError};
 
@@ -334,9 +334,13 @@ impl Crawler {
 
         let sink = {
             let store = store.clone();
-            let path = self.config.output_path.clone();
+            let output = JsonlOutput {
+                path: self.config.output_path.clone(),
+                rotate_bytes: self.config.rotate_bytes,
+            };
+            let sites: Vec<String> = self.config.sites.iter().map(|s| s.name.clone()).collect();
             let warc = self.config.warc_path.clone();
-            io.run(move || Sinks::open(&*store, &path, warc.as_deref()))
+            io.run(move || Sinks::open(&*store, &output, &sites, warc.as_deref()))
                 .await??
         };
         let sink = Arc::new(std::sync::Mutex::new(sink));

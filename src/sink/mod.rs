@@ -63,63 +63,168 @@ pub enum SinkError {
     Store(#[from] StoreError),
 }
 
-/// Every output of a crawl: the JSONL records and, when configured, the WARC file.
+/// Every output of a crawl: the JSONL records (one file, or one per site) and, when
+/// configured, the WARC file.
 pub struct Sinks {
-    jsonl: JsonlSink,
+    jsonl: Vec<JsonlSink>,
     warc: Option<WarcSink>,
 }
 
+/// Where records go.
+#[derive(Debug, Clone)]
+pub struct JsonlOutput {
+    /// The file; `{site}` in it makes one file per site.
+    pub path: PathBuf,
+    /// Start a new file (`records.1.jsonl`, `records.2.jsonl`, ...) once the current
+    /// one holds this many bytes.
+    pub rotate_bytes: Option<u64>,
+}
+
 impl Sinks {
-    pub fn open(store: &dyn Store, jsonl: &Path, warc: Option<&Path>) -> Result<Self, SinkError> {
+    /// Opens every output; `sites` are the crawl's site names (for per-site files).
+    pub fn open(
+        store: &dyn Store,
+        jsonl: &JsonlOutput,
+        sites: &[String],
+        warc: Option<&Path>,
+    ) -> Result<Self, SinkError> {
+        let template = jsonl.path.to_string_lossy();
+        let jsonl = if template.contains("{site}") {
+            sites
+                .iter()
+                .map(|site| {
+                    let path = PathBuf::from(template.replace("{site}", site));
+                    JsonlSink::open(store, &path, Some(site.clone()), jsonl.rotate_bytes)
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            vec![JsonlSink::open(
+                store,
+                &jsonl.path,
+                None,
+                jsonl.rotate_bytes,
+            )?]
+        };
         Ok(Self {
-            jsonl: JsonlSink::open(store, jsonl)?,
+            jsonl,
             warc: warc.map(|p| WarcSink::open(store, p)).transpose()?,
         })
     }
 
     /// Delivers what the store holds beyond each sink's offset; returns the number of
-    /// records written to the JSONL output.
+    /// records written to the JSONL outputs.
     pub fn drain(&mut self, store: &dyn Store) -> Result<usize, SinkError> {
         if let Some(warc) = &mut self.warc {
             warc.drain(store)?;
         }
-        self.jsonl.drain(store)
+        let mut written = 0;
+        for sink in &mut self.jsonl {
+            written += sink.drain(store)?;
+        }
+        Ok(written)
     }
 }
 
-/// Appends records to a JSON Lines file.
+/// The `site` of a record, read without decoding the rest.
+fn site_of(record: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct SiteOnly<'a> {
+        #[serde(borrow)]
+        site: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_slice::<SiteOnly<'_>>(record)
+        .ok()
+        .map(|s| s.site.into_owned())
+}
+
+/// Appends records to a JSON Lines file (or a numbered series of them).
 pub struct JsonlSink {
+    /// The first file of the series; later ones insert `.N` before the extension.
+    base: PathBuf,
     path: PathBuf,
     name: String,
+    /// Only records of this site.
+    site: Option<String>,
+    rotate_bytes: Option<u64>,
     file: File,
     offset: SinkOffset,
 }
 
+/// File `n` of a series: `records.jsonl`, `records.1.jsonl`, `records.2.jsonl`, ...
+pub fn series_path(base: &Path, n: u32) -> PathBuf {
+    if n == 0 {
+        return base.to_path_buf();
+    }
+    let stem = base.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match base.extension() {
+        Some(ext) => format!("{stem}.{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{n}"),
+    };
+    base.with_file_name(name)
+}
+
 impl JsonlSink {
-    /// Opens the output, repairing it to the last saved offset.
-    pub fn open(store: &dyn Store, path: &Path) -> Result<Self, SinkError> {
-        let io = |source| SinkError::Io {
-            path: path.display().to_string(),
-            source,
+    /// Opens the output, repairing it to the last saved offset: files of the series
+    /// started after it are removed, the current one is cut back.
+    pub fn open(
+        store: &dyn Store,
+        base: &Path,
+        site: Option<String>,
+        rotate_bytes: Option<u64>,
+    ) -> Result<Self, SinkError> {
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| SinkError::Io { path, source }
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io)?;
+        if let Some(parent) = base.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io(base))?;
         }
-        let name = format!("jsonl:{}", path.display());
+        let name = format!("jsonl:{}", base.display());
         let offset = store.sink_offset(&name)?.unwrap_or_default();
+        let mut later = offset.file + 1;
+        while series_path(base, later).exists() {
+            let path = series_path(base, later);
+            tracing::info!(file = %path.display(), "removing an output file started after the last saved offset");
+            std::fs::remove_file(&path).map_err(io(&path))?;
+            later += 1;
+        }
+        let path = series_path(base, offset.file);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .read(true)
-            .open(path)
-            .map_err(io)?;
-        cut_back(&file, path, offset.bytes)?;
+            .open(&path)
+            .map_err(io(&path))?;
+        cut_back(&file, &path, offset.bytes)?;
         Ok(Self {
-            path: path.to_path_buf(),
+            base: base.to_path_buf(),
+            path,
             name,
+            site,
+            rotate_bytes,
             file,
             offset,
         })
+    }
+
+    /// Moves on to the next file of the series.
+    fn rotate(&mut self) -> Result<(), SinkError> {
+        let next = self.offset.file + 1;
+        let path = series_path(&self.base, next);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|source| SinkError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        self.file = file;
+        self.path = path;
+        self.offset.file = next;
+        self.offset.bytes = 0;
+        Ok(())
     }
 
     /// Writes every outbox record after the saved offset. The caller must have
@@ -133,22 +238,36 @@ impl JsonlSink {
             };
             let last_seq = *last_seq;
             let mut buf = Vec::with_capacity(batch.iter().map(|(_, r)| r.len() + 1).sum());
+            let mut lines = 0;
             for (_, record) in &batch {
+                if let Some(site) = &self.site {
+                    if site_of(record).as_deref() != Some(site.as_str()) {
+                        continue;
+                    }
+                }
                 buf.extend_from_slice(record);
                 buf.push(b'\n');
+                lines += 1;
+            }
+            if !buf.is_empty()
+                && self
+                    .rotate_bytes
+                    .is_some_and(|limit| self.offset.bytes >= limit)
+            {
+                self.rotate()?;
             }
             let io = |source| SinkError::Io {
                 path: self.path.display().to_string(),
                 source,
             };
-            self.file.write_all(&buf).map_err(io)?;
-            self.file.sync_data().map_err(io)?;
-            self.offset = SinkOffset {
-                seq: last_seq,
-                bytes: self.offset.bytes + buf.len() as u64,
-            };
+            if !buf.is_empty() {
+                self.file.write_all(&buf).map_err(io)?;
+                self.file.sync_data().map_err(io)?;
+            }
+            self.offset.seq = last_seq;
+            self.offset.bytes += buf.len() as u64;
             store.set_sink_offset(&self.name, self.offset)?;
-            written += batch.len();
+            written += lines;
         }
     }
 }
@@ -167,13 +286,61 @@ mod tests {
             .unwrap();
     }
 
+    fn record(site: &str, n: u32) -> String {
+        format!("{{\"site\":\"{site}\",\"n\":{n}}}")
+    }
+
+    #[test]
+    fn per_site_files_rotate_and_repair_to_the_saved_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(&dir.path().join("db")).unwrap();
+        let output = JsonlOutput {
+            path: dir.path().join("out/{site}.jsonl"),
+            rotate_bytes: Some(38),
+        };
+        let sites = ["a".to_string(), "b".to_string()];
+        let mut sinks = Sinks::open(&store, &output, &sites, None).unwrap();
+        for n in 0..3 {
+            add_record(&store, &record("a", n));
+            add_record(&store, &record("b", n));
+            assert_eq!(sinks.drain(&store).unwrap(), 2);
+        }
+        let read = |name: &str| std::fs::read_to_string(dir.path().join("out").join(name)).unwrap();
+        // 19-byte lines: two fill a file to the 38-byte limit, the third starts the next.
+        assert_eq!(
+            read("a.jsonl"),
+            format!("{}\n{}\n", record("a", 0), record("a", 1))
+        );
+        assert_eq!(read("a.1.jsonl"), format!("{}\n", record("a", 2)));
+        assert_eq!(read("b.1.jsonl"), format!("{}\n", record("b", 2)));
+
+        // A crash after a new file was started but before its offset was saved: the
+        // file goes, and its records are written again where they belong.
+        drop(sinks);
+        std::fs::write(dir.path().join("out/a.2.jsonl"), "torn").unwrap();
+        std::fs::write(
+            dir.path().join("out/a.1.jsonl"),
+            format!("{}\n{{\"half", record("a", 2)),
+        )
+        .unwrap();
+        let mut sinks = Sinks::open(&store, &output, &sites, None).unwrap();
+        assert!(!dir.path().join("out/a.2.jsonl").exists());
+        assert_eq!(read("a.1.jsonl"), format!("{}\n", record("a", 2)));
+        add_record(&store, &record("a", 3));
+        assert_eq!(sinks.drain(&store).unwrap(), 1);
+        assert_eq!(
+            read("a.1.jsonl"),
+            format!("{}\n{}\n", record("a", 2), record("a", 3))
+        );
+    }
+
     #[test]
     fn unsaved_and_partial_lines_are_cut_and_written_again() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(&dir.path().join("db")).unwrap();
         let out = dir.path().join("out/records.jsonl");
         add_record(&store, "{\"n\":1}");
-        let mut sink = JsonlSink::open(&store, &out).unwrap();
+        let mut sink = JsonlSink::open(&store, &out, None, None).unwrap();
         assert_eq!(sink.drain(&store).unwrap(), 1);
         assert_eq!(sink.drain(&store).unwrap(), 0);
         drop(sink);
@@ -186,7 +353,7 @@ mod tests {
             .write_all(b"{\"n\":2}\n{\"n\"")
             .unwrap();
         add_record(&store, "{\"n\":2}");
-        let mut sink = JsonlSink::open(&store, &out).unwrap();
+        let mut sink = JsonlSink::open(&store, &out, None, None).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"n\":1}\n");
         assert_eq!(sink.drain(&store).unwrap(), 1);
         assert_eq!(
@@ -201,12 +368,15 @@ mod tests {
         let store = SledStore::open(&dir.path().join("db")).unwrap();
         let out = dir.path().join("records.jsonl");
         add_record(&store, "{\"n\":1}");
-        JsonlSink::open(&store, &out)
+        JsonlSink::open(&store, &out, None, None)
             .unwrap()
             .drain(&store)
             .unwrap();
         std::fs::write(&out, "").unwrap();
-        let err = JsonlSink::open(&store, &out).err().unwrap().to_string();
+        let err = JsonlSink::open(&store, &out, None, None)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("changed outside the crawler"), "{err}");
     }
 }

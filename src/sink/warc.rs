@@ -74,6 +74,7 @@ impl WarcSink {
         self.offset = SinkOffset {
             seq,
             bytes: self.offset.bytes + bytes.len() as u64,
+            file: 0,
         };
         store.set_sink_offset(&self.name, self.offset)?;
         Ok(())

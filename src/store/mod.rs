@@ -266,6 +266,8 @@ pub struct CommitReport {
 pub struct SinkOffset {
     pub seq: u64,
     pub bytes: u64,
+    /// Which file of a rotating output `bytes` is about (0: the first).
+    pub file: u32,
 }
 
 /// Storage for one crawl. Implementations are cheap to share (`Arc`) across threads;

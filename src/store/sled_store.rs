@@ -23,7 +23,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::*;
@@ -475,7 +475,7 @@ impl Store for SledStore {
     fn sink_offset(&self, sink: &str) -> Result<Option<SinkOffset>, StoreError> {
         let key = format!("sink:{sink}");
         match self.meta.get(&key)? {
-            Some(v) => Ok(Some(decode("meta", key.as_bytes(), &v)?)),
+            Some(v) => Ok(Some(decode_sink_offset(key.as_bytes(), &v)?)),
             None => Ok(None),
         }
     }
@@ -561,7 +561,7 @@ impl Store for SledStore {
             .map(|item| {
                 let (key, value) = item?;
                 let name = String::from_utf8_lossy(&key["sink:".len()..]).into_owned();
-                Ok((name, decode("meta", &key, &value)?))
+                Ok((name, decode_sink_offset(&key, &value)?))
             })
             .collect()
     }
@@ -614,6 +614,24 @@ impl Store for SledStore {
                 decode("urls", &key, &value)
             })
             .collect()
+    }
+}
+
+/// A sink offset; those written before outputs could rotate lack the file index
+/// (and are about file 0).
+fn decode_sink_offset(key: &[u8], bytes: &[u8]) -> Result<SinkOffset, StoreError> {
+    #[derive(Deserialize)]
+    struct Before {
+        seq: u64,
+        bytes: u64,
+    }
+    match postcard::from_bytes::<SinkOffset>(bytes) {
+        Ok(offset) => Ok(offset),
+        Err(_) => decode::<Before>("meta", key, bytes).map(|b| SinkOffset {
+            seq: b.seq,
+            bytes: b.bytes,
+            file: 0,
+        }),
     }
 }
 
