@@ -395,8 +395,30 @@ impl ConfigSource {
             key: "--config".into(),
             reason: "started from seed URLs: there is no config file to read again".into(),
         })?;
-        ConfigFile::load(file)?.validate(&file.display().to_string(), &self.overrides)
+        let origin = file.display().to_string();
+        let config = ConfigFile::load(file)?.validate(&origin, &self.overrides)?;
+        check_parsers(&config, &origin)?;
+        Ok(config)
     }
+}
+
+/// The binary has the built-in parsers only: a site naming another is a config error
+/// (a program embedding the library may register more).
+fn check_parsers(config: &CrawlConfig, origin: &str) -> Result<(), ConfigError> {
+    let registry = ParserRegistry::default();
+    for (i, site) in config.sites.iter().enumerate() {
+        if registry.for_site(site).is_none() {
+            return Err(ConfigError::Invalid {
+                file: origin.to_string(),
+                key: format!("site[{i}].parser"),
+                reason: format!(
+                    "unknown parser {:?}; built-in parsers: article, links, selectors, command",
+                    site.parser
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The config that `--config` or the seed flags describe, with the overrides applied.
@@ -408,7 +430,9 @@ fn resolve_config(source: SourceArgs, overrides: Overrides) -> Result<(CrawlConf
     let config = match (&source.config, seeds.is_empty()) {
         (Some(path), true) => {
             let origin = path.display().to_string();
-            ConfigFile::load(path)?.validate(&origin, &overrides)?
+            let config = ConfigFile::load(path)?.validate(&origin, &overrides)?;
+            check_parsers(&config, &origin)?;
+            config
         }
         (None, false) => {
             let mut overrides = overrides.clone();
