@@ -11,6 +11,7 @@ pub mod discover;
 pub mod endpoint;
 pub mod fetch;
 pub mod fixture;
+pub mod health;
 pub mod metrics;
 pub mod parse;
 pub mod politeness;

@@ -29,6 +29,12 @@ pub struct ErrorLabels {
     pub kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FieldLabels {
+    pub site: String,
+    pub field: &'static str,
+}
+
 /// The crawl's metrics. Cheap to update from any thread.
 pub struct Metrics {
     registry: Registry,
@@ -43,6 +49,8 @@ pub struct Metrics {
     errors: Family<ErrorLabels, Counter>,
     queue_depth: Gauge,
     in_flight: Gauge,
+    extraction_missing: Family<FieldLabels, Gauge<f64, AtomicU64>>,
+    extraction_alerts: Counter,
     /// Unix ms of the scheduler's last turn (for `/healthz`).
     heartbeat_ms: AtomicU64,
 }
@@ -129,6 +137,18 @@ impl Metrics {
         );
         let in_flight = Gauge::default();
         registry.register("in_flight", "Requests in flight", in_flight.clone());
+        let extraction_missing = Family::<FieldLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "extraction_missing_ratio",
+            "Share of a site's recent article pages whose record lacks the field",
+            extraction_missing.clone(),
+        );
+        let extraction_alerts = Counter::default();
+        registry.register(
+            "extraction_alerts",
+            "Times a field a site used to provide stopped being found",
+            extraction_alerts.clone(),
+        );
         Self {
             registry,
             requests,
@@ -142,6 +162,8 @@ impl Metrics {
             errors,
             queue_depth,
             in_flight,
+            extraction_missing,
+            extraction_alerts,
             heartbeat_ms: AtomicU64::new(0),
         }
     }
@@ -179,6 +201,23 @@ impl Metrics {
 
     pub fn error(&self, kind: &'static str) {
         self.errors.get_or_create(&ErrorLabels { kind }).inc();
+    }
+
+    /// A site's extraction health: the share of recent article pages missing each field.
+    pub fn set_extraction(&self, report: &crate::health::SiteReport) {
+        for field in crate::health::FIELDS {
+            let share = report.missing.get(field).copied().unwrap_or(0.0);
+            self.extraction_missing
+                .get_or_create(&FieldLabels {
+                    site: report.site.clone(),
+                    field,
+                })
+                .set(share);
+        }
+    }
+
+    pub fn extraction_alert(&self) {
+        self.extraction_alerts.inc();
     }
 
     pub fn set_queue_depth(&self, n: u64) {

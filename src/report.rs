@@ -10,6 +10,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::health::HealthReport;
 use crate::store::{Store, StoreError, UrlStatus};
 
 /// Counts and queues of one crawl's state.
@@ -26,6 +27,9 @@ pub struct Status {
     pub last_sequence: u64,
     pub sinks: Vec<SinkStatus>,
     pub bytes_on_disk: u64,
+    /// Extraction health as the last run left it: per site, the share of recent
+    /// article pages missing each field, and alerts.
+    pub extraction: HealthReport,
 }
 
 #[derive(Debug, Serialize)]
@@ -112,6 +116,10 @@ pub fn status(store: &dyn Store, errors: usize) -> Result<Status, StoreError> {
         last_sequence,
         sinks,
         bytes_on_disk: store.size_on_disk()?,
+        extraction: store
+            .get_meta("health")?
+            .and_then(|v| serde_json::from_slice(&v).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -155,6 +163,36 @@ impl std::fmt::Display for Status {
             for e in &self.last_errors {
                 writeln!(f, "  {} {} {}", e.at, e.url, e.error)?;
             }
+        }
+        if !self.extraction.sites.is_empty() {
+            writeln!(
+                f,
+                "extraction (share of recent article pages missing a field):"
+            )?;
+            for s in &self.extraction.sites {
+                let missing: Vec<String> = s
+                    .missing
+                    .iter()
+                    .map(|(field, share)| format!("{field} {:.0}%", share * 100.0))
+                    .collect();
+                writeln!(
+                    f,
+                    "  {:<24} {} pages: {}",
+                    s.site,
+                    s.pages,
+                    missing.join(", ")
+                )?;
+            }
+        }
+        for a in &self.extraction.alerts {
+            writeln!(
+                f,
+                "  alert {} {}: {} stopped being found, e.g. {}",
+                a.at,
+                a.site,
+                a.field,
+                a.sample_urls.first().map_or("", String::as_str)
+            )?;
         }
         write!(f, "on disk: {:.1} MB", self.bytes_on_disk as f64 / 1e6)
     }

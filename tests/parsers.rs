@@ -304,3 +304,109 @@ async fn a_rust_parser_registered_on_the_builder_is_used_and_its_panics_are_cont
 fn store_in(dir: &Path) -> Arc<dyn Store> {
     store(dir)
 }
+
+/// A site redesigned mid-crawl: the koreatimes selectors (without the fallback) stop
+/// finding anything on the new article pages; the crawler says so, naming the site,
+/// the fields and sample URLs, and `status` keeps the alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layout_change_mid_crawl_raises_an_extraction_warning() {
+    use tokio::io::AsyncReadExt;
+    let articles = 150;
+    let server = server(articles).await;
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/koreatimes.toml"
+    ))
+    .unwrap();
+    let tables = shipped[shipped.find("[site.selectors]").unwrap()..]
+        .replace("fallback = true", "fallback = false");
+    let text = demo_config_text(
+        server.origin(),
+        &format!("parser = \"selectors\"\n{tables}"),
+    )
+    .replace("parser = \"article\"\n", "");
+    std::fs::write(dir.path().join("crawl.toml"), text).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_newscrawl"))
+        .args(["crawl", "--config", "crawl.toml", "--state", "state"])
+        .args(["--min-delay", "20ms"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Redesign once the first window of article pages (100) is in.
+    let is_article = |t: &str| t.starts_with("/www/") && t.ends_with(".html");
+    let mut seen = 0;
+    loop {
+        seen += 1;
+        tokio::time::timeout(Duration::from_secs(60), server.wait_for_requests(seen))
+            .await
+            .expect("the crawl makes progress");
+        let fetched = server
+            .requests()
+            .iter()
+            .filter(|r| is_article(&r.target))
+            .count();
+        if fetched >= 110 {
+            break;
+        }
+    }
+    let switched_at = server.requests().len();
+    server.set_site(FixtureSite::new(FixtureSpec {
+        articles,
+        redesigned: true,
+        ..FixtureSpec::default()
+    }));
+    let status = tokio::time::timeout(Duration::from_secs(120), child.wait())
+        .await
+        .expect("the crawl ends")
+        .unwrap();
+    assert!(status.success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    let redesigned: Vec<String> = server.requests()[switched_at..]
+        .iter()
+        .filter(|r| is_article(&r.target))
+        .map(|r| format!("{}{}", server.origin(), r.target))
+        .collect();
+    assert!(
+        redesigned.len() >= 20,
+        "{} pages after the switch",
+        redesigned.len()
+    );
+    for field in ["title", "body", "authors", "published"] {
+        let line = stderr
+            .lines()
+            .find(|l| {
+                l.contains(&format!(
+                    "extraction: {field} stopped being found on site \"daily-fixture\""
+                ))
+            })
+            .unwrap_or_else(|| panic!("no warning for {field}:\n{stderr}"));
+        assert!(
+            redesigned.iter().any(|u| line.contains(u.as_str())),
+            "the warning names redesigned pages: {line}"
+        );
+    }
+    assert_eq!(stderr.matches("stopped being found").count(), 4, "{stderr}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_newscrawl"))
+        .args(["status", "--state", "state", "--json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alerts = json["extraction"]["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 4, "{json:#}");
+    let site = &json["extraction"]["sites"][0];
+    assert_eq!(site["site"], "daily-fixture");
+    assert!(site["missing"]["title"].as_f64().unwrap() > 0.1);
+}

@@ -83,6 +83,8 @@ pub struct LiveStatus {
     pub hosts: Vec<HostLive>,
     /// The most recent failures, newest first.
     pub last_errors: Vec<ErrorNote>,
+    /// Per site, the share of recent article pages missing each field, and alerts.
+    pub extraction: crate::health::HealthReport,
 }
 
 #[derive(Debug, Clone, Serialize)]

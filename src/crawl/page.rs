@@ -41,6 +41,8 @@ pub(super) struct PageOutcome {
     pub url: String,
     /// Fetched again and found as it was (304, or the same bytes).
     pub unchanged: bool,
+    /// An article page that was parsed: which fields its record had.
+    pub found: Option<crate::health::Found>,
 }
 
 /// What the answer (or failure) says about the server, for its clock.
@@ -313,6 +315,16 @@ impl PageJob {
             }
         };
         state.status = UrlStatus::Fetched;
+        // What an article page's record had, for extraction health.
+        let found = (self.entry.kind == UrlKind::Article).then(|| match parsed.articles.first() {
+            Some(a) => [
+                a.title.as_deref().is_some_and(|t| !t.trim().is_empty()),
+                !a.body.trim().is_empty(),
+                !a.authors.is_empty(),
+                a.published.is_some(),
+            ],
+            None => [false; 4],
+        });
         let depth = self.entry.depth + 1;
         if self.config.max_depth.is_none_or(|max| depth <= max) {
             let mut seen = std::collections::HashSet::with_capacity(parsed.links.len());
@@ -363,6 +375,7 @@ impl PageJob {
                 Err(e) => tracing::warn!(url = %self.url, "record does not serialize: {e}"),
             }
         }
+        outcome.found = found;
     }
 
     /// The exchange as the WARC output records it. The request's headers are those

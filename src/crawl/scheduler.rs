@@ -26,6 +26,7 @@ use super::{
     fetcher_for, host_sites_of, now_ms, rfc3339_now, CrawlError, Crawler, Mode, Stats, StopReason,
 };
 use crate::config::CrawlConfig;
+use crate::health::{ExtractionHealth, HealthReport};
 use crate::politeness::{Feedback, HostClock, ReadyQueue};
 use crate::robots::Robots;
 use crate::site::{path_and_query, Site, UrlKind};
@@ -163,6 +164,7 @@ pub(super) struct Scheduler {
     timers: ReadyQueue,
     last_errors: VecDeque<ErrorNote>,
     site_records: HashMap<String, u64>,
+    health: ExtractionHealth,
 }
 
 impl Scheduler {
@@ -185,6 +187,7 @@ impl Scheduler {
             timers: ReadyQueue::default(),
             last_errors: VecDeque::new(),
             site_records: HashMap::new(),
+            health: ExtractionHealth::default(),
         }
     }
 
@@ -306,6 +309,7 @@ impl Scheduler {
             }
         };
         self.save_clocks().await?;
+        self.save_health().await?;
         result
     }
 
@@ -891,6 +895,9 @@ impl Scheduler {
                 if outcome.requeued {
                     self.wake_host(&host, now, true);
                 }
+                if let Some(found) = outcome.found {
+                    self.observe_extraction(&host, &outcome.url, found);
+                }
                 if let Some(due_ms) = outcome.revisit_due_ms {
                     self.timers.arm(&host, instant_of(due_ms, now));
                 }
@@ -911,6 +918,59 @@ impl Scheduler {
             }
         }
         Ok(())
+    }
+
+    /// Takes in which fields an article page's record had; warns when a field the site
+    /// used to provide stops being found.
+    fn observe_extraction(&mut self, host: &str, url: &str, found: crate::health::Found) {
+        let Some(site) = self.hosts.get(host).map(|s| s.site.name.clone()) else {
+            return;
+        };
+        for alert in self.health.observe(&site, url, found, &rfc3339_now()) {
+            self.crawler.metrics.extraction_alert();
+            tracing::warn!(
+                site = %alert.site,
+                field = %alert.field,
+                "extraction: {} stopped being found on site {:?} (it was on {:.0}% of article pages before; the last {} came without it, e.g. {}); the site may have changed its layout",
+                alert.field,
+                alert.site,
+                alert.found_before * 100.0,
+                crate::health::RUN,
+                alert.sample_urls.join(", ")
+            );
+        }
+        if let Some(report) = self.health.site_report(&site) {
+            self.crawler.metrics.set_extraction(&report);
+        }
+    }
+
+    /// Saves the extraction health for `status`: this run's sites, and every alert
+    /// (earlier runs' included, the last 50).
+    async fn save_health(&self) -> Result<(), CrawlError> {
+        let report = self.health.report();
+        if report.sites.is_empty() && report.alerts.is_empty() {
+            return Ok(());
+        }
+        let store = self.crawler.store.clone();
+        self.crawler
+            .io
+            .run(move || {
+                let mut saved: HealthReport = store
+                    .get_meta("health")?
+                    .and_then(|v| serde_json::from_slice(&v).ok())
+                    .unwrap_or_default();
+                saved.alerts.extend(report.alerts);
+                let excess = saved.alerts.len().saturating_sub(50);
+                saved.alerts.drain(..excess);
+                for site in report.sites {
+                    saved.sites.retain(|s| s.site != site.site);
+                    saved.sites.push(site);
+                }
+                let json = serde_json::to_vec(&saved).unwrap_or_default();
+                store.put_meta("health", &json)?;
+                Ok::<_, CrawlError>(())
+            })
+            .await?
     }
 
     /// Daemon mode: a host's next queued URL fell due, or its robots.txt may be tried
@@ -1100,6 +1160,7 @@ impl Scheduler {
             sites,
             hosts,
             last_errors: self.last_errors.iter().cloned().collect(),
+            extraction: self.health.report(),
         }
     }
 
