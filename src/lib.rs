@@ -9,6 +9,7 @@ pub mod config;
 pub mod crawl;
 pub mod discover;
 pub mod endpoint;
+pub mod eval;
 pub mod fetch;
 pub mod fixture;
 pub mod health;

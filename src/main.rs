@@ -61,6 +61,9 @@ enum Command {
     /// Run a parser on a saved page (or standard input) and print its links and
     /// records as JSON: for writing and debugging selectors.
     Parse(ParseArgs),
+    /// Score a parser on a corpus of pages with known answers (body token P/R/F1,
+    /// exact title, authors and date).
+    Eval(EvalArgs),
 }
 
 /// Which crawl's state to read: `--state DIR`, or the `state_dir` of `--config FILE`.
@@ -94,6 +97,19 @@ struct ExportArgs {
     /// Write to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Directory of NAME.html pages with NAME.json expectations.
+    #[arg(default_value = "tests/extraction/pages")]
+    corpus: PathBuf,
+    /// Built-in parser to score.
+    #[arg(long, default_value = "article")]
+    parser: String,
+    /// Print JSON (every page's scores) instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -257,6 +273,7 @@ fn main() -> ExitCode {
             Command::Status(args) => status(args),
             Command::Export(args) => export(args),
             Command::Parse(args) => parse_page(args),
+            Command::Eval(args) => eval(args),
         }
     });
     match result {
@@ -724,6 +741,23 @@ fn parse_page(args: ParseArgs) -> Result<()> {
         links: parsed.links,
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let parser = ParserRegistry::default()
+        .get(&args.parser)
+        .ok_or_else(|| ConfigError::Invalid {
+            file: "<command line>".into(),
+            key: "--parser".into(),
+            reason: format!("unknown parser {:?} (article, links)", args.parser),
+        })?;
+    let report = newscrawl::eval::evaluate(&args.corpus, &*parser)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
     Ok(())
 }
 
