@@ -94,8 +94,16 @@ pub fn token_scores(got: &str, want: &str) -> (f64, f64, f64) {
     if gn == 0 && wn == 0 {
         return (1.0, 1.0, 1.0);
     }
-    let precision = if gn == 0 { 0.0 } else { common as f64 / gn as f64 };
-    let recall = if wn == 0 { 0.0 } else { common as f64 / wn as f64 };
+    let precision = if gn == 0 {
+        0.0
+    } else {
+        common as f64 / gn as f64
+    };
+    let recall = if wn == 0 {
+        0.0
+    } else {
+        common as f64 / wn as f64
+    };
     let f1 = if precision + recall == 0.0 {
         0.0
     } else {
@@ -180,7 +188,8 @@ pub fn evaluate(dir: &Path, parser: &dyn Parser) -> Result<Report, EvalError> {
             .time_zone
             .parse()
             .map_err(|_| corpus_error(&json_path, format!("bad time_zone {:?}", want.time_zone)))?;
-        let bytes = std::fs::read(&html_path).map_err(|e| corpus_error(&html_path, e.to_string()))?;
+        let bytes =
+            std::fs::read(&html_path).map_err(|e| corpus_error(&html_path, e.to_string()))?;
         let (text, _) = crate::fetch::decode_html(&bytes, None);
         let name = html_path
             .file_stem()
@@ -270,7 +279,10 @@ impl std::fmt::Display for Report {
         for p in &self.pages {
             let mut wrong = Vec::new();
             if p.f1 < 0.97 {
-                wrong.push(format!("body F1 {:.3} (P {:.3}, R {:.3})", p.f1, p.precision, p.recall));
+                wrong.push(format!(
+                    "body F1 {:.3} (P {:.3}, R {:.3})",
+                    p.f1, p.precision, p.recall
+                ));
             }
             if !p.title_ok {
                 wrong.push(format!("title {:?}", p.got_title));
@@ -305,8 +317,14 @@ mod tests {
 
     #[test]
     fn dates_match_as_moments_or_days() {
-        assert!(same_date(Some("2024-03-01T18:00:00+09:00"), "2024-03-01T09:00:00+00:00"));
-        assert!(!same_date(Some("2024-03-01T18:00:00+00:00"), "2024-03-01T09:00:00+00:00"));
+        assert!(same_date(
+            Some("2024-03-01T18:00:00+09:00"),
+            "2024-03-01T09:00:00+00:00"
+        ));
+        assert!(!same_date(
+            Some("2024-03-01T18:00:00+00:00"),
+            "2024-03-01T09:00:00+00:00"
+        ));
         assert!(same_date(Some("2024-03-01T00:00:00+09:00"), "2024-03-01"));
         assert!(!same_date(None, "2024-03-01"));
     }

@@ -745,13 +745,14 @@ fn parse_page(args: ParseArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let parser = ParserRegistry::default()
-        .get(&args.parser)
-        .ok_or_else(|| ConfigError::Invalid {
-            file: "<command line>".into(),
-            key: "--parser".into(),
-            reason: format!("unknown parser {:?} (article, links)", args.parser),
-        })?;
+    let parser =
+        ParserRegistry::default()
+            .get(&args.parser)
+            .ok_or_else(|| ConfigError::Invalid {
+                file: "<command line>".into(),
+                key: "--parser".into(),
+                reason: format!("unknown parser {:?} (article, links)", args.parser),
+            })?;
     let report = newscrawl::eval::evaluate(&args.corpus, &*parser)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -33,7 +33,7 @@ static HTML_LANG: LazyLock<Selector> = LazyLock::new(|| selector("html[lang]"));
 static BODY: LazyLock<Selector> = LazyLock::new(|| selector("body"));
 static BYLINE: LazyLock<Selector> = LazyLock::new(|| {
     selector(
-        r#"[itemprop~="author"], [rel~="author"], .byline, .author, [class*="byline"], [class*="author"]"#,
+        r#"[itemprop~="author"], [rel~="author"], .byline, .author, [class*="byline"], [class*="author"], [class*="Byline"], [class*="Author"], [class*="Contributor"], [class*="contributor"], [class*="writer"], [class*="reporter"], [data-component="byline-block"], .field--name-uid"#,
     )
 });
 static BREADCRUMB: LazyLock<Selector> = LazyLock::new(|| {
@@ -47,8 +47,6 @@ static DECK: LazyLock<Selector> = LazyLock::new(|| {
     )
 });
 static TIME: LazyLock<Selector> = LazyLock::new(|| selector("time[datetime]"));
-static CANDIDATES: LazyLock<Selector> =
-    LazyLock::new(|| selector("article, main, section, div, td"));
 static FIGURE: LazyLock<Selector> = LazyLock::new(|| selector("figure"));
 static IMG: LazyLock<Selector> = LazyLock::new(|| selector("img"));
 static FIGCAPTION: LazyLock<Selector> = LazyLock::new(|| selector("figcaption"));
@@ -85,11 +83,13 @@ pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) 
     }
     let ld_str = |key: &str| ld.as_ref().and_then(|v| v.get(key)).and_then(text_of);
 
-    let title = ld_str("headline")
-        .or_else(|| meta.get("og:title").cloned())
-        .or_else(|| html.select(&H1).next().map(element_text))
-        .or_else(|| html.select(&TITLE).next().map(element_text))
-        .filter(|t| !t.is_empty());
+    let title = pick_title(
+        html,
+        ld_str("headline"),
+        meta.get("og:title")
+            .or_else(|| meta.get("twitter:title"))
+            .cloned(),
+    );
     let body = paragraphs
         .iter()
         .map(|(_, p)| p.as_str())
@@ -101,8 +101,22 @@ pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) 
 
     let text = document_text(html);
     let (mut published, mut updated) = labelled_dates(&text, zone);
-    if let Some(d) = ld_str("datePublished").or_else(|| meta.get("article:published_time").cloned())
-    {
+    let meta_published = [
+        "article:published_time",
+        "og:published_time",
+        "datepublished",
+        "dcterms.date",
+        "dc.date",
+        "dc.date.issued",
+        "date",
+        "pubdate",
+        "publish-date",
+        "parsely-pub-date",
+        "sailthru.date",
+    ]
+    .iter()
+    .find_map(|k| meta.get(*k).cloned());
+    if let Some(d) = ld_str("datePublished").or(meta_published) {
         published = parse_date(&d, zone).or(published);
     }
     if let Some(d) = ld_str("dateModified").or_else(|| meta.get("article:modified_time").cloned()) {
@@ -120,11 +134,7 @@ pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) 
         .and_then(|v| v.get("author"))
         .map(authors_from_json)
         .filter(|a| !a.is_empty())
-        .or_else(|| {
-            meta.get("author")
-                .map(|a| clean_authors(a))
-                .filter(|a| !a.is_empty())
-        })
+        .or_else(|| Some(meta_authors(&meta)).filter(|a| !a.is_empty()))
         .unwrap_or_else(|| byline_authors(html));
 
     let section = {
@@ -180,6 +190,49 @@ pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) 
         language,
         ..Article::default()
     })
+}
+
+/// The headline: the page's own `<h1>` when a title in its metadata (or `<title>`)
+/// agrees with it, else the structured headline, else the meta title or `<title>`
+/// without the site's name, else the first `<h1>`.
+fn pick_title(html: &Html, ld: Option<String>, og: Option<String>) -> Option<String> {
+    let page_title = html.select(&TITLE).next().map(element_text);
+    let h1s: Vec<String> = html
+        .select(&H1)
+        .filter(|h| !in_page_chrome(*h))
+        .map(element_text)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let declared: Vec<&String> = [&ld, &og, &page_title].into_iter().flatten().collect();
+    let agrees = |h: &String| {
+        let h = h.to_lowercase();
+        declared.iter().any(|d| {
+            let d = d.to_lowercase();
+            d.contains(&h) || (h.len() > 20 && h.contains(&d))
+        })
+    };
+    if let Some(h1) = h1s.iter().find(|h| agrees(h)) {
+        return Some(h1.clone());
+    }
+    ld.or_else(|| og.map(|t| without_site_name(&t)))
+        .or_else(|| h1s.into_iter().next())
+        .or_else(|| page_title.map(|t| without_site_name(&t)))
+        .filter(|t| !t.is_empty())
+}
+
+/// "Headline | Site" and "Headline - Site": the longest part.
+fn without_site_name(title: &str) -> String {
+    for separator in [" | ", " - ", " – ", " — ", " :: ", " · "] {
+        if title.contains(separator) {
+            return title
+                .split(separator)
+                .max_by_key(|part| part.len())
+                .unwrap_or(title)
+                .trim()
+                .to_string();
+        }
+    }
+    title.to_string()
 }
 
 /// Collapses runs of whitespace; trims.
@@ -275,14 +328,104 @@ fn authors_from_json(value: &Value) -> Vec<String> {
     dedupe(out)
 }
 
+/// Whether an element sits in navigation, a footer or aside, or a header outside the
+/// article (a byline may sit in the article's own header).
+fn in_page_chrome(el: ElementRef<'_>) -> bool {
+    let ancestors: Vec<ElementRef<'_>> = el.ancestors().filter_map(ElementRef::wrap).collect();
+    ancestors.iter().enumerate().any(|(i, a)| {
+        let name = a.value().name();
+        matches!(name, "nav" | "footer" | "aside")
+            || (name == "header" && !within_story(&ancestors[i + 1..]))
+    })
+}
+
+/// Whether any of these ancestors is an `<article>` or `<main>`.
+fn within_story(ancestors: &[ElementRef<'_>]) -> bool {
+    ancestors
+        .iter()
+        .any(|a| matches!(a.value().name(), "article" | "main"))
+}
+
+/// Names that look like people's or desks' names: a few words, no digits, not a
+/// sentence.
+fn plausible_names(names: Vec<String>) -> Vec<String> {
+    let plausible = |n: &String| {
+        let words = n.split_whitespace().count();
+        (1..=5).contains(&words)
+            && !n.chars().any(|c| c.is_ascii_digit())
+            && n.chars()
+                .next()
+                .is_some_and(|c| c.is_uppercase() || !c.is_ascii())
+            && !n.eq_ignore_ascii_case("by")
+    };
+    if names.iter().all(plausible) {
+        names
+    } else {
+        Vec::new()
+    }
+}
+
+/// Authors from the page's text: an element reading "By ..." (the universal byline),
+/// else an element whose class or itemprop says author or byline.
 fn byline_authors(html: &Html) -> Vec<String> {
-    html.select(&BYLINE)
-        .filter(|el| !inside(*el, &["nav", "footer", "aside", "header"]))
+    let reads_by = |el: &ElementRef<'_>| {
+        let t = element_text(*el);
+        t.len() < 120 && BY_PREFIX.is_match(&t)
+    };
+    let by_line = html
+        .select(&BY_CANDIDATES)
+        .filter(|el| reads_by(el) && !in_page_chrome(*el))
+        // The innermost such element: its parent may run the name into a role line.
+        .filter(|el| {
+            !el.select(&BY_CANDIDATES)
+                .any(|d| d.id() != el.id() && reads_by(&d))
+        })
         .map(element_text)
-        .filter(|t| !t.is_empty() && t.len() < 200)
-        .map(|t| clean_authors(&t))
+        .map(|t| plausible_names(clean_authors(&t)))
+        .find(|a| !a.is_empty());
+    if let Some(found) = by_line {
+        return found;
+    }
+    html.select(&BYLINE)
+        .filter(|el| !in_page_chrome(*el) && !NOT_BYLINE.is_match(&class_and_id(*el)))
+        .map(element_text)
+        .filter(|t| !t.is_empty() && t.len() < 120)
+        .map(|t| plausible_names(clean_authors(&t)))
         .find(|a| !a.is_empty())
         .unwrap_or_default()
+}
+
+static BY_CANDIDATES: LazyLock<Selector> =
+    LazyLock::new(|| selector("p, span, div, address, li, a"));
+static BY_PREFIX: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?i:by)\s+\p{Lu}").expect("valid regex"));
+/// Author boxes that are not bylines: biographies, author pages' lists.
+static NOT_BYLINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)bio|about|more-by|author-list").expect("valid regex"));
+
+/// Authors named in meta tags, if any (URLs, as Facebook's `article:author` holds,
+/// are not names).
+fn meta_authors(meta: &HashMap<String, String>) -> Vec<String> {
+    let written_by = meta
+        .get("twitter:label1")
+        .is_some_and(|l| l.eq_ignore_ascii_case("written by"))
+        .then(|| meta.get("twitter:data1"))
+        .flatten();
+    [
+        "author",
+        "byl",
+        "article:author",
+        "parsely-author",
+        "sailthru.author",
+        "dc.creator",
+    ]
+    .iter()
+    .filter_map(|k| meta.get(*k))
+    .chain(written_by)
+    .filter(|v| !v.starts_with("http"))
+    .map(|v| plausible_names(clean_authors(v)))
+    .find(|a| !a.is_empty())
+    .unwrap_or_default()
 }
 
 /// Splits a byline into names: drops "By", e-mail addresses and role words.
@@ -342,12 +485,6 @@ fn labelled_dates(text: &str, zone: Tz) -> (Option<String>, Option<String>) {
     (published, updated)
 }
 
-fn inside(el: ElementRef<'_>, tags: &[&str]) -> bool {
-    el.ancestors()
-        .filter_map(ElementRef::wrap)
-        .any(|a| tags.contains(&a.value().name()))
-}
-
 /// Share of an element's text that sits inside links.
 fn link_density(el: ElementRef<'_>) -> f64 {
     let total: usize = el.text().map(str::len).sum();
@@ -358,34 +495,159 @@ fn link_density(el: ElementRef<'_>) -> f64 {
     linked as f64 / total as f64
 }
 
-/// The paragraphs of the element with the most paragraph text among its direct
-/// children (link-heavy paragraphs do not count), with that element.
-fn body_paragraphs(html: &Html) -> Vec<(ElementRef<'_>, String)> {
-    let mut best: Option<(usize, ElementRef<'_>)> = None;
-    for candidate in html.select(&CANDIDATES) {
-        let score: usize = candidate
-            .children()
-            .filter_map(ElementRef::wrap)
-            .filter(|c| c.value().name() == "p" && link_density(*c) < 0.5)
-            .map(|p| p.text().map(str::len).sum::<usize>())
-            .sum();
-        if score > 0 && best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, candidate));
+/// Class and id words of boxes that are not the story.
+static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)comment|footer|sidebar|side-bar|right-rail|related|share|social|promo|newsletter|subscri|signup|sign-up|\bads?\b|ad-unit|advert|sponsor|most-?read|most-?viewed|popular|recommend|trending|nav|menu|breadcrumb|byline|caption|outbrain|taboola|author-bio|\bbio\b|epic|cta|callout|widget|tags|submeta|bottom-of-article|post-footer|read-more|see-also|more-on|standfirst|\bdek\b|article-summary|paywall|donat|support-us")
+        .expect("valid regex")
+});
+/// Class and id words of the story's container.
+static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)article|body|content|entry|main|story|post|text|markup|view_article")
+        .expect("valid regex")
+});
+static BLOCKS: LazyLock<Selector> =
+    LazyLock::new(|| selector("p, h2, h3, h4, blockquote, li, pre"));
+static PARAGRAPHS: LazyLock<Selector> = LazyLock::new(|| selector("p"));
+
+/// Boilerplate lines that sit inside story containers.
+static BOILERPLATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(advertisement|skip advertisement|read more:.*|related:.*|share this:?|image caption,?.*|story continues below.*)$")
+        .expect("valid regex")
+});
+
+/// The words a page uses to name a box: class, id, and the data attributes that
+/// component-based sites name their blocks with.
+fn class_and_id(el: ElementRef<'_>) -> String {
+    let v = el.value();
+    [
+        "class",
+        "id",
+        "data-component",
+        "data-gu-name",
+        "data-testid",
+        "data-qa",
+    ]
+    .iter()
+    .filter_map(|a| v.attr(a))
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// Whether an element sits in page chrome: a navigation, footer or aside, a header
+/// outside the article, or a box whose class or id says it is not the story.
+fn in_chrome(el: ElementRef<'_>, stop: Option<ElementRef<'_>>) -> bool {
+    let ancestors: Vec<ElementRef<'_>> = el.ancestors().filter_map(ElementRef::wrap).collect();
+    for (i, a) in ancestors.iter().enumerate() {
+        if stop.is_some_and(|s| s.id() == a.id()) {
+            return false;
+        }
+        let name = a.value().name();
+        if matches!(
+            name,
+            "nav" | "footer" | "aside" | "figure" | "figcaption" | "form"
+        ) || (name == "header" && !within_story(&ancestors[i + 1..]))
+            || NEGATIVE.is_match(&class_and_id(*a))
+        {
+            return true;
         }
     }
-    let Some((_, container)) = best else {
+    false
+}
+
+/// The story's blocks (paragraphs, subheads, quotes, list items) in document order:
+/// paragraphs vote for their ancestors (parent fully, grandparent half, great-grand-
+/// parent a third), weighted by length and commas and against links and boxes; the
+/// best-scoring element is the story, and its blocks outside boxes are the body.
+fn body_paragraphs(html: &Html) -> Vec<(ElementRef<'_>, String)> {
+    let mut scores: HashMap<ego_tree::NodeId, (f64, ElementRef<'_>)> = HashMap::new();
+    for p in html.select(&PARAGRAPHS) {
+        let text = element_text(p);
+        if text.len() < 25 || link_density(p) >= 0.5 || in_chrome(p, None) {
+            continue;
+        }
+        let base = 1.0 + text.matches(',').count() as f64 + (text.len() as f64 / 100.0).min(3.0);
+        for (level, ancestor) in p
+            .ancestors()
+            .filter_map(ElementRef::wrap)
+            .take(3)
+            .enumerate()
+        {
+            if matches!(ancestor.value().name(), "body" | "html") {
+                break;
+            }
+            let share = base / (level as f64 + 1.0) * if level == 0 { 1.0 } else { 1.0 };
+            scores.entry(ancestor.id()).or_insert((0.0, ancestor)).0 += share;
+        }
+    }
+    let best = scores
+        .into_values()
+        .map(|(score, el)| {
+            let words = class_and_id(el);
+            let mut weight = 1.0 - link_density(el);
+            if POSITIVE.is_match(&words) {
+                weight *= 1.25;
+            }
+            if NEGATIVE.is_match(&words) {
+                weight *= 0.5;
+            }
+            (score * weight, el)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let Some((_, mut container)) = best else {
         return Vec::new();
     };
-    if inside(container, &["nav", "footer", "aside"]) {
-        return Vec::new();
-    }
-    container
-        .children()
+    // A story split over sibling boxes (a paragraph or three per box, as Arc XP, BBC
+    // and NYT pages do): climb to the ancestor holding clearly more of the story's
+    // text, within the story's <article> when there is one.
+    let story_text = |el: ElementRef<'_>| -> usize {
+        el.select(&PARAGRAPHS)
+            .filter(|p| link_density(*p) < 0.5 && !in_chrome(*p, Some(el)))
+            .map(|p| element_text(p).len())
+            .filter(|n| *n >= 25)
+            .sum()
+    };
+    let mut best_text = story_text(container);
+    let stop_at_article = container
+        .ancestors()
         .filter_map(ElementRef::wrap)
-        .filter(|c| c.value().name() == "p" && link_density(*c) < 0.5)
-        .map(element_text)
-        .filter(|t| !t.is_empty())
-        .map(|t| (container, t))
+        .any(|a| a.value().name() == "article");
+    for ancestor in container.ancestors().filter_map(ElementRef::wrap) {
+        let name = ancestor.value().name();
+        if matches!(name, "body" | "html") || in_chrome(ancestor, None) {
+            break;
+        }
+        let text = story_text(ancestor);
+        if text * 4 >= best_text * 5 {
+            container = ancestor;
+            best_text = text;
+        }
+        if stop_at_article && name == "article" {
+            break;
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    container
+        .select(&BLOCKS)
+        .filter(|b| {
+            // A block inside another block (a `p` in a `blockquote` or `li`) is taken
+            // with its outer block.
+            !b.ancestors()
+                .filter_map(ElementRef::wrap)
+                .take_while(|a| a.id() != container.id())
+                .any(|a| matches!(a.value().name(), "p" | "blockquote" | "li" | "pre"))
+        })
+        .filter(|b| !in_chrome(*b, Some(container)))
+        .filter(|b| {
+            let name = b.value().name();
+            // Link lists and headings of link boxes are chrome; a subhead is not linked.
+            !(name == "li" && link_density(*b) > 0.3) && link_density(*b) < 0.5
+        })
+        .map(|b| (b.value().name() == "p", element_text(b)))
+        .filter(|(_, t)| !t.is_empty() && !BOILERPLATE.is_match(t))
+        // A pull quote or list item repeating a paragraph is dropped; a paragraph
+        // is kept even when the story repeats itself.
+        .filter(|(is_p, t)| seen.insert(t.clone()) || *is_p)
+        .map(|(_, t)| (container, t))
         .collect()
 }
 
@@ -483,7 +745,9 @@ mod tests {
         let html = Html::parse_document(page);
         let url = Url::parse("https://news.example/news/1?x=1").unwrap();
         let a = extract_article(&html, &url, seoul(), true).unwrap();
-        assert_eq!(a.title.as_deref(), Some("Rates held steady"));
+        // The visible headline extends the structured one (which publishers cut to
+        // fit search engines' limits): the page's own wins.
+        assert_eq!(a.title.as_deref(), Some("Rates held steady at meeting"));
         assert_eq!(a.authors, ["Choi Ara"]);
         assert_eq!(a.published.as_deref(), Some("2024-05-02T08:00:00+09:00"));
         assert_eq!(a.body, "First paragraph of the story.\n\nSecond paragraph.");
