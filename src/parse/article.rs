@@ -575,7 +575,7 @@ fn body_paragraphs(html: &Html) -> Vec<(ElementRef<'_>, String)> {
             if matches!(ancestor.value().name(), "body" | "html") {
                 break;
             }
-            let share = base / (level as f64 + 1.0) * if level == 0 { 1.0 } else { 1.0 };
+            let share = base / (level as f64 + 1.0);
             scores.entry(ancestor.id()).or_insert((0.0, ancestor)).0 += share;
         }
     }
