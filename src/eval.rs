@@ -30,6 +30,11 @@ pub struct Expected {
     pub body: String,
 }
 
+/// Reads an expectation file's contents.
+pub fn parse_expected(bytes: &[u8]) -> Result<Expected, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
 /// How one page scored.
 #[derive(Debug, Clone, Serialize)]
 pub struct PageScore {
