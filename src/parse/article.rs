@@ -69,6 +69,10 @@ static ROLE: LazyLock<Regex> = LazyLock::new(|| {
 /// Extracts the article on a page. With `require_article` false (pages of sites
 /// without URL patterns), returns `None` unless the page looks like an article.
 pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) -> Option<Article> {
+    if nesting_depth(html) > MAX_DEPTH {
+        tracing::debug!(%url, "HTML nested deeper than {MAX_DEPTH} elements; no article extracted");
+        return None;
+    }
     let ld = json_ld_article(html);
     let meta = meta_tags(html);
     let declared = ld.is_some() || meta.get("og:type").is_some_and(|t| t == "article");
@@ -233,6 +237,26 @@ fn without_site_name(title: &str) -> String {
         }
     }
     title.to_string()
+}
+
+/// Documents nested deeper than this are not searched for an article (real pages stay
+/// under a few hundred levels; hostile ones go to 100,000, where every ancestor walk
+/// costs a page's worth of work).
+pub const MAX_DEPTH: usize = 1_000;
+
+/// How deep the document's elements nest (an iterative walk: no recursion).
+fn nesting_depth(html: &Html) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for edge in html.tree.root().traverse() {
+        match edge {
+            ego_tree::iter::Edge::Open(_) => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ego_tree::iter::Edge::Close(_) => depth -= 1,
+        }
+    }
+    deepest
 }
 
 /// Collapses runs of whitespace; trims.

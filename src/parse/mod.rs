@@ -61,11 +61,77 @@ pub trait Parser: Send + Sync {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError>;
 }
 
+/// Documents whose tags nest deeper than this are refused before parsing: the HTML
+/// parser's work grows with the square of the depth (100,000 nested `<div>`s take it
+/// most of a minute), and no real page comes close.
+pub const MAX_NESTING: usize = 5_000;
+
+/// Elements that never enclose others, or close themselves when the next one opens.
+const NOT_NESTING: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr", "p", "li", "td", "th", "tr", "dt", "dd", "option", "tbody", "thead", "colgroup",
+    "param",
+];
+
+/// How deep the tags of raw HTML nest, estimated with one pass over the bytes (no
+/// parsing: this is what decides whether parsing is affordable).
+pub fn estimated_nesting(html: &str) -> usize {
+    let bytes = html.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while let Some(offset) = bytes[i..].iter().position(|&b| b == b'<') {
+        i += offset + 1;
+        if bytes.get(i) == Some(&b'/') {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        let name_len = bytes[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if name_len == 0 || !bytes[i].is_ascii_alphabetic() {
+            continue;
+        }
+        let name = html[i..i + name_len].to_ascii_lowercase();
+        let tag_end = bytes[i..]
+            .iter()
+            .position(|&b| b == b'>')
+            .map_or(bytes.len(), |p| i + p);
+        if name == "script" || name == "style" {
+            // Their text is not HTML: skip to the closing tag.
+            let close = format!("</{name}");
+            match html[tag_end..].to_ascii_lowercase().find(&close) {
+                Some(p) => i = tag_end + p,
+                None => break,
+            }
+            continue;
+        }
+        let self_closing = tag_end > 0 && bytes.get(tag_end - 1) == Some(&b'/');
+        if !self_closing && !NOT_NESTING.contains(&name.as_str()) {
+            depth += 1;
+            deepest = deepest.max(depth);
+        }
+        i = tag_end.min(bytes.len());
+    }
+    deepest
+}
+
+/// Refuses a page the built-in parsers should not parse.
+fn check_nesting(page: &Page<'_>) -> Result<(), ParseError> {
+    let depth = estimated_nesting(page.body);
+    if depth > MAX_NESTING {
+        return Err(ParseError(format!(
+            "HTML nested about {depth} elements deep (more than {MAX_NESTING}); not parsed"
+        )));
+    }
+    Ok(())
+}
+
 /// Follows links, extracts nothing.
 pub struct LinksParser;
 
 impl Parser for LinksParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
+        check_nesting(page)?;
         let html = Html::parse_document(page.body);
         Ok(Parsed {
             links: extract_links(&html, page.url),
@@ -78,10 +144,22 @@ impl Parser for LinksParser {
 /// pattern-less sites that look like articles). The DOM is parsed once for both.
 pub struct ArticleParser;
 
+/// Pages larger than this (decoded text) get links only: extraction's cost grows with
+/// the page, and no article is this long.
+pub const MAX_EXTRACT_BYTES: usize = 4 * 1024 * 1024;
+
 impl Parser for ArticleParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
+        check_nesting(page)?;
         let html = Html::parse_document(page.body);
         let links = extract_links(&html, page.url);
+        if page.body.len() > MAX_EXTRACT_BYTES {
+            tracing::debug!(url = %page.url, "{} bytes of HTML; links only", page.body.len());
+            return Ok(Parsed {
+                links,
+                articles: Vec::new(),
+            });
+        }
         let articles = match page.kind {
             UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed => Vec::new(),
             UrlKind::Article | UrlKind::Page => extract_article(
@@ -130,6 +208,50 @@ impl ParserRegistry {
             ParserSpec::Named(name) => self.get(name),
             ParserSpec::Selectors(rules) => Some(Arc::new(SelectorsParser::new((**rules).clone()))),
             ParserSpec::Command(spec) => Some(Arc::new(CommandParser::new((**spec).clone()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_estimated_without_parsing() {
+        assert_eq!(
+            estimated_nesting("<html><body><div><p>a<p>b<br><img src=x></div></body></html>"),
+            3
+        );
+        assert_eq!(
+            estimated_nesting("<div><script>for (i=0;i<n;i++) if (a<b) x()</script></div>"),
+            1
+        );
+        assert_eq!(estimated_nesting("<div/><div />text"), 0);
+        let deep = format!("{}{}", "<div>".repeat(100_000), "</div>".repeat(100_000));
+        assert_eq!(estimated_nesting(&deep), 100_000);
+    }
+
+    #[test]
+    fn deeply_nested_pages_are_refused_quickly() {
+        let body = format!(
+            "<html><body>{}<p>x</p></body></html>",
+            "<div>".repeat(100_000)
+        );
+        let url = Url::parse("https://news.example/a").unwrap();
+        let page = Page {
+            url: &url,
+            kind: UrlKind::Article,
+            headers: &[],
+            body: &body,
+            time_zone: chrono_tz::UTC,
+        };
+        for name in ["article", "links"] {
+            let err = ParserRegistry::default()
+                .get(name)
+                .unwrap()
+                .parse(&page)
+                .unwrap_err();
+            assert!(err.0.contains("nested about 100002 elements"), "{err}");
         }
     }
 }

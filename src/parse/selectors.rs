@@ -327,6 +327,7 @@ impl SelectorsParser {
 
 impl Parser for SelectorsParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
+        super::check_nesting(page)?;
         let html = Html::parse_document(page.body);
         let links = extract_links(&html, page.url);
         let articles = match page.kind {
