@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use ::url::Url;
 use chrono_tz::Tz;
+use ego_tree::NodeId;
 use regex::Regex;
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
@@ -352,6 +353,20 @@ fn authors_from_json(value: &Value) -> Vec<String> {
     dedupe(out)
 }
 
+/// An element's text when it is at most `max` bytes long (stops reading past that, so
+/// asking every `<div>` of a page costs little).
+fn short_text(el: ElementRef<'_>, max: usize) -> Option<String> {
+    let mut out = String::new();
+    for t in el.text() {
+        out.push_str(t);
+        if out.len() > max * 4 {
+            return None;
+        }
+    }
+    let text = squash(&out);
+    (text.len() < max).then_some(text)
+}
+
 /// Whether an element sits in navigation, a footer or aside, or a header outside the
 /// article (a byline may sit in the article's own header).
 fn in_page_chrome(el: ElementRef<'_>) -> bool {
@@ -392,10 +407,8 @@ fn plausible_names(names: Vec<String>) -> Vec<String> {
 /// Authors from the page's text: an element reading "By ..." (the universal byline),
 /// else an element whose class or itemprop says author or byline.
 fn byline_authors(html: &Html) -> Vec<String> {
-    let reads_by = |el: &ElementRef<'_>| {
-        let t = element_text(*el);
-        t.len() < 120 && BY_PREFIX.is_match(&t)
-    };
+    let reads_by =
+        |el: &ElementRef<'_>| short_text(*el, 120).is_some_and(|t| BY_PREFIX.is_match(&t));
     let by_line = html
         .select(&BY_CANDIDATES)
         .filter(|el| reads_by(el) && !in_page_chrome(*el))
@@ -557,50 +570,31 @@ fn class_and_id(el: ElementRef<'_>) -> String {
     .join(" ")
 }
 
-/// Whether an element sits in page chrome: a navigation, footer or aside, a header
-/// outside the article, or a box whose class or id says it is not the story.
-fn in_chrome(el: ElementRef<'_>, stop: Option<ElementRef<'_>>) -> bool {
-    let ancestors: Vec<ElementRef<'_>> = el.ancestors().filter_map(ElementRef::wrap).collect();
-    for (i, a) in ancestors.iter().enumerate() {
-        if stop.is_some_and(|s| s.id() == a.id()) {
-            return false;
-        }
-        let name = a.value().name();
-        if matches!(
-            name,
-            "nav" | "footer" | "aside" | "figure" | "figcaption" | "form"
-        ) || (name == "header" && !within_story(&ancestors[i + 1..]))
-            || NEGATIVE.is_match(&class_and_id(*a))
-        {
-            return true;
-        }
-    }
-    false
-}
-
 /// The story's blocks (paragraphs, subheads, quotes, list items) in document order:
 /// paragraphs vote for their ancestors (parent fully, grandparent half, great-grand-
 /// parent a third), weighted by length and commas and against links and boxes; the
 /// best-scoring element is the story, and its blocks outside boxes are the body.
 fn body_paragraphs(html: &Html) -> Vec<(ElementRef<'_>, String)> {
-    let mut scores: HashMap<ego_tree::NodeId, (f64, ElementRef<'_>)> = HashMap::new();
+    let mut boxes = Boxes::below(None);
+    let mut scores: HashMap<NodeId, (f64, ElementRef<'_>)> = HashMap::new();
+    // Text of the story's paragraphs under each element, for the climb below.
+    let mut story_text: HashMap<NodeId, usize> = HashMap::new();
     for p in html.select(&PARAGRAPHS) {
-        let text = element_text(p);
-        if text.len() < 25 || link_density(p) >= 0.5 || in_chrome(p, None) {
+        let text_len: usize = p.text().map(str::len).sum();
+        if text_len < 25 || boxes.ancestors_are_chrome(p) || link_density(p) >= 0.5 {
             continue;
         }
+        let text = element_text(p);
         let base = 1.0 + text.matches(',').count() as f64 + (text.len() as f64 / 100.0).min(3.0);
-        for (level, ancestor) in p
-            .ancestors()
-            .filter_map(ElementRef::wrap)
-            .take(3)
-            .enumerate()
-        {
+        for (level, ancestor) in p.ancestors().filter_map(ElementRef::wrap).enumerate() {
             if matches!(ancestor.value().name(), "body" | "html") {
                 break;
             }
-            let share = base / (level as f64 + 1.0);
-            scores.entry(ancestor.id()).or_insert((0.0, ancestor)).0 += share;
+            *story_text.entry(ancestor.id()).or_insert(0) += text.len();
+            if level < 3 {
+                let share = base / (level as f64 + 1.0);
+                scores.entry(ancestor.id()).or_insert((0.0, ancestor)).0 += share;
+            }
         }
     }
     let best = scores
@@ -623,24 +617,18 @@ fn body_paragraphs(html: &Html) -> Vec<(ElementRef<'_>, String)> {
     // A story split over sibling boxes (a paragraph or three per box, as Arc XP, BBC
     // and NYT pages do): climb to the ancestor holding clearly more of the story's
     // text, within the story's <article> when there is one.
-    let story_text = |el: ElementRef<'_>| -> usize {
-        el.select(&PARAGRAPHS)
-            .filter(|p| link_density(*p) < 0.5 && !in_chrome(*p, Some(el)))
-            .map(|p| element_text(p).len())
-            .filter(|n| *n >= 25)
-            .sum()
-    };
-    let mut best_text = story_text(container);
+    let text_under = |el: ElementRef<'_>| story_text.get(&el.id()).copied().unwrap_or(0);
+    let mut best_text = text_under(container);
     let stop_at_article = container
         .ancestors()
         .filter_map(ElementRef::wrap)
         .any(|a| a.value().name() == "article");
     for ancestor in container.ancestors().filter_map(ElementRef::wrap) {
         let name = ancestor.value().name();
-        if matches!(name, "body" | "html") || in_chrome(ancestor, None) {
+        if matches!(name, "body" | "html") || boxes.is_chrome(ancestor) {
             break;
         }
-        let text = story_text(ancestor);
+        let text = text_under(ancestor);
         if text * 4 >= best_text * 5 {
             container = ancestor;
             best_text = text;
@@ -649,6 +637,7 @@ fn body_paragraphs(html: &Html) -> Vec<(ElementRef<'_>, String)> {
             break;
         }
     }
+    let mut inside = Boxes::below(Some(container.id()));
     let mut seen = std::collections::HashSet::new();
     container
         .select(&BLOCKS)
@@ -660,7 +649,7 @@ fn body_paragraphs(html: &Html) -> Vec<(ElementRef<'_>, String)> {
                 .take_while(|a| a.id() != container.id())
                 .any(|a| matches!(a.value().name(), "p" | "blockquote" | "li" | "pre"))
         })
-        .filter(|b| !in_chrome(*b, Some(container)))
+        .filter(|b| !inside.ancestors_are_chrome(*b))
         .filter(|b| {
             let name = b.value().name();
             // Link lists and headings of link boxes are chrome; a subhead is not linked.
@@ -673,6 +662,73 @@ fn body_paragraphs(html: &Html) -> Vec<(ElementRef<'_>, String)> {
         .filter(|(is_p, t)| seen.insert(t.clone()) || *is_p)
         .map(|(_, t)| (container, t))
         .collect()
+}
+
+/// Which elements are page chrome: in a navigation, footer, aside, figure or form, in
+/// a header outside the article, or in a box whose class, id or data attributes say
+/// it is not the story. Remembered per element, so that the many paragraphs of a
+/// page share the walk up their common ancestors.
+struct Boxes {
+    /// Element -> (it or an ancestor is chrome, it or an ancestor is article/main).
+    memo: HashMap<NodeId, (bool, bool)>,
+    /// Only elements below this one count (the story's container).
+    root: Option<NodeId>,
+}
+
+impl Boxes {
+    fn below(root: Option<NodeId>) -> Self {
+        Self {
+            memo: HashMap::new(),
+            root,
+        }
+    }
+
+    /// Whether `el` or one of its ancestors (below the root) is chrome.
+    fn is_chrome(&mut self, el: ElementRef<'_>) -> bool {
+        self.state(el).0
+    }
+
+    /// Whether one of `el`'s ancestors (below the root) is chrome.
+    fn ancestors_are_chrome(&mut self, el: ElementRef<'_>) -> bool {
+        match el.parent().and_then(ElementRef::wrap) {
+            Some(parent) => self.state(parent).0,
+            None => false,
+        }
+    }
+
+    fn state(&mut self, el: ElementRef<'_>) -> (bool, bool) {
+        let mut chain = Vec::new();
+        let mut base = (false, false);
+        let mut current = Some(el);
+        while let Some(c) = current {
+            if let Some(known) = self.memo.get(&c.id()) {
+                base = *known;
+                break;
+            }
+            if self.root == Some(c.id()) {
+                // The root itself is the story: nothing above it counts.
+                base = (false, true);
+                break;
+            }
+            chain.push(c);
+            current = c.parent().and_then(ElementRef::wrap);
+        }
+        for c in chain.into_iter().rev() {
+            let (above_chrome, above_story) = base;
+            let name = c.value().name();
+            let chrome = above_chrome
+                || matches!(
+                    name,
+                    "nav" | "footer" | "aside" | "figure" | "figcaption" | "form"
+                )
+                || (name == "header" && !above_story)
+                || NEGATIVE.is_match(&class_and_id(c));
+            let story = above_story || matches!(name, "article" | "main");
+            base = (chrome, story);
+            self.memo.insert(c.id(), base);
+        }
+        base
+    }
 }
 
 /// Figures near the body: those inside the body's nearest `<article>` ancestor (or
