@@ -90,7 +90,7 @@ impl Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_newscrawl"))
             .args(["--log-format", "json", "daemon", "--config"])
             .arg(config)
-            .env("RUST_LOG", "newscrawl=info")
+            .env("RUST_LOG", "newscrawl=info,newscrawl::delivered=debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -180,15 +180,33 @@ impl Daemon {
     }
 }
 
-/// Polls `check` until it returns `Some`, or fails the test at the deadline.
-async fn poll<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+/// Runs `check` again after every event that may change its answer (a log line of the
+/// daemon, a request at the server) until it returns `Some`; fails the test at the
+/// deadline.
+async fn poll<T>(
+    what: &str,
+    daemon: &Daemon,
+    server: &FixtureServer,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
     let end = Instant::now() + DEADLINE;
     loop {
+        let logged = daemon.new_line.notified();
+        let requests = server.requests().len();
         if let Some(found) = check().await {
             return found;
         }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let left = end.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "timed out waiting for {what}");
+        // At most a second between checks: answers that change with the daemon's own
+        // clock (its heartbeat) come with no event.
+        let next_event = async {
+            tokio::select! {
+                _ = logged => {}
+                _ = server.wait_for_requests(requests + 1) => {}
+            }
+        };
+        let _ = timeout(left.min(Duration::from_secs(1)), next_event).await;
     }
 }
 
@@ -287,7 +305,7 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
 
     // The first pass: every article of the site (the PDF one is skipped).
     // Healthy once the scheduler runs ("starting" with 503 until then).
-    poll("a healthy daemon", async || {
+    poll("a healthy daemon", &daemon, &first, async || {
         let (code, body) = daemon.get("/healthz").await;
         assert!(matches!(
             (code, body.as_str()),
@@ -296,21 +314,26 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
         (code == 200).then_some(())
     })
     .await;
-    poll("the first pass's records", async || {
+    poll("the first pass's records", &daemon, &first, async || {
         (read_records(&records_dir).len() == 29).then_some(())
     })
     .await;
 
     // Sections that never change are looked at less and less often, up to the bound.
-    let never_changed = poll("a quiet section at the upper bound", async || {
-        let status = daemon.status().await;
-        status["revisits"].as_array().unwrap().iter().find_map(|r| {
-            let quiet = r["last_change"].is_null()
-                && r["url"].as_str().unwrap().contains("/section/")
-                && r["interval_seconds"].as_f64().unwrap() >= REVISIT_MAX.as_secs_f64();
-            quiet.then(|| r["url"].as_str().unwrap().to_string())
-        })
-    })
+    let never_changed = poll(
+        "a quiet section at the upper bound",
+        &daemon,
+        &first,
+        async || {
+            let status = daemon.status().await;
+            status["revisits"].as_array().unwrap().iter().find_map(|r| {
+                let quiet = r["last_change"].is_null()
+                    && r["url"].as_str().unwrap().contains("/section/")
+                    && r["interval_seconds"].as_f64().unwrap() >= REVISIT_MAX.as_secs_f64();
+                quiet.then(|| r["url"].as_str().unwrap().to_string())
+            })
+        },
+    )
     .await;
     let path = never_changed.trim_start_matches(first.origin()).to_string();
     let visits: Vec<Instant> = first
@@ -337,25 +360,30 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
 
     // /metrics parses, and its request counters match the server's log whenever no
     // request is in flight.
-    poll("metrics matching the server's log", async || {
-        let (code, text) = daemon.get("/metrics").await;
-        assert_eq!(code, 200);
-        let samples = parse_prometheus(&text);
-        for name in [
-            "newscrawl_response_bytes_total",
-            "newscrawl_fetch_duration_seconds_count",
-            "newscrawl_host_wait_seconds_total",
-            "newscrawl_robots_denied_total",
-            "newscrawl_records_emitted_total",
-            "newscrawl_queue_depth",
-        ] {
-            assert!(samples.contains_key(name), "{name} missing:\n{text}");
-        }
-        assert!(samples["newscrawl_robots_denied_total"] >= 1.0);
-        (request_counts(&samples) == expected_counts(&first.requests())
-            && samples["newscrawl_records_emitted_total"] == 29.0)
-            .then_some(())
-    })
+    poll(
+        "metrics matching the server's log",
+        &daemon,
+        &first,
+        async || {
+            let (code, text) = daemon.get("/metrics").await;
+            assert_eq!(code, 200);
+            let samples = parse_prometheus(&text);
+            for name in [
+                "newscrawl_response_bytes_total",
+                "newscrawl_fetch_duration_seconds_count",
+                "newscrawl_host_wait_seconds_total",
+                "newscrawl_robots_denied_total",
+                "newscrawl_records_emitted_total",
+                "newscrawl_queue_depth",
+            ] {
+                assert!(samples.contains_key(name), "{name} missing:\n{text}");
+            }
+            assert!(samples["newscrawl_robots_denied_total"] >= 1.0);
+            (request_counts(&samples) == expected_counts(&first.requests())
+                && samples["newscrawl_records_emitted_total"] == 29.0)
+                .then_some(())
+        },
+    )
     .await;
 
     // Two articles are published: both are emitted, each within the revisit bound of
@@ -367,7 +395,7 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
         .iter()
         .map(|a| site.article_path(a))
         .collect();
-    let fetched_at = poll("the new articles' requests", async || {
+    let fetched_at = poll("the new articles' requests", &daemon, &first, async || {
         let times: Option<Vec<Instant>> = fresh.iter().map(|p| first_request(&first, p)).collect();
         times
     })
@@ -379,7 +407,7 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
             "{path} fetched {waited:?} after publication"
         );
     }
-    poll("the new articles' records", async || {
+    poll("the new articles' records", &daemon, &first, async || {
         let urls: HashSet<String> = read_records(&records_dir)
             .into_iter()
             .map(|r| r.url)
@@ -411,13 +439,18 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
     std::fs::write(&config, config_text(&first, Some(&second), &state)).unwrap();
     daemon.signal(libc::SIGHUP);
     daemon.wait_for_log("configuration reloaded").await;
-    poll("records of the site added by SIGHUP", async || {
-        let n = read_records(&records_dir)
-            .iter()
-            .filter(|r| r.site == "second")
-            .count();
-        (n == 6).then_some(())
-    })
+    poll(
+        "records of the site added by SIGHUP",
+        &daemon,
+        &first,
+        async || {
+            let n = read_records(&records_dir)
+                .iter()
+                .filter(|r| r.site == "second")
+                .count();
+            (n == 6).then_some(())
+        },
+    )
     .await;
 
     // SIGTERM: exit 0, every record once.
@@ -451,12 +484,17 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
         first.origin(),
         site.article_path(&site.articles[32])
     );
-    poll("the article published after the restart", async || {
-        read_records(&records_dir)
-            .iter()
-            .any(|r| r.url == newest)
-            .then_some(())
-    })
+    poll(
+        "the article published after the restart",
+        &daemon,
+        &first,
+        async || {
+            read_records(&records_dir)
+                .iter()
+                .any(|r| r.url == newest)
+                .then_some(())
+        },
+    )
     .await;
     let exit = daemon.stop().await;
     assert!(exit.success(), "{exit:?}");
