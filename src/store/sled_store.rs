@@ -445,12 +445,7 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for item in self.outbox.range(start..).take(limit) {
             let (key, value) = item?;
-            let seq =
-                u64::from_be_bytes(key.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                    tree: "outbox",
-                    key: format!("{key:?}"),
-                    reason: "key is not 8 bytes".into(),
-                })?);
+            let seq = sequence_of("outbox", &key)?;
             out.push((seq, value.to_vec()));
         }
         Ok(out)
@@ -461,12 +456,7 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for item in self.captures.range(start..).take(limit) {
             let (key, value) = item?;
-            let seq =
-                u64::from_be_bytes(key.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                    tree: "captures",
-                    key: format!("{key:?}"),
-                    reason: "key is not 8 bytes".into(),
-                })?);
+            let seq = sequence_of("captures", &key)?;
             out.push((seq, decode("captures", &key, &value)?));
         }
         Ok(out)
@@ -615,6 +605,17 @@ impl Store for SledStore {
             })
             .collect()
     }
+}
+
+/// The sequence number a key of a sequence-keyed tree (outbox, captures) holds.
+fn sequence_of(tree: &'static str, key: &[u8]) -> Result<u64, StoreError> {
+    key.try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt {
+            tree,
+            key: format!("{key:?}"),
+            reason: "key is not 8 bytes".into(),
+        })
 }
 
 /// A sink offset; those written before outputs could rotate lack the file index
