@@ -78,7 +78,7 @@ const NOT_NESTING: &[&str] = &[
 pub fn estimated_nesting(html: &str) -> usize {
     let bytes = html.as_bytes();
     let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
-    while let Some(offset) = bytes[i..].iter().position(|&b| b == b'<') {
+    while let Some(offset) = memchr::memchr(b'<', &bytes[i..]) {
         i += offset + 1;
         if bytes.get(i) == Some(&b'/') {
             depth = depth.saturating_sub(1);
@@ -91,22 +91,32 @@ pub fn estimated_nesting(html: &str) -> usize {
         if name_len == 0 || !bytes[i].is_ascii_alphabetic() {
             continue;
         }
-        let name = html[i..i + name_len].to_ascii_lowercase();
-        let tag_end = bytes[i..]
-            .iter()
-            .position(|&b| b == b'>')
-            .map_or(bytes.len(), |p| i + p);
-        if name == "script" || name == "style" {
+        let name = &bytes[i..i + name_len];
+        let tag_end = memchr::memchr(b'>', &bytes[i..]).map_or(bytes.len(), |p| i + p);
+        let raw_text = [&b"script"[..], b"style"]
+            .into_iter()
+            .find(|t| name.eq_ignore_ascii_case(t));
+        if let Some(tag) = raw_text {
             // Their text is not HTML: skip to the closing tag.
-            let close = format!("</{name}");
-            match html[tag_end..].to_ascii_lowercase().find(&close) {
+            let mut close = b"</".to_vec();
+            close.extend_from_slice(tag);
+            // Closing tags are almost always lower case: look for that first.
+            let found = memchr::memmem::find(&bytes[tag_end..], &close).or_else(|| {
+                bytes[tag_end..]
+                    .windows(close.len())
+                    .position(|w| w.eq_ignore_ascii_case(&close))
+            });
+            match found {
                 Some(p) => i = tag_end + p,
                 None => break,
             }
             continue;
         }
         let self_closing = tag_end > 0 && bytes.get(tag_end - 1) == Some(&b'/');
-        if !self_closing && !NOT_NESTING.contains(&name.as_str()) {
+        let nests = !NOT_NESTING
+            .iter()
+            .any(|t| name.eq_ignore_ascii_case(t.as_bytes()));
+        if !self_closing && nests {
             depth += 1;
             deepest = deepest.max(depth);
         }
