@@ -87,6 +87,20 @@ impl QueueEntry {
         }
     }
 
+    /// A settled URL queued again, with the validators of its last copy for a
+    /// conditional request.
+    pub fn again(state: &UrlState) -> Self {
+        Self {
+            url: state.url.clone(),
+            site: state.site.clone(),
+            kind: state.kind,
+            depth: state.depth,
+            redirects: 0,
+            etag: state.etag.clone(),
+            last_modified: state.last_modified.clone(),
+        }
+    }
+
     /// The politeness unit of this URL (`host[:port]`).
     pub fn host(&self) -> String {
         crate::urlnorm::host_of_normalized(&self.url).to_string()

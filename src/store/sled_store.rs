@@ -502,15 +502,7 @@ impl Store for SledStore {
             if !matches!(state.status, UrlStatus::Fetched) || !due(&state) {
                 continue;
             }
-            let entry = QueueEntry {
-                url: state.url.clone(),
-                site: state.site.clone(),
-                kind: state.kind,
-                depth: state.depth,
-                redirects: 0,
-                etag: state.etag.clone(),
-                last_modified: state.last_modified.clone(),
-            };
+            let entry = QueueEntry::again(&state);
             state.status = UrlStatus::Queued;
             let seq = self.db.generate_id()?;
             let key = queue_key(&entry.host(), now_ms, seq);
@@ -691,15 +683,7 @@ fn schedule_revisit(
             due_ms
         }
     };
-    let entry = QueueEntry {
-        url: state.url.clone(),
-        site: state.site.clone(),
-        kind: state.kind,
-        depth: state.depth,
-        redirects: 0,
-        etag: state.etag.clone(),
-        last_modified: state.last_modified.clone(),
-    };
+    let entry = QueueEntry::again(state);
     let mut queued = state.clone();
     queued.status = UrlStatus::Queued;
     if let Some(current) = urls.get(fp)? {
