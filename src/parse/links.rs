@@ -1,9 +1,14 @@
 //! Link extraction: every `<a href>` and `<area href>` of a document, resolved against
-//! the page URL (or its `<base href>`).
+//! the page URL (or its first `<base href>`).
 //!
-//! Invariant: returns absolute URLs only; hrefs that do not resolve (and
-//! `javascript:`/`mailto:` and the like, which the engine's normalizer rejects anyway)
-//! are dropped here or there, never fetched.
+//! Two ways to the same answer: from a parsed DOM (when a parser builds one anyway, to
+//! extract an article), or streaming over the raw HTML with `lol_html`, which looks only
+//! at tags and builds no tree: several times cheaper, for pages whose only product is
+//! their links (listing pages, links-only crawls).
+//!
+//! Invariant: returns absolute URLs only, in document order, duplicates kept; hrefs that
+//! do not resolve (and `javascript:`/`mailto:` and the like, which the engine's
+//! normalizer rejects anyway) are dropped here or there, never fetched.
 
 use std::sync::LazyLock;
 
@@ -20,11 +25,66 @@ pub fn extract_links(html: &Html, page_url: &Url) -> Vec<String> {
     let base = html
         .select(&BASE)
         .next()
-        .and_then(|b| b.value().attr("href"))
+        .and_then(|b| b.value().attr("href"));
+    let hrefs = html.select(&LINKS).filter_map(|a| a.value().attr("href"));
+    resolve(page_url, base, hrefs)
+}
+
+/// The same links as [`extract_links`] gives for the parsed document, read straight off
+/// the HTML without building a tree. `None` when the streaming tokenizer gives up on the
+/// markup (the caller then parses the document).
+pub fn stream_links(body: &str, page_url: &Url) -> Option<Vec<String>> {
+    let mut hrefs: Vec<String> = Vec::with_capacity(256);
+    let mut base: Option<String> = None;
+    let settings = lol_html::Settings::new()
+        .with_strict(false)
+        .append_element_content_handler(lol_html::element!("a[href], area[href]", |el| {
+            if let Some(href) = el.get_attribute("href") {
+                hrefs.push(decode_entities(href));
+            }
+            Ok(())
+        }))
+        .append_element_content_handler(lol_html::element!("base[href]", |el| {
+            if base.is_none() {
+                base = el.get_attribute("href").map(decode_entities);
+            }
+            Ok(())
+        }));
+    let mut rewriter = lol_html::HtmlRewriter::new(settings, |_: &[u8]| {});
+    if let Err(e) = rewriter
+        .write(body.as_bytes())
+        .and_then(|()| rewriter.end())
+    {
+        tracing::debug!(url = %page_url, "streaming link extraction gave up ({e}); parsing the page");
+        return None;
+    }
+    Some(resolve(
+        page_url,
+        base.as_deref(),
+        hrefs.iter().map(String::as_str),
+    ))
+}
+
+/// An attribute value as the HTML parser would give it (`lol_html` hands out the raw
+/// text, character references and all).
+fn decode_entities(raw: String) -> String {
+    if raw.contains('&') {
+        html_escape::decode_html_entities(&raw).into_owned()
+    } else {
+        raw
+    }
+}
+
+/// Resolves `hrefs` against the base URL (or the page's), keeping http(s) links.
+fn resolve<'a>(
+    page_url: &Url,
+    base_href: Option<&str>,
+    hrefs: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    let base = base_href
         .and_then(|href| page_url.join(href.trim()).ok())
         .unwrap_or_else(|| page_url.clone());
-    html.select(&LINKS)
-        .filter_map(|a| a.value().attr("href"))
+    hrefs
         .map(str::trim)
         .filter(|href| !href.is_empty() && !href.starts_with('#'))
         .filter_map(|href| base.join(href).ok())
@@ -54,5 +114,104 @@ mod tests {
         );
         let html = Html::parse_document(r#"<head><base href="/base/"></head><a href="e">e</a>"#);
         assert_eq!(extract_links(&html, &page), ["http://x.example/base/e"]);
+    }
+
+    /// Markup where a naive scanner and a real parser disagree: script and style text,
+    /// comments, CDATA-like text in `<textarea>`, entities, unquoted and upper-case
+    /// attributes, a `<base>` after the first link (it still applies to all of them).
+    const TRICKY: &str = r##"<!doctype html><html><head>
+        <script>var s = '<a href="/not-in-script">';</script>
+        <style>a[href="/not-in-style"] { color: red }</style>
+        </head><body>
+        <!-- <a href="/not-in-comment"> -->
+        <a href="/first">1</a>
+        <base href="https://cdn.example/root/">
+        <textarea><a href="/not-in-textarea"></textarea>
+        <A HREF=/upper>u</A> <a href='/q?a=1&amp;b=2'>e</a> <a href=unquoted>x</a>
+        <noscript><a href="/noscript">n</a></noscript>
+        <svg><a href="/in-svg">s</a></svg>
+        <svg aria-hidden="true"><title>Close <menu></title><use href="#icon-x"></use>
+          <path d="M0 0L10 10"/><foreignObject><div><a href="/in-foreign">f</a></div>
+          </foreignObject><style>.a{}</style><script>if (a < b) go()</script></svg>
+        <button><svg><title>Search</title><path d="M1 1"/></svg></button>
+        <math><mi>x</mi></math><a href="/after-svg">after</a>
+        <template><a href="/in-template">t</a></template>
+        <a href="#frag">f</a><a>no href</a><area href="map">
+        <a href="javascript:void(0)">j</a><a href="/first">again</a>
+        </body></html>"##;
+
+    /// The links in order of first appearance. A DOM may hold more copies of a link
+    /// than the markup: the tree builder clones an unclosed `<a>` into the blocks that
+    /// follow it (the "adoption agency"); a copy adds no URL.
+    fn first_seen(links: Vec<String>) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        links
+            .into_iter()
+            .filter(|u| seen.insert(u.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn streaming_and_dom_extraction_agree() {
+        let page = Url::parse("http://x.example/a/b.html").unwrap();
+        let dom = extract_links(&Html::parse_document(TRICKY), &page);
+        let streamed = stream_links(TRICKY, &page).unwrap();
+        assert_eq!(streamed, dom);
+        assert_eq!(
+            stream_links("<a href='/a'>1<div><a href='/b'>2", &page).unwrap(),
+            ["http://x.example/a", "http://x.example/b"]
+        );
+        assert!(
+            dom.contains(&"https://cdn.example/q?a=1&b=2".to_string()),
+            "{dom:?}"
+        );
+        assert!(!dom.iter().any(|u| u.contains("/not-in-")), "{dom:?}");
+    }
+
+    const MARKUP: &[&str] = &[
+        "<a href=\"/x\">",
+        "<a href='y'>",
+        "</a>",
+        "<div>",
+        "</div>",
+        "<p>",
+        "<!--",
+        "-->",
+        "<script>",
+        "</script>",
+        "<style>",
+        "</style>",
+        "<base href=\"/b/\">",
+        "<area href=\"z\">",
+        "<table>",
+        "<tr>",
+        "<td>",
+        "text",
+        "<title>",
+        "</title>",
+        "<a href=\"http://o.example/k\">",
+        "<textarea>",
+        "</textarea>",
+        "<select>",
+        "<option>",
+        "<noscript>",
+        "</noscript>",
+        "&amp;",
+        "<a href=\"/p?a=1&amp;b=&lt;\">",
+    ];
+
+    proptest::proptest! {
+        /// Whatever the HTML markup, both ways find the same links.
+        #[test]
+        fn streaming_matches_the_dom_on_generated_markup(
+            parts in proptest::collection::vec(proptest::sample::select(MARKUP), 0..40)
+        ) {
+            let html = parts.concat();
+            let page = Url::parse("http://x.example/a/b.html").unwrap();
+            if let Some(streamed) = stream_links(&html, &page) {
+                let dom = extract_links(&Html::parse_document(&html), &page);
+                proptest::prop_assert_eq!(first_seen(streamed), first_seen(dom));
+            }
+        }
     }
 }

@@ -24,7 +24,7 @@ use crate::site::UrlKind;
 pub use article::extract_article;
 pub use command::{CommandParser, CommandSection};
 pub use dates::parse_date;
-pub use links::extract_links;
+pub use links::{extract_links, stream_links};
 pub use selectors::{SelectorRules, SelectorsParser, SelectorsSection};
 
 /// A fetched page, decoded to text.
@@ -142,12 +142,17 @@ pub struct LinksParser;
 impl Parser for LinksParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
         check_nesting(page)?;
-        let html = Html::parse_document(page.body);
         Ok(Parsed {
-            links: extract_links(&html, page.url),
+            links: links_only(page),
             articles: Vec::new(),
         })
     }
+}
+
+/// The page's links without building its DOM (unless the streaming tokenizer gives up).
+fn links_only(page: &Page<'_>) -> Vec<String> {
+    stream_links(page.body, page.url)
+        .unwrap_or_else(|| extract_links(&Html::parse_document(page.body), page.url))
 }
 
 /// Follows links and extracts an article record from article pages (and from pages of
@@ -161,26 +166,30 @@ pub const MAX_EXTRACT_BYTES: usize = 4 * 1024 * 1024;
 impl Parser for ArticleParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
         check_nesting(page)?;
-        let html = Html::parse_document(page.body);
-        let links = extract_links(&html, page.url);
-        if page.body.len() > MAX_EXTRACT_BYTES {
-            tracing::debug!(url = %page.url, "{} bytes of HTML; links only", page.body.len());
+        let listing = matches!(
+            page.kind,
+            UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed
+        );
+        if listing || page.body.len() > MAX_EXTRACT_BYTES {
+            if !listing {
+                tracing::debug!(url = %page.url, "{} bytes of HTML; links only", page.body.len());
+            }
             return Ok(Parsed {
-                links,
+                links: links_only(page),
                 articles: Vec::new(),
             });
         }
-        let articles = match page.kind {
-            UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed => Vec::new(),
-            UrlKind::Article | UrlKind::Page => extract_article(
-                &html,
-                page.url,
-                page.time_zone,
-                page.kind == UrlKind::Article,
-            )
-            .into_iter()
-            .collect(),
-        };
+        // One DOM for both the links and the article.
+        let html = Html::parse_document(page.body);
+        let links = extract_links(&html, page.url);
+        let articles = extract_article(
+            &html,
+            page.url,
+            page.time_zone,
+            page.kind == UrlKind::Article,
+        )
+        .into_iter()
+        .collect();
         Ok(Parsed { links, articles })
     }
 }
