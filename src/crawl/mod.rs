@@ -11,6 +11,7 @@
 //! to allow it; each leased URL is settled by exactly one store commit.
 
 mod control;
+mod known_links;
 mod page;
 mod pool;
 mod robots_fetch;
@@ -148,6 +149,8 @@ pub struct Crawler {
     /// Quick store calls: leases, host records, sink deliveries.
     pub(crate) io: WorkerPool,
     pub(crate) metrics: Arc<Metrics>,
+    /// Links already in the store, by their text on the page.
+    pub(crate) known_links: Arc<known_links::KnownLinks>,
     control_tx: tokio::sync::mpsc::Sender<control::Control>,
     control_rx: tokio::sync::mpsc::Receiver<control::Control>,
     /// How often the scheduler logs a progress line (`None`: never).
@@ -256,6 +259,7 @@ impl Crawler {
             cpu,
             io,
             metrics: Arc::new(Metrics::new()),
+            known_links: Arc::default(),
             control_tx,
             control_rx,
             progress_every: Some(Duration::from_secs(10)),

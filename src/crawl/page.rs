@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use ::url::Url;
 use tokio::time::Instant;
 
+use super::known_links::KnownLinks;
 use super::pool::WorkerPool;
 use super::{now_ms, rfc3339_now, CrawlError};
 use crate::config::CrawlConfig;
@@ -104,6 +105,8 @@ pub(super) struct PageJob {
     pub metrics: Arc<Metrics>,
     /// Daemon mode: when the page is looked at again once settled.
     pub revisit: Option<Revisit>,
+    /// Links already in the store, shared by all pages.
+    pub known_links: Arc<KnownLinks>,
 }
 
 /// The error kind (for metrics) of a request that failed, if it did.
@@ -176,6 +179,8 @@ impl PageJob {
             url: self.entry.url.clone(),
             ..Default::default()
         };
+        // Keys of the links this commit carries, remembered once it succeeded.
+        let mut followed = Vec::new();
         if self.config.warc_path.is_some() {
             if let Ok(response) = &response {
                 commit.capture = Some(self.capture(response, &fetched_at));
@@ -207,7 +212,14 @@ impl PageJob {
                     state.etag = response.etag.clone();
                     state.last_modified = response.last_modified.clone();
                 }
-                self.settle_response(response, &fetched_at, &mut state, &mut commit, &mut outcome);
+                self.settle_response(
+                    response,
+                    &fetched_at,
+                    &mut state,
+                    &mut commit,
+                    &mut outcome,
+                    &mut followed,
+                );
             }
         }
         outcome.status = Some(state.status);
@@ -220,6 +232,7 @@ impl PageJob {
         commit.state = Some(state);
         commit.revisit = self.revisit;
         let report = self.store.commit(commit)?;
+        self.known_links.remember(followed);
         outcome.revisit_due_ms = report.revisit_due_ms;
         outcome.new_links = report.new_links;
         outcome
@@ -236,6 +249,7 @@ impl PageJob {
         state: &mut UrlState,
         commit: &mut PageCommit,
         outcome: &mut PageOutcome,
+        followed: &mut Vec<u64>,
     ) {
         let status = response.status;
         if status == 304 {
@@ -327,10 +341,18 @@ impl PageJob {
         });
         let depth = self.entry.depth + 1;
         if self.config.max_depth.is_none_or(|max| depth <= max) {
+            // Pages repeat links (menus printed twice, boxes): look at each once, and
+            // not at all when an earlier page already led to it.
             let mut seen = std::collections::HashSet::with_capacity(parsed.links.len());
-            for link in &parsed.links {
-                // Pages repeat links (menus printed twice, boxes): look at each once.
-                if !seen.insert(link.as_str()) {
+            let unique: Vec<&String> = parsed
+                .links
+                .iter()
+                .filter(|link| seen.insert(link.as_str()))
+                .collect();
+            let keys: Vec<u64> = unique.iter().map(|l| self.known_links.key(l)).collect();
+            let known = self.known_links.known(&keys);
+            for ((link, key), known) in unique.into_iter().zip(keys).zip(known) {
+                if known {
                     continue;
                 }
                 let Ok(url) = self.config.normalizer.parse(link) else {
@@ -341,7 +363,8 @@ impl PageJob {
                     Some(kind) => {
                         commit
                             .links
-                            .push(QueueEntry::found(url, &self.site.name, kind, depth))
+                            .push(QueueEntry::found(url, &self.site.name, kind, depth));
+                        followed.push(key);
                     }
                     None => outcome.links_ignored += 1,
                 }

@@ -626,6 +626,7 @@ impl Scheduler {
                 url,
                 metrics: self.crawler.metrics.clone(),
                 revisit,
+                known_links: self.crawler.known_links.clone(),
             };
             let (tx, host) = (self.events_tx.clone(), host.to_string());
             tokio::spawn(async move {
