@@ -7,8 +7,9 @@
 //!   commits atomically in [`Store::commit`], and commits are serialized so that
 //!   outbox sequence numbers grow in commit order (a sink that has read up to `n`
 //!   will never see a later commit below `n`);
-//! - a URL handed out by [`Store::lease`] stays leased until committed; leases
-//!   left by a crashed process go back to the queue on [`Store::recover_leases`].
+//! - a URL handed out by [`Store::lease`] stays leased until committed, and is not
+//!   handed out again meanwhile; a crashed process's leases are queued again when the
+//!   store is next opened (by [`Store::recover_leases`] where leases are persisted).
 
 mod sled_store;
 
@@ -293,7 +294,7 @@ pub trait Store: Send + Sync + 'static {
     fn recover_leases(&self, now_ms: u64) -> Result<usize, StoreError>;
     /// Every host with at least one queued URL.
     fn hosts_with_work(&self) -> Result<Vec<String>, StoreError>;
-    /// Takes up to `max` of the host's due URLs out of the queue and leases them.
+    /// Leases up to `max` of the host's due URLs that are not leased already.
     fn lease(&self, host: &str, now_ms: u64, max: usize) -> Result<Lease, StoreError>;
     fn host(&self, host: &str) -> Result<Option<HostRecord>, StoreError>;
     fn put_host(&self, host: &str, record: &HostRecord) -> Result<(), StoreError>;

@@ -4,7 +4,8 @@
 //! - `meta`: `schema_version` -> u32 BE; `sink:<name>` -> [`SinkOffset`]
 //! - `urls`: URL fingerprint -> [`UrlState`] (the seen set)
 //! - `queue`: host hash (8) + due Unix ms (8, BE) + sequence (8, BE) -> [`QueueEntry`]
-//! - `leases`: URL fingerprint -> queue key + [`QueueEntry`]
+//! - `leases`: URL fingerprint -> [`QueueEntry`]; written by versions before leases
+//!   were kept in memory, emptied back into the queue on open by `recover_leases`
 //! - `hosts`: host -> [`HostRecord`]
 //! - `content`: content fingerprint -> first URL with that content (UTF-8)
 //! - `outbox`: sequence (8, BE) -> record (JSON bytes)
@@ -17,8 +18,13 @@
 //! Invariant: every write to `urls` (commits, new seeds) holds `commit_lock`, so
 //! outbox sequence numbers are allocated and made visible in the same order, and a
 //! plain read of `urls` under the lock is as good as a transactional one.
+//!
+//! Leases live in memory: a leased URL stays in `queue`, hidden from other leases by
+//! `leased`, until the commit that settles it removes its queue entry in the same
+//! transaction. A process that dies leaves its leased URLs queued, so nothing needs
+//! recovering, and a page costs one queue write instead of three.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -44,6 +50,8 @@ pub struct SledStore {
     captures: sled::Tree,
     /// Held by every writer of `urls`; guards the cache of known URLs.
     commit_lock: Mutex<KnownUrls>,
+    /// Queue keys of the URLs leased and not yet committed, by URL fingerprint.
+    leased: Mutex<HashMap<Fingerprint, Vec<u8>>>,
 }
 
 /// Fingerprints certainly in `urls`, so that the links every page repeats (menus,
@@ -158,6 +166,7 @@ impl SledStore {
             meta,
             db,
             commit_lock: Mutex::new(KnownUrls::default()),
+            leased: Mutex::default(),
         })
     }
 }
@@ -234,50 +243,52 @@ impl Store for SledStore {
     }
 
     fn lease(&self, host: &str, now_ms: u64, max: usize) -> Result<Lease, StoreError> {
-        let prefix = host_prefix(host);
-        loop {
-            let mut taken = Vec::new();
-            let mut leased = Vec::new();
-            let mut not_due = None;
-            for item in self.queue.scan_prefix(prefix) {
-                let (key, value) = item?;
-                let due = due_of(&key);
-                if due > now_ms {
-                    not_due = Some(due);
-                    break;
-                }
-                let entry: QueueEntry = decode("queue", &key, &value)?;
-                let fp = fingerprint(entry.url.as_bytes());
-                // An entry settled meanwhile (e.g. as a redirect target) is dropped.
-                let still_queued = match self.urls.get(fp)? {
-                    Some(v) => decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued,
-                    None => true,
-                };
-                taken.push(key);
-                if still_queued {
-                    leased.push((fp, entry));
-                    if leased.len() >= max {
-                        break;
-                    }
-                }
+        let mut leased = self.leased.lock().expect("lease lock poisoned");
+        let mut taken = Vec::new();
+        let mut stale = Vec::new();
+        let mut not_due = None;
+        for item in self.queue.scan_prefix(host_prefix(host)) {
+            let (key, value) = item?;
+            let due = due_of(&key);
+            if due > now_ms {
+                not_due = Some(due);
+                break;
             }
-            if taken.is_empty() {
-                return Ok(not_due.map_or(Lease::Empty, Lease::NotDue));
+            let entry: QueueEntry = decode("queue", &key, &value)?;
+            let fp = fingerprint(entry.url.as_bytes());
+            if leased.contains_key(&fp) {
+                continue;
             }
-            let result = (&self.queue, &self.leases).transaction(|(queue, leases)| {
-                for key in &taken {
-                    queue.remove(key)?;
-                }
-                for (fp, entry) in &leased {
-                    leases.insert(fp, encode(entry))?;
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            });
-            unwrap_tx(result)?;
-            if !leased.is_empty() {
-                return Ok(Lease::Urls(leased.into_iter().map(|(_, e)| e).collect()));
+            // An entry settled meanwhile (e.g. as a redirect target) is dropped.
+            let still_queued = match self.urls.get(fp)? {
+                Some(v) => decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued,
+                None => true,
+            };
+            if !still_queued {
+                stale.push(key);
+                continue;
+            }
+            taken.push((fp, key.to_vec(), entry));
+            if taken.len() >= max {
+                break;
             }
         }
+        if !stale.is_empty() {
+            let mut batch = sled::Batch::default();
+            for key in stale {
+                batch.remove(key);
+            }
+            self.queue.apply_batch(batch)?;
+        }
+        if taken.is_empty() {
+            return Ok(not_due.map_or(Lease::Empty, Lease::NotDue));
+        }
+        let mut urls = Vec::with_capacity(taken.len());
+        for (fp, key, entry) in taken {
+            leased.insert(fp, key);
+            urls.push(entry);
+        }
+        Ok(Lease::Urls(urls))
     }
 
     fn host(&self, host: &str) -> Result<Option<HostRecord>, StoreError> {
@@ -332,10 +343,17 @@ impl Store for SledStore {
             new_links.push((fp, link));
         }
         let refresh = &commit.refresh;
+        // The queue entries of the URLs this commit settles, if they were leased.
+        let lease_keys: Vec<Vec<u8>> = {
+            let leased = self.leased.lock().expect("lease lock poisoned");
+            settled
+                .iter()
+                .filter_map(|fp| leased.get(fp).cloned())
+                .collect()
+        };
         let trees = (
             &self.urls,
             &self.queue,
-            &self.leases,
             &self.content,
             &self.outbox,
             &self.sections,
@@ -345,11 +363,13 @@ impl Store for SledStore {
         // A listing page "changed" when it led to content not seen before.
         let found_new = new_links.iter().any(|(_, link)| !link.kind.is_revisited());
         let result = trees.transaction(
-            |(urls, queue, leases, content, outbox, sections, revisits, captures)| -> TxResult<CommitReport> {
+            |(urls, queue, content, outbox, sections, revisits, captures)| -> TxResult<CommitReport> {
                 let mut report = CommitReport::default();
+                for key in &lease_keys {
+                    queue.remove(key.as_slice())?;
+                }
                 for state in commit.state.iter().chain(&commit.also) {
                     let fp = fingerprint(state.url.as_bytes());
-                    leases.remove(&fp)?;
                     // A sitemap may have listed this URL while its page was being
                     // fetched: keep what it recorded.
                     let mut state = state.clone();
@@ -434,6 +454,12 @@ impl Store for SledStore {
             },
         );
         let report = unwrap_tx(result)?;
+        {
+            let mut leased = self.leased.lock().expect("lease lock poisoned");
+            for fp in &settled {
+                leased.remove(fp);
+            }
+        }
         for (fp, _) in &new_links {
             known.insert(*fp);
         }
@@ -796,11 +822,68 @@ mod tests {
             store.flush().unwrap();
         }
         let store = SledStore::open(dir.path()).unwrap();
-        assert_eq!(store.recover_leases(2).unwrap(), 1);
+        // Leases are not persisted: the URL never left the queue.
+        assert_eq!(store.recover_leases(2).unwrap(), 0);
         assert!(matches!(
             store.lease("a.example", 2, 8).unwrap(),
             Lease::Urls(_)
         ));
+    }
+
+    #[test]
+    fn leases_persisted_by_an_older_version_return_to_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            let leased = entry("http://a.example/1");
+            let fp = fingerprint(leased.url.as_bytes());
+            store
+                .urls
+                .insert(fp, encode(&UrlState::queued(&leased)))
+                .unwrap();
+            store.leases.insert(fp, encode(&leased)).unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert!(matches!(
+            store.lease("a.example", 2, 8).unwrap(),
+            Lease::Empty
+        ));
+        assert_eq!(store.recover_leases(2).unwrap(), 1);
+        match store.lease("a.example", 2, 8).unwrap() {
+            Lease::Urls(urls) => assert_eq!(urls[0].url, "http://a.example/1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_leased_url_is_not_leased_again_until_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let urls = [entry("http://a.example/1"), entry("http://a.example/2")];
+        store.enqueue_new(&urls, 1).unwrap();
+        let Lease::Urls(first) = store.lease("a.example", 1, 1).unwrap() else {
+            panic!("nothing leased")
+        };
+        let Lease::Urls(second) = store.lease("a.example", 1, 1).unwrap() else {
+            panic!("nothing leased")
+        };
+        assert_ne!(first[0].url, second[0].url);
+        assert!(matches!(
+            store.lease("a.example", 1, 8).unwrap(),
+            Lease::Empty
+        ));
+        // Settling the first takes it out of the queue for good.
+        let mut state = UrlState::queued(&first[0]);
+        state.status = UrlStatus::Fetched;
+        store
+            .commit(PageCommit {
+                state: Some(state),
+                now_ms: 2,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(store.queue_len().unwrap(), 1);
     }
 
     #[test]
