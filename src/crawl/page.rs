@@ -44,6 +44,8 @@ pub(super) struct PageOutcome {
     pub unchanged: bool,
     /// An article page that was parsed: which fields its record had.
     pub found: Option<crate::health::Found>,
+    /// Links to this host that robots.txt disallows, recorded as denied when found.
+    pub robots_denied: usize,
 }
 
 /// What the answer (or failure) says about the server, for its clock.
@@ -107,6 +109,9 @@ pub(super) struct PageJob {
     pub revisit: Option<Revisit>,
     /// Links already in the store, shared by all pages.
     pub known_links: Arc<KnownLinks>,
+    /// The host's robots.txt rules: links to this host that they disallow are
+    /// recorded as denied when found instead of being queued.
+    pub robots: Arc<crate::robots::Robots>,
 }
 
 /// The error kind (for metrics) of a request that failed, if it did.
@@ -239,6 +244,7 @@ impl PageJob {
             .new_links
             .extend(report.refreshed.into_iter().map(|host| (host, 0)));
         outcome.records = report.records;
+        outcome.robots_denied = report.denied;
         Ok(outcome)
     }
 
@@ -361,9 +367,16 @@ impl PageJob {
                 };
                 match self.site.classify(&url) {
                     Some(kind) => {
-                        commit
-                            .links
-                            .push(QueueEntry::found(url, &self.site.name, kind, depth));
+                        let same_host = url.host_str() == self.url.host_str()
+                            && url.port_or_known_default() == self.url.port_or_known_default();
+                        let denied =
+                            same_host && !self.robots.allows(crate::site::path_and_query(&url));
+                        let entry = QueueEntry::found(url, &self.site.name, kind, depth);
+                        if denied {
+                            commit.denied.push(entry);
+                        } else {
+                            commit.links.push(entry);
+                        }
                         followed.push(key);
                     }
                     None => outcome.links_ignored += 1,

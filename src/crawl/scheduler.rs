@@ -627,6 +627,7 @@ impl Scheduler {
                 metrics: self.crawler.metrics.clone(),
                 revisit,
                 known_links: self.crawler.known_links.clone(),
+                robots: robots.clone(),
             };
             let (tx, host) = (self.events_tx.clone(), host.to_string());
             tokio::spawn(async move {
@@ -882,6 +883,10 @@ impl Scheduler {
                 }
                 self.stats.records += outcome.records as u64;
                 self.stats.links_ignored += outcome.links_ignored as u64;
+                self.stats.robots_denied += outcome.robots_denied as u64;
+                for _ in 0..outcome.robots_denied {
+                    self.crawler.metrics.robots_denied();
+                }
                 if outcome.records > 0 {
                     if let Some(slot) = self.hosts.get(&host) {
                         *self.site_records.entry(slot.site.name.clone()).or_default() +=

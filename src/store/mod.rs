@@ -210,6 +210,9 @@ pub struct PageCommit {
     pub also: Vec<UrlState>,
     /// Newly discovered links; those already known are dropped.
     pub links: Vec<QueueEntry>,
+    /// Discovered links robots.txt disallows: those never seen are recorded as denied
+    /// (so no later page queues them), not queued.
+    pub denied: Vec<QueueEntry>,
     /// Puts this entry (the leased URL) back in the queue, due now, for another try.
     pub requeue: Option<QueueEntry>,
     /// URLs a sitemap or feed says were modified at the given Unix ms: each fetched one
@@ -272,6 +275,8 @@ pub struct CommitReport {
     /// Hosts of URLs queued again by `refresh`.
     pub refreshed: Vec<String>,
     pub records: usize,
+    /// Links of [`PageCommit::denied`] that were new (and are now recorded as denied).
+    pub denied: usize,
     /// Unix ms at which the page was queued again by [`PageCommit::revisit`].
     pub revisit_due_ms: Option<u64>,
 }

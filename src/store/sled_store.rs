@@ -331,17 +331,32 @@ impl Store for SledStore {
             .map(|s| fingerprint(s.url.as_bytes()))
             .collect();
         let mut on_page = HashSet::with_capacity(commit.links.len());
-        let mut new_links = Vec::new();
-        for link in &commit.links {
+        let mut is_new = |link: &QueueEntry| -> Result<Option<Fingerprint>, StoreError> {
             let fp = fingerprint(link.url.as_bytes());
             if settled.contains(&fp) || known.contains(&fp) || !on_page.insert(fp) {
-                continue;
+                return Ok(None);
             }
             if self.urls.contains_key(fp)? {
                 known.insert(fp);
-                continue;
+                return Ok(None);
             }
-            new_links.push((fp, link));
+            Ok(Some(fp))
+        };
+        let mut new_links = Vec::new();
+        for link in &commit.links {
+            if let Some(fp) = is_new(link)? {
+                new_links.push((fp, link));
+            }
+        }
+        let mut new_denied = Vec::new();
+        for link in &commit.denied {
+            if let Some(fp) = is_new(link)? {
+                let mut state = UrlState::queued(link);
+                state.status = UrlStatus::RobotsDenied;
+                state.fetched_at_ms = commit.now_ms;
+                state.note = Some("disallowed by robots.txt (when found)".into());
+                new_denied.push((fp, state));
+            }
         }
         let refresh = &commit.refresh;
         // The queue entries of the URLs this commit settles, if they were leased.
@@ -386,6 +401,10 @@ impl Store for SledStore {
                     let seq = queue.generate_id()?;
                     queue.insert(queue_key(&entry.host(), commit.now_ms, seq), encode(entry))?;
                 }
+                for (fp, state) in &new_denied {
+                    urls.insert(fp, encode(state))?;
+                }
+                report.denied = new_denied.len();
                 for (fp, link) in &new_links {
                     urls.insert(fp, encode(&UrlState::queued(link)))?;
                     if link.kind.is_revisited() {
@@ -461,7 +480,11 @@ impl Store for SledStore {
                 leased.remove(fp);
             }
         }
-        for (fp, _) in &new_links {
+        for fp in new_links
+            .iter()
+            .map(|(fp, _)| fp)
+            .chain(new_denied.iter().map(|(fp, _)| fp))
+        {
             known.insert(*fp);
         }
         Ok(report)
@@ -855,6 +878,39 @@ mod tests {
             Lease::Urls(urls) => assert_eq!(urls[0].url, "http://a.example/1"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn links_robots_txt_disallows_are_recorded_as_denied_not_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let known = entry("http://a.example/print/known");
+        store.enqueue_new(std::slice::from_ref(&known), 1).unwrap();
+        let fresh = entry("http://a.example/print/1");
+        let report = store
+            .commit(PageCommit {
+                denied: vec![fresh.clone(), fresh.clone(), known.clone()],
+                now_ms: 2,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(report.denied, 1, "new ones only, each once");
+        assert!(report.new_links.is_empty());
+        let state = store.url_state(&fresh.url).unwrap().unwrap();
+        assert_eq!(state.status, UrlStatus::RobotsDenied);
+        // A URL already known keeps its state, and only it is queued.
+        let kept = store.url_state(&known.url).unwrap().unwrap();
+        assert_eq!(kept.status, UrlStatus::Queued);
+        assert_eq!(store.queue_len().unwrap(), 1);
+        // Found again on another page, it is not new.
+        let again = store
+            .commit(PageCommit {
+                links: vec![fresh],
+                now_ms: 3,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(again.new_links.is_empty());
     }
 
     #[test]
