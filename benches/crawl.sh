@@ -10,7 +10,8 @@
 # polite mode, then each PEER named (spider, wget, scrapy) through the harness.
 # Prints the harness's RESULT lines (pages/s, CPU s, CPU ms per page, peak RSS, and
 # for polite runs the rate ratio and violations) plus newscrawl's store size on disk.
-# Data goes to $BENCH_DATA (default ../bench-data beside the repository).
+# Data goes to $BENCH_DATA (default ../bench-data beside the repository); each run's
+# store and records are deleted once measured unless KEEP_CRAWL=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-medium}
@@ -27,6 +28,10 @@ run_newscrawl() { # label parser
   local out
   out=$(ls -dt "$BENCH_DATA"/results/*-newscrawl-"$1"-* | head -1)
   echo "store on disk: $(du -sh "$out/crawl/state/db" | cut -f1) ($out/crawl/state/db)"
+  # A full-mode run leaves gigabytes of store and records: keep them only on request.
+  if [ -z "${KEEP_CRAWL:-}" ]; then
+    rm -rf "$out/crawl"
+  fi
 }
 
 if [ "$size" = polite ]; then
