@@ -328,21 +328,29 @@ impl SelectorsParser {
 impl Parser for SelectorsParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
         super::check_nesting(page)?;
+        let listing = matches!(
+            page.kind,
+            UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed
+        );
+        // Listing pages and pages too large to extract from: links only, no DOM.
+        if listing || page.body.len() > super::MAX_EXTRACT_BYTES {
+            return Ok(Parsed {
+                links: super::links_only(page),
+                articles: Vec::new(),
+            });
+        }
         let html = Html::parse_document(page.body);
         let links = extract_links(&html, page.url);
-        let articles = match page.kind {
-            UrlKind::Article | UrlKind::Page => self
-                .rules
-                .extract(
-                    &html,
-                    page.url,
-                    page.time_zone,
-                    page.kind == UrlKind::Article,
-                )
-                .into_iter()
-                .collect(),
-            UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed => Vec::new(),
-        };
+        let articles = self
+            .rules
+            .extract(
+                &html,
+                page.url,
+                page.time_zone,
+                page.kind == UrlKind::Article,
+            )
+            .into_iter()
+            .collect();
         Ok(Parsed { links, articles })
     }
 }
@@ -397,6 +405,40 @@ mod tests {
         assert_eq!(a.images[0].url, "https://daily.example/img/1.jpg");
         assert_eq!(a.images[0].caption.as_deref(), Some("A caption."));
     }
+
+    #[test]
+    fn listing_pages_and_oversized_pages_give_links_only() {
+        let parser = SelectorsParser::new(rules("title = \"h1.hl\"\nbody = \"#story p\"").unwrap());
+        let url = Url::parse("https://daily.example/a/1").unwrap();
+        let with_link = PAGE.replace("<body>", "<body><a href=\"/a/2\">next</a>");
+        let huge = with_link.replace(
+            "<figure>",
+            &format!("<p>{}</p><figure>", "x".repeat(MAX_EXTRACT)),
+        );
+        for (kind, body, records) in [
+            (UrlKind::Article, &with_link, 1),
+            (UrlKind::Section, &with_link, 0),
+            (UrlKind::Article, &huge, 0),
+        ] {
+            let page = Page {
+                url: &url,
+                kind,
+                headers: &[],
+                body,
+                time_zone: chrono_tz::Asia::Seoul,
+            };
+            let parsed = parser.parse(&page).unwrap();
+            assert_eq!(parsed.links, ["https://daily.example/a/2"], "{kind:?}");
+            assert_eq!(
+                parsed.articles.len(),
+                records,
+                "{kind:?}, {} bytes",
+                body.len()
+            );
+        }
+    }
+
+    const MAX_EXTRACT: usize = crate::parse::MAX_EXTRACT_BYTES;
 
     #[test]
     fn bad_selectors_regexes_and_formats_name_their_key() {
