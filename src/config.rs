@@ -87,6 +87,9 @@ pub struct CrawlerSection {
     /// running after it are abandoned and retried by the next run.
     #[serde(with = "human_duration")]
     pub shutdown_grace: Duration,
+    /// Refuse to connect to private, loopback and link-local addresses, except for
+    /// hosts a site allows or a seed names (default: on for `daemon`, off for `crawl`).
+    pub block_private_addresses: Option<bool>,
 }
 
 impl Default for CrawlerSection {
@@ -105,6 +108,7 @@ impl Default for CrawlerSection {
             max_time: None,
             max_depth: None,
             shutdown_grace: Duration::from_secs(10),
+            block_private_addresses: None,
         }
     }
 }
@@ -203,6 +207,10 @@ pub struct SiteSection {
     pub selectors: Option<crate::parse::SelectorsSection>,
     /// The external program, for `parser = "command"`.
     pub command: Option<crate::parse::CommandSection>,
+    /// Let this site's hosts be private, loopback or link-local addresses when
+    /// `crawler.block_private_addresses` is on.
+    #[serde(default)]
+    pub allow_private_addresses: bool,
 }
 
 fn yes() -> bool {
@@ -221,6 +229,8 @@ fn default_time_zone() -> String {
 #[derive(Debug, Clone)]
 pub struct CrawlConfig {
     pub user_agent: String,
+    /// Which addresses may be connected to (the SSRF guard).
+    pub address_policy: std::sync::Arc<crate::netguard::AddressPolicy>,
     pub robots_token: String,
     pub state_dir: PathBuf,
     pub output_path: PathBuf,
@@ -253,6 +263,9 @@ pub struct Overrides {
     /// `--http`: the endpoint's address, or `off`.
     pub http: Option<String>,
     pub warc_path: Option<PathBuf>,
+    /// Whether private addresses are refused when the config does not say
+    /// (`crawler.block_private_addresses`): the daemon's default is yes.
+    pub block_private_by_default: bool,
 }
 
 impl ConfigFile {
@@ -304,6 +317,7 @@ impl ConfigFile {
                     revisit_max: None,
                     selectors: None,
                     command: None,
+                    allow_private_addresses: false,
                 }),
             }
         }
@@ -442,6 +456,12 @@ impl ConfigFile {
                 "must be positive (leave it out to never rotate)".into(),
             ));
         }
+        let address_policy = std::sync::Arc::new(crate::netguard::AddressPolicy::for_sites(
+            crawler
+                .block_private_addresses
+                .unwrap_or(overrides.block_private_by_default),
+            &sites,
+        ));
         let state_dir = crawler.state_dir.clone();
         let output_path = self
             .output
@@ -449,6 +469,7 @@ impl ConfigFile {
             .clone()
             .unwrap_or_else(|| state_dir.join("records.jsonl"));
         Ok(CrawlConfig {
+            address_policy,
             user_agent,
             robots_token,
             state_dir,

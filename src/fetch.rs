@@ -24,6 +24,8 @@ pub struct FetchSettings {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub max_body_bytes: u64,
+    /// Which addresses may be connected to.
+    pub address_policy: std::sync::Arc<crate::netguard::AddressPolicy>,
 }
 
 /// Validators from an earlier fetch, for a conditional request.
@@ -63,10 +65,20 @@ pub enum FetchError {
     TooLarge { limit: u64 },
     #[error("request failed: {0}")]
     Other(String),
+    /// The address is one the crawl may not connect to (see [`crate::netguard`]).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl FetchError {
     fn from_reqwest(e: reqwest::Error) -> Self {
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            if let Some(refused) = cause.downcast_ref::<crate::netguard::PrivateAddressRefused>() {
+                return FetchError::Refused(refused.0.clone());
+            }
+            source = cause.source();
+        }
         if e.is_timeout() {
             FetchError::Timeout
         } else if e.is_connect() {
@@ -93,26 +105,43 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 pub struct Fetcher {
     client: reqwest::Client,
     max_body_bytes: u64,
+    address_policy: std::sync::Arc<crate::netguard::AddressPolicy>,
 }
 
 impl Fetcher {
     pub fn new(settings: &FetchSettings) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(4)
+            .pool_max_idle_per_host(4);
+        if settings.address_policy.block_private {
+            builder = builder.dns_resolver(std::sync::Arc::new(crate::netguard::GuardedResolver {
+                policy: settings.address_policy.clone(),
+            }));
+        }
+        let client = builder
             .build()
             .map_err(|e| FetchError::Other(error_chain(&e)))?;
         Ok(Self {
             client,
             max_body_bytes: settings.max_body_bytes,
+            address_policy: settings.address_policy.clone(),
         })
     }
 
     /// GETs `url`, conditionally when validators are given.
     pub async fn get(&self, url: &Url, validators: &Validators) -> Result<Response, FetchError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::Refused(format!(
+                "refused: only http and https are fetched, not {}",
+                url.scheme()
+            )));
+        }
+        if let Some(reason) = self.address_policy.refusal(url) {
+            return Err(FetchError::Refused(reason));
+        }
         let mut request = self.client.get(url.clone());
         if let Some(etag) = &validators.etag {
             request = request.header(IF_NONE_MATCH, etag);

@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod fixture;
 pub mod health;
 pub mod metrics;
+pub mod netguard;
 pub mod parse;
 pub mod politeness;
 pub mod record;

@@ -216,6 +216,7 @@ impl From<OverrideArgs> for Overrides {
             max_time: a.max_time,
             http: None,
             warc_path: a.warc,
+            block_private_by_default: false,
         }
     }
 }
@@ -494,6 +495,9 @@ async fn crawl(args: CrawlArgs, bar: Option<ProgressBar>) -> Result<()> {
 async fn daemon(args: DaemonArgs) -> Result<()> {
     let mut overrides: Overrides = args.overrides.into();
     overrides.http = args.http;
+    // A daemon runs unattended on a network with neighbours: refuse private
+    // addresses unless the config says otherwise.
+    overrides.block_private_by_default = true;
     let (config, source) = resolve_config(args.source, overrides)?;
     let http = config.http;
     let mut crawler = open_crawler(config).await?;

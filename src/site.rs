@@ -155,6 +155,8 @@ pub struct Site {
     pub sitemaps: Vec<Url>,
     pub feeds: Vec<Url>,
     pub robots_sitemaps: bool,
+    /// Its hosts may be private addresses (see [`crate::netguard`]).
+    pub allow_private_addresses: bool,
 }
 
 impl Site {
@@ -271,6 +273,7 @@ impl Site {
             sitemaps,
             feeds,
             robots_sitemaps: raw.robots_sitemaps,
+            allow_private_addresses: raw.allow_private_addresses,
         })
     }
 
@@ -341,6 +344,7 @@ mod tests {
             feeds: vec![],
             robots_sitemaps: true,
             article_recheck: None,
+            allow_private_addresses: false,
         };
         let defaults = SiteDefaults {
             min_delay: Duration::from_secs(1),

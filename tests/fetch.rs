@@ -1,5 +1,5 @@
 //! The fetcher against a loopback server: compression, the size cap on decoded bytes,
-//! and one request per fetch (no redirect following).
+//! one request per fetch (no redirect following), and the private-address guard.
 
 use std::io::Write;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::routing::get;
 use axum::Router;
 use newscrawl::fetch::{FetchError, FetchSettings, Fetcher, Validators};
+use newscrawl::netguard::AddressPolicy;
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -62,13 +63,51 @@ async fn serve() -> String {
 }
 
 fn fetcher() -> Fetcher {
+    fetcher_with(AddressPolicy::default())
+}
+
+fn fetcher_with(policy: AddressPolicy) -> Fetcher {
     Fetcher::new(&FetchSettings {
         user_agent: "newscrawl-test/0.1 (+https://example.org/)".into(),
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
         max_body_bytes: 1024 * 1024,
+        address_policy: std::sync::Arc::new(policy),
     })
     .unwrap()
+}
+
+/// With the guard on, only the allowed host may be a private address: another
+/// loopback literal is refused before any connection, a name that resolves to
+/// loopback is refused by the resolver, and schemes other than http(s) never go out.
+#[tokio::test]
+async fn private_addresses_are_refused_unless_allowed() {
+    let origin = serve().await;
+    let port = url::Url::parse(&origin).unwrap().port().unwrap();
+    let f = fetcher_with(AddressPolicy {
+        block_private: true,
+        allowed: ["127.0.0.1".to_string()].into(),
+    });
+    let get = |u: String| {
+        let f = f.clone();
+        async move {
+            f.get(&url::Url::parse(&u).unwrap(), &Validators::default())
+                .await
+        }
+    };
+    let allowed = get(format!("{origin}/gz")).await.unwrap();
+    assert_eq!(allowed.status, 200);
+    for target in [
+        format!("http://127.0.0.2:{port}/gz"),
+        format!("http://localhost:{port}/gz"),
+        format!("http://[::1]:{port}/gz"),
+        "file:///etc/passwd".to_string(),
+    ] {
+        match get(target.clone()).await {
+            Err(FetchError::Refused(reason)) => assert!(reason.starts_with("refused"), "{reason}"),
+            other => panic!("{target}: {other:?}"),
+        }
+    }
 }
 
 #[tokio::test]

@@ -462,6 +462,7 @@ pub(crate) fn fetcher_for(config: &CrawlConfig) -> Result<Fetcher, FetchError> {
         connect_timeout: config.connect_timeout,
         request_timeout: config.request_timeout,
         max_body_bytes: config.max_body_bytes,
+        address_policy: config.address_policy.clone(),
     })
 }
 

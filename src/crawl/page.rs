@@ -89,7 +89,7 @@ pub(super) fn feedback_of(
 fn is_temporary(response: &Result<Response, FetchError>) -> Option<String> {
     match response {
         Ok(r) if r.status >= 500 || r.status == 429 => Some(format!("HTTP {}", r.status)),
-        Ok(_) | Err(FetchError::TooLarge { .. }) => None,
+        Ok(_) | Err(FetchError::TooLarge { .. }) | Err(FetchError::Refused(_)) => None,
         Err(e) => Some(e.to_string()),
     }
 }
@@ -124,6 +124,7 @@ fn error_kind(response: &Result<Response, FetchError>) -> Option<&'static str> {
         Err(FetchError::Connect(_)) => Some("connect"),
         Err(FetchError::TooLarge { .. }) => Some("too_large"),
         Err(FetchError::Other(_)) => Some("network"),
+        Err(FetchError::Refused(_)) => Some("refused"),
     }
 }
 
