@@ -1,5 +1,6 @@
 //! Redirects are followed as links: each hop is its own polite request, chains stop at
-//! `max_redirects`, and targets off the site are never requested.
+//! `max_redirects`, targets off the site are never requested, and the private-address
+//! guard keeps links and redirects off private hosts nobody allowed.
 
 use std::sync::{Arc, Mutex};
 
@@ -110,4 +111,71 @@ async fn redirect_chains_are_capped_and_stay_on_the_site() {
         (short.status, short.alias_of),
         (UrlStatus::Alias, Some(format!("{origin}/article")))
     );
+}
+
+/// With the private-address guard on, a page and a redirect on the seed's (loopback)
+/// host lead to another loopback host that the site lists but nobody allowed to be
+/// private: nothing is ever sent there, not even robots.txt, and its URLs are settled
+/// with the reason while the rest of the crawl goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_keeps_links_and_redirects_off_private_hosts_nobody_allowed() {
+    let other_hits = Arc::new(Mutex::new(0));
+    let hits = other_hits.clone();
+    let other = serve(
+        Router::new().fallback(move || {
+            *hits.lock().unwrap() += 1;
+            async { "internal" }
+        }),
+        [127, 0, 0, 4],
+    )
+    .await;
+    let other_for_route = other.clone();
+    let other_link = format!("{other}/x");
+    let app = Router::new()
+        .route("/", get(move || async move { Html(format!("<a href='{other_link}'>x</a> <a href='/away'>away</a> <a href='/article'>a</a>")) }))
+        .route("/away", get(move || async move { (StatusCode::FOUND, [(header::LOCATION, format!("{other_for_route}/y"))]) }))
+        .route("/article", get(|| async { Html("<h1>Story</h1><p>text</p>") }));
+    let origin = serve(app, [127, 0, 0, 1]).await;
+    let seed_host = origin.trim_start_matches("http://");
+    let other_host = other.trim_start_matches("http://");
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[crawler]\nblock_private_addresses = true\n[politeness]\nmin_delay = \"0s\"\n\
+         [[site]]\nname = \"g\"\nseeds = [\"{origin}/\"]\nallowed_hosts = [\"{seed_host}\", \"{other_host}\"]\n"
+    );
+    let overrides = Overrides {
+        state_dir: Some(dir.path().to_path_buf()),
+        ..Overrides::default()
+    };
+    let config = ConfigFile::parse(&text, "g.toml")
+        .unwrap()
+        .validate("g.toml", &overrides)
+        .unwrap();
+    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    Crawler::new(config, store.clone(), ParserRegistry::default())
+        .unwrap()
+        .run(std::future::pending())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        *other_hits.lock().unwrap(),
+        0,
+        "a request reached the private host"
+    );
+    let article = store
+        .url_state(&format!("{origin}/article"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(article.status, UrlStatus::Fetched, "the crawl went on");
+    for path in ["/x", "/y"] {
+        let state = store.url_state(&format!("{other}{path}")).unwrap().unwrap();
+        assert_eq!(state.status, UrlStatus::RobotsDenied, "{path}");
+        let note = state.note.unwrap_or_default();
+        assert!(
+            note.contains("refused") && note.contains("127.0.0.4"),
+            "{path}: {note}"
+        );
+    }
 }

@@ -72,6 +72,7 @@ impl RobotsJob {
         };
         let mut answered_at = Instant::now();
         let mut feedback = Feedback::Failed;
+        let mut refused = None;
         for hop in 0..=MAX_REDIRECTS {
             let Some(url) = target.take() else { break };
             if hop > 0 {
@@ -129,6 +130,9 @@ impl RobotsJob {
                 }
                 Err(e) => {
                     feedback = Feedback::Failed;
+                    if let crate::fetch::FetchError::Refused(reason) = &e {
+                        refused = Some(reason.clone());
+                    }
                     RobotsCopy {
                         fetched_at_ms: now_ms(),
                         status: 0,
@@ -158,6 +162,7 @@ impl RobotsJob {
             copy,
             answered_at,
             feedback,
+            refused,
         });
     }
 }

@@ -62,6 +62,9 @@ pub(super) enum Event {
         copy: RobotsCopy,
         answered_at: Instant,
         feedback: Feedback,
+        /// The host's address may not be connected to (see `netguard`): none of its
+        /// URLs will be requested.
+        refused: Option<String>,
     },
     /// A page request ended (the server answered, or the request failed).
     Answered {
@@ -808,6 +811,7 @@ impl Scheduler {
                 copy,
                 answered_at,
                 feedback,
+                refused,
             } => {
                 // Crawl-delay first: the gap after this very request must honour it.
                 let usable =
@@ -824,6 +828,14 @@ impl Scheduler {
                 let next = if let Some(robots) = usable {
                     RobotsState::Ready {
                         robots: Arc::new(robots),
+                        fetched_at_ms: copy.fetched_at_ms,
+                    }
+                } else if let Some(reason) = refused {
+                    // Not an outage: nothing of this host may be requested. Its URLs
+                    // are settled with the reason instead of waiting for retries.
+                    tracing::warn!(host, "{reason}; its URLs are not requested");
+                    RobotsState::Ready {
+                        robots: Arc::new(crate::robots::Robots::disallow_all(reason)),
                         fetched_at_ms: copy.fetched_at_ms,
                     }
                 } else if failures >= self.config().politeness.max_retries {
