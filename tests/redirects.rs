@@ -23,6 +23,26 @@ async fn serve(app: Router, ip: [u8; 4]) -> String {
     origin
 }
 
+/// Runs a one-shot crawl of `config` (TOML) to the end in a fresh state directory.
+async fn crawl(config: &str) -> (tempfile::TempDir, Arc<SledStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        state_dir: Some(dir.path().to_path_buf()),
+        ..Overrides::default()
+    };
+    let config = ConfigFile::parse(config, "test.toml")
+        .unwrap()
+        .validate("test.toml", &overrides)
+        .unwrap();
+    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    Crawler::new(config, store.clone(), ParserRegistry::default())
+        .unwrap()
+        .run(std::future::pending())
+        .await
+        .unwrap();
+    (dir, store)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_chains_are_capped_and_stay_on_the_site() {
     let other_hits = Arc::new(Mutex::new(0));
@@ -52,22 +72,8 @@ async fn redirect_chains_are_capped_and_stay_on_the_site() {
         }));
     let origin = serve(app, [127, 0, 0, 1]).await;
 
-    let dir = tempfile::tempdir().unwrap();
     let text = format!("[crawler]\nmax_redirects = 3\n[politeness]\nmin_delay = \"0s\"\n[[site]]\nname = \"r\"\nseeds = [\"{origin}/\"]\n");
-    let overrides = Overrides {
-        state_dir: Some(dir.path().to_path_buf()),
-        ..Overrides::default()
-    };
-    let config = ConfigFile::parse(&text, "r.toml")
-        .unwrap()
-        .validate("r.toml", &overrides)
-        .unwrap();
-    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
-    Crawler::new(config, store.clone(), ParserRegistry::default())
-        .unwrap()
-        .run(std::future::pending())
-        .await
-        .unwrap();
+    let (_dir, store) = crawl(&text).await;
 
     let requests = log.lock().unwrap().clone();
     let loops: Vec<_> = requests
@@ -139,25 +145,11 @@ async fn the_guard_keeps_links_and_redirects_off_private_hosts_nobody_allowed() 
     let seed_host = origin.trim_start_matches("http://");
     let other_host = other.trim_start_matches("http://");
 
-    let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "[crawler]\nblock_private_addresses = true\n[politeness]\nmin_delay = \"0s\"\n\
          [[site]]\nname = \"g\"\nseeds = [\"{origin}/\"]\nallowed_hosts = [\"{seed_host}\", \"{other_host}\"]\n"
     );
-    let overrides = Overrides {
-        state_dir: Some(dir.path().to_path_buf()),
-        ..Overrides::default()
-    };
-    let config = ConfigFile::parse(&text, "g.toml")
-        .unwrap()
-        .validate("g.toml", &overrides)
-        .unwrap();
-    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
-    Crawler::new(config, store.clone(), ParserRegistry::default())
-        .unwrap()
-        .run(std::future::pending())
-        .await
-        .unwrap();
+    let (_dir, store) = crawl(&text).await;
 
     assert_eq!(
         *other_hits.lock().unwrap(),

@@ -149,6 +149,26 @@ impl Parser for LinksParser {
     }
 }
 
+/// What a page no record is extracted from gives: listing pages (sections, sitemaps,
+/// feeds) and pages over [`MAX_EXTRACT_BYTES`] yield their links, read without a DOM.
+/// `None` for the pages an extracting parser should parse.
+fn without_extraction(page: &Page<'_>) -> Option<Parsed> {
+    let listing = matches!(
+        page.kind,
+        UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed
+    );
+    if !listing && page.body.len() <= MAX_EXTRACT_BYTES {
+        return None;
+    }
+    if !listing {
+        tracing::debug!(url = %page.url, "{} bytes of HTML; links only", page.body.len());
+    }
+    Some(Parsed {
+        links: links_only(page),
+        articles: Vec::new(),
+    })
+}
+
 /// The page's links without building its DOM (unless the streaming tokenizer gives up).
 fn links_only(page: &Page<'_>) -> Vec<String> {
     stream_links(page.body, page.url)
@@ -166,18 +186,8 @@ pub const MAX_EXTRACT_BYTES: usize = 4 * 1024 * 1024;
 impl Parser for ArticleParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
         check_nesting(page)?;
-        let listing = matches!(
-            page.kind,
-            UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed
-        );
-        if listing || page.body.len() > MAX_EXTRACT_BYTES {
-            if !listing {
-                tracing::debug!(url = %page.url, "{} bytes of HTML; links only", page.body.len());
-            }
-            return Ok(Parsed {
-                links: links_only(page),
-                articles: Vec::new(),
-            });
+        if let Some(parsed) = without_extraction(page) {
+            return Ok(parsed);
         }
         // One DOM for both the links and the article.
         let html = Html::parse_document(page.body);

@@ -328,16 +328,8 @@ impl SelectorsParser {
 impl Parser for SelectorsParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
         super::check_nesting(page)?;
-        let listing = matches!(
-            page.kind,
-            UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed
-        );
-        // Listing pages and pages too large to extract from: links only, no DOM.
-        if listing || page.body.len() > super::MAX_EXTRACT_BYTES {
-            return Ok(Parsed {
-                links: super::links_only(page),
-                articles: Vec::new(),
-            });
+        if let Some(parsed) = super::without_extraction(page) {
+            return Ok(parsed);
         }
         let html = Html::parse_document(page.body);
         let links = extract_links(&html, page.url);
