@@ -83,6 +83,11 @@ pub struct CrawlerSection {
     pub max_time: Option<Duration>,
     /// Links deeper than this many hops from a seed are not followed.
     pub max_depth: Option<u32>,
+    /// Links read from one page; the rest are ignored (a trap or a broken page).
+    pub max_links_per_page: usize,
+    /// URLs discovered on one host (`host[:port]`) over the life of the crawl; links
+    /// beyond it are ignored, so a calendar or session-id trap cannot grow forever.
+    pub max_urls_per_host: u64,
     /// How long a stop (Ctrl-C, SIGTERM) waits for requests in flight; those still
     /// running after it are abandoned and retried by the next run.
     #[serde(with = "human_duration")]
@@ -103,10 +108,15 @@ impl Default for CrawlerSection {
             request_timeout: Duration::from_secs(30),
             max_redirects: 5,
             max_body_bytes: 10 * 1024 * 1024,
-            strip_query_params: vec!["utm_*".to_string()],
+            strip_query_params: crate::urlnorm::DEFAULT_STRIP_PARAMS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
             max_pages: None,
             max_time: None,
             max_depth: None,
+            max_links_per_page: 10_000,
+            max_urls_per_host: 1_000_000,
             shutdown_grace: Duration::from_secs(10),
             block_private_addresses: None,
         }
@@ -245,6 +255,8 @@ pub struct CrawlConfig {
     pub max_pages: Option<u64>,
     pub max_time: Option<Duration>,
     pub max_depth: Option<u32>,
+    pub max_links_per_page: usize,
+    pub max_urls_per_host: u64,
     pub shutdown_grace: Duration,
     /// Where the daemon serves `/healthz`, `/status` and `/metrics`; `None`: nowhere.
     pub http: Option<SocketAddr>,
@@ -417,6 +429,18 @@ impl ConfigFile {
         politeness
             .validate()
             .map_err(|(key, reason)| invalid(format!("politeness.{key}"), reason))?;
+        if crawler.max_links_per_page == 0 {
+            return Err(invalid(
+                "crawler.max_links_per_page".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if crawler.max_urls_per_host == 0 {
+            return Err(invalid(
+                "crawler.max_urls_per_host".into(),
+                "must be at least 1".into(),
+            ));
+        }
         if crawler.max_body_bytes == 0 {
             return Err(invalid(
                 "crawler.max_body_bytes".into(),
@@ -485,6 +509,8 @@ impl ConfigFile {
             max_pages: crawler.max_pages,
             max_time: crawler.max_time,
             max_depth: crawler.max_depth,
+            max_links_per_page: crawler.max_links_per_page,
+            max_urls_per_host: crawler.max_urls_per_host,
             shutdown_grace: crawler.shutdown_grace,
             http,
             normalizer,

@@ -46,6 +46,7 @@ pub struct Metrics {
     records: Counter,
     pages_parsed: Counter,
     links_queued: Counter,
+    links_over_budget: Counter,
     errors: Family<ErrorLabels, Counter>,
     queue_depth: Gauge,
     in_flight: Gauge,
@@ -123,6 +124,12 @@ impl Metrics {
             "New URLs added to the frontier",
             links_queued.clone(),
         );
+        let links_over_budget = Counter::default();
+        registry.register(
+            "links_over_budget",
+            "New links dropped because their host used up crawler.max_urls_per_host",
+            links_over_budget.clone(),
+        );
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register(
             "errors",
@@ -159,6 +166,7 @@ impl Metrics {
             records,
             pages_parsed,
             links_queued,
+            links_over_budget,
             errors,
             queue_depth,
             in_flight,
@@ -197,6 +205,10 @@ impl Metrics {
 
     pub fn links_queued(&self, n: u64) {
         self.links_queued.inc_by(n);
+    }
+
+    pub fn links_over_budget(&self, n: u64) {
+        self.links_over_budget.inc_by(n);
     }
 
     pub fn error(&self, kind: &'static str) {

@@ -16,6 +16,23 @@ use ::url::Url;
 /// Longest URL the crawler will keep; longer ones are almost always traps.
 pub const MAX_URL_LEN: usize = 2048;
 
+/// A path segment seen this many times in one path marks a trap (`/a/b/a/b/a/b`,
+/// relative links resolved against themselves over and over).
+pub const MAX_SEGMENT_REPEATS: usize = 3;
+
+/// Query parameters removed by default: tracking tags and the session ids that give
+/// every visitor (and every crawl) its own copy of each URL.
+pub const DEFAULT_STRIP_PARAMS: &[&str] = &[
+    "utm_*",
+    "PHPSESSID",
+    "phpsessid",
+    "JSESSIONID",
+    "jsessionid",
+    "ASPSESSIONID*",
+    "sessionid",
+    "session_id",
+];
+
 /// Why an href did not yield a crawlable URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
@@ -27,6 +44,8 @@ pub enum UrlError {
     NoHost,
     #[error("URL is longer than {MAX_URL_LEN} bytes")]
     TooLong,
+    #[error("path repeats the segment {0:?} {MAX_SEGMENT_REPEATS} or more times (a crawler trap)")]
+    RepeatedSegment(String),
 }
 
 /// Normalizes URLs; holds the tracking-parameter patterns.
@@ -52,7 +71,8 @@ impl ParamPattern {
 
 impl Default for Normalizer {
     fn default() -> Self {
-        Self::new(vec!["utm_*".to_string()]).expect("default patterns are valid")
+        Self::new(DEFAULT_STRIP_PARAMS.iter().map(|p| p.to_string()).collect())
+            .expect("default patterns are valid")
     }
 }
 
@@ -117,7 +137,7 @@ impl Normalizer {
         // resolves, so repeat until the spelling is stable (one round for most URLs:
         // a URL that needs no change is not parsed again).
         for _ in 0..4 {
-            let path = normalize_escapes(url.path());
+            let path = strip_path_session_id(&normalize_escapes(url.path())).into_owned();
             let query = url
                 .query()
                 .map(|q| self.strip_tracking(&normalize_escapes(q)))
@@ -134,6 +154,9 @@ impl Normalizer {
         }
         if url.as_str().len() > MAX_URL_LEN {
             return Err(UrlError::TooLong);
+        }
+        if let Some(segment) = repeated_segment(url.path()) {
+            return Err(UrlError::RepeatedSegment(segment.to_string()));
         }
         Ok(url)
     }
@@ -217,6 +240,27 @@ fn normalize_escapes(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Removes a `;jsessionid=...` path parameter (Java servlet session ids in the path).
+fn strip_path_session_id(path: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = path.to_ascii_lowercase().find(";jsessionid=") else {
+        return std::borrow::Cow::Borrowed(path);
+    };
+    let end = path[start..].find('/').map_or(path.len(), |i| start + i);
+    std::borrow::Cow::Owned(format!("{}{}", &path[..start], &path[end..]))
+}
+
+/// A non-empty path segment that occurs [`MAX_SEGMENT_REPEATS`] or more times.
+fn repeated_segment(path: &str) -> Option<&str> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.len() < MAX_SEGMENT_REPEATS {
+        return None;
+    }
+    segments
+        .iter()
+        .find(|s| segments.iter().filter(|t| t == s).count() >= MAX_SEGMENT_REPEATS)
+        .copied()
+}
+
 fn hex_value(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
@@ -271,6 +315,34 @@ mod tests {
                 .as_str(),
             "http://x.example/?fbclid2=3"
         );
+    }
+
+    #[test]
+    fn session_ids_are_removed_from_query_and_path() {
+        assert_eq!(
+            norm("http://x.example/a;jsessionid=0A1B2C?id=7&PHPSESSID=abc"),
+            "http://x.example/a?id=7"
+        );
+        assert_eq!(
+            norm("http://x.example/a;JSESSIONID=0A1B2C/b?sessionid=1"),
+            "http://x.example/a/b"
+        );
+        assert_eq!(
+            norm("http://x.example/a;v=2/b"),
+            "http://x.example/a;v=2/b",
+            "other path parameters stay"
+        );
+    }
+
+    #[test]
+    fn paths_that_repeat_a_segment_are_traps() {
+        let n = Normalizer::default();
+        assert_eq!(
+            n.parse("http://x.example/a/b/a/b/a/b/story").unwrap_err(),
+            UrlError::RepeatedSegment("a".into())
+        );
+        assert!(n.parse("http://x.example/2011/11/11/story").is_ok());
+        assert!(n.parse("http://x.example/news/news/story").is_ok());
     }
 
     #[test]

@@ -179,6 +179,7 @@ impl PageJob {
         state.fetched_at_ms = now_ms();
         let mut commit = PageCommit {
             now_ms: state.fetched_at_ms,
+            max_urls_per_host: Some(self.config.max_urls_per_host),
             ..Default::default()
         };
         let mut outcome = PageOutcome {
@@ -207,6 +208,10 @@ impl PageJob {
             }
         }
         match response {
+            Err(e @ FetchError::TooLarge { .. }) => {
+                state.status = UrlStatus::Skipped;
+                state.note = Some(e.to_string());
+            }
             Err(e) => {
                 tracing::debug!(url = %self.url, "fetch failed: {e}");
                 state.status = UrlStatus::Failed;
@@ -246,6 +251,10 @@ impl PageJob {
             .extend(report.refreshed.into_iter().map(|host| (host, 0)));
         outcome.records = report.records;
         outcome.robots_denied = report.denied;
+        outcome.links_ignored += report.over_budget;
+        if report.over_budget > 0 {
+            self.metrics.links_over_budget(report.over_budget as u64);
+        }
         Ok(outcome)
     }
 
@@ -350,10 +359,20 @@ impl PageJob {
         if self.config.max_depth.is_none_or(|max| depth <= max) {
             // Pages repeat links (menus printed twice, boxes): look at each once, and
             // not at all when an earlier page already led to it.
-            let mut seen = std::collections::HashSet::with_capacity(parsed.links.len());
+            let limit = self.config.max_links_per_page;
+            if parsed.links.len() > limit {
+                tracing::debug!(url = %self.url, "{} links; only the first {limit} are read", parsed.links.len());
+                outcome.links_ignored += parsed.links.len() - limit;
+                state.note = Some(format!(
+                    "{} links, only the first {limit} read (crawler.max_links_per_page)",
+                    parsed.links.len()
+                ));
+            }
+            let mut seen = std::collections::HashSet::with_capacity(parsed.links.len().min(limit));
             let unique: Vec<&String> = parsed
                 .links
                 .iter()
+                .take(limit)
                 .filter(|link| seen.insert(link.as_str()))
                 .collect();
             let keys: Vec<u64> = unique.iter().map(|l| self.known_links.key(l)).collect();

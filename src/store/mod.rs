@@ -227,6 +227,9 @@ pub struct PageCommit {
     pub revisit: Option<Revisit>,
     /// The exchange as fetched, for the WARC output (when one is configured).
     pub capture: Option<Capture>,
+    /// Budget of URLs discovered per host: new links (and denied ones) past it are
+    /// dropped, not recorded, and counted in [`CommitReport::over_budget`].
+    pub max_urls_per_host: Option<u64>,
     pub now_ms: u64,
 }
 
@@ -277,6 +280,8 @@ pub struct CommitReport {
     pub records: usize,
     /// Links of [`PageCommit::denied`] that were new (and are now recorded as denied).
     pub denied: usize,
+    /// New links dropped because their host has used up its URL budget.
+    pub over_budget: usize,
     /// Unix ms at which the page was queued again by [`PageCommit::revisit`].
     pub revisit_due_ms: Option<u64>,
 }

@@ -14,6 +14,9 @@
 //! - `captures`: sequence (8, BE) -> [`Capture`] (only when a WARC output is configured)
 //! - `revisits`: URL fingerprint -> [`RevisitSchedule`] (daemon mode: what is known of
 //!   a listing page's change rate, and when it is due again)
+//! - `host_urls`: host -> u64 BE, URLs pages have led to on that host (queued or
+//!   denied), for [`PageCommit::max_urls_per_host`]; absent in stores written before
+//!   it, where counting starts at the first commit
 //!
 //! Invariant: every write to `urls` (commits, new seeds) holds `commit_lock`, so
 //! outbox sequence numbers are allocated and made visible in the same order, and a
@@ -48,6 +51,7 @@ pub struct SledStore {
     sections: sled::Tree,
     revisits: sled::Tree,
     captures: sled::Tree,
+    host_urls: sled::Tree,
     /// Held by every writer of `urls`; guards the cache of known URLs.
     commit_lock: Mutex<KnownUrls>,
     /// Queue keys of the URLs leased and not yet committed, by URL fingerprint.
@@ -61,6 +65,8 @@ pub struct SledStore {
 struct KnownUrls {
     young: HashSet<Fingerprint>,
     old: HashSet<Fingerprint>,
+    /// `host_urls` as last written, for the hosts read so far.
+    host_counts: HashMap<String, u64>,
 }
 
 /// Fingerprints per generation (about 10 MB for both).
@@ -164,6 +170,7 @@ impl SledStore {
             sections: db.open_tree("sections")?,
             revisits: db.open_tree("revisits")?,
             captures: db.open_tree("captures")?,
+            host_urls: db.open_tree("host_urls")?,
             meta,
             db,
             commit_lock: Mutex::new(KnownUrls::default()),
@@ -348,15 +355,67 @@ impl Store for SledStore {
                 new_links.push((fp, link));
             }
         }
-        let mut new_denied = Vec::new();
+        let mut new_denied_links = Vec::new();
         for link in &commit.denied {
             if let Some(fp) = is_new(link)? {
-                let mut state = UrlState::queued(link);
-                state.status = UrlStatus::RobotsDenied;
-                state.fetched_at_ms = commit.now_ms;
-                state.note = Some("disallowed by robots.txt (when found)".into());
-                new_denied.push((fp, state));
+                new_denied_links.push((fp, link));
             }
+        }
+        // The per-host budget: links past it are dropped unrecorded, so a later crawl
+        // with a larger budget still finds them.
+        let mut host_counts: Vec<(String, u64)> = Vec::new();
+        let mut over_budget = 0;
+        if let Some(budget) = commit.max_urls_per_host {
+            let mut within = |link: &QueueEntry| -> Result<bool, StoreError> {
+                let host = crate::urlnorm::host_of_normalized(&link.url);
+                let i = match host_counts.iter().position(|(h, _)| h == host) {
+                    Some(i) => i,
+                    None => {
+                        let count = match known.host_counts.get(host) {
+                            Some(n) => *n,
+                            None => self.host_urls.get(host)?.map_or(Ok(0), |v| {
+                                v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| {
+                                    StoreError::Corrupt {
+                                        tree: "host_urls",
+                                        key: host.to_string(),
+                                        reason: format!("{} bytes, expected 8", v.len()),
+                                    }
+                                })
+                            })?,
+                        };
+                        host_counts.push((host.to_string(), count));
+                        host_counts.len() - 1
+                    }
+                };
+                if host_counts[i].1 >= budget {
+                    over_budget += 1;
+                    return Ok(false);
+                }
+                host_counts[i].1 += 1;
+                Ok(true)
+            };
+            let mut kept = Vec::with_capacity(new_links.len());
+            for (fp, link) in new_links {
+                if within(link)? {
+                    kept.push((fp, link));
+                }
+            }
+            new_links = kept;
+            let mut kept = Vec::with_capacity(new_denied_links.len());
+            for (fp, link) in new_denied_links {
+                if within(link)? {
+                    kept.push((fp, link));
+                }
+            }
+            new_denied_links = kept;
+        }
+        let mut new_denied = Vec::new();
+        for (fp, link) in new_denied_links {
+            let mut state = UrlState::queued(link);
+            state.status = UrlStatus::RobotsDenied;
+            state.fetched_at_ms = commit.now_ms;
+            state.note = Some("disallowed by robots.txt (when found)".into());
+            new_denied.push((fp, state));
         }
         let refresh = &commit.refresh;
         // The queue entries of the URLs this commit settles, if they were leased.
@@ -375,12 +434,19 @@ impl Store for SledStore {
             &self.sections,
             &self.revisits,
             &self.captures,
+            &self.host_urls,
         );
         // A listing page "changed" when it led to content not seen before.
         let found_new = new_links.iter().any(|(_, link)| !link.kind.is_revisited());
         let result = trees.transaction(
-            |(urls, queue, content, outbox, sections, revisits, captures)| -> TxResult<CommitReport> {
-                let mut report = CommitReport::default();
+            |(urls, queue, content, outbox, sections, revisits, captures, host_urls)| -> TxResult<CommitReport> {
+                let mut report = CommitReport {
+                    over_budget,
+                    ..CommitReport::default()
+                };
+                for (host, count) in &host_counts {
+                    host_urls.insert(host.as_bytes(), &count.to_be_bytes())?;
+                }
                 for key in &lease_keys {
                     queue.remove(key.as_slice())?;
                 }
@@ -487,6 +553,7 @@ impl Store for SledStore {
         {
             known.insert(*fp);
         }
+        known.host_counts.extend(host_counts);
         Ok(report)
     }
 
@@ -878,6 +945,73 @@ mod tests {
             Lease::Urls(urls) => assert_eq!(urls[0].url, "http://a.example/1"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_host_gets_no_more_urls_than_its_budget_even_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let links = |from: u32, to: u32| -> Vec<QueueEntry> {
+            (from..to)
+                .map(|i| entry(&format!("http://trap.example/cal/{i}")))
+                .chain([entry(&format!("http://b.example/{from}"))])
+                .collect()
+        };
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            let report = store
+                .commit(PageCommit {
+                    links: links(0, 4),
+                    max_urls_per_host: Some(5),
+                    now_ms: 1,
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(report.over_budget, 0);
+            let report = store
+                .commit(PageCommit {
+                    links: links(4, 8),
+                    denied: vec![entry("http://trap.example/print/1")],
+                    max_urls_per_host: Some(5),
+                    now_ms: 2,
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(
+                report.new_links,
+                [
+                    ("trap.example".to_string(), 1),
+                    ("b.example".to_string(), 1)
+                ]
+            );
+            assert_eq!(report.over_budget, 4, "three links and the denied one");
+            assert!(
+                store
+                    .url_state("http://trap.example/cal/5")
+                    .unwrap()
+                    .is_none(),
+                "not recorded"
+            );
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let report = store
+            .commit(PageCommit {
+                links: links(8, 9),
+                max_urls_per_host: Some(5),
+                now_ms: 3,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(report.over_budget, 1, "the count survives a restart");
+        let report = store
+            .commit(PageCommit {
+                links: links(9, 10),
+                max_urls_per_host: Some(6),
+                now_ms: 4,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(report.over_budget, 0, "a larger budget lets more in");
     }
 
     #[test]
