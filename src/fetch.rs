@@ -35,6 +35,18 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// How much of a body to read, and what a larger one means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// The crawl's page limit (`crawler.max_body_bytes`): larger bodies are an error.
+    Default,
+    /// Larger bodies are an error ([`FetchError::TooLarge`]).
+    Fail(u64),
+    /// Only the first this many bytes are read; the rest is not downloaded
+    /// (robots.txt, of which RFC 9309 asks crawlers to read at least 500 KiB).
+    Truncate(u64),
+}
+
 /// A response, with its body read in full (and decompressed).
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -50,6 +62,8 @@ pub struct Response {
     pub last_modified: Option<String>,
     pub retry_after: Option<String>,
     pub body: Vec<u8>,
+    /// The body was cut at a [`BodyLimit::Truncate`] limit.
+    pub truncated: bool,
     /// `HTTP/1.1`, `HTTP/2.0`, ...
     pub http_version: String,
     pub remote_addr: Option<std::net::SocketAddr>,
@@ -131,8 +145,23 @@ impl Fetcher {
         })
     }
 
-    /// GETs `url`, conditionally when validators are given.
+    /// GETs `url`, conditionally when validators are given, under the page size limit.
     pub async fn get(&self, url: &Url, validators: &Validators) -> Result<Response, FetchError> {
+        self.get_limited(url, validators, BodyLimit::Default).await
+    }
+
+    /// GETs `url` reading its body under `limit` (counted in decoded bytes).
+    pub async fn get_limited(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        limit: BodyLimit,
+    ) -> Result<Response, FetchError> {
+        let (max_bytes, truncate) = match limit {
+            BodyLimit::Default => (self.max_body_bytes, false),
+            BodyLimit::Fail(n) => (n, false),
+            BodyLimit::Truncate(n) => (n, true),
+        };
         if !matches!(url.scheme(), "http" | "https") {
             return Err(FetchError::Refused(format!(
                 "refused: only http and https are fetched, not {}",
@@ -152,15 +181,14 @@ impl Fetcher {
         let mut response = request.send().await.map_err(FetchError::from_reqwest)?;
         let answered_at = tokio::time::Instant::now();
         if let Some(length) = response.content_length() {
-            if length > self.max_body_bytes
+            if !truncate
+                && length > max_bytes
                 && response
                     .headers()
                     .get(reqwest::header::CONTENT_ENCODING)
                     .is_none()
             {
-                return Err(FetchError::TooLarge {
-                    limit: self.max_body_bytes,
-                });
+                return Err(FetchError::TooLarge { limit: max_bytes });
             }
         }
         let status = response.status().as_u16();
@@ -188,11 +216,17 @@ impl Fetcher {
             })
             .collect();
         let mut body = Vec::new();
+        let mut truncated = false;
         while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
-            if body.len() as u64 + chunk.len() as u64 > self.max_body_bytes {
-                return Err(FetchError::TooLarge {
-                    limit: self.max_body_bytes,
-                });
+            if body.len() as u64 + chunk.len() as u64 > max_bytes {
+                if !truncate {
+                    return Err(FetchError::TooLarge { limit: max_bytes });
+                }
+                let room = (max_bytes as usize).saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                // Dropping the response closes the connection: the rest is never read.
+                truncated = true;
+                break;
             }
             body.extend_from_slice(&chunk);
         }
@@ -206,6 +240,7 @@ impl Fetcher {
             last_modified,
             retry_after,
             body,
+            truncated,
             http_version,
             remote_addr,
         })
@@ -234,7 +269,12 @@ pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
 }
 
 /// Decodes an HTML body to text: a BOM wins, then the header's charset, then a
-/// `<meta>` declaration in the first 1024 bytes, then UTF-8. Returns the encoding used.
+/// `<meta>` declaration in the first 1024 bytes, then UTF-8. A declaration the bytes
+/// contradict (most of their non-ASCII text is malformed in it, as EUC-KR bytes are in
+/// UTF-8) gives way to the encoding `chardetng` (Firefox's detector) guesses, when the
+/// bytes are well formed in that one. Otherwise malformed bytes become U+FFFD, so a
+/// few stray bytes in a page that is otherwise good UTF-8 cost only themselves.
+/// Returns the encoding used.
 pub fn decode_html(body: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
     let declared = content_type
         .and_then(charset_param)
@@ -247,8 +287,32 @@ pub fn decode_html(body: &[u8], content_type: Option<&str>) -> (String, &'static
     } else {
         declared
     };
-    let (text, used, _had_errors) = declared.decode(body);
+    let (text, used, had_errors) = declared.decode(body);
+    if had_errors && mostly_malformed(&text) {
+        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+        detector.feed(body, true);
+        let guess = detector.guess(None, chardetng::Utf8Detection::Allow);
+        if guess != used {
+            let (guessed, guess_had_errors) = guess.decode_without_bom_handling(body);
+            if !guess_had_errors {
+                return (guessed.into_owned(), guess);
+            }
+        }
+    }
     (text.into_owned(), used)
+}
+
+/// Whether more of the non-ASCII characters are replacement characters than not.
+fn mostly_malformed(text: &str) -> bool {
+    let (mut malformed, mut good) = (0usize, 0usize);
+    for c in text.chars().filter(|c| !c.is_ascii()) {
+        if c == char::REPLACEMENT_CHARACTER {
+            malformed += 1;
+        } else {
+            good += 1;
+        }
+    }
+    malformed > good
 }
 
 fn charset_param(content_type: &str) -> Option<String> {
@@ -294,6 +358,27 @@ mod tests {
         assert!(text.contains("한국어 기사"));
         let (text, _) = decode_html("<meta charset='utf-8'><p>서울</p>".as_bytes(), None);
         assert!(text.contains("서울"));
+    }
+
+    #[test]
+    fn a_charset_the_bytes_contradict_gives_way_to_the_detected_one() {
+        let korean = "<p>서울에서 열린 회의에서 대표단은 새로운 협정에 서명했다.</p>";
+        let (bytes, _, _) = encoding_rs::EUC_KR.encode(korean);
+        let (text, enc) = decode_html(&bytes, Some("text/html; charset=utf-8"));
+        assert_eq!((text.as_str(), enc), (korean, encoding_rs::EUC_KR));
+        // A few stray bytes in text that is otherwise good UTF-8 cost only themselves.
+        let mut broken = "<p>caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e na\u{ef}ve "
+            .as_bytes()
+            .to_vec();
+        broken.extend_from_slice(&[0xff, 0xfe, 0xfd]);
+        broken.extend_from_slice("ok</p>".as_bytes());
+        let (text, enc) = decode_html(&broken, Some("text/html; charset=utf-8"));
+        assert_eq!(enc, encoding_rs::UTF_8);
+        assert!(
+            text.starts_with("<p>caf\u{e9} cr\u{e8}me") && text.ends_with("ok</p>"),
+            "{text}"
+        );
+        assert!(text.contains('\u{fffd}'));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::pool::WorkerPool;
 use super::{now_ms, rfc3339_now, CrawlError};
 use crate::config::CrawlConfig;
 use crate::discover::{maybe_gunzip, parse_feed, parse_sitemap, Sitemap};
-use crate::fetch::{decode_html, is_html, FetchError, Fetcher, Response, Validators};
+use crate::fetch::{decode_html, is_html, BodyLimit, FetchError, Fetcher, Response, Validators};
 use crate::metrics::Metrics;
 use crate::parse::Page;
 use crate::politeness::{parse_retry_after, Feedback, Politeness};
@@ -140,7 +140,19 @@ impl PageJob {
             etag: self.entry.etag.clone(),
             last_modified: self.entry.last_modified.clone(),
         };
-        let response = self.fetcher.get(&self.url, &validators).await;
+        // Sitemaps may be as large as their protocol allows, even above the page limit.
+        let limit = match self.entry.kind {
+            UrlKind::Sitemap | UrlKind::Feed => BodyLimit::Fail(
+                self.config
+                    .max_body_bytes
+                    .max(crate::discover::MAX_DECODED_BYTES),
+            ),
+            _ => BodyLimit::Default,
+        };
+        let response = self
+            .fetcher
+            .get_limited(&self.url, &validators, limit)
+            .await;
         match &response {
             Ok(r) => {
                 self.metrics

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::now_ms;
 use super::pool::WorkerPool;
 use super::scheduler::Event;
-use crate::fetch::{Fetcher, Response, Validators};
+use crate::fetch::{BodyLimit, Fetcher, Response, Validators};
 use crate::metrics::Metrics;
 use crate::politeness::Feedback;
 use crate::robots::Robots;
@@ -79,7 +79,14 @@ impl RobotsJob {
                 tokio::time::sleep_until(answered_at + self.delay).await;
             }
             let sent = Instant::now();
-            let response = self.fetcher.get(&url, &Validators::default()).await;
+            let response = self
+                .fetcher
+                .get_limited(
+                    &url,
+                    &Validators::default(),
+                    BodyLimit::Truncate(crate::robots::MAX_ROBOTS_BYTES as u64),
+                )
+                .await;
             match &response {
                 Ok(r) => self.metrics.request(
                     "robots",
