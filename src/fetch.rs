@@ -302,7 +302,9 @@ pub fn decode_html(body: &[u8], content_type: Option<&str>) -> (String, &'static
     (text.into_owned(), used)
 }
 
-/// Whether more of the non-ASCII characters are replacement characters than not.
+/// Whether the malformed sequences (now replacement characters) outnumber the
+/// well-formed non-ASCII characters four to one: text in another encoding is nearly all
+/// malformed, while a page in the declared one with a few stray bytes is not.
 fn mostly_malformed(text: &str) -> bool {
     let (mut malformed, mut good) = (0usize, 0usize);
     for c in text.chars().filter(|c| !c.is_ascii()) {
@@ -312,7 +314,7 @@ fn mostly_malformed(text: &str) -> bool {
             good += 1;
         }
     }
-    malformed > good
+    malformed > 4 * good
 }
 
 fn charset_param(content_type: &str) -> Option<String> {

@@ -723,6 +723,7 @@ fn parse_page(args: ParseArgs) -> Result<()> {
         headers: &[],
         body: &text,
         time_zone: zone,
+        max_links: usize::MAX,
     };
     let parsed = parser
         .parse(&page)

@@ -299,6 +299,11 @@ impl PageJob {
             self.settle_discovery(&response.body, state, commit, outcome);
             return;
         }
+        if response.body.is_empty() {
+            state.status = UrlStatus::Skipped;
+            state.note = Some("empty body".into());
+            return;
+        }
         if !is_html(response.content_type.as_deref(), &response.body) {
             state.status = UrlStatus::Skipped;
             state.note = Some(format!(
@@ -337,6 +342,7 @@ impl PageJob {
             headers: &response.headers,
             body: &text,
             time_zone: self.site.time_zone,
+            max_links: self.config.max_links_per_page,
         };
         let parsed = match catch_unwind(AssertUnwindSafe(|| self.parser.parse(&page))) {
             Ok(Ok(parsed)) => parsed,
@@ -372,12 +378,12 @@ impl PageJob {
             // Pages repeat links (menus printed twice, boxes): look at each once, and
             // not at all when an earlier page already led to it.
             let limit = self.config.max_links_per_page;
+            // Parsers may stop at one past the limit: "more than" is all that is known.
             if parsed.links.len() > limit {
-                tracing::debug!(url = %self.url, "{} links; only the first {limit} are read", parsed.links.len());
+                tracing::debug!(url = %self.url, "more than {limit} links; only the first {limit} are read");
                 outcome.links_ignored += parsed.links.len() - limit;
                 state.note = Some(format!(
-                    "{} links, only the first {limit} read (crawler.max_links_per_page)",
-                    parsed.links.len()
+                    "more than {limit} links; only the first {limit} read (crawler.max_links_per_page)"
                 ));
             }
             let mut seen = std::collections::HashSet::with_capacity(parsed.links.len().min(limit));

@@ -31,16 +31,22 @@ pub fn extract_links(html: &Html, page_url: &Url) -> Vec<String> {
 }
 
 /// The same links as [`extract_links`] gives for the parsed document, read straight off
-/// the HTML without building a tree. `None` when the streaming tokenizer gives up on the
-/// markup (the caller then parses the document).
-pub fn stream_links(body: &str, page_url: &Url) -> Option<Vec<String>> {
-    let mut hrefs: Vec<String> = Vec::with_capacity(256);
+/// the HTML without building a tree, up to the first `limit` (reading stops there).
+/// `None` when the streaming tokenizer gives up on the markup (the caller then parses
+/// the document).
+pub fn stream_links(body: &str, page_url: &Url, limit: usize) -> Option<Vec<String>> {
+    let mut hrefs: Vec<String> = Vec::with_capacity(256.min(limit));
     let mut base: Option<String> = None;
+    let mut full = false;
     let settings = lol_html::Settings::new()
         .with_strict(false)
         .append_element_content_handler(lol_html::element!("a[href], area[href]", |el| {
             if let Some(href) = el.get_attribute("href") {
                 hrefs.push(decode_entities(href));
+                if hrefs.len() >= limit {
+                    full = true;
+                    return Err("enough links".into());
+                }
             }
             Ok(())
         }))
@@ -51,12 +57,14 @@ pub fn stream_links(body: &str, page_url: &Url) -> Option<Vec<String>> {
             Ok(())
         }));
     let mut rewriter = lol_html::HtmlRewriter::new(settings, |_: &[u8]| {});
-    if let Err(e) = rewriter
+    let read = rewriter
         .write(body.as_bytes())
-        .and_then(|()| rewriter.end())
-    {
-        tracing::debug!(url = %page_url, "streaming link extraction gave up ({e}); parsing the page");
-        return None;
+        .and_then(|()| rewriter.end());
+    if let Err(e) = read {
+        if !full {
+            tracing::debug!(url = %page_url, "streaming link extraction gave up ({e}); parsing the page");
+            return None;
+        }
     }
     Some(resolve(
         page_url,
@@ -195,10 +203,10 @@ mod tests {
     fn streaming_and_dom_extraction_agree() {
         let page = Url::parse("http://x.example/a/b.html").unwrap();
         let dom = extract_links(&Html::parse_document(TRICKY), &page);
-        let streamed = stream_links(TRICKY, &page).unwrap();
+        let streamed = stream_links(TRICKY, &page, usize::MAX).unwrap();
         assert_eq!(streamed, dom);
         assert_eq!(
-            stream_links("<a href='/a'>1<div><a href='/b'>2", &page).unwrap(),
+            stream_links("<a href='/a'>1<div><a href='/b'>2", &page, usize::MAX).unwrap(),
             ["http://x.example/a", "http://x.example/b"]
         );
         assert!(
@@ -206,6 +214,21 @@ mod tests {
             "{dom:?}"
         );
         assert!(!dom.iter().any(|u| u.contains("/not-in-")), "{dom:?}");
+    }
+
+    #[test]
+    fn streaming_stops_at_the_limit() {
+        let page = Url::parse("http://x.example/").unwrap();
+        let html: String = (0..1000).map(|i| format!("<a href=/{i}>{i}</a>")).collect();
+        assert_eq!(
+            stream_links(&html, &page, 3).unwrap(),
+            [
+                "http://x.example/0",
+                "http://x.example/1",
+                "http://x.example/2"
+            ]
+        );
+        assert_eq!(stream_links(&html, &page, usize::MAX).unwrap().len(), 1000);
     }
 
     const MARKUP: &[&str] = &[
@@ -262,7 +285,7 @@ mod tests {
         ) {
             let html = parts.concat();
             let page = Url::parse("http://x.example/a/b.html").unwrap();
-            if let Some(streamed) = stream_links(&html, &page) {
+            if let Some(streamed) = stream_links(&html, &page, usize::MAX) {
                 let dom = extract_links(&Html::parse_document(&html), &page);
                 proptest::prop_assert_eq!(first_seen(streamed), first_seen(dom));
             }

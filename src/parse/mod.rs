@@ -37,6 +37,9 @@ pub struct Page<'a> {
     pub body: &'a str,
     /// Zone for dates printed without one.
     pub time_zone: Tz,
+    /// Links the engine will read (`crawler.max_links_per_page`): a parser may stop
+    /// looking after one more than this, so that the engine can tell it stopped.
+    pub max_links: usize,
 }
 
 /// What a parser found on a page.
@@ -171,7 +174,7 @@ fn without_extraction(page: &Page<'_>) -> Option<Parsed> {
 
 /// The page's links without building its DOM (unless the streaming tokenizer gives up).
 fn links_only(page: &Page<'_>) -> Vec<String> {
-    stream_links(page.body, page.url)
+    stream_links(page.body, page.url, page.max_links.saturating_add(1))
         .unwrap_or_else(|| extract_links(&Html::parse_document(page.body), page.url))
 }
 
@@ -273,6 +276,7 @@ mod tests {
             headers: &[],
             body: &body,
             time_zone: chrono_tz::UTC,
+            max_links: usize::MAX,
         };
         for name in ["article", "links"] {
             let err = ParserRegistry::default()

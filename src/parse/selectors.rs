@@ -418,6 +418,7 @@ mod tests {
                 headers: &[],
                 body,
                 time_zone: chrono_tz::Asia::Seoul,
+                max_links: usize::MAX,
             };
             let parsed = parser.parse(&page).unwrap();
             assert_eq!(parsed.links, ["https://daily.example/a/2"], "{kind:?}");
