@@ -370,8 +370,26 @@ async fn open_crawler(config: CrawlConfig) -> Result<Crawler> {
     )?)
 }
 
+/// A crawl that stopped because its state or output could not be written: says where
+/// and why, and that nothing committed is lost.
+fn storage_stop(e: CrawlError, state_dir: &Path) -> anyhow::Error {
+    let Some(io) = e.storage_io_error() else {
+        return e.into();
+    };
+    let hint = match io.kind() {
+        std::io::ErrorKind::StorageFull => " (the disk is full)",
+        std::io::ErrorKind::FileTooLarge => " (a file size limit was reached)",
+        _ => "",
+    };
+    anyhow::anyhow!(
+        "the crawl stopped: cannot write its state under {}: {io}{hint}. Everything committed before this is kept; make room and run the same command again to resume",
+        state_dir.display()
+    )
+}
+
 async fn run_crawl(config: CrawlConfig, bar: Option<ProgressBar>) -> Result<Summary> {
     let output = config.output_path.clone();
+    let state_dir = config.state_dir.clone();
     let mut crawler = open_crawler(config).await?;
     let ticker = bar.map(|bar| {
         crawler.log_progress_every(None);
@@ -381,7 +399,7 @@ async fn run_crawl(config: CrawlConfig, bar: Option<ProgressBar>) -> Result<Summ
     if let Some(ticker) = ticker {
         ticker.finish().await;
     }
-    let summary = summary?;
+    let summary = summary.map_err(|e| storage_stop(e, &state_dir))?;
     eprintln!("{summary}");
     eprintln!("records: {}", output.display());
     Ok(summary)
@@ -500,6 +518,7 @@ async fn daemon(args: DaemonArgs) -> Result<()> {
     overrides.block_private_by_default = true;
     let (config, source) = resolve_config(args.source, overrides)?;
     let http = config.http;
+    let state_dir = config.state_dir.clone();
     let mut crawler = open_crawler(config).await?;
     crawler.log_progress_every(Some(Duration::from_secs(60)));
     let handle = crawler.handle();
@@ -530,7 +549,7 @@ async fn daemon(args: DaemonArgs) -> Result<()> {
     if let Some(endpoint) = endpoint {
         let _ = endpoint.await;
     }
-    eprintln!("{}", summary?);
+    eprintln!("{}", summary.map_err(|e| storage_stop(e, &state_dir))?);
     Ok(())
 }
 

@@ -61,6 +61,18 @@ pub enum CrawlError {
     },
 }
 
+impl CrawlError {
+    /// The operating system's error, when the crawl stopped because its state or its
+    /// output could not be written (a full disk, most often).
+    pub fn storage_io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            CrawlError::Store(e) | CrawlError::Sink(SinkError::Store(e)) => e.io_error(),
+            CrawlError::Sink(SinkError::Io { source, .. }) => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// Why a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {

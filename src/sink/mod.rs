@@ -45,6 +45,36 @@ fn cut_back(file: &File, path: &Path, saved: u64) -> Result<(), SinkError> {
     Ok(())
 }
 
+/// The offset the store saved for sink `name`. A sink seen for the first time is
+/// registered (offset 0) before anything is written, so a non-empty output file the
+/// store knows no offset for was written by something else: another crawl, or this
+/// one before its state directory was deleted or replaced. It is refused, never cut.
+fn saved_offset(
+    store: &dyn Store,
+    name: &str,
+    file: &File,
+    path: &Path,
+) -> Result<SinkOffset, SinkError> {
+    if let Some(offset) = store.sink_offset(name)? {
+        return Ok(offset);
+    }
+    let bytes = file
+        .metadata()
+        .map_err(|source| SinkError::Io {
+            path: path.display().to_string(),
+            source,
+        })?
+        .len();
+    if bytes > 0 {
+        return Err(SinkError::Unknown {
+            path: path.display().to_string(),
+            bytes,
+        });
+    }
+    store.set_sink_offset(name, SinkOffset::default())?;
+    Ok(SinkOffset::default())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error("output file {path}: {source}")]
@@ -59,6 +89,8 @@ pub enum SinkError {
         actual: u64,
         expected: u64,
     },
+    #[error("output file {path} already holds {bytes} bytes that this crawl's state has no record of writing (the state directory was deleted or replaced, or the file belongs to another crawl); nothing was changed: restore the state directory, move the file away, or start over with --fresh")]
+    Unknown { path: String, bytes: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -180,7 +212,25 @@ impl JsonlSink {
             std::fs::create_dir_all(parent).map_err(io(base))?;
         }
         let name = format!("jsonl:{}", base.display());
-        let offset = store.sink_offset(&name)?.unwrap_or_default();
+        let first = series_path(base, 0);
+        let offset = match store.sink_offset(&name)? {
+            Some(offset) => offset,
+            None => {
+                let second = series_path(base, 1);
+                if let Ok(meta) = std::fs::metadata(&second) {
+                    return Err(SinkError::Unknown {
+                        path: second.display().to_string(),
+                        bytes: meta.len(),
+                    });
+                }
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&first)
+                    .map_err(io(&first))?;
+                saved_offset(store, &name, &file, &first)?
+            }
+        };
         let mut later = offset.file + 1;
         while series_path(base, later).exists() {
             let path = series_path(base, later);

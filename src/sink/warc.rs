@@ -43,13 +43,13 @@ impl WarcSink {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
         let name = format!("warc:{}", path.display());
-        let offset = store.sink_offset(&name)?.unwrap_or_default();
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .read(true)
             .open(path)
             .map_err(io)?;
+        let offset = super::saved_offset(store, &name, &file, path)?;
         super::cut_back(&file, path, offset.bytes)?;
         let mut sink = Self {
             path: path.to_path_buf(),

@@ -53,10 +53,30 @@ pub enum StoreError {
         key: String,
         reason: String,
     },
+    #[error("state directory {path} is damaged ({reason}); the crawl did not start and did not replace it with an empty one: restore it from a copy, or start over with --fresh (which deletes it)")]
+    Damaged { path: String, reason: String },
+    /// sled's own error; not a `source`, as its text already carries the cause.
     #[error("store I/O error: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(sled::Error),
     #[error("cannot create {path}: {reason}")]
     Io { path: String, reason: String },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Sled(e)
+    }
+}
+
+impl StoreError {
+    /// The operating system's error, when the store could not read or write its files
+    /// (a full disk, a file size limit, a failing device).
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            StoreError::Sled(sled::Error::Io(io)) => Some(io),
+            _ => None,
+        }
+    }
 }
 
 /// A URL waiting in the frontier.

@@ -1,7 +1,8 @@
 //! The sled backend of [`Store`].
 //!
 //! Trees and keys (values are postcard-encoded unless noted):
-//! - `meta`: `schema_version` -> u32 BE; `sink:<name>` -> [`SinkOffset`]
+//! - `meta`: `schema_version` -> u32 BE; `sink:<name>` -> [`SinkOffset`];
+//!   `commits` -> u64 BE, page commits so far (see the watermark below)
 //! - `urls`: URL fingerprint -> [`UrlState`] (the seen set)
 //! - `queue`: host hash (8) + due Unix ms (8, BE) + sequence (8, BE) -> [`QueueEntry`]
 //! - `leases`: URL fingerprint -> [`QueueEntry`]; written by versions before leases
@@ -21,6 +22,12 @@
 //! Invariant: every write to `urls` (commits, new seeds) holds `commit_lock`, so
 //! outbox sequence numbers are allocated and made visible in the same order, and a
 //! plain read of `urls` under the lock is as good as a transactional one.
+//!
+//! Loss detection: sled recovers a log that was cut short (a truncated or damaged file)
+//! by replaying the part it can read, silently dropping the rest. So every commit
+//! counts itself in `meta`, and each flush that made commits durable writes their
+//! number to the file `watermark` beside sled's files. A store that opens with fewer
+//! commits than its watermark lost data and is reported as damaged, not used.
 //!
 //! Leases live in memory: a leased URL stays in `queue`, hidden from other leases by
 //! `leased`, until the commit that settles it removes its queue entry in the same
@@ -52,6 +59,8 @@ pub struct SledStore {
     revisits: sled::Tree,
     captures: sled::Tree,
     host_urls: sled::Tree,
+    /// Where sled's files (and the watermark) are.
+    dir: std::path::PathBuf,
     /// Held by every writer of `urls`; guards the cache of known URLs.
     commit_lock: Mutex<KnownUrls>,
     /// Queue keys of the URLs leased and not yet committed, by URL fingerprint.
@@ -67,6 +76,23 @@ struct KnownUrls {
     old: HashSet<Fingerprint>,
     /// `host_urls` as last written, for the hosts read so far.
     host_counts: HashMap<String, u64>,
+    /// `meta.commits` as last written.
+    commits: u64,
+}
+
+/// The file beside sled's that holds the number of commits known to be on disk.
+const WATERMARK_FILE: &str = "watermark";
+
+fn read_watermark(dir: &Path) -> Result<Option<u64>, String> {
+    match std::fs::read_to_string(dir.join(WATERMARK_FILE)) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("its {WATERMARK_FILE} file holds {text:?}, not a number")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read its {WATERMARK_FILE} file: {e}")),
+    }
 }
 
 /// Fingerprints per generation (about 10 MB for both).
@@ -126,20 +152,59 @@ impl SledStore {
     /// directory held by another process.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.display().to_string();
-        let db = sled::Config::new()
+        let damaged = |reason: String| StoreError::Damaged {
+            path: path.clone(),
+            reason,
+        };
+        // Files of an earlier run: a store that then opens empty was lost, not new.
+        let existed = dir.join("db").exists() || dir.join("conf").exists();
+        let config = sled::Config::new()
             .path(dir)
             .cache_capacity(16 * 1024 * 1024)
             .flush_every_ms(Some(500))
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.to_string().contains("lock") => {
-                    StoreError::Locked { path: path.clone() }
-                }
-                other => StoreError::Sled(other),
+            .mode(sled::Mode::HighThroughput);
+        // sled panics on some kinds of damage while recovering; that is a damaged
+        // directory to report, not a crash.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
+            .map_err(|panic| {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "sled panicked while reading it".into());
+                damaged(format!("reading it failed: {reason}"))
             })?;
+        let db = opened.map_err(|e| match e {
+            sled::Error::Io(ref io) if io.to_string().contains("lock") => {
+                StoreError::Locked { path: path.clone() }
+            }
+            sled::Error::Corruption { .. } => damaged(e.to_string()),
+            other => StoreError::Sled(other),
+        })?;
         let meta = db.open_tree("meta")?;
-        match meta.get("schema_version")? {
+        let commits =
+            match meta.get("commits")? {
+                Some(v) => v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| {
+                    StoreError::Corrupt {
+                        tree: "meta",
+                        key: "commits".into(),
+                        reason: format!("{} bytes, expected 8", v.len()),
+                    }
+                })?,
+                None => 0,
+            };
+        if let Some(flushed) = read_watermark(dir).map_err(&damaged)? {
+            if commits < flushed {
+                return Err(damaged(format!(
+                    "it holds {commits} page commits but {flushed} were on disk: part of its log was lost"
+                )));
+            }
+        }
+        let schema = meta.get("schema_version")?;
+        if schema.is_none() && existed && db.tree_names().len() > 2 {
+            return Err(damaged("its schema version is missing".into()));
+        }
+        match schema {
             Some(v) => {
                 let found = v.as_ref().try_into().map(u32::from_be_bytes).map_err(|_| {
                     StoreError::Corrupt {
@@ -173,7 +238,11 @@ impl SledStore {
             host_urls: db.open_tree("host_urls")?,
             meta,
             db,
-            commit_lock: Mutex::new(KnownUrls::default()),
+            commit_lock: Mutex::new(KnownUrls {
+                commits,
+                ..KnownUrls::default()
+            }),
+            dir: dir.to_path_buf(),
             leased: Mutex::default(),
         })
     }
@@ -435,11 +504,14 @@ impl Store for SledStore {
             &self.revisits,
             &self.captures,
             &self.host_urls,
+            &self.meta,
         );
+        let commits = known.commits + 1;
         // A listing page "changed" when it led to content not seen before.
         let found_new = new_links.iter().any(|(_, link)| !link.kind.is_revisited());
         let result = trees.transaction(
-            |(urls, queue, content, outbox, sections, revisits, captures, host_urls)| -> TxResult<CommitReport> {
+            |(urls, queue, content, outbox, sections, revisits, captures, host_urls, meta)| -> TxResult<CommitReport> {
+                meta.insert("commits", &commits.to_be_bytes())?;
                 let mut report = CommitReport {
                     over_budget,
                     ..CommitReport::default()
@@ -554,6 +626,7 @@ impl Store for SledStore {
             known.insert(*fp);
         }
         known.host_counts.extend(host_counts);
+        known.commits = commits;
         Ok(report)
     }
 
@@ -593,7 +666,21 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        let commits = self
+            .commit_lock
+            .lock()
+            .expect("commit lock poisoned")
+            .commits;
         self.db.flush()?;
+        // Written whole or not at all: a new file renamed over the old one.
+        let path = self.dir.join(WATERMARK_FILE);
+        let fresh = self.dir.join(format!("{WATERMARK_FILE}.new"));
+        let io = |e: std::io::Error| StoreError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        std::fs::write(&fresh, commits.to_string()).map_err(io)?;
+        std::fs::rename(&fresh, &path).map_err(io)?;
         Ok(())
     }
 
