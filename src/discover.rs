@@ -264,4 +264,49 @@ mod tests {
         assert_eq!(parse_feed(atom).unwrap()[0].url, "https://news.example/e");
         assert!(parse_feed(b"not xml at all").is_err());
     }
+
+    proptest::proptest! {
+        /// Any bytes, gzipped or not: entries within the limit, or an error.
+        #[test]
+        fn any_bytes_give_entries_or_an_error(body in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            if let Ok(body) = maybe_gunzip(&body) {
+                if let Ok(Sitemap::Urls(found) | Sitemap::Index(found)) = parse_sitemap(&body) {
+                    proptest::prop_assert!(found.len() <= MAX_ENTRIES);
+                }
+                let _ = parse_feed(&body);
+            }
+        }
+
+        /// Markup-shaped noise: sitemap and feed tags, entities, a DTD, cut anywhere.
+        #[test]
+        fn xml_shaped_noise_gives_entries_or_an_error(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "<urlset>", "</urlset>", "<url>", "</url>", "<loc>", "</loc>", "<sitemapindex>",
+                "<sitemap>", "<lastmod>2024-03-01</lastmod>", "&amp;", "&lol;", "&#x41;", "&#xFFFFFF;",
+                "<!DOCTYPE x [<!ENTITY lol \"lol\">]>", "<rss><channel>", "<item><link>",
+                "</link></item>", "</channel></rss>", "http://x.example/a", "<![CDATA[", "]]>",
+                "<feed xmlns=\"http://www.w3.org/2005/Atom\">", "<entry><link href=\"/e\"/></entry>",
+            ]), 0..40),
+        ) {
+            let body = parts.concat();
+            let _ = parse_sitemap(body.as_bytes());
+            let _ = parse_feed(body.as_bytes());
+        }
+
+        /// A well-formed urlset lists back exactly its URLs, in order.
+        #[test]
+        fn urlsets_list_back_their_urls(paths in proptest::collection::vec("[a-z0-9/&<>'\"_.-]{0,20}", 0..30)) {
+            let urls: Vec<String> = paths.iter().map(|p| format!("http://x.example/{p}")).collect();
+            let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+            let body: String = std::iter::once("<urlset>".to_string())
+                .chain(urls.iter().map(|u| format!("<url><loc>{}</loc></url>", escape(u))))
+                .chain(std::iter::once("</urlset>".to_string()))
+                .collect();
+            let Ok(Sitemap::Urls(found)) = parse_sitemap(body.as_bytes()) else {
+                return Err(proptest::test_runner::TestCaseError::fail("not a urlset"));
+            };
+            let listed: Vec<String> = found.into_iter().map(|f| f.url).collect();
+            proptest::prop_assert_eq!(listed, urls);
+        }
+    }
 }

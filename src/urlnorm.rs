@@ -335,6 +335,14 @@ mod tests {
     }
 
     #[test]
+    fn idn_hosts_become_punycode() {
+        assert_eq!(
+            norm("http://B\u{fc}cher.Example/caf%c3%a9"),
+            "http://xn--bcher-kva.example/caf%C3%A9"
+        );
+    }
+
+    #[test]
     fn paths_that_repeat_a_segment_are_traps() {
         let n = Normalizer::default();
         assert_eq!(

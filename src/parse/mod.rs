@@ -287,4 +287,38 @@ mod tests {
             assert!(err.0.contains("nested about 100002 elements"), "{err}");
         }
     }
+
+    proptest::proptest! {
+        /// Any markup: records or an error from every built-in parser, never a panic.
+        #[test]
+        fn parsers_take_any_markup(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "<html>", "<body>", "<article>", "</article>", "<h1>", "</h1>", "<p>", "</p>",
+                "<div class=\"byline\">By ", "</div>", "<time datetime=\"2024-03-01T09:00:00+09:00\">",
+                "</time>", "<meta property=\"og:title\" content=\"T\">", "<script type=\"application/ld+json\">",
+                "{\"@type\":\"NewsArticle\",\"headline\":", "\"x\"}", "</script>", "<a href=\"/a\">", "</a>",
+                "<table><tr><td>", "<svg><title>", "</svg>", "<!--", "-->", "text ", "&amp;", "&#0;",
+                "\u{0}", "<li>", "<br>", "<figure><figcaption>", "<noscript>",
+            ]), 0..60),
+        ) {
+            let body = parts.concat();
+            let url = Url::parse("https://news.example/2024/03/01/story.html").unwrap();
+            for kind in [UrlKind::Article, UrlKind::Page, UrlKind::Section] {
+                let page = Page {
+                    url: &url,
+                    kind,
+                    headers: &[],
+                    body: &body,
+                    time_zone: chrono_tz::Asia::Seoul,
+                    max_links: 10,
+                };
+                for name in ["article", "links"] {
+                    let parser = ParserRegistry::default().get(name).unwrap();
+                    if let Ok(parsed) = parser.parse(&page) {
+                        proptest::prop_assert!(parsed.links.len() <= 11);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -368,3 +368,30 @@ pub trait Store: Send + Sync + 'static {
     /// Queued URLs in all (a scan of the queue's keys).
     fn queue_len(&self) -> Result<u64, StoreError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Stored values read back from damaged bytes: a value or an error, never a
+        /// panic, and what decodes encodes back to the same bytes.
+        #[test]
+        fn store_values_decode_any_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            fn round_trip<T: Serialize + serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<(), proptest::test_runner::TestCaseError> {
+                if let Ok(value) = postcard::from_bytes::<T>(bytes) {
+                    let encoded = postcard::to_stdvec(&value).unwrap();
+                    let again: T = postcard::from_bytes(&encoded).unwrap();
+                    proptest::prop_assert_eq!(postcard::to_stdvec(&again).unwrap(), encoded);
+                }
+                Ok(())
+            }
+            round_trip::<UrlState>(&bytes)?;
+            round_trip::<QueueEntry>(&bytes)?;
+            round_trip::<HostRecord>(&bytes)?;
+            round_trip::<Capture>(&bytes)?;
+            round_trip::<RevisitSchedule>(&bytes)?;
+            round_trip::<SinkOffset>(&bytes)?;
+        }
+    }
+}
