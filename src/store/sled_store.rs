@@ -24,10 +24,15 @@
 //! plain read of `urls` under the lock is as good as a transactional one.
 //!
 //! Loss detection: sled recovers a log that was cut short (a truncated or damaged file)
-//! by replaying the part it can read, silently dropping the rest. So every commit
-//! counts itself in `meta`, and each flush that made commits durable writes their
-//! number to the file `watermark` beside sled's files. A store that opens with fewer
-//! commits than its watermark lost data and is reported as damaged, not used.
+//! by replaying the part it can read, silently dropping the rest. So commits are
+//! counted, and each flush writes the count to `meta.commits` just before sled's flush
+//! and, once that returned, to the file `watermark` beside sled's files. A log cut
+//! anywhere before the last flushed `meta.commits` opens with fewer commits than its
+//! watermark: it lost data and is reported as damaged, not used.
+//!
+//! Counters written by flushes, not commits (`meta.commits`, `host_urls`): a page
+//! commit writes only what the page changed. After a kill -9, `host_urls` can lag by
+//! what the last half second added, which only lets a trap grow that much further.
 //!
 //! Leases live in memory: a leased URL stays in `queue`, hidden from other leases by
 //! `leased`, until the commit that settles it removes its queue entry in the same
@@ -74,9 +79,12 @@ pub struct SledStore {
 struct KnownUrls {
     young: HashSet<Fingerprint>,
     old: HashSet<Fingerprint>,
-    /// `host_urls` as last written, for the hosts read so far.
+    /// URLs pages added to each host, for the hosts read so far (`host_urls` plus
+    /// what commits added since the last flush).
     host_counts: HashMap<String, u64>,
-    /// `meta.commits` as last written.
+    /// Hosts whose count changed since the last flush.
+    hosts_changed: HashSet<String>,
+    /// Commits so far: `meta.commits` plus those since the last flush.
     commits: u64,
 }
 
@@ -503,22 +511,15 @@ impl Store for SledStore {
             &self.sections,
             &self.revisits,
             &self.captures,
-            &self.host_urls,
-            &self.meta,
         );
-        let commits = known.commits + 1;
         // A listing page "changed" when it led to content not seen before.
         let found_new = new_links.iter().any(|(_, link)| !link.kind.is_revisited());
         let result = trees.transaction(
-            |(urls, queue, content, outbox, sections, revisits, captures, host_urls, meta)| -> TxResult<CommitReport> {
-                meta.insert("commits", &commits.to_be_bytes())?;
+            |(urls, queue, content, outbox, sections, revisits, captures)| -> TxResult<CommitReport> {
                 let mut report = CommitReport {
                     over_budget,
                     ..CommitReport::default()
                 };
-                for (host, count) in &host_counts {
-                    host_urls.insert(host.as_bytes(), &count.to_be_bytes())?;
-                }
                 for key in &lease_keys {
                     queue.remove(key.as_slice())?;
                 }
@@ -625,8 +626,11 @@ impl Store for SledStore {
         {
             known.insert(*fp);
         }
-        known.host_counts.extend(host_counts);
-        known.commits = commits;
+        for (host, count) in host_counts {
+            known.hosts_changed.insert(host.clone());
+            known.host_counts.insert(host, count);
+        }
+        known.commits += 1;
         Ok(report)
     }
 
@@ -666,11 +670,19 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        let commits = self
-            .commit_lock
-            .lock()
-            .expect("commit lock poisoned")
-            .commits;
+        // The counters, written under the lock so that two flushes cannot write them
+        // out of order.
+        let commits = {
+            let mut known = self.commit_lock.lock().expect("commit lock poisoned");
+            let mut counts = sled::Batch::default();
+            for host in known.hosts_changed.drain().collect::<Vec<_>>() {
+                let count = known.host_counts[&host];
+                counts.insert(host.as_bytes(), &count.to_be_bytes());
+            }
+            self.host_urls.apply_batch(counts)?;
+            self.meta.insert("commits", &known.commits.to_be_bytes())?;
+            known.commits
+        };
         self.db.flush()?;
         // Written whole or not at all: a new file renamed over the old one.
         let path = self.dir.join(WATERMARK_FILE);
