@@ -135,14 +135,30 @@ pub struct SiteDefaults {
 }
 
 /// One crawled site, validated.
+/// One list of a site's URL patterns; no set at all when the list is empty: an empty
+/// `RegexSet` still holds about 5 KB of matcher caches, which came to 150 MB over the
+/// 10,000 pattern-less sites of a seed list (see BENCHMARKS.md, "Scale").
+#[derive(Debug, Clone)]
+struct Patterns(Option<RegexSet>);
+
+impl Patterns {
+    fn is_match(&self, text: &str) -> bool {
+        self.0.as_ref().is_some_and(|set| set.is_match(text))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Site {
     pub name: String,
     pub seeds: Vec<Url>,
     allowed_hosts: Vec<String>,
-    section: RegexSet,
-    article: RegexSet,
-    deny: RegexSet,
+    section: Patterns,
+    article: Patterns,
+    deny: Patterns,
     /// The parser's name (`article`, `links`, `selectors`, `command` or a registered one).
     pub parser: String,
     pub parser_spec: ParserSpec,
@@ -231,7 +247,12 @@ impl Site {
                 regex::Regex::new(p)
                     .map_err(|e| err(&format!("{key}[{i}]"), format!("bad regex {p:?}: {e}")))?;
             }
-            RegexSet::new(patterns).map_err(|e| err(key, e.to_string()))
+            if patterns.is_empty() {
+                return Ok(Patterns(None));
+            }
+            RegexSet::new(patterns)
+                .map(|set| Patterns(Some(set)))
+                .map_err(|e| err(key, e.to_string()))
         };
         let section = compile("section_patterns", &raw.section_patterns)?;
         let article = compile("article_patterns", &raw.article_patterns)?;
