@@ -282,6 +282,7 @@ async fn handle(mut stream: TcpStream, who: Personality, log: Log, fx: Arc<Fixtu
                 if stream.write_all(b"a").await.is_err() {
                     break;
                 }
+                // The behaviour under test: one byte a second.
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{demo_config_text, read_records};
+use common::{demo_config_text, fixture_server, read_records};
 use newscrawl::config::{ConfigFile, CrawlConfig, Overrides};
 use newscrawl::crawl::Crawler;
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec, Variant};
@@ -18,16 +18,6 @@ use newscrawl::parse::{Page, ParseError, Parsed, Parser};
 use newscrawl::record::Article;
 use newscrawl::site::UrlKind;
 use newscrawl::store::{SledStore, Store, UrlState, UrlStatus};
-
-async fn server(articles: usize) -> FixtureServer {
-    let spec = FixtureSpec {
-        articles,
-        ..FixtureSpec::default()
-    };
-    FixtureServer::start(Arc::new(FixtureSite::new(spec)), [127, 0, 0, 1].into(), 0)
-        .await
-        .unwrap()
-}
 
 /// The demo config on `server` with the site's `parser` line replaced by `parser`,
 /// placed last in the site table (it may add tables after it).
@@ -81,7 +71,7 @@ async fn the_koreatimes_selectors_extract_every_field_of_the_fixture_articles() 
     .unwrap();
     let tables = &shipped[shipped.find("[site.selectors]").unwrap()..];
     let tables = tables.replace("fallback = true", "fallback = false");
-    let server = server(12).await;
+    let server = fixture_server(12).await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(
         &server,
@@ -119,7 +109,7 @@ async fn the_koreatimes_selectors_extract_every_field_of_the_fixture_articles() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_example_parses_through_the_command_parser() {
-    let server = server(8).await;
+    let server = fixture_server(8).await;
     let dir = tempfile::tempdir().unwrap();
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/parser.py");
     let config = config(
@@ -178,7 +168,7 @@ for line in sys.stdin:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashing_hanging_or_babbling_program_costs_only_its_pages() {
-    let server = server(12).await;
+    let server = fixture_server(12).await;
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("unruly.py");
     std::fs::write(&script, UNRULY).unwrap();
@@ -260,7 +250,7 @@ impl Parser for Headline {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rust_parser_registered_on_the_builder_is_used_and_its_panics_are_contained() {
-    let server = server(8).await;
+    let server = fixture_server(8).await;
     let dir = tempfile::tempdir().unwrap();
     let headline = config(&server, dir.path(), "parser = \"headline\"");
     let store = store(dir.path());
@@ -312,7 +302,7 @@ fn store_in(dir: &Path) -> Arc<dyn Store> {
 async fn a_layout_change_mid_crawl_raises_an_extraction_warning() {
     use tokio::io::AsyncReadExt;
     let articles = 150;
-    let server = server(articles).await;
+    let server = fixture_server(articles).await;
     let dir = tempfile::tempdir().unwrap();
     let shipped = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

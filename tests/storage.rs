@@ -11,23 +11,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{crawl_text, demo_config_text, read_records};
-use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
+use common::{crawl_text, demo_config_text, fixture_server, read_records};
 use newscrawl::store::{SledStore, StoreError};
 use tokio::process::Command;
-
-async fn server(articles: usize) -> FixtureServer {
-    let spec = FixtureSpec {
-        articles,
-        ..FixtureSpec::default()
-    };
-    FixtureServer::start(Arc::new(FixtureSite::new(spec)), [127, 0, 0, 1].into(), 0)
-        .await
-        .unwrap()
-}
 
 /// (URL path, version) of every record; panics on a record written twice.
 fn record_keys(dir: &Path, origin: &str) -> BTreeSet<(String, u32)> {
@@ -87,7 +75,7 @@ async fn run_binary(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_the_crawl_cleanly_and_the_next_run_finishes_it() {
-    let server = server(200).await;
+    let server = fixture_server(200).await;
     let reference = {
         let dir = tempfile::tempdir().unwrap();
         crawl_text(
@@ -134,7 +122,7 @@ async fn a_full_disk_stops_the_crawl_cleanly_and_the_next_run_finishes_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_state_directory_is_reported_not_reset() {
-    let server = server(20).await;
+    let server = fixture_server(20).await;
     let crawled = tempfile::tempdir().unwrap();
     crawl_text(
         &demo_config_text(server.origin(), ""),
@@ -195,7 +183,7 @@ async fn a_damaged_state_directory_is_reported_not_reset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_output_file_the_state_does_not_know_is_refused_not_cut() {
-    let server = server(5).await;
+    let server = fixture_server(5).await;
     let dir = tempfile::tempdir().unwrap();
     let records = dir.path().join("records.jsonl");
     let foreign = "{\"url\":\"http://elsewhere.example/kept\"}\n";

@@ -104,8 +104,12 @@ impl RobotsJob {
                     status,
                     location,
                     body,
+                    truncated,
                     ..
                 }) => {
+                    if truncated {
+                        tracing::info!(host = self.host, "robots.txt is larger than {} bytes; the rules in its first {} bytes apply", body.len(), body.len());
+                    }
                     feedback = if status >= 500 || status == 429 {
                         Feedback::Failed
                     } else {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::{Crawler, Summary};
+use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
 use newscrawl::parse::ParserRegistry;
 use newscrawl::record::Article;
 use newscrawl::store::SledStore;
@@ -18,6 +19,17 @@ pub fn demo_config_text(origin: &str, extra: &str) -> String {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
     format!("{}\n{extra}\n", text.replace("{origin}", origin))
+}
+
+/// The bundled news site with `articles` articles, on 127.0.0.1 and a free port.
+pub async fn fixture_server(articles: usize) -> FixtureServer {
+    let spec = FixtureSpec {
+        articles,
+        ..FixtureSpec::default()
+    };
+    FixtureServer::start(Arc::new(FixtureSite::new(spec)), [127, 0, 0, 1].into(), 0)
+        .await
+        .unwrap()
 }
 
 /// Runs one crawl of `text` with state and records in `dir`.
