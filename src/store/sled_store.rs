@@ -32,7 +32,8 @@
 //!
 //! Counters written by flushes, not commits (`meta.commits`, `host_urls`): a page
 //! commit writes only what the page changed. After a kill -9, `host_urls` can lag by
-//! what the last half second added, which only lets a trap grow that much further.
+//! what was added since the last flush (the crawl flushes every 250 ms), which only
+//! lets a trap grow that much further.
 //!
 //! Leases live in memory: a leased URL stays in `queue`, hidden from other leases by
 //! `leased`, until the commit that settles it removes its queue entry in the same
