@@ -188,23 +188,32 @@ pub const MAX_EXTRACT_BYTES: usize = 4 * 1024 * 1024;
 
 impl Parser for ArticleParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
-        check_nesting(page)?;
-        if let Some(parsed) = without_extraction(page) {
-            return Ok(parsed);
-        }
-        // One DOM for both the links and the article.
-        let html = Html::parse_document(page.body);
-        let links = extract_links(&html, page.url);
-        let articles = extract_article(
-            &html,
-            page.url,
-            page.time_zone,
-            page.kind == UrlKind::Article,
-        )
-        .into_iter()
-        .collect();
-        Ok(Parsed { links, articles })
+        parse_extracting(page, extract_article)
     }
+}
+
+/// What an extracting parser gives: links only for the pages [`without_extraction`]
+/// names; otherwise one DOM, shared by the links and the record `extract` (html, URL,
+/// time zone, whether an article is required) finds in it.
+fn parse_extracting(
+    page: &Page<'_>,
+    extract: impl FnOnce(&Html, &Url, Tz, bool) -> Option<Article>,
+) -> Result<Parsed, ParseError> {
+    check_nesting(page)?;
+    if let Some(parsed) = without_extraction(page) {
+        return Ok(parsed);
+    }
+    let html = Html::parse_document(page.body);
+    let links = extract_links(&html, page.url);
+    let articles = extract(
+        &html,
+        page.url,
+        page.time_zone,
+        page.kind == UrlKind::Article,
+    )
+    .into_iter()
+    .collect();
+    Ok(Parsed { links, articles })
 }
 
 /// Parsers by name.

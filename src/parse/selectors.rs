@@ -18,9 +18,8 @@ use scraper::{ElementRef, Html, Selector};
 use serde::Deserialize;
 
 use super::article::clean_authors;
-use super::{extract_article, extract_links, parse_date, Page, ParseError, Parsed, Parser};
+use super::{extract_article, parse_date, Page, ParseError, Parsed, Parser};
 use crate::record::{Article, Image};
-use crate::site::UrlKind;
 
 /// `[site.selectors]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -327,29 +326,16 @@ impl SelectorsParser {
 
 impl Parser for SelectorsParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
-        super::check_nesting(page)?;
-        if let Some(parsed) = super::without_extraction(page) {
-            return Ok(parsed);
-        }
-        let html = Html::parse_document(page.body);
-        let links = extract_links(&html, page.url);
-        let articles = self
-            .rules
-            .extract(
-                &html,
-                page.url,
-                page.time_zone,
-                page.kind == UrlKind::Article,
-            )
-            .into_iter()
-            .collect();
-        Ok(Parsed { links, articles })
+        super::parse_extracting(page, |html, url, zone, require_article| {
+            self.rules.extract(html, url, zone, require_article)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::site::UrlKind;
 
     fn rules(toml_text: &str) -> Result<SelectorRules, (String, String)> {
         let section: SelectorsSection = toml::from_str(toml_text).unwrap();
