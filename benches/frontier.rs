@@ -1,7 +1,10 @@
 //! Frontier at scale: enqueue N URLs over H hosts into a fresh sled store, then open it
 //! again in a fresh process and measure what a resume costs (open, lease recovery,
 //! the revisit scan, finding hosts with work) in time and resident memory.
-//! Run: `cargo bench --bench frontier -- 1000000 1000` (URLs, hosts).
+//! Run: `cargo bench --bench frontier -- 1000000 1000 [grouped|spread]` (URLs, hosts,
+//! shape). Batches hold 1,000 URLs. `grouped` (the default) gives each batch one host,
+//! as a page's links or a sitemap's entries mostly are; `spread` gives each URL of a
+//! batch another host, the worst case for per-host segments.
 
 use std::process::Command;
 use std::time::Instant;
@@ -19,8 +22,8 @@ fn rss_mb(field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn entry(i: u64, hosts: u64) -> QueueEntry {
-    let host = i % hosts;
+fn entry(i: u64, hosts: u64, grouped: bool) -> QueueEntry {
+    let host = if grouped { (i / 1_000) % hosts } else { i % hosts };
     QueueEntry {
         url: format!("https://news{host}.example/www/nation/2024/03/113_{i}.html"),
         site: format!("site{host}"),
@@ -29,6 +32,7 @@ fn entry(i: u64, hosts: u64) -> QueueEntry {
         redirects: 0,
         etag: None,
         last_modified: None,
+        listed_modified_ms: None,
     }
 }
 
@@ -69,6 +73,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let hosts: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000);
+    let grouped = args.get(2).map(String::as_str) != Some("spread");
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     {
@@ -77,14 +82,15 @@ fn main() {
         let batch = 1_000;
         for b in 0..urls / batch {
             let entries: Vec<QueueEntry> = (b * batch..(b + 1) * batch)
-                .map(|i| entry(i, hosts))
+                .map(|i| entry(i, hosts, grouped))
                 .collect();
             store.enqueue_new(&entries, 0).unwrap();
         }
         store.flush().unwrap();
         let secs = start.elapsed().as_secs_f64();
         println!(
-            "enqueue: {urls} URLs over {hosts} hosts in {secs:.1} s ({:.0} URLs/s), RSS {:.0} MB, {:.0} MB on disk",
+            "enqueue ({}): {urls} URLs over {hosts} hosts in {secs:.1} s ({:.0} URLs/s), RSS {:.0} MB, {:.0} MB on disk",
+            if grouped { "grouped" } else { "spread" },
             urls as f64 / secs,
             rss_mb("VmRSS:"),
             store.size_on_disk().unwrap() as f64 / 1e6

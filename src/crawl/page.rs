@@ -185,7 +185,7 @@ impl PageJob {
     ) -> Result<PageOutcome, CrawlError> {
         let mut state = self
             .store
-            .url_state(&self.entry.url)?
+            .recorded_state(&self.entry.url)?
             .unwrap_or_else(|| UrlState::queued(&self.entry));
         state.attempts += 1;
         state.fetched_at_ms = now_ms();
@@ -550,8 +550,9 @@ impl PageJob {
                 outcome.links_ignored += 1;
                 continue;
             };
-            let entry = QueueEntry::found(url, &self.site.name, kind, depth);
+            let mut entry = QueueEntry::found(url, &self.site.name, kind, depth);
             if let Some(modified) = item.modified_ms {
+                entry.listed_modified_ms = Some(modified);
                 commit.refresh.push((entry.clone(), modified));
             }
             commit.links.push(entry);
@@ -625,6 +626,7 @@ impl PageJob {
             redirects: self.entry.redirects + 1,
             etag: None,
             last_modified: None,
+            listed_modified_ms: None,
         });
     }
 }

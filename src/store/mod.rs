@@ -21,7 +21,7 @@ use crate::site::UrlKind;
 pub use sled_store::SledStore;
 
 /// Version of the on-disk layout; a store written with another version is refused.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// 128-bit fingerprint of a normalized URL or of a page's content.
 pub type Fingerprint = [u8; 16];
@@ -91,6 +91,9 @@ pub struct QueueEntry {
     /// Validators of the copy fetched before, for a conditional request (revisits).
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// The last modification the sitemap or feed that listed this URL gave (Unix ms),
+    /// kept in its state once it is fetched.
+    pub listed_modified_ms: Option<u64>,
 }
 
 impl QueueEntry {
@@ -105,6 +108,7 @@ impl QueueEntry {
             redirects: 0,
             etag: None,
             last_modified: None,
+            listed_modified_ms: None,
         }
     }
 
@@ -119,6 +123,7 @@ impl QueueEntry {
             redirects: 0,
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
+            listed_modified_ms: state.listed_modified_ms,
         }
     }
 
@@ -189,7 +194,7 @@ impl UrlState {
             note: None,
             version: 0,
             record_hash: None,
-            listed_modified_ms: None,
+            listed_modified_ms: entry.listed_modified_ms,
         }
     }
 }
@@ -328,7 +333,12 @@ pub trait Store: Send + Sync + 'static {
     fn lease(&self, host: &str, now_ms: u64, max: usize) -> Result<Lease, StoreError>;
     fn host(&self, host: &str) -> Result<Option<HostRecord>, StoreError>;
     fn put_host(&self, host: &str, record: &HostRecord) -> Result<(), StoreError>;
+    /// Where a URL stands: its recorded state, or [`UrlState::queued`] for a URL only
+    /// queued (found by scanning its host's queue, so not for hot paths).
     fn url_state(&self, url: &str) -> Result<Option<UrlState>, StoreError>;
+    /// The state recorded for a URL that was settled or queued again; `None` for one
+    /// never found and for one only queued since it was found.
+    fn recorded_state(&self, url: &str) -> Result<Option<UrlState>, StoreError>;
     /// The first URL seen with this content, if any.
     fn content_owner(&self, hash: &Fingerprint) -> Result<Option<String>, StoreError>;
     /// Settles a leased URL with everything its page produced, atomically.
@@ -365,7 +375,8 @@ pub trait Store: Send + Sync + 'static {
     fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;
     /// Every listing page's revisit schedule (daemon mode).
     fn revisit_schedules(&self) -> Result<Vec<RevisitSchedule>, StoreError>;
-    /// Queued URLs in all (a scan of the queue's keys).
+    /// Queued URLs in all, from the queue's entry counts without decoding them; URLs
+    /// settled by other means (a redirect's target) count until a lease reaches them.
     fn queue_len(&self) -> Result<u64, StoreError>;
 }
 

@@ -3,8 +3,14 @@
 //! Trees and keys (values are postcard-encoded unless noted):
 //! - `meta`: `schema_version` -> u32 BE; `sink:<name>` -> [`SinkOffset`];
 //!   `commits` -> u64 BE, page commits so far (see the watermark below)
-//! - `urls`: URL fingerprint -> [`UrlState`] (the seen set)
-//! - `queue`: host hash (8) + due Unix ms (8, BE) + sequence (8, BE) -> [`QueueEntry`]
+//! - `urls`: URL fingerprint -> [`UrlState`], for every URL that was settled (fetched,
+//!   skipped, failed, denied) or queued again; a URL only queued has no entry here
+//! - `frontier`: host hash (8) + due Unix ms (8, BE) + sequence (8, BE) -> a segment:
+//!   up to [`SEGMENT_MAX`] [`QueueEntry`]s of that host, found by one commit
+//! - `seen`: sequence (8, BE) -> the 64-bit fingerprints (8 bytes each, LE) of the URLs
+//!   a commit made known; read whole into memory on open (the seen set)
+//! - `queue`: schema 2's frontier (one [`QueueEntry`] per key), moved into `frontier`
+//!   and `seen` when such a store is opened, then emptied
 //! - `leases`: URL fingerprint -> [`QueueEntry`]; written by versions before leases
 //!   were kept in memory, emptied back into the queue on open by `recover_leases`
 //! - `hosts`: host -> [`HostRecord`]
@@ -19,9 +25,16 @@
 //!   denied), for [`PageCommit::max_urls_per_host`]; absent in stores written before
 //!   it, where counting starts at the first commit
 //!
-//! Invariant: every write to `urls` (commits, new seeds) holds `commit_lock`, so
-//! outbox sequence numbers are allocated and made visible in the same order, and a
-//! plain read of `urls` under the lock is as good as a transactional one.
+//! Invariant: every write to `urls`, `frontier` and `seen` (commits, new seeds) holds
+//! `commit_lock`, so outbox sequence numbers are allocated and made visible in the
+//! same order, and the in-memory seen set changes only with what is on disk.
+//!
+//! The frontier is built for few writes: a URL found costs no write of its own. A
+//! commit writes one `frontier` segment per host it found URLs on and one `seen`
+//! chunk, whatever the number of links; a URL gets its own `urls` entry only when it
+//! is settled. The seen set (64-bit fingerprints, as Heritrix's) lives in memory: about
+//! 10 bytes per URL ever found. Two URLs whose fingerprints collide in 64 bits (odds of
+//! about 1 in 370,000 at 10 million URLs) would make the second look already found.
 //!
 //! Loss detection: sled recovers a log that was cut short (a truncated or damaged file)
 //! by replaying the part it can read, silently dropping the rest. So commits are
@@ -35,12 +48,14 @@
 //! what was added since the last flush (the crawl flushes every 250 ms), which only
 //! lets a trap grow that much further.
 //!
-//! Leases live in memory: a leased URL stays in `queue`, hidden from other leases by
-//! `leased`, until the commit that settles it removes its queue entry in the same
-//! transaction. A process that dies leaves its leased URLs queued, so nothing needs
-//! recovering, and a page costs one queue write instead of three.
+//! Leases live in memory: a lease reads its host's segments in order and remembers
+//! how far it got in each; a leased URL stays in its segment, hidden from other leases
+//! by `leased`. The commit that settles the last URL of a segment removes the segment
+//! in the same transaction. A process that dies leaves its segments in place; on the
+//! next run, leases skip the URLs `urls` says were settled, so nothing needs recovering.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -52,11 +67,19 @@ use super::*;
 
 const QUEUE_HOST_LEN: usize = 8;
 
+/// Most URLs a frontier segment holds. A lease decodes the segment it reads from, so a
+/// segment is kept small enough to decode for every lease of a few URLs.
+pub const SEGMENT_MAX: usize = 64;
+
+/// The schema this build migrates from (see `migrate_from_schema_2`).
+const SCHEMA_WITH_QUEUE_ENTRIES: u32 = 2;
+
 pub struct SledStore {
     db: sled::Db,
     meta: sled::Tree,
     urls: sled::Tree,
-    queue: sled::Tree,
+    frontier: sled::Tree,
+    seen_log: sled::Tree,
     leases: sled::Tree,
     hosts: sled::Tree,
     content: sled::Tree,
@@ -67,19 +90,72 @@ pub struct SledStore {
     host_urls: sled::Tree,
     /// Where sled's files (and the watermark) are.
     dir: std::path::PathBuf,
-    /// Held by every writer of `urls`; guards the cache of known URLs.
+    /// Held by every writer of `urls`, `frontier` and `seen`; guards the seen set.
     commit_lock: Mutex<KnownUrls>,
-    /// Queue keys of the URLs leased and not yet committed, by URL fingerprint.
-    leased: Mutex<HashMap<Fingerprint, Vec<u8>>>,
+    /// What leases took from the frontier and have not committed.
+    leased: Mutex<Leases>,
 }
 
-/// Fingerprints certainly in `urls`, so that the links every page repeats (menus,
-/// "most read" boxes) are not looked up again. Two generations bound the memory: when
-/// the young one is full, it becomes the old one and the old one is dropped.
+/// A URL fingerprint's first 64 bits: what the seen set keeps.
+fn short_fingerprint(fp: &Fingerprint) -> u64 {
+    u64::from_le_bytes(fp[..8].try_into().expect("fingerprints are 16 bytes"))
+}
+
+/// Hashes a short fingerprint to itself: it is already uniformly distributed.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type SeenSet = HashSet<u64, BuildHasherDefault<IdentityHasher>>;
+
+/// Packs short fingerprints into a `seen` chunk.
+fn pack_seen(fps: &[u64]) -> Vec<u8> {
+    fps.iter().flat_map(|fp| fp.to_le_bytes()).collect()
+}
+
+/// How far leases have read each segment, and which segment each leased URL is from.
+#[derive(Default)]
+struct Leases {
+    by_url: HashMap<Fingerprint, Vec<u8>>,
+    segments: HashMap<Vec<u8>, Cursor>,
+}
+
+/// A lease's place in one segment.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    /// Entries in the segment.
+    len: usize,
+    /// Entries before this one were leased or skipped.
+    next: usize,
+    /// Leased entries not yet committed.
+    outstanding: usize,
+}
+
+impl Cursor {
+    /// Every entry was leased or skipped, and every lease committed: the segment can go.
+    fn finished(&self) -> bool {
+        self.next >= self.len && self.outstanding == 0
+    }
+}
+
+/// The seen set and the counters commits keep in memory.
 #[derive(Default)]
 struct KnownUrls {
-    young: HashSet<Fingerprint>,
-    old: HashSet<Fingerprint>,
+    /// Short fingerprints of every URL found (queued, settled or denied).
+    seen: SeenSet,
     /// URLs pages added to each host, for the hosts read so far (`host_urls` plus
     /// what commits added since the last flush).
     host_counts: HashMap<String, u64>,
@@ -104,21 +180,16 @@ fn read_watermark(dir: &Path) -> Result<Option<u64>, String> {
     }
 }
 
-/// Fingerprints per generation (about 10 MB for both).
-const KNOWN_URLS_GENERATION: usize = 1 << 18;
-
 impl KnownUrls {
     fn contains(&self, fp: &Fingerprint) -> bool {
-        self.young.contains(fp) || self.old.contains(fp)
-    }
-
-    fn insert(&mut self, fp: Fingerprint) {
-        if self.young.len() >= KNOWN_URLS_GENERATION {
-            self.old = std::mem::take(&mut self.young);
-        }
-        self.young.insert(fp);
+        self.seen.contains(&short_fingerprint(fp))
     }
 }
+
+/// Most fingerprints one `seen` chunk holds after the chunks are merged on open.
+const SEEN_CHUNK_MERGED: usize = 1 << 16;
+/// Chunks beyond which opening merges them.
+const SEEN_CHUNKS_BEFORE_MERGE: usize = 1024;
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).expect("store values always serialize")
@@ -154,6 +225,79 @@ fn due_of(key: &[u8]) -> u64 {
     let mut due = [0u8; 8];
     due.copy_from_slice(&key[QUEUE_HOST_LEN..QUEUE_HOST_LEN + 8]);
     u64::from_be_bytes(due)
+}
+
+/// Entries in an encoded segment, read from its length prefix (a postcard varint)
+/// without decoding the entries.
+fn segment_len(key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
+    let mut len = 0u64;
+    for (i, byte) in value.iter().take(10).enumerate() {
+        len |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(len);
+        }
+    }
+    Err(StoreError::Corrupt {
+        tree: "frontier",
+        key: format!("{key:?}"),
+        reason: "no segment length".into(),
+    })
+}
+
+/// A [`QueueEntry`] as schema 2 (and the `leases` tree) stored it.
+#[derive(Deserialize, Serialize)]
+struct QueueEntryV2 {
+    url: String,
+    site: String,
+    kind: UrlKind,
+    depth: u32,
+    redirects: u8,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+impl From<QueueEntryV2> for QueueEntry {
+    fn from(old: QueueEntryV2) -> Self {
+        QueueEntry {
+            url: old.url,
+            site: old.site,
+            kind: old.kind,
+            depth: old.depth,
+            redirects: old.redirects,
+            etag: old.etag,
+            last_modified: old.last_modified,
+            listed_modified_ms: None,
+        }
+    }
+}
+
+/// A segment as stored: a sequence of entries, length first.
+fn segment_value(entries: &[&QueueEntry]) -> Vec<u8> {
+    encode(&entries)
+}
+
+/// Writes `entries` into the frontier inside a transaction, grouped by host in
+/// segments of at most [`SEGMENT_MAX`], due at `due_ms`, in the order given.
+fn write_segments<'a>(
+    frontier: &sled::transaction::TransactionalTree,
+    entries: impl IntoIterator<Item = &'a QueueEntry>,
+    due_ms: u64,
+) -> TxResult<()> {
+    let mut by_host: Vec<(&str, Vec<&QueueEntry>)> = Vec::new();
+    for entry in entries {
+        let host = crate::urlnorm::host_of_normalized(&entry.url);
+        match by_host.iter_mut().find(|(h, _)| *h == host) {
+            Some((_, list)) => list.push(entry),
+            None => by_host.push((host, vec![entry])),
+        }
+    }
+    for (host, list) in by_host {
+        for segment in list.chunks(SEGMENT_MAX) {
+            let seq = frontier.generate_id()?;
+            frontier.insert(queue_key(host, due_ms, seq), segment_value(segment))?;
+        }
+    }
+    Ok(())
 }
 
 impl SledStore {
@@ -213,6 +357,7 @@ impl SledStore {
         if schema.is_none() && existed && db.tree_names().len() > 2 {
             return Err(damaged("its schema version is missing".into()));
         }
+        let mut migrate = false;
         match schema {
             Some(v) => {
                 let found = v.as_ref().try_into().map(u32::from_be_bytes).map_err(|_| {
@@ -222,7 +367,9 @@ impl SledStore {
                         reason: format!("{} bytes, expected 4", v.len()),
                     }
                 })?;
-                if found != SCHEMA_VERSION {
+                if found == SCHEMA_WITH_QUEUE_ENTRIES {
+                    migrate = true;
+                } else if found != SCHEMA_VERSION {
                     return Err(StoreError::Schema {
                         path,
                         found,
@@ -234,9 +381,10 @@ impl SledStore {
                 meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
             }
         }
-        Ok(Self {
+        let store = Self {
             urls: db.open_tree("urls")?,
-            queue: db.open_tree("queue")?,
+            frontier: db.open_tree("frontier")?,
+            seen_log: db.open_tree("seen")?,
             leases: db.open_tree("leases")?,
             hosts: db.open_tree("hosts")?,
             content: db.open_tree("content")?,
@@ -253,7 +401,89 @@ impl SledStore {
             }),
             dir: dir.to_path_buf(),
             leased: Mutex::default(),
-        })
+        };
+        if migrate {
+            store.migrate_from_schema_2()?;
+        }
+        let seen = store.load_seen()?;
+        store.commit_lock.lock().expect("commit lock poisoned").seen = seen;
+        Ok(store)
+    }
+
+    /// Moves a schema 2 store's queue (one entry per key) into frontier segments of one
+    /// entry and its URLs into the seen log. The old queue stays until the new schema
+    /// version is written, so a migration cut short starts over on the next open.
+    fn migrate_from_schema_2(&self) -> Result<(), StoreError> {
+        self.frontier.clear()?;
+        self.seen_log.clear()?;
+        let mut fps = Vec::new();
+        for key in self.urls.iter().keys() {
+            let key = key?;
+            let fp: Fingerprint = key.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                tree: "urls",
+                key: format!("{key:?}"),
+                reason: "key is not 16 bytes".into(),
+            })?;
+            fps.push(short_fingerprint(&fp));
+        }
+        let old_queue = self.db.open_tree("queue")?;
+        let mut batch = sled::Batch::default();
+        for (n, item) in old_queue.iter().enumerate() {
+            let (key, value) = item?;
+            let entry: QueueEntry = decode::<QueueEntryV2>("queue", &key, &value)?.into();
+            fps.push(short_fingerprint(&fingerprint(entry.url.as_bytes())));
+            batch.insert(key, segment_value(&[&entry]));
+            if n % 10_000 == 9_999 {
+                self.frontier.apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        self.frontier.apply_batch(batch)?;
+        for chunk in fps.chunks(SEEN_CHUNK_MERGED) {
+            let seq = self.db.generate_id()?;
+            self.seen_log.insert(seq.to_be_bytes(), pack_seen(chunk))?;
+        }
+        self.meta
+            .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+        self.db.drop_tree("queue")?;
+        self.db.flush()?;
+        tracing::info!(path = %self.dir.display(), urls = fps.len(), "state directory moved from schema {SCHEMA_WITH_QUEUE_ENTRIES} to {SCHEMA_VERSION}");
+        Ok(())
+    }
+
+    /// Reads the seen log into memory, merging its chunks when there are many.
+    fn load_seen(&self) -> Result<SeenSet, StoreError> {
+        let mut seen = SeenSet::default();
+        let mut chunks = Vec::new();
+        for item in self.seen_log.iter() {
+            let (key, value) = item?;
+            if value.len() % 8 != 0 {
+                return Err(StoreError::Corrupt {
+                    tree: "seen",
+                    key: format!("{key:?}"),
+                    reason: format!("{} bytes, not a multiple of 8", value.len()),
+                });
+            }
+            seen.extend(
+                value
+                    .chunks_exact(8)
+                    .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            );
+            chunks.push(key);
+        }
+        if chunks.len() > SEEN_CHUNKS_BEFORE_MERGE {
+            // One atomic batch: the merged chunks in, the small ones out.
+            let mut batch = sled::Batch::default();
+            for key in chunks {
+                batch.remove(key);
+            }
+            let all: Vec<u64> = seen.iter().copied().collect();
+            for chunk in all.chunks(SEEN_CHUNK_MERGED) {
+                let seq = self.db.generate_id()?;
+                batch.insert(&seq.to_be_bytes(), pack_seen(chunk));
+            }
+            self.seen_log.apply_batch(batch)?;
+        }
+        Ok(seen)
     }
 }
 
@@ -268,37 +498,48 @@ fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, St
 
 impl Store for SledStore {
     fn enqueue_new(&self, entries: &[QueueEntry], now_ms: u64) -> Result<usize, StoreError> {
-        let _known = self.commit_lock.lock().expect("commit lock poisoned");
-        let trees = (&self.urls, &self.queue, &self.sections);
-        let added = trees.transaction(|(urls, queue, sections)| -> TxResult<usize> {
-            let mut added = 0;
-            for entry in entries {
-                let fp = fingerprint(entry.url.as_bytes());
-                if urls.get(fp)?.is_some() {
-                    continue;
-                }
-                urls.insert(&fp, encode(&UrlState::queued(entry)))?;
-                if entry.kind.is_revisited() {
-                    sections.insert(&fp, &[])?;
-                }
-                let seq = queue.generate_id()?;
-                queue.insert(queue_key(&entry.host(), now_ms, seq), encode(entry))?;
-                added += 1;
+        let mut known = self.commit_lock.lock().expect("commit lock poisoned");
+        let mut fresh = Vec::new();
+        let mut fresh_fps = Vec::new();
+        let mut in_batch = HashSet::new();
+        for entry in entries {
+            let fp = fingerprint(entry.url.as_bytes());
+            let short = short_fingerprint(&fp);
+            if known.seen.contains(&short) || !in_batch.insert(short) {
+                continue;
             }
-            Ok(added)
+            fresh.push((fp, entry));
+            fresh_fps.push(short);
+        }
+        if fresh.is_empty() {
+            return Ok(0);
+        }
+        let trees = (&self.frontier, &self.sections, &self.seen_log);
+        let result = trees.transaction(|(frontier, sections, seen_log)| -> TxResult<()> {
+            for (fp, entry) in &fresh {
+                if entry.kind.is_revisited() {
+                    sections.insert(fp, &[])?;
+                }
+            }
+            write_segments(frontier, fresh.iter().map(|(_, e)| *e), now_ms)?;
+            let seq = seen_log.generate_id()?;
+            seen_log.insert(&seq.to_be_bytes(), pack_seen(&fresh_fps))?;
+            Ok(())
         });
-        unwrap_tx(added)
+        unwrap_tx(result)?;
+        known.seen.extend(fresh_fps);
+        Ok(fresh.len())
     }
 
     fn recover_leases(&self, now_ms: u64) -> Result<usize, StoreError> {
         let mut recovered = 0;
         for item in self.leases.iter() {
             let (fp, value) = item?;
-            let entry: QueueEntry = decode("leases", &fp, &value)?;
+            let entry: QueueEntry = decode::<QueueEntryV2>("leases", &fp, &value)?.into();
             let seq = self.db.generate_id()?;
             let key = queue_key(&entry.host(), now_ms, seq);
-            let result = (&self.queue, &self.leases).transaction(|(queue, leases)| {
-                queue.insert(key.as_slice(), encode(&entry))?;
+            let result = (&self.frontier, &self.leases).transaction(|(frontier, leases)| {
+                frontier.insert(key.as_slice(), segment_value(&[&entry]))?;
                 leases.remove(&fp)?;
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             });
@@ -312,12 +553,14 @@ impl Store for SledStore {
         let mut hosts = Vec::new();
         let mut from: Vec<u8> = Vec::new();
         loop {
-            let Some(item) = self.queue.range(from.as_slice()..).next() else {
+            let Some(item) = self.frontier.range(from.as_slice()..).next() else {
                 break;
             };
             let (key, value) = item?;
-            let entry: QueueEntry = decode("queue", &key, &value)?;
-            hosts.push(entry.host());
+            let segment: Vec<QueueEntry> = decode("frontier", &key, &value)?;
+            if let Some(entry) = segment.first() {
+                hosts.push(entry.host());
+            }
             // Jump past every key of this host prefix.
             let mut next = key[..QUEUE_HOST_LEN].to_vec();
             if !increment(&mut next) {
@@ -329,49 +572,73 @@ impl Store for SledStore {
     }
 
     fn lease(&self, host: &str, now_ms: u64, max: usize) -> Result<Lease, StoreError> {
-        let mut leased = self.leased.lock().expect("lease lock poisoned");
+        let mut leases = self.leased.lock().expect("lease lock poisoned");
+        let leases = &mut *leases;
         let mut taken = Vec::new();
-        let mut stale = Vec::new();
+        let mut finished = Vec::new();
         let mut not_due = None;
-        for item in self.queue.scan_prefix(host_prefix(host)) {
+        for item in self.frontier.scan_prefix(host_prefix(host)) {
             let (key, value) = item?;
             let due = due_of(&key);
             if due > now_ms {
                 not_due = Some(due);
                 break;
             }
-            let entry: QueueEntry = decode("queue", &key, &value)?;
-            let fp = fingerprint(entry.url.as_bytes());
-            if leased.contains_key(&fp) {
+            let known = leases.segments.get(key.as_ref()).copied();
+            if let Some(cursor) = known.filter(|c| c.next >= c.len) {
+                // Read to its end; it goes when its last lease commits.
+                if cursor.finished() {
+                    finished.push(key.to_vec());
+                }
                 continue;
             }
-            // An entry settled meanwhile (e.g. as a redirect target) is dropped.
-            let still_queued = match self.urls.get(fp)? {
-                Some(v) => decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued,
-                None => true,
-            };
-            if !still_queued {
-                stale.push(key);
-                continue;
+            let entries: Vec<QueueEntry> = decode("frontier", &key, &value)?;
+            let mut cursor = known.unwrap_or(Cursor {
+                len: entries.len(),
+                next: 0,
+                outstanding: 0,
+            });
+            while cursor.next < entries.len() && taken.len() < max {
+                let entry = &entries[cursor.next];
+                cursor.next += 1;
+                let fp = fingerprint(entry.url.as_bytes());
+                if leases.by_url.contains_key(&fp) {
+                    continue;
+                }
+                // An entry settled meanwhile (e.g. as a redirect target) is skipped.
+                let still_queued = match self.urls.get(fp)? {
+                    Some(v) => decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued,
+                    None => true,
+                };
+                if still_queued {
+                    cursor.outstanding += 1;
+                    taken.push((fp, key.to_vec(), entry.clone()));
+                }
             }
-            taken.push((fp, key.to_vec(), entry));
+            if cursor.finished() {
+                leases.segments.remove(key.as_ref());
+                finished.push(key.to_vec());
+            } else {
+                leases.segments.insert(key.to_vec(), cursor);
+            }
             if taken.len() >= max {
                 break;
             }
         }
-        if !stale.is_empty() {
+        if !finished.is_empty() {
             let mut batch = sled::Batch::default();
-            for key in stale {
+            for key in finished {
+                leases.segments.remove(&key);
                 batch.remove(key);
             }
-            self.queue.apply_batch(batch)?;
+            self.frontier.apply_batch(batch)?;
         }
         if taken.is_empty() {
             return Ok(not_due.map_or(Lease::Empty, Lease::NotDue));
         }
         let mut urls = Vec::with_capacity(taken.len());
         for (fp, key, entry) in taken {
-            leased.insert(fp, key);
+            leases.by_url.insert(fp, key);
             urls.push(entry);
         }
         Ok(Lease::Urls(urls))
@@ -390,6 +657,30 @@ impl Store for SledStore {
     }
 
     fn url_state(&self, url: &str) -> Result<Option<UrlState>, StoreError> {
+        if let Some(state) = self.recorded_state(url)? {
+            return Ok(Some(state));
+        }
+        let fp = fingerprint(url.as_bytes());
+        let seen = {
+            let known = self.commit_lock.lock().expect("commit lock poisoned");
+            known.contains(&fp)
+        };
+        if !seen {
+            return Ok(None);
+        }
+        // Only queued: its entry is in one of its host's segments.
+        let host = crate::urlnorm::host_of_normalized(url);
+        for item in self.frontier.scan_prefix(host_prefix(host)) {
+            let (key, value) = item?;
+            let segment: Vec<QueueEntry> = decode("frontier", &key, &value)?;
+            if let Some(entry) = segment.iter().find(|e| e.url == url) {
+                return Ok(Some(UrlState::queued(entry)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn recorded_state(&self, url: &str) -> Result<Option<UrlState>, StoreError> {
         let fp = fingerprint(url.as_bytes());
         match self.urls.get(fp)? {
             Some(v) => Ok(Some(decode("urls", &fp, &v)?)),
@@ -406,8 +697,8 @@ impl Store for SledStore {
 
     fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError> {
         let mut known = self.commit_lock.lock().expect("commit lock poisoned");
-        // Every writer of `urls` holds the lock, so plain reads here see what the
-        // transaction would see: only links that are new (and not settled by this
+        // Every writer of `urls` and `seen` holds the lock, so the seen set is what
+        // the transaction would see: only links that are new (and not settled by this
         // commit, and not repeated on the page) go into it.
         let settled: HashSet<Fingerprint> = commit
             .state
@@ -419,10 +710,6 @@ impl Store for SledStore {
         let mut is_new = |link: &QueueEntry| -> Result<Option<Fingerprint>, StoreError> {
             let fp = fingerprint(link.url.as_bytes());
             if settled.contains(&fp) || known.contains(&fp) || !on_page.insert(fp) {
-                return Ok(None);
-            }
-            if self.urls.contains_key(fp)? {
-                known.insert(fp);
                 return Ok(None);
             }
             Ok(Some(fp))
@@ -496,33 +783,57 @@ impl Store for SledStore {
             new_denied.push((fp, state));
         }
         let refresh = &commit.refresh;
-        // The queue entries of the URLs this commit settles, if they were leased.
-        let lease_keys: Vec<Vec<u8>> = {
-            let leased = self.leased.lock().expect("lease lock poisoned");
-            settled
-                .iter()
-                .filter_map(|fp| leased.get(fp).cloned())
+        // Segments read to their end whose last outstanding lease this commit settles:
+        // they go with it.
+        let finished_segments: Vec<Vec<u8>> = {
+            let leases = self.leased.lock().expect("lease lock poisoned");
+            let mut settling: HashMap<&Vec<u8>, usize> = HashMap::new();
+            for fp in &settled {
+                if let Some(key) = leases.by_url.get(fp) {
+                    *settling.entry(key).or_default() += 1;
+                }
+            }
+            settling
+                .into_iter()
+                .filter(|(key, n)| {
+                    leases
+                        .segments
+                        .get(*key)
+                        .is_some_and(|c| c.next >= c.len && c.outstanding <= *n)
+                })
+                .map(|(key, _)| key.clone())
                 .collect()
         };
+        // What the seen log gains: the new links and denied ones, and settled URLs
+        // never found before (a redirect's target).
+        let newly_seen: Vec<u64> = new_links
+            .iter()
+            .map(|(fp, _)| fp)
+            .chain(new_denied.iter().map(|(fp, _)| fp))
+            .chain(settled.iter().filter(|fp| !known.contains(fp)))
+            .map(short_fingerprint)
+            .collect();
+        let new_fps: HashSet<Fingerprint> = new_links.iter().map(|(fp, _)| *fp).collect();
         let trees = (
             &self.urls,
-            &self.queue,
+            &self.frontier,
             &self.content,
             &self.outbox,
             &self.sections,
             &self.revisits,
             &self.captures,
+            &self.seen_log,
         );
         // A listing page "changed" when it led to content not seen before.
         let found_new = new_links.iter().any(|(_, link)| !link.kind.is_revisited());
         let result = trees.transaction(
-            |(urls, queue, content, outbox, sections, revisits, captures)| -> TxResult<CommitReport> {
+            |(urls, frontier, content, outbox, sections, revisits, captures, seen_log)| -> TxResult<CommitReport> {
                 let mut report = CommitReport {
                     over_budget,
                     ..CommitReport::default()
                 };
-                for key in &lease_keys {
-                    queue.remove(key.as_slice())?;
+                for key in &finished_segments {
+                    frontier.remove(key.as_slice())?;
                 }
                 for state in commit.state.iter().chain(&commit.also) {
                     let fp = fingerprint(state.url.as_bytes());
@@ -538,31 +849,38 @@ impl Store for SledStore {
                     urls.insert(&fp, encode(&state))?;
                 }
                 if let Some(entry) = &commit.requeue {
-                    let seq = queue.generate_id()?;
-                    queue.insert(queue_key(&entry.host(), commit.now_ms, seq), encode(entry))?;
+                    write_segments(frontier, [entry], commit.now_ms)?;
                 }
                 for (fp, state) in &new_denied {
                     urls.insert(fp, encode(state))?;
                 }
                 report.denied = new_denied.len();
                 for (fp, link) in &new_links {
-                    urls.insert(fp, encode(&UrlState::queued(link)))?;
                     if link.kind.is_revisited() {
                         sections.insert(fp, &[])?;
                     }
-                    let host = link.host();
-                    let seq = queue.generate_id()?;
-                    queue.insert(queue_key(&host, commit.now_ms, seq), encode(link))?;
-                    match report.new_links.iter_mut().find(|(h, _)| *h == host) {
+                    let host = crate::urlnorm::host_of_normalized(&link.url);
+                    match report.new_links.iter_mut().find(|(h, _)| h == host) {
                         Some((_, n)) => *n += 1,
-                        None => report.new_links.push((host, 1)),
+                        None => report.new_links.push((host.to_string(), 1)),
                     }
+                }
+                write_segments(frontier, new_links.iter().map(|(_, link)| *link), commit.now_ms)?;
+                if !newly_seen.is_empty() {
+                    let seq = seen_log.generate_id()?;
+                    seen_log.insert(&seq.to_be_bytes(), pack_seen(&newly_seen))?;
                 }
                 for (entry, modified_ms) in refresh {
                     let fp = fingerprint(entry.url.as_bytes());
-                    let Some(value) = urls.get(fp)? else { continue };
-                    let mut state: UrlState =
-                        decode("urls", &fp, &value).map_err(ConflictableTransactionError::Abort)?;
+                    let mut state: UrlState = match urls.get(fp)? {
+                        Some(value) => decode("urls", &fp, &value)
+                            .map_err(ConflictableTransactionError::Abort)?,
+                        // Found by this commit: its first fetch has nothing to compare.
+                        None if new_fps.contains(&fp) || !known.contains(&fp) => continue,
+                        // Queued by an earlier commit and perhaps being fetched: keep
+                        // the listing for when it is settled.
+                        None => UrlState::queued(entry),
+                    };
                     let newer = match state.listed_modified_ms {
                         Some(listed) => *modified_ms > listed,
                         None => *modified_ms > state.fetched_at_ms,
@@ -579,8 +897,7 @@ impl Store for SledStore {
                         ..entry.clone()
                     };
                     urls.insert(&fp, encode(&state))?;
-                    let seq = queue.generate_id()?;
-                    queue.insert(queue_key(&again.host(), commit.now_ms, seq), encode(&again))?;
+                    write_segments(frontier, [&again], commit.now_ms)?;
                     report.refreshed.push(again.host());
                 }
                 if let Some((hash, url)) = &commit.content {
@@ -606,7 +923,7 @@ impl Store for SledStore {
                         changed,
                         commit.now_ms,
                         urls,
-                        queue,
+                        frontier,
                         revisits,
                     )?;
                 }
@@ -615,18 +932,21 @@ impl Store for SledStore {
         );
         let report = unwrap_tx(result)?;
         {
-            let mut leased = self.leased.lock().expect("lease lock poisoned");
+            let mut leases = self.leased.lock().expect("lease lock poisoned");
+            let leases = &mut *leases;
             for fp in &settled {
-                leased.remove(fp);
+                let Some(key) = leases.by_url.remove(fp) else {
+                    continue;
+                };
+                if let Some(cursor) = leases.segments.get_mut(&key) {
+                    cursor.outstanding = cursor.outstanding.saturating_sub(1);
+                    if cursor.finished() {
+                        leases.segments.remove(&key);
+                    }
+                }
             }
         }
-        for fp in new_links
-            .iter()
-            .map(|(fp, _)| fp)
-            .chain(new_denied.iter().map(|(fp, _)| fp))
-        {
-            known.insert(*fp);
-        }
+        known.seen.extend(newly_seen);
         for (host, count) in host_counts {
             known.hosts_changed.insert(host.clone());
             known.host_counts.insert(host, count);
@@ -723,9 +1043,9 @@ impl Store for SledStore {
             state.status = UrlStatus::Queued;
             let seq = self.db.generate_id()?;
             let key = queue_key(&entry.host(), now_ms, seq);
-            let result = (&self.urls, &self.queue).transaction(|(urls, queue)| {
+            let result = (&self.urls, &self.frontier).transaction(|(urls, frontier)| {
                 urls.insert(&fp, encode(&state))?;
-                queue.insert(key.as_slice(), encode(&entry))?;
+                frontier.insert(key.as_slice(), segment_value(&[&entry]))?;
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             });
             unwrap_tx(result)?;
@@ -737,19 +1057,31 @@ impl Store for SledStore {
     fn queue_by_host(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
         let mut out: Vec<(String, u64, u64)> = Vec::new();
         let mut last_prefix: Vec<u8> = Vec::new();
-        for item in self.queue.iter() {
+        for item in self.frontier.iter() {
             let (key, value) = item?;
             let due = due_of(&key);
-            if key[..QUEUE_HOST_LEN] == last_prefix[..] {
-                if let Some(last) = out.last_mut() {
-                    last.1 += 1;
+            let segment: Vec<QueueEntry> = decode("frontier", &key, &value)?;
+            let mut queued = 0;
+            for entry in &segment {
+                let fp = fingerprint(entry.url.as_bytes());
+                queued += match self.urls.get(fp)? {
+                    Some(v) => u64::from(decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued),
+                    None => 1,
+                };
+            }
+            let Some(first) = segment.first().filter(|_| queued > 0) else {
+                continue;
+            };
+            match out.last_mut() {
+                Some(last) if key[..QUEUE_HOST_LEN] == last_prefix[..] => {
+                    last.1 += queued;
                     last.2 = last.2.min(due);
                 }
-                continue;
+                _ => {
+                    last_prefix = key[..QUEUE_HOST_LEN].to_vec();
+                    out.push((first.host(), queued, due));
+                }
             }
-            let entry: QueueEntry = decode("queue", &key, &value)?;
-            last_prefix = key[..QUEUE_HOST_LEN].to_vec();
-            out.push((entry.host(), 1, due));
         }
         Ok(out)
     }
@@ -797,22 +1129,42 @@ impl Store for SledStore {
     }
 
     fn queue_len(&self) -> Result<u64, StoreError> {
-        let mut n = 0;
-        for key in self.queue.iter().keys() {
-            key?;
-            n += 1;
+        let mut entries = 0;
+        for item in self.frontier.iter() {
+            let (key, value) = item?;
+            entries += segment_len(&key, &value)?;
         }
-        Ok(n)
+        // Less what leases read and did not leave outstanding (leased and committed,
+        // or skipped as settled).
+        let leases = self.leased.lock().expect("lease lock poisoned");
+        let consumed: u64 = leases
+            .segments
+            .values()
+            .map(|c| (c.next - c.outstanding.min(c.next)) as u64)
+            .sum();
+        Ok(entries.saturating_sub(consumed))
     }
 
     fn url_states(&self) -> Result<Vec<UrlState>, StoreError> {
-        self.urls
-            .iter()
-            .map(|item| {
-                let (key, value) = item?;
-                decode("urls", &key, &value)
-            })
-            .collect()
+        let mut states = Vec::new();
+        let mut recorded = HashSet::new();
+        for item in self.urls.iter() {
+            let (key, value) = item?;
+            recorded.insert(key.to_vec());
+            states.push(decode("urls", &key, &value)?);
+        }
+        // URLs only queued have no state of their own.
+        for item in self.frontier.iter() {
+            let (key, value) = item?;
+            let segment: Vec<QueueEntry> = decode("frontier", &key, &value)?;
+            for entry in &segment {
+                let fp = fingerprint(entry.url.as_bytes());
+                if recorded.insert(fp.to_vec()) {
+                    states.push(UrlState::queued(entry));
+                }
+            }
+        }
+        Ok(states)
     }
 }
 
@@ -854,7 +1206,7 @@ fn schedule_revisit(
     changed: bool,
     now_ms: u64,
     urls: &sled::transaction::TransactionalTree,
-    queue: &sled::transaction::TransactionalTree,
+    frontier: &sled::transaction::TransactionalTree,
     revisits: &sled::transaction::TransactionalTree,
 ) -> TxResult<Option<u64>> {
     if !matches!(state.status, UrlStatus::Fetched | UrlStatus::Failed) {
@@ -909,8 +1261,7 @@ fn schedule_revisit(
         queued.status = UrlStatus::Queued;
     }
     urls.insert(&fp, encode(&queued))?;
-    let seq = queue.generate_id()?;
-    queue.insert(queue_key(&entry.host(), due_ms, seq), encode(&entry))?;
+    write_segments(frontier, [&entry], due_ms)?;
     Ok(Some(due_ms))
 }
 
@@ -933,6 +1284,33 @@ mod tests {
 
     use crate::revisit::RevisitBounds;
 
+    /// Opens a store another handle in this process just closed: sled's background
+    /// thread lets go of the directory's lock shortly after the handle is dropped.
+    fn reopen(dir: &Path) -> SledStore {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match SledStore::open(dir) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::yield_now()
+                }
+                other => return other.unwrap(),
+            }
+        }
+    }
+
+    /// An entry as schema 2 encoded it.
+    fn legacy(entry: &QueueEntry) -> Vec<u8> {
+        encode(&QueueEntryV2 {
+            url: entry.url.clone(),
+            site: entry.site.clone(),
+            kind: entry.kind,
+            depth: entry.depth,
+            redirects: entry.redirects,
+            etag: entry.etag.clone(),
+            last_modified: entry.last_modified.clone(),
+        })
+    }
+
     fn entry(url: &str) -> QueueEntry {
         QueueEntry {
             url: url.into(),
@@ -942,6 +1320,7 @@ mod tests {
             redirects: 0,
             etag: None,
             last_modified: None,
+            listed_modified_ms: None,
         }
     }
 
@@ -1032,7 +1411,7 @@ mod tests {
                 .urls
                 .insert(fp, encode(&UrlState::queued(&leased)))
                 .unwrap();
-            store.leases.insert(fp, encode(&leased)).unwrap();
+            store.leases.insert(fp, legacy(&leased)).unwrap();
             store.flush().unwrap();
         }
         let store = SledStore::open(dir.path()).unwrap();
@@ -1309,5 +1688,123 @@ mod tests {
         }
         let err = SledStore::open(dir.path()).err().unwrap();
         assert!(matches!(err, StoreError::Schema { found: 99, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_schema_2_store_is_moved_to_segments_and_keeps_what_it_knew() {
+        let dir = tempfile::tempdir().unwrap();
+        let settled = entry("http://a.example/settled");
+        let queued = entry("http://a.example/queued");
+        {
+            // Schema 2's layout, written by hand: one queue entry per key.
+            let db = sled::open(dir.path()).unwrap();
+            let meta = db.open_tree("meta").unwrap();
+            meta.insert("schema_version", &2u32.to_be_bytes()).unwrap();
+            let mut state = UrlState::queued(&settled);
+            state.status = UrlStatus::Fetched;
+            db.open_tree("urls")
+                .unwrap()
+                .insert(fingerprint(settled.url.as_bytes()), encode(&state))
+                .unwrap();
+            db.open_tree("queue")
+                .unwrap()
+                .insert(queue_key("a.example", 5, 1), legacy(&queued))
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = reopen(dir.path());
+        // Both URLs are known: found again, neither is new.
+        let report = store
+            .commit(PageCommit {
+                links: vec![settled.clone(), queued.clone()],
+                now_ms: 6,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(report.new_links.is_empty(), "{report:?}");
+        match store.lease("a.example", 6, 8).unwrap() {
+            Lease::Urls(urls) => assert_eq!(urls, [queued]),
+            other => panic!("{other:?}"),
+        }
+        store.flush().unwrap();
+        drop(store);
+        // Opened again, it is schema 3 and stays as it is.
+        let store = reopen(dir.path());
+        assert_eq!(
+            store.meta.get("schema_version").unwrap().unwrap().as_ref(),
+            &SCHEMA_VERSION.to_be_bytes()
+        );
+        assert_eq!(store.queue_len().unwrap(), 1);
+    }
+
+    #[test]
+    fn the_seen_set_survives_reopening_and_its_chunks_are_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let urls: Vec<QueueEntry> = (0..SEEN_CHUNKS_BEFORE_MERGE + 10)
+            .map(|i| entry(&format!("http://h{}.example/{i}", i % 7)))
+            .collect();
+        {
+            let store = reopen(dir.path());
+            for url in &urls {
+                assert_eq!(store.enqueue_new(std::slice::from_ref(url), 1).unwrap(), 1);
+            }
+            store.flush().unwrap();
+        }
+        let store = reopen(dir.path());
+        assert_eq!(store.seen_log.iter().count(), 1, "one merged chunk");
+        store.flush().unwrap();
+        drop(store);
+        let store = reopen(dir.path());
+        assert_eq!(store.enqueue_new(&urls, 2).unwrap(), 0, "all still known");
+        assert_eq!(store.queue_len().unwrap(), urls.len() as u64);
+    }
+
+    #[test]
+    fn a_segment_goes_once_its_urls_are_settled_and_a_restart_skips_settled_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let urls: Vec<QueueEntry> = (0..SEGMENT_MAX + 3)
+            .map(|i| entry(&format!("http://a.example/{i}")))
+            .collect();
+        let settle = |store: &SledStore, leased: &[QueueEntry]| {
+            for url in leased {
+                let mut state = UrlState::queued(url);
+                state.status = UrlStatus::Fetched;
+                store
+                    .commit(PageCommit {
+                        state: Some(state),
+                        now_ms: 2,
+                        ..Default::default()
+                    })
+                    .unwrap();
+            }
+        };
+        {
+            let store = reopen(dir.path());
+            store.enqueue_new(&urls, 1).unwrap();
+            assert_eq!(store.frontier.len(), 2, "segments of at most {SEGMENT_MAX}");
+            let Lease::Urls(first) = store.lease("a.example", 1, SEGMENT_MAX).unwrap() else {
+                panic!("nothing leased")
+            };
+            assert_eq!(first, urls[..SEGMENT_MAX]);
+            settle(&store, &first[..10]);
+            assert_eq!(store.frontier.len(), 2, "ten leases still out");
+            settle(&store, &first[10..]);
+            assert_eq!(store.frontier.len(), 1, "the first segment went with its last commit");
+            // The process dies with one URL of the second segment settled.
+            let Lease::Urls(second) = store.lease("a.example", 1, 1).unwrap() else {
+                panic!("nothing leased")
+            };
+            settle(&store, &second);
+            store.flush().unwrap();
+        }
+        let store = reopen(dir.path());
+        let Lease::Urls(rest) = store.lease("a.example", 3, 8).unwrap() else {
+            panic!("nothing leased")
+        };
+        assert_eq!(rest, urls[SEGMENT_MAX + 1..]);
+        settle(&store, &rest);
+        assert!(matches!(store.lease("a.example", 3, 8).unwrap(), Lease::Empty));
+        assert_eq!(store.frontier.len(), 0);
+        assert_eq!(store.queue_len().unwrap(), 0);
     }
 }
