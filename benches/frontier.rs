@@ -23,7 +23,11 @@ fn rss_mb(field: &str) -> f64 {
 }
 
 fn entry(i: u64, hosts: u64, grouped: bool) -> QueueEntry {
-    let host = if grouped { (i / 1_000) % hosts } else { i % hosts };
+    let host = if grouped {
+        (i / 1_000) % hosts
+    } else {
+        i % hosts
+    };
     QueueEntry {
         url: format!("https://news{host}.example/www/nation/2024/03/113_{i}.html"),
         site: format!("site{host}"),
@@ -40,12 +44,13 @@ fn open_and_resume(dir: &str) {
     let start = Instant::now();
     let store = SledStore::open(std::path::Path::new(dir)).unwrap();
     let opened = start.elapsed();
+    let rss_opened = rss_mb("VmRSS:");
     store.recover_leases(0).unwrap();
     let revisits = store.requeue_settled(0, true, &|_| true).unwrap();
     let hosts = store.hosts_with_work().unwrap();
     let ready = start.elapsed();
     println!(
-        "resume: open {:.2} s, ready to crawl {:.2} s ({} hosts with work, {} revisits), RSS {:.0} MB (peak {:.0} MB)",
+        "resume: open {:.2} s (RSS {rss_opened:.0} MB), ready to crawl {:.2} s ({} hosts with work, {} revisits), RSS {:.0} MB (peak {:.0} MB)",
         opened.as_secs_f64(),
         ready.as_secs_f64(),
         hosts.len(),
@@ -55,7 +60,18 @@ fn open_and_resume(dir: &str) {
     );
 }
 
+fn scan(dir: &str) {
+    let store = SledStore::open(std::path::Path::new(dir)).unwrap();
+    println!("opened: RSS {:.0} MB", rss_mb("VmRSS:"));
+    let n = store.queue_len().unwrap();
+    println!("queue_len {n}: RSS {:.0} MB", rss_mb("VmRSS:"));
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("scan") {
+        scan(&std::env::args().nth(2).unwrap());
+        return;
+    }
     // `cargo test --all-targets` runs benches too, without `--bench`: nothing to do then.
     if !std::env::args().any(|a| a == "--bench" || a == "open") {
         return;
@@ -74,8 +90,11 @@ fn main() {
         .unwrap_or(1_000_000);
     let hosts: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let grouped = args.get(2).map(String::as_str) != Some("spread");
+    // FRONTIER_DIR keeps the store there (for profiling `frontier open DIR`).
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db");
+    let db = std::env::var_os("FRONTIER_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("db"));
     {
         let store = SledStore::open(&db).unwrap();
         let start = Instant::now();

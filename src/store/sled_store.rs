@@ -452,38 +452,65 @@ impl SledStore {
 
     /// Reads the seen log into memory, merging its chunks when there are many.
     fn load_seen(&self) -> Result<SeenSet, StoreError> {
-        let mut seen = SeenSet::default();
-        let mut chunks = Vec::new();
+        let corrupt = |key: &[u8], len: usize| StoreError::Corrupt {
+            tree: "seen",
+            key: format!("{key:?}"),
+            reason: format!("{len} bytes, not a multiple of 8"),
+        };
+        // Sized first, so that the set never holds two tables while it grows.
+        let mut fingerprints = 0;
+        let mut chunks = 0;
         for item in self.seen_log.iter() {
             let (key, value) = item?;
             if value.len() % 8 != 0 {
-                return Err(StoreError::Corrupt {
-                    tree: "seen",
-                    key: format!("{key:?}"),
-                    reason: format!("{} bytes, not a multiple of 8", value.len()),
-                });
+                return Err(corrupt(&key, value.len()));
             }
+            fingerprints += value.len() / 8;
+            chunks += 1;
+        }
+        let mut seen = SeenSet::with_capacity_and_hasher(fingerprints, Default::default());
+        for item in self.seen_log.iter() {
+            let (_, value) = item?;
             seen.extend(
                 value
                     .chunks_exact(8)
                     .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
             );
-            chunks.push(key);
         }
-        if chunks.len() > SEEN_CHUNKS_BEFORE_MERGE {
-            // One atomic batch: the merged chunks in, the small ones out.
-            let mut batch = sled::Batch::default();
-            for key in chunks {
-                batch.remove(key);
-            }
-            let all: Vec<u64> = seen.iter().copied().collect();
-            for chunk in all.chunks(SEEN_CHUNK_MERGED) {
-                let seq = self.db.generate_id()?;
-                batch.insert(&seq.to_be_bytes(), pack_seen(chunk));
-            }
-            self.seen_log.apply_batch(batch)?;
+        if chunks > SEEN_CHUNKS_BEFORE_MERGE {
+            self.merge_seen_log(&seen)?;
         }
         Ok(seen)
+    }
+
+    /// Rewrites the seen log as few large chunks: the merged chunks go in first, then
+    /// the old ones go, so a merge cut short leaves fingerprints twice, never lost.
+    fn merge_seen_log(&self, seen: &SeenSet) -> Result<(), StoreError> {
+        let Some((last, _)) = self.seen_log.last()? else {
+            return Ok(());
+        };
+        let mut chunk = Vec::with_capacity(SEEN_CHUNK_MERGED * 8);
+        for fp in seen {
+            chunk.extend_from_slice(&fp.to_le_bytes());
+            if chunk.len() == SEEN_CHUNK_MERGED * 8 {
+                let seq = self.db.generate_id()?;
+                self.seen_log
+                    .insert(seq.to_be_bytes(), std::mem::take(&mut chunk))?;
+            }
+        }
+        if !chunk.is_empty() {
+            let seq = self.db.generate_id()?;
+            self.seen_log.insert(seq.to_be_bytes(), chunk)?;
+        }
+        let mut batch = sled::Batch::default();
+        for (n, key) in self.seen_log.range(..=last).keys().enumerate() {
+            batch.remove(key?);
+            if n % 10_000 == 9_999 {
+                self.seen_log.apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        self.seen_log.apply_batch(batch)?;
+        Ok(())
     }
 }
 
@@ -1065,7 +1092,9 @@ impl Store for SledStore {
             for entry in &segment {
                 let fp = fingerprint(entry.url.as_bytes());
                 queued += match self.urls.get(fp)? {
-                    Some(v) => u64::from(decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued),
+                    Some(v) => {
+                        u64::from(decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued)
+                    }
                     None => 1,
                 };
             }
@@ -1789,7 +1818,11 @@ mod tests {
             settle(&store, &first[..10]);
             assert_eq!(store.frontier.len(), 2, "ten leases still out");
             settle(&store, &first[10..]);
-            assert_eq!(store.frontier.len(), 1, "the first segment went with its last commit");
+            assert_eq!(
+                store.frontier.len(),
+                1,
+                "the first segment went with its last commit"
+            );
             // The process dies with one URL of the second segment settled.
             let Lease::Urls(second) = store.lease("a.example", 1, 1).unwrap() else {
                 panic!("nothing leased")
@@ -1803,7 +1836,10 @@ mod tests {
         };
         assert_eq!(rest, urls[SEGMENT_MAX + 1..]);
         settle(&store, &rest);
-        assert!(matches!(store.lease("a.example", 3, 8).unwrap(), Lease::Empty));
+        assert!(matches!(
+            store.lease("a.example", 3, 8).unwrap(),
+            Lease::Empty
+        ));
         assert_eq!(store.frontier.len(), 0);
         assert_eq!(store.queue_len().unwrap(), 0);
     }
