@@ -22,6 +22,9 @@ mod progress;
 
 /// mimalloc: the crawl allocates and frees many small strings (URLs, DOM nodes);
 /// glibc's malloc spent about 15% of the CPU of a polite crawl (see BENCHMARKS.md).
+/// Built without the `mimalloc` feature, the system allocator is used, which heap
+/// profilers such as heaptrack can follow.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
