@@ -18,15 +18,8 @@ use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
 use newscrawl::parse::ParserRegistry;
 use newscrawl::store::SledStore;
 
+mod allocator;
 mod progress;
-
-/// mimalloc: the crawl allocates and frees many small strings (URLs, DOM nodes);
-/// glibc's malloc spent about 15% of the CPU of a polite crawl (see BENCHMARKS.md).
-/// Built without the `mimalloc` feature, the system allocator is used, which heap
-/// profilers such as heaptrack can follow.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A polite, incremental web crawler for news sites.
 #[derive(Parser)]
@@ -234,6 +227,7 @@ struct FixtureArgs {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     // A one-shot crawl on a terminal draws a progress bar; log lines are printed
     // above it.
