@@ -12,6 +12,7 @@ pub mod endpoint;
 pub mod eval;
 pub mod fetch;
 pub mod fixture;
+pub mod hashes;
 pub mod health;
 pub mod metrics;
 pub mod netguard;

@@ -12,7 +12,7 @@
 //! followed (off-site, denied, malformed) are never remembered: a reloaded config may
 //! follow them. Memory is bounded by two generations of 64-bit hashes.
 
-use std::collections::HashSet;
+use crate::hashes::HashedSet;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
@@ -27,35 +27,8 @@ pub(crate) struct KnownLinks {
 
 #[derive(Default)]
 struct Generations {
-    young: HashSet<u64, NoHash>,
-    old: HashSet<u64, NoHash>,
-}
-
-/// The keys are already hashes.
-#[derive(Default, Clone, Copy)]
-struct NoHash;
-
-impl BuildHasher for NoHash {
-    type Hasher = PassThrough;
-    fn build_hasher(&self) -> PassThrough {
-        PassThrough(0)
-    }
-}
-
-struct PassThrough(u64);
-
-impl std::hash::Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+    young: HashedSet,
+    old: HashedSet,
 }
 
 impl KnownLinks {

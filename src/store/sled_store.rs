@@ -25,9 +25,11 @@
 //!   denied), for [`PageCommit::max_urls_per_host`]; absent in stores written before
 //!   it, where counting starts at the first commit
 //!
-//! Invariant: every write to `urls`, `frontier` and `seen` (commits, new seeds) holds
-//! `commit_lock`, so outbox sequence numbers are allocated and made visible in the
-//! same order, and the in-memory seen set changes only with what is on disk.
+//! Invariant: every write to `urls` and `seen` and every new `frontier` segment
+//! (commits, new seeds) holds `commit_lock`, so outbox sequence numbers are allocated
+//! and made visible in the same order, and the in-memory seen set changes only with
+//! what is on disk. (Leases remove segments that hold nothing left to lease, under the
+//! lease lock alone: no commit writes to an existing segment.)
 //!
 //! The frontier is built for few writes: a URL found costs no write of its own. A
 //! commit writes one `frontier` segment per host it found URLs on and one `seen`
@@ -55,7 +57,6 @@
 //! next run, leases skip the URLs `urls` says were settled, so nothing needs recovering.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -101,25 +102,7 @@ fn short_fingerprint(fp: &Fingerprint) -> u64 {
     u64::from_le_bytes(fp[..8].try_into().expect("fingerprints are 16 bytes"))
 }
 
-/// Hashes a short fingerprint to itself: it is already uniformly distributed.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type SeenSet = HashSet<u64, BuildHasherDefault<IdentityHasher>>;
+type SeenSet = crate::hashes::HashedSet;
 
 /// Packs short fingerprints into a `seen` chunk.
 fn pack_seen(fps: &[u64]) -> Vec<u8> {
@@ -734,25 +717,21 @@ impl Store for SledStore {
             .map(|s| fingerprint(s.url.as_bytes()))
             .collect();
         let mut on_page = HashSet::with_capacity(commit.links.len());
-        let mut is_new = |link: &QueueEntry| -> Result<Option<Fingerprint>, StoreError> {
+        let mut is_new = |link: &QueueEntry| -> Option<Fingerprint> {
             let fp = fingerprint(link.url.as_bytes());
-            if settled.contains(&fp) || known.contains(&fp) || !on_page.insert(fp) {
-                return Ok(None);
-            }
-            Ok(Some(fp))
+            let repeated = settled.contains(&fp) || known.contains(&fp) || !on_page.insert(fp);
+            (!repeated).then_some(fp)
         };
-        let mut new_links = Vec::new();
-        for link in &commit.links {
-            if let Some(fp) = is_new(link)? {
-                new_links.push((fp, link));
-            }
-        }
-        let mut new_denied_links = Vec::new();
-        for link in &commit.denied {
-            if let Some(fp) = is_new(link)? {
-                new_denied_links.push((fp, link));
-            }
-        }
+        let mut new_links: Vec<(Fingerprint, &QueueEntry)> = commit
+            .links
+            .iter()
+            .filter_map(|link| Some((is_new(link)?, link)))
+            .collect();
+        let mut new_denied_links: Vec<(Fingerprint, &QueueEntry)> = commit
+            .denied
+            .iter()
+            .filter_map(|link| Some((is_new(link)?, link)))
+            .collect();
         // The per-host budget: links past it are dropped unrecorded, so a later crawl
         // with a larger budget still finds them.
         let mut host_counts: Vec<(String, u64)> = Vec::new();
@@ -1327,6 +1306,21 @@ mod tests {
         }
     }
 
+    /// Commits each of `leased` as fetched, one page at a time.
+    fn settle_fetched(store: &SledStore, leased: &[QueueEntry], now_ms: u64) {
+        for url in leased {
+            let mut state = UrlState::queued(url);
+            state.status = UrlStatus::Fetched;
+            store
+                .commit(PageCommit {
+                    state: Some(state),
+                    now_ms,
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+    }
+
     /// An entry as schema 2 encoded it.
     fn legacy(entry: &QueueEntry) -> Vec<u8> {
         encode(&QueueEntryV2 {
@@ -1573,15 +1567,7 @@ mod tests {
             Lease::Empty
         ));
         // Settling the first takes it out of the queue for good.
-        let mut state = UrlState::queued(&first[0]);
-        state.status = UrlStatus::Fetched;
-        store
-            .commit(PageCommit {
-                state: Some(state),
-                now_ms: 2,
-                ..Default::default()
-            })
-            .unwrap();
+        settle_fetched(&store, &first, 2);
         assert_eq!(store.queue_len().unwrap(), 1);
     }
 
@@ -1794,19 +1780,7 @@ mod tests {
         let urls: Vec<QueueEntry> = (0..SEGMENT_MAX + 3)
             .map(|i| entry(&format!("http://a.example/{i}")))
             .collect();
-        let settle = |store: &SledStore, leased: &[QueueEntry]| {
-            for url in leased {
-                let mut state = UrlState::queued(url);
-                state.status = UrlStatus::Fetched;
-                store
-                    .commit(PageCommit {
-                        state: Some(state),
-                        now_ms: 2,
-                        ..Default::default()
-                    })
-                    .unwrap();
-            }
-        };
+        let settle = |store: &SledStore, leased: &[QueueEntry]| settle_fetched(store, leased, 2);
         {
             let store = reopen(dir.path());
             store.enqueue_new(&urls, 1).unwrap();
