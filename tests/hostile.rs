@@ -278,12 +278,14 @@ async fn handle(mut stream: TcpStream, who: Personality, log: Log, fx: Arc<Fixtu
                     b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n",
                 )
                 .await;
+            // The behaviour under test: a body paced at one byte a second, so that
+            // every read succeeds and only a whole-request timeout can end it.
+            let mut pace = tokio::time::interval(Duration::from_secs(1));
             for _ in 0..1000 {
+                pace.tick().await;
                 if stream.write_all(b"a").await.is_err() {
                     break;
                 }
-                // The behaviour under test: one byte a second.
-                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
         (_, "/loop-a") => redirect(&mut stream, "/loop-b").await,

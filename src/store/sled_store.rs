@@ -210,21 +210,30 @@ fn due_of(key: &[u8]) -> u64 {
     u64::from_be_bytes(due)
 }
 
-/// Entries in an encoded segment, read from its length prefix (a postcard varint)
-/// without decoding the entries.
+/// Entries in an encoded segment, read from its length prefix (a postcard varint, as
+/// a `u64` is encoded) without decoding the entries.
 fn segment_len(key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
-    let mut len = 0u64;
-    for (i, byte) in value.iter().take(10).enumerate() {
-        len |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Ok(len);
-        }
+    postcard::take_from_bytes::<u64>(value)
+        .map(|(len, _)| len)
+        .map_err(|e| StoreError::Corrupt {
+            tree: "frontier",
+            key: format!("{key:?}"),
+            reason: format!("no segment length: {e}"),
+        })
+}
+
+/// The first entry of an encoded segment, decoding no other.
+fn segment_first(key: &[u8], value: &[u8]) -> Result<Option<QueueEntry>, StoreError> {
+    if segment_len(key, value)? == 0 {
+        return Ok(None);
     }
-    Err(StoreError::Corrupt {
-        tree: "frontier",
-        key: format!("{key:?}"),
-        reason: "no segment length".into(),
-    })
+    postcard::take_from_bytes::<(u64, QueueEntry)>(value)
+        .map(|((_, first), _)| Some(first))
+        .map_err(|e| StoreError::Corrupt {
+            tree: "frontier",
+            key: format!("{key:?}"),
+            reason: e.to_string(),
+        })
 }
 
 /// A [`QueueEntry`] as schema 2 (and the `leases` tree) stored it.
@@ -567,8 +576,7 @@ impl Store for SledStore {
                 break;
             };
             let (key, value) = item?;
-            let segment: Vec<QueueEntry> = decode("frontier", &key, &value)?;
-            if let Some(entry) = segment.first() {
+            if let Some(entry) = segment_first(&key, &value)? {
                 hosts.push(entry.host());
             }
             // Jump past every key of this host prefix.
