@@ -175,7 +175,16 @@ fn without_extraction(page: &Page<'_>) -> Option<Parsed> {
 /// The page's links without building its DOM (unless the streaming tokenizer gives up).
 fn links_only(page: &Page<'_>) -> Vec<String> {
     stream_links(page.body, page.url, page.max_links.saturating_add(1))
-        .unwrap_or_else(|| extract_links(&Html::parse_document(page.body), page.url))
+        .unwrap_or_else(|| dom_links(&Html::parse_document(page.body), page))
+}
+
+/// The links of a parsed page, up to one past the engine's limit as the streaming
+/// reader gives them (a tree can hold more `<a>` elements than the markup wrote: the
+/// parser re-opens unclosed links inside other elements).
+fn dom_links(html: &Html, page: &Page<'_>) -> Vec<String> {
+    let mut links = extract_links(html, page.url);
+    links.truncate(page.max_links.saturating_add(1));
+    links
 }
 
 /// Follows links and extracts an article record from article pages (and from pages of
@@ -204,7 +213,7 @@ fn parse_extracting(
         return Ok(parsed);
     }
     let html = Html::parse_document(page.body);
-    let links = extract_links(&html, page.url);
+    let links = dom_links(&html, page);
     let articles = extract(
         &html,
         page.url,
