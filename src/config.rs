@@ -53,6 +53,8 @@ pub struct ConfigFile {
     pub output: OutputSection,
     #[serde(default)]
     pub daemon: DaemonSection,
+    #[serde(default)]
+    pub store: StoreSection,
     #[serde(default, rename = "site")]
     pub sites: Vec<SiteSection>,
 }
@@ -154,6 +156,50 @@ impl DaemonSection {
             max: self.revisit_max,
         }
     }
+}
+
+/// Where the crawl's frontier lives: the state directory (sled, the default), or a
+/// Redis server that several workers share.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// `redis://HOST:PORT/DB` to share the crawl with other workers; none: the state
+    /// directory's sled store.
+    pub url: Option<String>,
+    /// Prefix of every key of the crawl, so that several crawls can share a server.
+    pub namespace: String,
+    /// Host buckets (Redis Cluster slots the crawl spreads over); fixed by the first
+    /// worker.
+    pub buckets: u32,
+    /// This worker's name, unique among the crawl's live workers and the same across
+    /// its restarts (its records and output offset are kept under it); the machine's
+    /// host name when absent.
+    pub worker: Option<String>,
+    /// How long a claim on a host lasts; `request_timeout` + 30 s when absent.
+    #[serde(default, with = "human_duration::option")]
+    pub lease: Option<Duration>,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            url: None,
+            namespace: "newscrawl".into(),
+            buckets: 16,
+            worker: None,
+            lease: None,
+        }
+    }
+}
+
+/// The shared store a worker uses, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedStore {
+    pub url: String,
+    pub namespace: String,
+    pub buckets: u32,
+    pub worker: String,
+    pub lease: Duration,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -262,6 +308,8 @@ pub struct CrawlConfig {
     pub http: Option<SocketAddr>,
     pub normalizer: Normalizer,
     pub sites: Vec<Site>,
+    /// The shared (Redis) store, when the crawl is shared with other workers.
+    pub shared: Option<SharedStore>,
 }
 
 /// Command-line values that override the file (or stand in for it).
@@ -278,6 +326,10 @@ pub struct Overrides {
     /// Whether private addresses are refused when the config does not say
     /// (`crawler.block_private_addresses`): the daemon's default is yes.
     pub block_private_by_default: bool,
+    /// `--store`: the shared store's URL.
+    pub store_url: Option<String>,
+    /// `--worker`: this worker's name in a shared crawl.
+    pub worker: Option<String>,
 }
 
 impl ConfigFile {
@@ -492,6 +544,27 @@ impl ConfigFile {
             .path
             .clone()
             .unwrap_or_else(|| state_dir.join("records.jsonl"));
+        let shared = self
+            .store
+            .validate(overrides, crawler.request_timeout, &invalid)?;
+        if shared.is_some()
+            && self
+                .output
+                .path
+                .as_ref()
+                .is_some_and(|p| p.to_string_lossy().contains("{site}"))
+        {
+            return Err(invalid(
+                "output.path".into(),
+                "a worker of a shared crawl writes one file (no {site} in the path)".into(),
+            ));
+        }
+        if shared.is_some() && (self.output.rotate_bytes.is_some() || self.output.warc.is_some()) {
+            return Err(invalid(
+                "output".into(),
+                "a worker of a shared crawl writes one JSONL file: rotate_bytes and warc are not supported with store.url yet".into(),
+            ));
+        }
         Ok(CrawlConfig {
             address_policy,
             user_agent,
@@ -515,7 +588,80 @@ impl ConfigFile {
             http,
             normalizer,
             sites,
+            shared,
         })
+    }
+}
+
+impl StoreSection {
+    /// The shared store this section (and `--store`, `--worker`) names, if any.
+    fn validate(
+        &self,
+        overrides: &Overrides,
+        request_timeout: Duration,
+        invalid: &dyn Fn(String, String) -> ConfigError,
+    ) -> Result<Option<SharedStore>, ConfigError> {
+        let Some(url) = overrides.store_url.clone().or_else(|| self.url.clone()) else {
+            return Ok(None);
+        };
+        if !url.starts_with("redis://") && !url.starts_with("redis+unix://") {
+            return Err(invalid(
+                "store.url".into(),
+                format!("{url:?} is not a Redis URL such as \"redis://127.0.0.1:6379/0\""),
+            ));
+        }
+        if self.namespace.is_empty()
+            || !self
+                .namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        {
+            return Err(invalid(
+                "store.namespace".into(),
+                format!(
+                    "{:?} must be letters, digits, '-', '_', '.' or ':'",
+                    self.namespace
+                ),
+            ));
+        }
+        if !(1..=16384).contains(&self.buckets) {
+            return Err(invalid(
+                "store.buckets".into(),
+                format!("{} is not between 1 and 16384", self.buckets),
+            ));
+        }
+        let worker = match overrides.worker.clone().or_else(|| self.worker.clone()) {
+            Some(worker) => worker,
+            None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default(),
+        };
+        if worker.is_empty()
+            || !worker
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(invalid(
+                "store.worker".into(),
+                format!("{worker:?} is not a worker name (letters, digits, '-', '_', '.'); set store.worker or --worker"),
+            ));
+        }
+        let lease = self
+            .lease
+            .unwrap_or(request_timeout + Duration::from_secs(30));
+        if lease < request_timeout + Duration::from_secs(2) {
+            return Err(invalid(
+                "store.lease".into(),
+                format!("{lease:?} must exceed crawler.request_timeout ({request_timeout:?}) by at least 2s, so that a request can end within its lease"),
+            ));
+        }
+        Ok(Some(SharedStore {
+            url,
+            namespace: self.namespace.clone(),
+            buckets: self.buckets,
+            worker,
+            lease,
+        }))
     }
 }
 

@@ -200,6 +200,13 @@ struct OverrideArgs {
     /// Stop after this long, e.g. 10m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     max_time: Option<Duration>,
+    /// Share the crawl with other workers through Redis (overrides store.url), e.g.
+    /// redis://127.0.0.1:6379/0. Needs a build with `--features redis`.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// This worker's name in a shared crawl (overrides store.worker).
+    #[arg(long, value_name = "NAME")]
+    worker: Option<String>,
 }
 
 impl From<OverrideArgs> for Overrides {
@@ -213,6 +220,8 @@ impl From<OverrideArgs> for Overrides {
             http: None,
             warc_path: a.warc,
             block_private_by_default: false,
+            store_url: a.store,
+            worker: a.worker,
         }
     }
 }
@@ -501,10 +510,33 @@ fn resolve_config(source: SourceArgs, overrides: Overrides) -> Result<(CrawlConf
 
 async fn crawl(args: CrawlArgs, bar: Option<ProgressBar>) -> Result<()> {
     let (config, _) = resolve_config(args.source, args.overrides.into())?;
+    if config.shared.is_some() {
+        if args.fresh {
+            anyhow::bail!("--fresh deletes a state directory; a shared crawl lives in Redis: start it over under another store.namespace, or delete its keys");
+        }
+        return run_shared_crawl(config).await;
+    }
     if args.fresh {
         forget_crawl(&config)?;
     }
     run_crawl(config, bar).await.map(|_| ())
+}
+
+/// One worker of a crawl shared through Redis, until the shared crawl is done.
+#[cfg(feature = "redis")]
+async fn run_shared_crawl(config: CrawlConfig) -> Result<()> {
+    let output = config.output_path.clone();
+    let crawler =
+        newscrawl::crawl::SharedCrawler::connect(config, ParserRegistry::default()).await?;
+    let summary = crawler.run(stop_signal()).await?;
+    eprintln!("{summary}");
+    eprintln!("records: {}", output.display());
+    Ok(())
+}
+
+#[cfg(not(feature = "redis"))]
+async fn run_shared_crawl(_config: CrawlConfig) -> Result<()> {
+    anyhow::bail!("this build cannot share a crawl through Redis (store.url or --store): build it with `cargo build --release --features redis`")
 }
 
 async fn daemon(args: DaemonArgs) -> Result<()> {
@@ -514,6 +546,9 @@ async fn daemon(args: DaemonArgs) -> Result<()> {
     // addresses unless the config says otherwise.
     overrides.block_private_by_default = true;
     let (config, source) = resolve_config(args.source, overrides)?;
+    if config.shared.is_some() {
+        anyhow::bail!("the daemon does not run on a shared (Redis) store yet: use `crawl --store ...` for shared one-shot crawls");
+    }
     let http = config.http;
     let state_dir = config.state_dir.clone();
     let mut crawler = open_crawler(config).await?;

@@ -16,6 +16,8 @@ mod page;
 mod pool;
 mod robots_fetch;
 mod scheduler;
+#[cfg(feature = "redis")]
+mod shared;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +36,8 @@ use crate::store::{Store, StoreError};
 pub use control::{CrawlHandle, ErrorNote, HostLive, LiveStatus, SiteLive};
 use pool::WorkerPool;
 use scheduler::Scheduler;
+#[cfg(feature = "redis")]
+pub use shared::SharedCrawler;
 
 /// Threads for store calls (the sink's flush may hold one for a while).
 const IO_THREADS: usize = 3;

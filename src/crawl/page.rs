@@ -23,7 +23,7 @@ use crate::parse::Page;
 use crate::politeness::{parse_retry_after, Feedback, Politeness};
 use crate::site::{Site, UrlKind};
 use crate::store::{
-    fingerprint, hex, Capture, PageCommit, QueueEntry, Revisit, Store, UrlState, UrlStatus,
+    fingerprint, hex, Capture, PageCommit, PageStore, QueueEntry, Revisit, UrlState, UrlStatus,
 };
 
 /// What a settled page tells the scheduler.
@@ -98,7 +98,7 @@ fn is_temporary(response: &Result<Response, FetchError>) -> Option<String> {
 pub(super) struct PageJob {
     pub fetcher: Fetcher,
     pub cpu: WorkerPool,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn PageStore>,
     pub config: Arc<CrawlConfig>,
     pub parser: Arc<dyn crate::parse::Parser>,
     pub site: Arc<Site>,

@@ -60,100 +60,143 @@ pub(super) struct RobotsJob {
     pub metrics: Arc<Metrics>,
 }
 
+/// A robots.txt request's result: the copy, when the server answered, what the answer
+/// says about the server, and why the host may not be connected to (if so).
+pub(super) struct RobotsFetched {
+    pub copy: RobotsCopy,
+    pub answered_at: Instant,
+    pub feedback: Feedback,
+    pub refused: Option<String>,
+}
+
+/// Fetches a host's robots.txt from `url`, following redirects with `delay` between
+/// hops.
+pub(super) async fn fetch_robots(
+    fetcher: &Fetcher,
+    metrics: &Metrics,
+    host: &str,
+    url: &str,
+    delay: Duration,
+) -> RobotsFetched {
+    let mut target = Url::parse(url).ok();
+    let mut copy = RobotsCopy {
+        fetched_at_ms: now_ms(),
+        status: 0,
+        body: Vec::new(),
+        error: Some(format!("invalid robots.txt URL {url}")),
+    };
+    let mut answered_at = Instant::now();
+    let mut feedback = Feedback::Failed;
+    let mut refused = None;
+    for hop in 0..=MAX_REDIRECTS {
+        let Some(url) = target.take() else { break };
+        if hop > 0 {
+            tokio::time::sleep_until(answered_at + delay).await;
+        }
+        let sent = Instant::now();
+        let response = fetcher
+            .get_limited(
+                &url,
+                &Validators::default(),
+                BodyLimit::Truncate(crate::robots::MAX_ROBOTS_BYTES as u64),
+            )
+            .await;
+        match &response {
+            Ok(r) => metrics.request(
+                "robots",
+                Some(r.status),
+                r.body.len() as u64,
+                sent.elapsed(),
+            ),
+            Err(_) => metrics.request("robots", None, 0, sent.elapsed()),
+        }
+        answered_at = response
+            .as_ref()
+            .map_or_else(|_| Instant::now(), |r| r.answered_at);
+        copy = match response {
+            Ok(Response {
+                status,
+                location,
+                body,
+                truncated,
+                ..
+            }) => {
+                if truncated {
+                    tracing::info!(
+                        host,
+                        "robots.txt is larger than {} bytes; the rules in its first {} bytes apply",
+                        body.len(),
+                        body.len()
+                    );
+                }
+                feedback = if status >= 500 || status == 429 {
+                    Feedback::Failed
+                } else {
+                    Feedback::Healthy {
+                        latency: answered_at.saturating_duration_since(sent),
+                    }
+                };
+                if (300..400).contains(&status) {
+                    target = location.and_then(|l| Url::parse(&l).ok());
+                    if target.is_some() && hop < MAX_REDIRECTS {
+                        continue;
+                    }
+                    // A robots.txt that redirects too often (or nowhere) is
+                    // unavailable in the 4xx sense: no restrictions.
+                    RobotsCopy {
+                        fetched_at_ms: now_ms(),
+                        status: 404,
+                        body: Vec::new(),
+                        error: Some(format!("redirect chain ended at HTTP {status}")),
+                    }
+                } else {
+                    RobotsCopy {
+                        fetched_at_ms: now_ms(),
+                        status,
+                        body,
+                        error: None,
+                    }
+                }
+            }
+            Err(e) => {
+                feedback = Feedback::Failed;
+                if let crate::fetch::FetchError::Refused(reason) = &e {
+                    refused = Some(reason.clone());
+                }
+                RobotsCopy {
+                    fetched_at_ms: now_ms(),
+                    status: 0,
+                    body: Vec::new(),
+                    error: Some(e.to_string()),
+                }
+            }
+        };
+        break;
+    }
+    RobotsFetched {
+        copy,
+        answered_at,
+        feedback,
+        refused,
+    }
+}
+
 impl RobotsJob {
     /// Fetches, stores the copy in the host's record, and reports to the scheduler.
     pub async fn run(self) {
-        let mut target = Url::parse(&self.url).ok();
-        let mut copy = RobotsCopy {
-            fetched_at_ms: now_ms(),
-            status: 0,
-            body: Vec::new(),
-            error: Some(format!("invalid robots.txt URL {}", self.url)),
-        };
-        let mut answered_at = Instant::now();
-        let mut feedback = Feedback::Failed;
-        let mut refused = None;
-        for hop in 0..=MAX_REDIRECTS {
-            let Some(url) = target.take() else { break };
-            if hop > 0 {
-                tokio::time::sleep_until(answered_at + self.delay).await;
-            }
-            let sent = Instant::now();
-            let response = self
-                .fetcher
-                .get_limited(
-                    &url,
-                    &Validators::default(),
-                    BodyLimit::Truncate(crate::robots::MAX_ROBOTS_BYTES as u64),
-                )
-                .await;
-            match &response {
-                Ok(r) => self.metrics.request(
-                    "robots",
-                    Some(r.status),
-                    r.body.len() as u64,
-                    sent.elapsed(),
-                ),
-                Err(_) => self.metrics.request("robots", None, 0, sent.elapsed()),
-            }
-            answered_at = response
-                .as_ref()
-                .map_or_else(|_| Instant::now(), |r| r.answered_at);
-            copy = match response {
-                Ok(Response {
-                    status,
-                    location,
-                    body,
-                    truncated,
-                    ..
-                }) => {
-                    if truncated {
-                        tracing::info!(host = self.host, "robots.txt is larger than {} bytes; the rules in its first {} bytes apply", body.len(), body.len());
-                    }
-                    feedback = if status >= 500 || status == 429 {
-                        Feedback::Failed
-                    } else {
-                        Feedback::Healthy {
-                            latency: answered_at.saturating_duration_since(sent),
-                        }
-                    };
-                    if (300..400).contains(&status) {
-                        target = location.and_then(|l| Url::parse(&l).ok());
-                        if target.is_some() && hop < MAX_REDIRECTS {
-                            continue;
-                        }
-                        // A robots.txt that redirects too often (or nowhere) is
-                        // unavailable in the 4xx sense: no restrictions.
-                        RobotsCopy {
-                            fetched_at_ms: now_ms(),
-                            status: 404,
-                            body: Vec::new(),
-                            error: Some(format!("redirect chain ended at HTTP {status}")),
-                        }
-                    } else {
-                        RobotsCopy {
-                            fetched_at_ms: now_ms(),
-                            status,
-                            body,
-                            error: None,
-                        }
-                    }
-                }
-                Err(e) => {
-                    feedback = Feedback::Failed;
-                    if let crate::fetch::FetchError::Refused(reason) = &e {
-                        refused = Some(reason.clone());
-                    }
-                    RobotsCopy {
-                        fetched_at_ms: now_ms(),
-                        status: 0,
-                        body: Vec::new(),
-                        error: Some(e.to_string()),
-                    }
-                }
-            };
-            break;
-        }
+        let RobotsFetched {
+            copy,
+            answered_at,
+            feedback,
+            refused,
+        } = fetch_robots(
+            &self.fetcher,
+            &self.metrics,
+            &self.host,
+            &self.url,
+            self.delay,
+        )
+        .await;
         let (store, host, saved_copy) = (self.store.clone(), self.host.clone(), copy.clone());
         let saved = self
             .io

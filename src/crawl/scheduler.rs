@@ -616,7 +616,7 @@ impl Scheduler {
             let job = PageJob {
                 fetcher: self.crawler.fetcher.clone(),
                 cpu: self.crawler.cpu.clone(),
-                store: self.crawler.store.clone(),
+                store: Arc::new(crate::store::WholeStore(self.crawler.store.clone())),
                 config: self.crawler.config.clone(),
                 parser: self
                     .crawler
@@ -668,16 +668,7 @@ impl Scheduler {
     /// Queues the sitemaps a host's robots.txt names (those on the site's hosts).
     fn queue_robots_sitemaps(&mut self, host: &str, robots: &Robots) {
         let site = self.hosts[host].site.clone();
-        if !site.robots_sitemaps || robots.sitemaps.is_empty() {
-            return;
-        }
-        let entries: Vec<QueueEntry> = robots
-            .sitemaps
-            .iter()
-            .filter_map(|s| self.crawler.config.normalizer.parse(s).ok())
-            .filter(|url| site.allows_host(url) && !site.denies(url))
-            .map(|url| QueueEntry::found(url, &site.name, crate::site::UrlKind::Sitemap, 0))
-            .collect();
+        let entries = sitemaps_named(&site, robots, self.config());
         if entries.is_empty() {
             return;
         }
@@ -1247,6 +1238,25 @@ pub(super) fn start_entries(config: &CrawlConfig) -> Vec<QueueEntry> {
                 .chain(feeds)
                 .map(|(url, kind)| QueueEntry::found(url.to_string(), &site.name, kind, 0))
         })
+        .collect()
+}
+
+/// The sitemaps a host's robots.txt names that are on the site's hosts (none when
+/// the site does not read robots.txt sitemaps).
+pub(super) fn sitemaps_named(
+    site: &Site,
+    robots: &Robots,
+    config: &CrawlConfig,
+) -> Vec<QueueEntry> {
+    if !site.robots_sitemaps {
+        return Vec::new();
+    }
+    robots
+        .sitemaps
+        .iter()
+        .filter_map(|s| config.normalizer.parse(s).ok())
+        .filter(|url| site.allows_host(url) && !site.denies(url))
+        .map(|url| QueueEntry::found(url, &site.name, UrlKind::Sitemap, 0))
         .collect()
 }
 

@@ -20,7 +20,7 @@ pub use warc::WarcSink;
 
 /// Cuts an output file back to the length its last saved offset recorded (what was
 /// written after it is written again); refuses a file shorter than that.
-fn cut_back(file: &File, path: &Path, saved: u64) -> Result<(), SinkError> {
+pub(crate) fn cut_back(file: &File, path: &Path, saved: u64) -> Result<(), SinkError> {
     let io = |source| SinkError::Io {
         path: path.display().to_string(),
         source,

@@ -11,6 +11,8 @@
 //!   handed out again meanwhile; a crashed process's leases are queued again when the
 //!   store is next opened (by [`Store::recover_leases`] where leases are persisted).
 
+#[cfg(feature = "redis")]
+pub mod redis_frontier;
 mod sled_store;
 
 use serde::{Deserialize, Serialize};
@@ -60,6 +62,10 @@ pub enum StoreError {
     Sled(sled::Error),
     #[error("cannot create {path}: {reason}")]
     Io { path: String, reason: String },
+    /// The shared (Redis) frontier's error: the server's, or an answer it should not
+    /// have given.
+    #[error("redis store: {0}")]
+    Redis(String),
 }
 
 impl From<sled::Error> for StoreError {
@@ -318,6 +324,30 @@ pub struct SinkOffset {
     pub bytes: u64,
     /// Which file of a rotating output `bytes` is about (0: the first).
     pub file: u32,
+}
+
+/// What settling one page needs from the crawl's memory: the URL's recorded state,
+/// the first URL seen with a content hash, and the atomic commit of the outcome. A
+/// whole [`Store`] gives it; in a shared crawl, the lease on the page's host does.
+pub trait PageStore: Send + Sync {
+    fn recorded_state(&self, url: &str) -> Result<Option<UrlState>, StoreError>;
+    fn content_owner(&self, hash: &Fingerprint) -> Result<Option<String>, StoreError>;
+    fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError>;
+}
+
+/// A whole store settles pages.
+pub struct WholeStore(pub std::sync::Arc<dyn Store>);
+
+impl PageStore for WholeStore {
+    fn recorded_state(&self, url: &str) -> Result<Option<UrlState>, StoreError> {
+        self.0.recorded_state(url)
+    }
+    fn content_owner(&self, hash: &Fingerprint) -> Result<Option<String>, StoreError> {
+        self.0.content_owner(hash)
+    }
+    fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError> {
+        self.0.commit(commit)
+    }
 }
 
 /// Storage for one crawl. Implementations are cheap to share (`Arc`) across threads;

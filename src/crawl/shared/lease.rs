@@ -1,0 +1,170 @@
+//! One lease on a host of a shared crawl, seen by the page pipeline as its store: the
+//! page's commit becomes the lease's completion, with the host's next allowed start
+//! worked out from what the server's answer said.
+//!
+//! Invariant: the completion carries the epoch of the claim, so a page whose lease was
+//! lost (it expired and another worker claimed the host) commits nothing; its outcome
+//! is dropped and its URL is fetched again by the new holder.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+
+use crate::politeness::{Feedback, Politeness};
+use crate::store::redis_frontier::{Claim, Completion, RedisFrontier};
+use crate::store::{CommitReport, Fingerprint, PageCommit, PageStore, StoreError, UrlState};
+
+/// The host's clock after one request, from its delay, its failure backoff before the
+/// request and what the answer said: the gap until the next request may start, and
+/// the new backoff.
+pub(super) fn next_gap(
+    delay: Duration,
+    backoff: Duration,
+    feedback: &Feedback,
+    policy: &Politeness,
+) -> (Duration, Duration) {
+    match feedback {
+        Feedback::Healthy { .. } => {
+            let backoff = backoff / 2;
+            let backoff = if backoff < Duration::from_millis(10) {
+                Duration::ZERO
+            } else {
+                backoff
+            };
+            (delay + backoff, backoff)
+        }
+        Feedback::Failed => {
+            let backoff = (backoff * 2)
+                .max(policy.error_backoff)
+                .min(policy.max_delay);
+            (delay + backoff, backoff)
+        }
+        Feedback::Pause(pause) => ((delay + backoff).max(*pause), backoff),
+    }
+}
+
+/// A lease on one host for one page.
+pub(super) struct LeasedPage {
+    pub frontier: RedisFrontier,
+    pub runtime: Handle,
+    pub claim: Claim,
+    pub worker: String,
+    /// The URL's state as the claim found it.
+    pub state: Option<UrlState>,
+    /// The host's delay: max(site min_delay, robots.txt Crawl-delay).
+    pub delay: Duration,
+    pub policy: Politeness,
+    /// What the server's answer said, set as soon as it came.
+    pub feedback: Arc<Mutex<Option<Feedback>>>,
+}
+
+impl PageStore for LeasedPage {
+    fn recorded_state(&self, url: &str) -> Result<Option<UrlState>, StoreError> {
+        Ok(self.state.clone().filter(|state| state.url == url))
+    }
+
+    fn content_owner(&self, hash: &Fingerprint) -> Result<Option<String>, StoreError> {
+        self.runtime
+            .block_on(self.frontier.content_owner(self.claim.bucket, hash))
+    }
+
+    fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError> {
+        let feedback = self
+            .feedback
+            .lock()
+            .expect("feedback lock poisoned")
+            .take()
+            .unwrap_or(Feedback::Failed);
+        let (gap, backoff) = next_gap(
+            self.delay,
+            Duration::from_millis(self.claim.backoff_ms),
+            &feedback,
+            &self.policy,
+        );
+        let records = commit.records.len();
+        let url = commit.state.as_ref().map(|s| s.url.clone());
+        let completion = Completion {
+            url,
+            state: commit.state,
+            requeue_after: commit.requeue.as_ref().map(|_| Duration::ZERO),
+            next_gap: gap,
+            delay: self.delay,
+            backoff,
+            content: commit.content.map(|(hash, _)| hash),
+            robots: None,
+            max_urls_per_host: commit.max_urls_per_host.unwrap_or(0),
+            park: false,
+            records: commit.records,
+            links: commit.links,
+            denied: commit
+                .denied
+                .iter()
+                .map(|entry| {
+                    let mut state = UrlState::queued(entry);
+                    state.status = crate::store::UrlStatus::RobotsDenied;
+                    state.note = Some("disallowed by robots.txt (found as a link)".into());
+                    state
+                })
+                .collect(),
+        };
+        let done = self.runtime.block_on(self.frontier.complete(
+            &self.claim,
+            &self.worker,
+            completion,
+        ))?;
+        if !done.accepted {
+            return Err(StoreError::Redis(format!(
+                "the lease on {} ended before its page was committed (another worker holds the host now and fetches the URL again); this outcome is dropped",
+                self.claim.host
+            )));
+        }
+        Ok(CommitReport {
+            new_links: done.new_links,
+            refreshed: Vec::new(),
+            records,
+            denied: done.denied,
+            over_budget: done.over_budget,
+            revisit_due_ms: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_and_successes_recover() {
+        let policy = Politeness {
+            error_backoff: Duration::from_secs(2),
+            max_delay: Duration::from_secs(10),
+            ..Politeness::default()
+        };
+        let delay = Duration::from_secs(1);
+        let (gap, backoff) = next_gap(delay, Duration::ZERO, &Feedback::Failed, &policy);
+        assert_eq!(
+            (gap, backoff),
+            (Duration::from_secs(3), Duration::from_secs(2))
+        );
+        let (_, backoff) = next_gap(delay, backoff, &Feedback::Failed, &policy);
+        let (gap, backoff) = next_gap(delay, backoff, &Feedback::Failed, &policy);
+        assert_eq!(backoff, Duration::from_secs(8));
+        assert_eq!(gap, Duration::from_secs(9));
+        let (_, backoff) = next_gap(delay, backoff, &Feedback::Failed, &policy);
+        assert_eq!(backoff, Duration::from_secs(10), "capped at max_delay");
+        let healthy = Feedback::Healthy {
+            latency: Duration::from_millis(5),
+        };
+        let (gap, backoff) = next_gap(delay, backoff, &healthy, &policy);
+        assert_eq!(
+            (gap, backoff),
+            (Duration::from_secs(6), Duration::from_secs(5))
+        );
+        let pause = Feedback::Pause(Duration::from_secs(30));
+        assert_eq!(
+            next_gap(delay, backoff, &pause, &policy).0,
+            Duration::from_secs(30)
+        );
+    }
+}

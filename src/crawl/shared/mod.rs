@@ -1,0 +1,730 @@
+//! A worker of a crawl shared through Redis: it claims hosts one request at a time
+//! from the shared frontier, fetches and settles each page with the same pipeline as
+//! a one-machine crawl, and completes the lease with everything the page produced.
+//! It also routes links found in each bucket to their own bucket, and delivers the
+//! records it committed to its own output file.
+//!
+//! Invariants: a request starts only under a live lease on its host, and never later
+//! than the lease's deadline minus the request timeout and a safety margin, so it
+//! ends before the lease does and the next holder's request cannot overlap it; every
+//! claim ends in one completion or expires; the run ends only when two scans of every
+//! bucket, with nothing of this worker in flight, found no work and no write between
+//! them.
+
+mod lease;
+mod sink;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ::url::Url;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+
+use super::known_links::KnownLinks;
+use super::page::{PageJob, PageOutcome};
+use super::pool::WorkerPool;
+use super::robots_fetch::{fetch_robots, is_usable, policy_of, RobotsFetched};
+use super::{
+    fetcher_for, host_sites_of, now_ms, site_parsers, CrawlError, Stats, StopReason, Summary,
+};
+use crate::config::{CrawlConfig, SharedStore};
+use crate::fetch::Fetcher;
+use crate::metrics::Metrics;
+use crate::parse::{Parser, ParserRegistry};
+use crate::politeness::Feedback;
+use crate::robots::Robots;
+use crate::site::{path_and_query, Site};
+use crate::store::redis_frontier::{Claim, Claimed, Completion, RedisFrontier};
+use crate::store::{RobotsCopy, StoreError, UrlState, UrlStatus};
+use lease::{next_gap, LeasedPage};
+use sink::StreamSink;
+
+/// A request starts no later than this before its lease's deadline minus the request
+/// timeout: the time a stalled worker may lose without breaking politeness.
+const SAFETY_MARGIN: Duration = Duration::from_secs(2);
+/// Hosts claimed in one call, at most.
+const CLAIM_BATCH: usize = 8;
+/// How soon a bucket that had no work is asked again (others may add to it).
+const EMPTY_RECHECK: Duration = Duration::from_millis(50);
+/// The longest wait before a bucket is asked again.
+const MAX_RECHECK: Duration = Duration::from_millis(250);
+/// How long a worker name is held without a heartbeat.
+const WORKER_TTL: Duration = Duration::from_secs(6);
+/// How often the sink delivers and the router routes when idle.
+const SINK_INTERVAL: Duration = Duration::from_millis(250);
+const ROUTE_IDLE: Duration = Duration::from_millis(20);
+
+/// The robots.txt copy as a shared crawl keeps it: with the number of failed tries
+/// in a row, so that every worker backs off the same way.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct SharedRobots {
+    copy: RobotsCopy,
+    failures: u32,
+}
+
+/// A worker, ready to run.
+pub struct SharedCrawler {
+    config: Arc<CrawlConfig>,
+    shared: SharedStore,
+    frontier: RedisFrontier,
+    site_parsers: HashMap<String, Arc<dyn Parser>>,
+    fetcher: Fetcher,
+    host_sites: HashMap<String, Arc<Site>>,
+    cpu: WorkerPool,
+    metrics: Arc<Metrics>,
+    known_links: Arc<KnownLinks>,
+    /// Parsed robots.txt copies, by host and fetch time.
+    robots: Mutex<HashMap<String, (u64, Arc<Robots>)>>,
+    stats: Mutex<Stats>,
+}
+
+impl SharedCrawler {
+    /// Connects to the shared store the config names and checks the sites' parsers.
+    pub async fn connect(config: CrawlConfig, parsers: ParserRegistry) -> Result<Self, CrawlError> {
+        let shared = config.shared.clone().ok_or_else(|| {
+            CrawlError::Store(StoreError::Redis(
+                "the config names no shared store (store.url or --store)".into(),
+            ))
+        })?;
+        let frontier =
+            RedisFrontier::connect(&shared.url, &shared.namespace, shared.buckets).await?;
+        let site_parsers = site_parsers(&config, &parsers)?;
+        let fetcher = fetcher_for(&config)?;
+        let host_sites = host_sites_of(&config);
+        let cpu = WorkerPool::new("newscrawl-cpu", 0, super::pool::CPU_NICENESS)
+            .map_err(|e| CrawlError::Join(format!("cannot start a worker pool: {e}")))?;
+        Ok(Self {
+            config: Arc::new(config),
+            shared,
+            frontier,
+            site_parsers,
+            fetcher,
+            host_sites,
+            cpu,
+            metrics: Arc::new(Metrics::new()),
+            known_links: Arc::default(),
+            robots: Mutex::default(),
+            stats: Mutex::default(),
+        })
+    }
+
+    fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
+        self.stats.lock().expect("stats lock poisoned")
+    }
+
+    /// Takes this worker's name for the run, waiting out a claim left by a killed
+    /// process under the same name.
+    async fn hold_name(&self, token: &str) -> Result<(), CrawlError> {
+        let give_up = Instant::now() + WORKER_TTL + Duration::from_secs(1);
+        loop {
+            if self
+                .frontier
+                .hold_worker_id(&self.shared.worker, token, WORKER_TTL)
+                .await?
+            {
+                return Ok(());
+            }
+            if Instant::now() >= give_up {
+                return Err(CrawlError::Store(StoreError::Redis(format!(
+                    "worker name {:?} is held by another live worker of crawl {:?}; give each worker its own name (store.worker or --worker)",
+                    self.shared.worker, self.shared.namespace
+                ))));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Crawls until the shared crawl has nothing left, a limit is reached, or
+    /// `shutdown` completes; then lets this worker's requests finish, delivers its
+    /// records and gives its name up.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<Summary, CrawlError> {
+        let started = Instant::now();
+        let token = format!("{}-{}", std::process::id(), now_ms());
+        self.hold_name(&token).await?;
+        let this = Arc::new(self);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let heartbeat = tokio::spawn(heartbeat(this.clone(), token.clone(), stop_rx.clone()));
+        let mut unparked = 0;
+        for bucket in 0..this.frontier.buckets() {
+            unparked += this.frontier.unpark(bucket).await?;
+        }
+        if unparked > 0 {
+            tracing::info!(
+                "{unparked} hosts left for later by an earlier run may be claimed again"
+            );
+        }
+        let seeds = super::scheduler::start_entries(&this.config);
+        let (new_seeds, _) = this.frontier.enqueue(&seeds, 0).await?;
+        tracing::info!(
+            worker = %this.shared.worker,
+            "joined crawl {:?} ({} buckets); {new_seeds} new seeds queued",
+            this.shared.namespace,
+            this.frontier.buckets()
+        );
+        let sink = StreamSink::open(
+            this.frontier.clone(),
+            &this.shared.worker,
+            &this.config.output_path,
+        )
+        .await?;
+        let sink_task = tokio::spawn(run_sink(sink, stop_rx.clone(), this.metrics.clone()));
+        let router = tokio::spawn(route(this.clone(), stop_rx.clone()));
+
+        let result = this.clone().dispatch(started, shutdown).await;
+
+        let _ = stop_tx.send(true);
+        let _ = router.await;
+        let delivered = sink_task
+            .await
+            .map_err(|e| CrawlError::Join(e.to_string()))??;
+        let _ = heartbeat.await;
+        if let Err(e) = this
+            .frontier
+            .release_worker_id(&this.shared.worker, &token)
+            .await
+        {
+            tracing::warn!("could not give the worker name up (it expires by itself): {e}");
+        }
+        let stop = result?;
+        let stats = this.stats().clone();
+        Ok(Summary {
+            stats,
+            stop,
+            elapsed: started.elapsed(),
+            records_delivered: delivered,
+        })
+    }
+
+    /// Claims hosts and starts their requests until the crawl is done or stopped.
+    async fn dispatch(
+        self: Arc<Self>,
+        started: Instant,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<StopReason, CrawlError> {
+        let concurrency = self.config.concurrency;
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let buckets = self.frontier.buckets() as usize;
+        let mut next_check = vec![Instant::now(); buckets];
+        let mut first = 0;
+        let mut quiet: Option<Vec<u64>> = None;
+        let deadline = self.config.max_time.map(|t| started + t);
+        // Buckets where one of this worker's leases just ended: its host may be
+        // claimable again at once.
+        let (ended_tx, mut ended) = mpsc::unbounded_channel::<usize>();
+        tokio::pin!(shutdown);
+        let stop = loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break StopReason::Shutdown,
+                _ = std::future::ready(()) => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break StopReason::MaxTime;
+            }
+            if self
+                .config
+                .max_pages
+                .is_some_and(|max| self.stats().requests >= max)
+            {
+                break StopReason::MaxPages;
+            }
+            let mut claimed = 0;
+            for offset in 0..buckets {
+                let bucket = (first + offset) % buckets;
+                let free = permits.available_permits();
+                if free == 0 {
+                    break;
+                }
+                if next_check[bucket] > Instant::now() {
+                    continue;
+                }
+                let asked = Instant::now();
+                let answer = self
+                    .frontier
+                    .claim(
+                        bucket as u32,
+                        &self.shared.worker,
+                        free.min(CLAIM_BATCH),
+                        self.shared.lease,
+                        self.config.politeness.min_delay,
+                    )
+                    .await;
+                match answer {
+                    Ok(Claimed::Hosts(claims)) => {
+                        for claim in claims {
+                            let permit = permits
+                                .clone()
+                                .try_acquire_owned()
+                                .expect("no more claims than free permits");
+                            claimed += 1;
+                            let (this, ended_tx) = (self.clone(), ended_tx.clone());
+                            tokio::spawn(async move {
+                                this.handle(claim, asked).await;
+                                drop(permit);
+                                let _ = ended_tx.send(bucket);
+                            });
+                        }
+                    }
+                    Ok(Claimed::Wait { now_ms, until_ms }) => {
+                        let wait = Duration::from_millis(until_ms.saturating_sub(now_ms));
+                        next_check[bucket] = asked + wait.min(MAX_RECHECK);
+                    }
+                    Ok(Claimed::Empty) => next_check[bucket] = asked + EMPTY_RECHECK,
+                    Err(e) => {
+                        tracing::warn!(bucket, "claim failed: {e}");
+                        next_check[bucket] = asked + MAX_RECHECK;
+                    }
+                }
+            }
+            first = (first + 1) % buckets;
+            if claimed > 0 {
+                quiet = None;
+                continue;
+            }
+            if permits.available_permits() == concurrency {
+                match self.scan().await {
+                    Ok(Some(writes)) if quiet.as_ref() == Some(&writes) => break StopReason::Done,
+                    Ok(scan) => quiet = scan,
+                    Err(e) => {
+                        tracing::warn!("could not read the crawl's progress: {e}");
+                        quiet = None;
+                    }
+                }
+            }
+            let wake = next_check
+                .iter()
+                .min()
+                .copied()
+                .unwrap_or_else(Instant::now)
+                .clamp(
+                    Instant::now() + Duration::from_millis(1),
+                    Instant::now() + MAX_RECHECK,
+                );
+            tokio::select! {
+                _ = &mut shutdown => break StopReason::Shutdown,
+                _ = tokio::time::sleep_until(wake) => {}
+                Some(bucket) = ended.recv() => next_check[bucket] = Instant::now(),
+            }
+            while let Ok(bucket) = ended.try_recv() {
+                next_check[bucket] = Instant::now();
+            }
+        };
+        // Let this worker's requests end and their pages commit.
+        let _ = permits.acquire_many(concurrency as u32).await;
+        Ok(stop)
+    }
+
+    /// The write counts of every bucket if none has work (queued URLs, a lease, links
+    /// to route), else `None`.
+    async fn scan(&self) -> Result<Option<Vec<u64>>, StoreError> {
+        let mut writes = Vec::with_capacity(self.frontier.buckets() as usize);
+        for bucket in 0..self.frontier.buckets() {
+            let load = self.frontier.load(bucket).await?;
+            if load.hosts > 0 || load.links > 0 {
+                return Ok(None);
+            }
+            writes.push(load.writes);
+        }
+        Ok(Some(writes))
+    }
+
+    /// Makes one request under `claim` and completes the lease.
+    async fn handle(self: &Arc<Self>, claim: Claim, asked: Instant) {
+        let host = claim.host.clone();
+        // On this machine's clock, the last moment a request may start.
+        let lease_left = Duration::from_millis(claim.deadline_ms.saturating_sub(claim.now_ms));
+        let start_by = (asked + lease_left)
+            .checked_sub(self.config.request_timeout + SAFETY_MARGIN)
+            .unwrap_or(asked);
+        let result = match self.host_sites.get(&host).cloned() {
+            None => {
+                tracing::warn!(
+                    host,
+                    "host belongs to no site of this worker's config; left for later"
+                );
+                self.release(&claim, Duration::ZERO, true).await
+            }
+            Some(site) => match &claim.page {
+                None => self.fetch_robots(&claim, &site, start_by).await,
+                Some(_) => self.fetch_page(&claim, site, start_by).await,
+            },
+        };
+        if let Err(e) = result {
+            tracing::warn!(host, "{e}");
+        }
+    }
+
+    /// Ends a lease without a request.
+    async fn release(&self, claim: &Claim, gap: Duration, park: bool) -> Result<(), CrawlError> {
+        let delay = self
+            .host_sites
+            .get(&claim.host)
+            .map_or(self.config.politeness.min_delay, |s| s.min_delay);
+        self.frontier
+            .complete(
+                claim,
+                &self.shared.worker,
+                Completion {
+                    next_gap: gap,
+                    delay,
+                    backoff: Duration::from_millis(claim.backoff_ms),
+                    park,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn decode_robots(&self, claim: &Claim) -> Option<SharedRobots> {
+        let bytes = claim.robots.as_ref()?;
+        match postcard::from_bytes(bytes) {
+            Ok(robots) => Some(robots),
+            Err(e) => {
+                tracing::warn!(
+                    host = claim.host,
+                    "stored robots.txt copy is corrupt ({e}); fetching it again"
+                );
+                None
+            }
+        }
+    }
+
+    /// The host's delay under a robots.txt policy: max(site min_delay, Crawl-delay
+    /// capped at `max_crawl_delay`).
+    fn delay_of(&self, site: &Site, robots: Option<&Robots>) -> Duration {
+        let crawl_delay = robots
+            .and_then(|r| r.crawl_delay)
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
+            .unwrap_or_default()
+            .min(self.config.politeness.max_crawl_delay);
+        site.min_delay.max(crawl_delay)
+    }
+
+    async fn fetch_robots(
+        &self,
+        claim: &Claim,
+        site: &Site,
+        start_by: Instant,
+    ) -> Result<(), CrawlError> {
+        if Instant::now() > start_by {
+            tracing::warn!(
+                host = claim.host,
+                "lease too short to start the robots.txt request; it is left to expire"
+            );
+            return Ok(());
+        }
+        let scheme = site
+            .seeds
+            .iter()
+            .chain(&site.sitemaps)
+            .chain(&site.feeds)
+            .filter_map(|u| Url::parse(u.as_ref()).ok())
+            .find(|u| crate::urlnorm::host_key(u).as_deref() == Some(claim.host.as_str()))
+            .map_or_else(|| "https".to_string(), |u| u.scheme().to_string());
+        let url = format!("{scheme}://{}/robots.txt", claim.host);
+        let previous = self.decode_robots(claim);
+        let RobotsFetched {
+            copy,
+            feedback,
+            refused,
+            ..
+        } = fetch_robots(
+            &self.fetcher,
+            &self.metrics,
+            &claim.host,
+            &url,
+            site.min_delay,
+        )
+        .await;
+        self.stats().robots_requests += 1;
+        let policy = &self.config.politeness;
+        let usable = refused.is_none() && is_usable(&copy);
+        let failures = if usable {
+            0
+        } else {
+            previous.map_or(0, |p| p.failures) + 1
+        };
+        let parsed = usable.then(|| policy_of(&copy, &self.config.robots_token));
+        let delay = self.delay_of(site, parsed.as_ref());
+        let (gap, backoff) = next_gap(
+            delay,
+            Duration::from_millis(claim.backoff_ms),
+            &feedback,
+            policy,
+        );
+        // An unusable copy is tried again after the failure backoff; after
+        // `max_retries` tries the host is left for a later run.
+        let valid = if usable {
+            policy.robots_ttl
+        } else {
+            robots_retry(policy, failures)
+        };
+        let park = refused.is_some() || (!usable && failures > policy.max_retries);
+        if let Some(reason) = &refused {
+            tracing::warn!(host = claim.host, "not crawled: {reason}");
+        } else if park {
+            tracing::warn!(host = claim.host, "robots.txt unavailable after {failures} tries; the host's URLs stay queued for a later run");
+        }
+        let sitemaps = parsed
+            .as_ref()
+            .map(|robots| super::scheduler::sitemaps_named(site, robots, &self.config))
+            .unwrap_or_default();
+        let encoded =
+            postcard::to_stdvec(&SharedRobots { copy, failures }).expect("robots copy serializes");
+        self.frontier
+            .complete(
+                claim,
+                &self.shared.worker,
+                Completion {
+                    next_gap: gap,
+                    delay,
+                    backoff,
+                    robots: Some((encoded, valid)),
+                    park,
+                    links: sitemaps,
+                    max_urls_per_host: self.config.max_urls_per_host,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The parsed policy of a usable stored copy.
+    fn robots_policy(&self, host: &str, copy: &RobotsCopy) -> Arc<Robots> {
+        let mut cache = self.robots.lock().expect("robots cache poisoned");
+        match cache.get(host) {
+            Some((at, robots)) if *at == copy.fetched_at_ms => robots.clone(),
+            _ => {
+                let robots = Arc::new(policy_of(copy, &self.config.robots_token));
+                cache.insert(host.to_string(), (copy.fetched_at_ms, robots.clone()));
+                robots
+            }
+        }
+    }
+
+    async fn fetch_page(
+        self: &Arc<Self>,
+        claim: &Claim,
+        site: Arc<Site>,
+        start_by: Instant,
+    ) -> Result<(), CrawlError> {
+        let page = claim.page.clone().expect("a page claim");
+        let Some(robots) = self.decode_robots(claim) else {
+            // The copy vanished or is corrupt: fetch it at the next claim.
+            return self.release(claim, Duration::ZERO, false).await;
+        };
+        if !is_usable(&robots.copy) {
+            let retry_at = robots.copy.fetched_at_ms
+                + millis(robots_retry(&self.config.politeness, robots.failures));
+            let gap = Duration::from_millis(retry_at.saturating_sub(now_ms()));
+            return self.release(claim, gap, false).await;
+        }
+        let policy = self.robots_policy(&claim.host, &robots.copy);
+        let delay = self.delay_of(&site, Some(&policy));
+        let settle_unrequested = |status: UrlStatus, note: String| {
+            let mut state = UrlState::queued(&page.entry);
+            state.status = status;
+            state.note = Some(note);
+            Completion {
+                url: Some(page.entry.url.clone()),
+                state: Some(state),
+                delay,
+                backoff: Duration::from_millis(claim.backoff_ms),
+                ..Default::default()
+            }
+        };
+        let Ok(url) = Url::parse(&page.entry.url) else {
+            let done = settle_unrequested(UrlStatus::Failed, "queued URL does not parse".into());
+            self.frontier
+                .complete(claim, &self.shared.worker, done)
+                .await?;
+            return Ok(());
+        };
+        if !policy.allows(path_and_query(&url)) {
+            self.stats().robots_denied += 1;
+            self.metrics.robots_denied();
+            let note = match policy.disallow_all_reason() {
+                Some(reason) => format!("robots.txt disallows everything: {reason}"),
+                None => "disallowed by robots.txt".to_string(),
+            };
+            let done = settle_unrequested(UrlStatus::RobotsDenied, note);
+            self.frontier
+                .complete(claim, &self.shared.worker, done)
+                .await?;
+            return Ok(());
+        }
+        if Instant::now() > start_by {
+            tracing::warn!(
+                host = claim.host,
+                "lease too short to start the request; it is left to expire"
+            );
+            return Ok(());
+        }
+        let feedback = Arc::new(Mutex::new(None));
+        let leased = LeasedPage {
+            frontier: self.frontier.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            claim: claim.clone(),
+            worker: self.shared.worker.clone(),
+            state: page.state.clone(),
+            delay,
+            policy: self.config.politeness.clone(),
+            feedback: feedback.clone(),
+        };
+        let job = PageJob {
+            fetcher: self.fetcher.clone(),
+            cpu: self.cpu.clone(),
+            store: Arc::new(leased),
+            config: self.config.clone(),
+            parser: self
+                .site_parsers
+                .get(&site.name)
+                .cloned()
+                .expect("every site has a parser"),
+            site,
+            entry: page.entry.clone(),
+            url,
+            metrics: self.metrics.clone(),
+            revisit: None,
+            known_links: self.known_links.clone(),
+            robots: policy,
+        };
+        self.stats().requests += 1;
+        let outcome = job
+            .run(move |_answered_at, answer: Feedback| {
+                *feedback.lock().expect("feedback lock poisoned") = Some(answer);
+            })
+            .await;
+        match outcome {
+            Ok(outcome) => {
+                self.count(&outcome);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats().failed += 1;
+                Err(e)
+            }
+        }
+    }
+
+    fn count(&self, outcome: &PageOutcome) {
+        let mut stats = self.stats();
+        match outcome.status {
+            Some(UrlStatus::Fetched) if outcome.unchanged => stats.unchanged += 1,
+            Some(UrlStatus::Fetched) => stats.pages_parsed += 1,
+            Some(UrlStatus::Failed) => stats.failed += 1,
+            Some(UrlStatus::Skipped) => stats.skipped += 1,
+            Some(UrlStatus::Alias) => stats.aliases += 1,
+            Some(UrlStatus::Queued) => stats.retried += 1,
+            Some(UrlStatus::RobotsDenied) | None => {}
+        }
+        stats.records += outcome.records as u64;
+        stats.links_ignored += outcome.links_ignored as u64;
+        stats.robots_denied += outcome.robots_denied as u64;
+        stats.links_queued += outcome
+            .new_links
+            .iter()
+            .map(|(_, n)| *n as u64)
+            .sum::<u64>();
+    }
+}
+
+/// How long after `failures` failed tries in a row robots.txt is tried again.
+fn robots_retry(policy: &crate::politeness::Politeness, failures: u32) -> Duration {
+    (policy.error_backoff * 2u32.saturating_pow(failures.min(16))).min(policy.max_delay)
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().min(u64::MAX as u128) as u64
+}
+
+/// Renews the worker's name until the run stops.
+async fn heartbeat(
+    this: Arc<SharedCrawler>,
+    token: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(WORKER_TTL / 3) => {}
+            _ = stop.changed() => return,
+        }
+        match this
+            .frontier
+            .hold_worker_id(&this.shared.worker, &token, WORKER_TTL)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::error!(worker = %this.shared.worker, "another process took this worker's name: two workers share a name")
+            }
+            Err(e) => tracing::warn!("could not renew the worker's name: {e}"),
+        }
+    }
+}
+
+/// Routes links between buckets until the run stops.
+async fn route(this: Arc<SharedCrawler>, stop: tokio::sync::watch::Receiver<bool>) {
+    let buckets = this.frontier.buckets();
+    loop {
+        let mut routed = 0;
+        for bucket in 0..buckets {
+            match this
+                .frontier
+                .route_links(
+                    bucket,
+                    &this.shared.worker,
+                    this.config.max_urls_per_host,
+                    this.shared.lease,
+                )
+                .await
+            {
+                Ok(n) => routed += n,
+                Err(e) => tracing::warn!(bucket, "routing links failed: {e}"),
+            }
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if routed == 0 {
+            tokio::time::sleep(ROUTE_IDLE).await;
+        }
+    }
+}
+
+/// Delivers this worker's records every interval, and once more at the end.
+async fn run_sink(
+    mut sink: StreamSink,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
+) -> Result<u64, CrawlError> {
+    let mut delivered = 0u64;
+    loop {
+        let stopping = *stop.borrow();
+        match sink.drain().await {
+            Ok(n) => {
+                delivered += n as u64;
+                metrics.records_emitted(n as u64);
+            }
+            // Redis may come back: the next round tries again. The file is the
+            // worker's own: a failure to write it ends the run.
+            Err(crate::sink::SinkError::Store(e)) if !stopping => {
+                tracing::warn!("records not delivered this round: {e}")
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if stopping {
+            return Ok(delivered);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SINK_INTERVAL) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}

@@ -1,0 +1,56 @@
+-- Claims up to `max` hosts of this bucket whose next allowed start has passed and
+-- that no live lease holds, each with its first due URL (or with no URL when its
+-- robots.txt must be fetched first).
+-- A claimed host is scored at `deadline + delay` in the ready set: if the lease
+-- expires, its request counts as one that ended at the deadline.
+-- KEYS[1]: the bucket's ready set.
+-- ARGV: prefix, worker, max, lease_ms, default_delay_ms.
+-- Returns: {now, earliest, then per claim: host, epoch, deadline, url, entry, state,
+-- robots, backoff}; `earliest` is when the next host becomes claimable when nothing
+-- was claimed (-1: the bucket has no work), 0 otherwise.
+local ready, prefix, worker = KEYS[1], ARGV[1], ARGV[2]
+local max, lease, default_delay = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local now = now_ms()
+local out = {tostring(now), '0'}
+local claimed = 0
+local candidates = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, max * 2 + 8)
+for _, host in ipairs(candidates) do
+  if claimed >= max then break end
+  local hk = prefix .. 'host:' .. host
+  local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
+  local need_robots = tonumber(redis.call('HGET', hk, 'robots_until') or '0') <= now
+  if #first == 0 then
+    redis.call('ZREM', ready, host)
+    redis.call('HDEL', hk, 'owner', 'deadline')
+  elseif tonumber(first[2]) > now and not need_robots then
+    redis.call('ZADD', ready, first[2], host)
+  else
+    local epoch = redis.call('HINCRBY', hk, 'epoch', 1)
+    local deadline = now + lease
+    local delay = tonumber(redis.call('HGET', hk, 'delay') or default_delay)
+    redis.call('HSET', hk, 'owner', worker, 'deadline', deadline)
+    redis.call('ZADD', ready, deadline + delay, host)
+    claimed = claimed + 1
+    local backoff = redis.call('HGET', hk, 'backoff') or '0'
+    table.insert(out, host)
+    table.insert(out, tostring(epoch))
+    table.insert(out, tostring(deadline))
+    if need_robots then
+      for _ = 1, 4 do table.insert(out, '') end
+    else
+      local url = first[1]
+      table.insert(out, url)
+      table.insert(out, redis.call('HGET', prefix .. 'e:' .. host, url) or '')
+      table.insert(out, redis.call('HGET', prefix .. 'state:' .. host, url) or '')
+      table.insert(out, redis.call('HGET', hk, 'robots') or '')
+    end
+    table.insert(out, backoff)
+  end
+end
+if claimed == 0 then
+  local earliest = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+  if #earliest > 0 then out[2] = earliest[2] else out[2] = '-1' end
+else
+  touch(prefix)
+end
+return out

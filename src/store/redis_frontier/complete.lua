@@ -1,0 +1,90 @@
+-- Ends a lease: commits what the request produced (URL state, links, records, the
+-- robots.txt copy) and the host's next allowed start, in one step. A lease whose
+-- epoch is not the host's current one (it expired and the host was claimed again, or
+-- it was completed already) commits nothing.
+-- KEYS[1]: the bucket's ready set; KEYS[2]: the bucket's stream of links to hosts of
+-- other buckets.
+-- ARGV: 1 prefix, 2 host, 3 epoch, 4 worker, 5 url ('' when no URL was settled),
+--   6 state ('' none), 7 '1' to remove the URL from the queue, '0' to keep it queued,
+--   8 ms after now that a kept URL is due, 9 ms after now of the host's next allowed
+--   start, 10 the host's delay in ms, 11 its failure backoff in ms, 12 content
+--   fingerprint ('' none), 13 robots.txt copy ('' none), 14 ms after now that the copy
+--   must be fetched again ('' unchanged), 15 URL budget per host (0: none), 16 '1' to
+--   park the host (it keeps its queue but is not claimed until a worker starts),
+--   then: record count, records; local link count, (host, fingerprint, url, entry)
+--   per link; remote link count, (fingerprint, entry) per link; denied count,
+--   (fingerprint, url, state) per denied link of this host.
+-- Returns: {accepted, over_budget, denied, host, new, host, new, ...}.
+local ready, links = KEYS[1], KEYS[2]
+local prefix, host, epoch, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local hk = prefix .. 'host:' .. host
+if redis.call('HGET', hk, 'epoch') ~= epoch then return {'0'} end
+local now = now_ms()
+local url, state = ARGV[5], ARGV[6]
+if url ~= '' then
+  if state ~= '' then redis.call('HSET', prefix .. 'state:' .. host, url, state) end
+  if ARGV[7] == '1' then
+    redis.call('ZREM', prefix .. 'q:' .. host, url)
+    redis.call('HDEL', prefix .. 'e:' .. host, url)
+  else
+    redis.call('ZADD', prefix .. 'q:' .. host, now + tonumber(ARGV[8]), url)
+  end
+end
+if ARGV[12] ~= '' then redis.call('HSETNX', prefix .. 'content', ARGV[12], url) end
+if ARGV[13] ~= '' then redis.call('HSET', hk, 'robots', ARGV[13]) end
+if ARGV[14] ~= '' then redis.call('HSET', hk, 'robots_until', now + tonumber(ARGV[14])) end
+local next_ms = now + tonumber(ARGV[9])
+redis.call('HSET', hk, 'next', next_ms, 'delay', ARGV[10], 'backoff', ARGV[11])
+redis.call('HDEL', hk, 'owner', 'deadline')
+-- This epoch can never commit again.
+redis.call('HINCRBY', hk, 'epoch', 1)
+local budget = tonumber(ARGV[15])
+local i = 17
+local n = tonumber(ARGV[i]); i = i + 1
+for j = 0, n - 1 do
+  redis.call('XADD', prefix .. 'rec:' .. worker, '*', 'r', ARGV[i + j])
+end
+i = i + n
+local over, by_host, order = 0, {}, {}
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  local target = ARGV[i]
+  local r = enqueue(ready, prefix, target, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], now, budget)
+  if r == 1 then
+    if not by_host[target] then by_host[target] = 0; table.insert(order, target) end
+    by_host[target] = by_host[target] + 1
+  elseif r == -1 then
+    over = over + 1
+  end
+  i = i + 4
+end
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('XADD', links, '*', 'f', ARGV[i], 'e', ARGV[i + 1])
+  i = i + 2
+end
+local denied = 0
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  if redis.call('SADD', prefix .. 'seen:' .. host, ARGV[i]) == 1 then
+    redis.call('HSET', prefix .. 'state:' .. host, ARGV[i + 1], ARGV[i + 2])
+    denied = denied + 1
+  end
+  i = i + 3
+end
+local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
+if ARGV[16] == '1' then
+  redis.call('ZREM', ready, host)
+  redis.call('SADD', prefix .. 'parked', host)
+elseif #first == 0 then
+  redis.call('ZREM', ready, host)
+else
+  redis.call('ZADD', ready, math.max(next_ms, tonumber(first[2])), host)
+end
+touch(prefix)
+local out = {'1', tostring(over), tostring(denied)}
+for _, h in ipairs(order) do
+  table.insert(out, h)
+  table.insert(out, tostring(by_host[h]))
+end
+return out

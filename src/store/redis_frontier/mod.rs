@@ -1,0 +1,668 @@
+//! The frontier that several worker processes share through Redis (or Valkey): each
+//! host's queue, seen set, URL states and politeness clock, claimed one request at a
+//! time under a lease.
+//!
+//! Layout (built for Redis Cluster): a host belongs to one of N buckets (a hash of the
+//! host), and every key of a bucket carries its hash tag, `<ns>:{<bucket>}:`, so one
+//! host's keys live in one slot and each script touches one slot. Per bucket:
+//! `ready` (sorted set: host -> when it may be claimed), `links` (stream of links to
+//! hosts of other buckets, routed by any worker through the `route` consumer group),
+//! `content` (content fingerprint -> first URL), `ops` (write count) and `parked`.
+//! Per host: `q:<host>` (sorted set: URL -> due time), `e:<host>` (URL -> queue
+//! entry), `seen:<host>` (fingerprints of every URL ever found), `state:<host>`
+//! (URL -> state), `host:<host>` (next allowed start, delay, backoff, lease owner,
+//! epoch and deadline, robots.txt copy). Records go to `rec:<worker>` streams.
+//!
+//! Invariants: a host is claimed only when the Redis server's clock has passed its
+//! next allowed start and no live lease holds it; a completion whose epoch is not
+//! the host's current one commits nothing, so a page's outcome is committed at most
+//! once; a URL leaves its host's queue only in the completion that settles it, so
+//! the URL of an expired lease is fetched again (fetches are at least once).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamAutoClaimReply, StreamReadOptions, StreamReadReply};
+use redis::AsyncCommands;
+
+use super::{fingerprint, Fingerprint, QueueEntry, StoreError, UrlState};
+
+/// The consumer group that routes links between buckets.
+const ROUTE_GROUP: &str = "route";
+
+/// Buckets of a crawl unless its config says otherwise.
+pub const DEFAULT_BUCKETS: u32 = 16;
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::Redis(e.to_string())
+    }
+}
+
+fn script(body: &str) -> redis::Script {
+    redis::Script::new(&format!("{}\n{}", include_str!("common.lua"), body))
+}
+
+struct Scripts {
+    claim: redis::Script,
+    complete: redis::Script,
+    enqueue: redis::Script,
+    idle: redis::Script,
+    unpark: redis::Script,
+}
+
+/// A connection to one shared crawl (a namespace in one Redis database).
+#[derive(Clone)]
+pub struct RedisFrontier {
+    con: ConnectionManager,
+    namespace: String,
+    buckets: u32,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+/// A host claimed for one request.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub bucket: u32,
+    pub host: String,
+    pub epoch: String,
+    /// The Redis server's clock when the claim was made, and the lease's deadline on
+    /// the same clock (Unix ms).
+    pub now_ms: u64,
+    pub deadline_ms: u64,
+    /// The URL to request; `None`: the host's robots.txt is to be fetched first.
+    pub page: Option<ClaimedPage>,
+    /// The host's stored robots.txt copy (as the worker encoded it), if any.
+    pub robots: Option<Vec<u8>>,
+    /// The host's failure backoff, in ms.
+    pub backoff_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedPage {
+    pub entry: QueueEntry,
+    /// The URL's recorded state, when it was settled before (a retry or a revisit).
+    pub state: Option<UrlState>,
+}
+
+/// What a claim on one bucket found.
+#[derive(Debug)]
+pub enum Claimed {
+    Hosts(Vec<Claim>),
+    /// Nothing claimable before this time on the server's clock (`now_ms`).
+    Wait {
+        now_ms: u64,
+        until_ms: u64,
+    },
+    /// The bucket has no host with work.
+    Empty,
+}
+
+/// What a lease's completion commits.
+#[derive(Debug, Default)]
+pub struct Completion {
+    /// The URL settled (or kept queued) and its new state.
+    pub url: Option<String>,
+    pub state: Option<UrlState>,
+    /// Keep the URL queued, due this long after now (a retry), instead of removing it.
+    pub requeue_after: Option<Duration>,
+    /// From now until the host's next request may start.
+    pub next_gap: Duration,
+    /// The host's delay and failure backoff, kept for the next lease.
+    pub delay: Duration,
+    pub backoff: Duration,
+    pub content: Option<Fingerprint>,
+    /// A robots.txt copy (encoded by the worker) and how long it may be used.
+    pub robots: Option<(Vec<u8>, Duration)>,
+    pub max_urls_per_host: u64,
+    /// Leave the host's URLs queued but unclaimed until a worker starts.
+    pub park: bool,
+    pub records: Vec<Vec<u8>>,
+    pub links: Vec<QueueEntry>,
+    /// States of links to this host that robots.txt disallows.
+    pub denied: Vec<UrlState>,
+}
+
+/// What a completion changed.
+#[derive(Debug, Default)]
+pub struct Completed {
+    /// False when the lease had been lost: nothing was committed.
+    pub accepted: bool,
+    /// New links queued in the lease's bucket, by host (links to other buckets are
+    /// counted when they are routed).
+    pub new_links: Vec<(String, usize)>,
+    pub over_budget: usize,
+    pub denied: usize,
+}
+
+/// What is left in a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketLoad {
+    /// Hosts with queued URLs or a lease.
+    pub hosts: u64,
+    /// Links waiting to be routed to their bucket.
+    pub links: u64,
+    /// Writes to the bucket so far.
+    pub writes: u64,
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).expect("store values always serialize")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &'static str,
+    key: &str,
+) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
+        tree: what,
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn number(text: &[u8], what: &str) -> Result<u64, StoreError> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|n| *n >= 0.0)
+        .map(|n| n as u64)
+        .ok_or_else(|| {
+            StoreError::Redis(format!(
+                "script answered {:?} for {what}, not a number",
+                String::from_utf8_lossy(text)
+            ))
+        })
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().min(u64::MAX as u128) as u64
+}
+
+/// Pairs of (host, count) after `skip` leading fields of a script's answer.
+fn counts_by_host(reply: &[Vec<u8>], skip: usize) -> Result<Vec<(String, usize)>, StoreError> {
+    reply[skip.min(reply.len())..]
+        .chunks(2)
+        .filter(|pair| pair.len() == 2)
+        .map(|pair| {
+            Ok((
+                String::from_utf8_lossy(&pair[0]).into_owned(),
+                number(&pair[1], "new links")? as usize,
+            ))
+        })
+        .collect()
+}
+
+impl RedisFrontier {
+    /// Connects to the crawl `namespace` at `url` (`redis://HOST:PORT/DB`). The first
+    /// worker fixes the number of buckets; later ones must use the same.
+    pub async fn connect(url: &str, namespace: &str, buckets: u32) -> Result<Self, StoreError> {
+        if namespace.is_empty() || namespace.contains(['{', '}']) {
+            return Err(StoreError::Redis(format!(
+                "namespace {namespace:?} must be non-empty and hold no braces (they mark Redis Cluster hash tags)"
+            )));
+        }
+        if buckets == 0 {
+            return Err(StoreError::Redis("buckets must be at least 1".into()));
+        }
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Redis(format!("store URL {url:?}: {e}")))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(10)))
+            .set_max_delay(Duration::from_secs(2));
+        let con = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| StoreError::Redis(format!("cannot connect to {url}: {e}")))?;
+        let mut frontier = Self {
+            con,
+            namespace: namespace.to_string(),
+            buckets,
+            scripts: std::sync::Arc::new(Scripts {
+                claim: script(include_str!("claim.lua")),
+                complete: script(include_str!("complete.lua")),
+                enqueue: script(include_str!("enqueue.lua")),
+                idle: script(include_str!("idle.lua")),
+                unpark: script(include_str!("unpark.lua")),
+            }),
+        };
+        frontier.agree_on_buckets().await?;
+        frontier.create_groups().await?;
+        Ok(frontier)
+    }
+
+    async fn agree_on_buckets(&mut self) -> Result<(), StoreError> {
+        let key = format!("{}:buckets", self.namespace);
+        let _: bool = self.con.set_nx(&key, self.buckets).await?;
+        let stored: u32 = self.con.get(&key).await?;
+        if stored != self.buckets {
+            return Err(StoreError::Redis(format!(
+                "crawl {:?} was started with {stored} buckets; this worker is configured with {} (store.buckets must be the same for every worker)",
+                self.namespace, self.buckets
+            )));
+        }
+        Ok(())
+    }
+
+    async fn create_groups(&mut self) -> Result<(), StoreError> {
+        for bucket in 0..self.buckets {
+            let key = self.key(bucket, "links");
+            let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&key)
+                .arg(ROUTE_GROUP)
+                .arg("0")
+                .arg("MKSTREAM")
+                .query_async(&mut self.con)
+                .await;
+            match created {
+                Ok(()) => {}
+                Err(e) if e.code() == Some("BUSYGROUP") => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn buckets(&self) -> u32 {
+        self.buckets
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The bucket of a host (`host[:port]`).
+    pub fn bucket_of(&self, host: &str) -> u32 {
+        let hash = fingerprint(host.as_bytes());
+        (u64::from_le_bytes(hash[..8].try_into().expect("8 bytes")) % u64::from(self.buckets))
+            as u32
+    }
+
+    fn prefix(&self, bucket: u32) -> String {
+        format!("{}:{{{bucket}}}:", self.namespace)
+    }
+
+    fn key(&self, bucket: u32, name: &str) -> String {
+        format!("{}{name}", self.prefix(bucket))
+    }
+
+    /// Queues the URLs never seen; returns how many were new (and how many were
+    /// dropped by `max_urls_per_host`, 0 for none).
+    pub async fn enqueue(
+        &self,
+        entries: &[QueueEntry],
+        max_urls_per_host: u64,
+    ) -> Result<(usize, usize), StoreError> {
+        let mut by_bucket: HashMap<u32, Vec<&QueueEntry>> = HashMap::new();
+        for entry in entries {
+            by_bucket
+                .entry(self.bucket_of(&entry.host()))
+                .or_default()
+                .push(entry);
+        }
+        let (mut new, mut over) = (0, 0);
+        for (bucket, entries) in by_bucket {
+            let mut invocation = self.scripts.enqueue.prepare_invoke();
+            invocation
+                .key(self.key(bucket, "ready"))
+                .arg(self.prefix(bucket))
+                .arg(max_urls_per_host);
+            for entry in entries {
+                invocation
+                    .arg(entry.host())
+                    .arg(&fingerprint(entry.url.as_bytes())[..])
+                    .arg(&entry.url)
+                    .arg(encode(entry));
+            }
+            let reply: Vec<Vec<u8>> = invocation.invoke_async(&mut self.con.clone()).await?;
+            new += number(reply.first().map_or(&b""[..], |v| v), "new")? as usize;
+            over += number(reply.get(1).map_or(&b""[..], |v| v), "over budget")? as usize;
+        }
+        Ok((new, over))
+    }
+
+    /// Claims up to `max` hosts of `bucket` for one request each, leased for `lease`.
+    pub async fn claim(
+        &self,
+        bucket: u32,
+        worker: &str,
+        max: usize,
+        lease: Duration,
+        default_delay: Duration,
+    ) -> Result<Claimed, StoreError> {
+        let reply: Vec<Vec<u8>> = self
+            .scripts
+            .claim
+            .key(self.key(bucket, "ready"))
+            .arg(self.prefix(bucket))
+            .arg(worker)
+            .arg(max)
+            .arg(millis(lease))
+            .arg(millis(default_delay))
+            .invoke_async(&mut self.con.clone())
+            .await?;
+        if reply.len() < 2 {
+            return Err(StoreError::Redis(format!(
+                "claim script answered {} fields",
+                reply.len()
+            )));
+        }
+        let now_ms = number(&reply[0], "now")?;
+        if reply.len() == 2 {
+            return Ok(match &reply[1][..] {
+                b"-1" => Claimed::Empty,
+                until => Claimed::Wait {
+                    now_ms,
+                    until_ms: number(until, "earliest")?,
+                },
+            });
+        }
+        let mut claims = Vec::new();
+        for fields in reply[2..].chunks(8) {
+            let [host, epoch, deadline, url, entry, state, robots, backoff] = fields else {
+                return Err(StoreError::Redis(
+                    "claim script answered a partial claim".into(),
+                ));
+            };
+            let host = String::from_utf8_lossy(host).into_owned();
+            let page = if url.is_empty() {
+                None
+            } else {
+                let url_text = String::from_utf8_lossy(url).into_owned();
+                let key = format!("{}e:{host} {url_text}", self.prefix(bucket));
+                Some(ClaimedPage {
+                    entry: decode(entry, "redis queue entry", &key)?,
+                    state: if state.is_empty() {
+                        None
+                    } else {
+                        Some(decode(state, "redis URL state", &key)?)
+                    },
+                })
+            };
+            claims.push(Claim {
+                bucket,
+                epoch: String::from_utf8_lossy(epoch).into_owned(),
+                now_ms,
+                deadline_ms: number(deadline, "deadline")?,
+                page,
+                robots: (!robots.is_empty()).then(|| robots.clone()),
+                backoff_ms: number(backoff, "backoff")?,
+                host,
+            });
+        }
+        Ok(Claimed::Hosts(claims))
+    }
+
+    /// Ends a lease with what its request produced.
+    pub async fn complete(
+        &self,
+        claim: &Claim,
+        worker: &str,
+        done: Completion,
+    ) -> Result<Completed, StoreError> {
+        let bucket = claim.bucket;
+        let mut invocation = self.scripts.complete.prepare_invoke();
+        invocation
+            .key(self.key(bucket, "ready"))
+            .key(self.key(bucket, "links"))
+            .arg(self.prefix(bucket))
+            .arg(&claim.host)
+            .arg(&claim.epoch)
+            .arg(worker)
+            .arg(done.url.as_deref().unwrap_or(""))
+            .arg(done.state.as_ref().map(encode).unwrap_or_default())
+            .arg(if done.requeue_after.is_some() {
+                "0"
+            } else {
+                "1"
+            })
+            .arg(done.requeue_after.map_or(0, millis))
+            .arg(millis(done.next_gap))
+            .arg(millis(done.delay))
+            .arg(millis(done.backoff))
+            .arg(done.content.map(|c| c.to_vec()).unwrap_or_default())
+            .arg(
+                done.robots
+                    .as_ref()
+                    .map(|(copy, _)| copy.clone())
+                    .unwrap_or_default(),
+            )
+            .arg(
+                done.robots
+                    .as_ref()
+                    .map(|(_, valid)| millis(*valid).to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(done.max_urls_per_host)
+            .arg(if done.park { "1" } else { "0" });
+        invocation.arg(done.records.len());
+        for record in &done.records {
+            invocation.arg(&record[..]);
+        }
+        let (local, remote): (Vec<&QueueEntry>, Vec<&QueueEntry>) = done
+            .links
+            .iter()
+            .partition(|link| self.bucket_of(&link.host()) == bucket);
+        invocation.arg(local.len());
+        for link in local {
+            invocation
+                .arg(link.host())
+                .arg(&fingerprint(link.url.as_bytes())[..])
+                .arg(&link.url)
+                .arg(encode(link));
+        }
+        invocation.arg(remote.len());
+        for link in remote {
+            invocation
+                .arg(&fingerprint(link.url.as_bytes())[..])
+                .arg(encode(link));
+        }
+        invocation.arg(done.denied.len());
+        for state in &done.denied {
+            invocation
+                .arg(&fingerprint(state.url.as_bytes())[..])
+                .arg(&state.url)
+                .arg(encode(state));
+        }
+        let reply: Vec<Vec<u8>> = invocation.invoke_async(&mut self.con.clone()).await?;
+        if reply.first().map(|v| &v[..]) != Some(b"1") {
+            return Ok(Completed::default());
+        }
+        Ok(Completed {
+            accepted: true,
+            over_budget: number(reply.get(1).map_or(&b""[..], |v| v), "over budget")? as usize,
+            denied: number(reply.get(2).map_or(&b""[..], |v| v), "denied")? as usize,
+            new_links: counts_by_host(&reply, 3)?,
+        })
+    }
+
+    /// The first URL of the bucket seen with this content.
+    pub async fn content_owner(
+        &self,
+        bucket: u32,
+        hash: &Fingerprint,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .con
+            .clone()
+            .hget(self.key(bucket, "content"), &hash[..])
+            .await?)
+    }
+
+    /// What is left in a bucket.
+    pub async fn load(&self, bucket: u32) -> Result<BucketLoad, StoreError> {
+        let (hosts, links, writes): (u64, u64, u64) = self
+            .scripts
+            .idle
+            .key(self.key(bucket, "ready"))
+            .key(self.key(bucket, "links"))
+            .arg(self.prefix(bucket))
+            .invoke_async(&mut self.con.clone())
+            .await?;
+        Ok(BucketLoad {
+            hosts,
+            links,
+            writes,
+        })
+    }
+
+    /// Makes hosts parked by an earlier run claimable again; returns how many.
+    pub async fn unpark(&self, bucket: u32) -> Result<u64, StoreError> {
+        Ok(self
+            .scripts
+            .unpark
+            .key(self.key(bucket, "ready"))
+            .arg(self.prefix(bucket))
+            .invoke_async(&mut self.con.clone())
+            .await?)
+    }
+
+    /// Moves links found in `bucket` to their own buckets' queues: first those another
+    /// worker read but did not finish within `stalled` (it may have died), then new
+    /// ones. Queuing is idempotent (the seen set), so a link routed twice is queued
+    /// once. Returns how many links were read.
+    pub async fn route_links(
+        &self,
+        bucket: u32,
+        worker: &str,
+        max_urls_per_host: u64,
+        stalled: Duration,
+    ) -> Result<usize, StoreError> {
+        let key = self.key(bucket, "links");
+        let mut con = self.con.clone();
+        let stalled_ms = millis(stalled) as usize;
+        let reclaimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(&key)
+            .arg(ROUTE_GROUP)
+            .arg(worker)
+            .arg(stalled_ms)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(256)
+            .query_async(&mut con)
+            .await?;
+        let mut ids = reclaimed.claimed;
+        let fresh: StreamReadReply = con
+            .xread_options(
+                &[&key],
+                &[">"],
+                &StreamReadOptions::default()
+                    .group(ROUTE_GROUP, worker)
+                    .count(512),
+            )
+            .await?;
+        ids.extend(fresh.keys.into_iter().flat_map(|k| k.ids));
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut entries = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let Some(bytes) = id.get::<Vec<u8>>("e") else {
+                tracing::warn!(stream = %key, id = %id.id, "link entry without a queue entry; dropped");
+                continue;
+            };
+            match decode::<QueueEntry>(&bytes, "redis link stream", &format!("{key} {}", id.id)) {
+                Ok(entry) => entries.push(entry),
+                Err(e) => tracing::warn!("{e}; dropped"),
+            }
+        }
+        self.enqueue(&entries, max_urls_per_host).await?;
+        let done: Vec<&str> = ids.iter().map(|id| id.id.as_str()).collect();
+        let _: () = redis::pipe()
+            .xack(&key, ROUTE_GROUP, &done)
+            .ignore()
+            .xdel(&key, &done)
+            .ignore()
+            .query_async(&mut con)
+            .await?;
+        Ok(ids.len())
+    }
+
+    /// Records the worker committed in `bucket` after stream id `after`, in order.
+    pub async fn records_after(
+        &self,
+        bucket: u32,
+        worker: &str,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let key = self.key(bucket, &format!("rec:{worker}"));
+        let reply: redis::streams::StreamRangeReply = self
+            .con
+            .clone()
+            .xrange_count(&key, format!("({after}"), "+", count)
+            .await?;
+        reply
+            .ids
+            .into_iter()
+            .map(|id| match id.get::<Vec<u8>>("r") {
+                Some(record) => Ok((id.id, record)),
+                None => Err(StoreError::Corrupt {
+                    tree: "redis record stream",
+                    key: format!("{key} {}", id.id),
+                    reason: "entry without a record".into(),
+                }),
+            })
+            .collect()
+    }
+
+    /// A value of the crawl's own (a sink's offset, ...), by name.
+    pub async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .con
+            .clone()
+            .get(format!("{}:meta:{name}", self.namespace))
+            .await?)
+    }
+
+    pub async fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let _: () = self
+            .con
+            .clone()
+            .set(format!("{}:meta:{name}", self.namespace), value)
+            .await?;
+        Ok(())
+    }
+
+    /// Registers a worker id for `ttl`, or renews it when `token` holds it; false when
+    /// another live process holds the id.
+    pub async fn hold_worker_id(
+        &self,
+        worker: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = format!("{}:worker:{worker}", self.namespace);
+        let held: Option<String> = redis::Script::new(
+            "local v = redis.call('GET', KEYS[1])
+             if v == false or v == ARGV[1] then
+               redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+               return ARGV[1]
+             end
+             return v",
+        )
+        .key(&key)
+        .arg(token)
+        .arg(millis(ttl))
+        .invoke_async(&mut self.con.clone())
+        .await?;
+        Ok(held.as_deref() == Some(token))
+    }
+
+    /// Gives a worker id up (a worker that stops cleanly).
+    pub async fn release_worker_id(&self, worker: &str, token: &str) -> Result<(), StoreError> {
+        let key = format!("{}:worker:{worker}", self.namespace);
+        let _: i64 = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+             return 0",
+        )
+        .key(&key)
+        .arg(token)
+        .invoke_async(&mut self.con.clone())
+        .await?;
+        Ok(())
+    }
+}
