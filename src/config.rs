@@ -649,10 +649,12 @@ impl StoreSection {
         let lease = self
             .lease
             .unwrap_or(request_timeout + Duration::from_secs(30));
-        if lease < request_timeout + Duration::from_secs(2) {
+        // A request starts at least the timeout and a 2 s margin before the lease
+        // ends; 3 s more leave time to start it.
+        if lease < request_timeout + Duration::from_secs(5) {
             return Err(invalid(
                 "store.lease".into(),
-                format!("{lease:?} must exceed crawler.request_timeout ({request_timeout:?}) by at least 2s, so that a request can end within its lease"),
+                format!("{lease:?} must exceed crawler.request_timeout ({request_timeout:?}) by at least 5s, so that a request can start and end within its lease"),
             ));
         }
         Ok(Some(SharedStore {

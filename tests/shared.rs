@@ -1,0 +1,445 @@
+//! Several worker processes sharing one crawl through Redis (`--features redis`):
+//! each test starts its own `redis-server` on a free loopback port, fixture servers
+//! for three hosts, and the real binary as workers. What they must show comes from
+//! the fixture servers' own logs and the workers' output files, compared with a
+//! one-process sled crawl of the same sites.
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::read_records;
+use newscrawl::config::{ConfigFile, Overrides};
+use newscrawl::crawl::Crawler;
+use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
+use newscrawl::parse::ParserRegistry;
+use newscrawl::record::Article;
+use newscrawl::store::SledStore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+use tokio::time::{timeout, Instant};
+
+const DELAY: Duration = Duration::from_millis(40);
+const HOSTS: usize = 3;
+
+/// A `redis-server` of the test's own, killed when dropped.
+struct RedisServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts one with its append-only file in `dir`, fsynced at every write.
+    async fn start(dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_on(dir, port).await
+    }
+
+    async fn start_on(dir: &Path, port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .arg("--dir")
+            .arg(dir)
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--maxmemory-policy",
+                "noeviction",
+            ])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (apt-get install redis-server)");
+        let server = Self {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    /// Polls PING until the server answers (loading its append-only file included).
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await {
+                let mut answer = [0u8; 7];
+                if stream.write_all(b"PING\r\n").await.is_ok()
+                    && stream.read_exact(&mut answer).await.is_ok()
+                    && &answer == b"+PONG\r\n"
+                {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Kills it with SIGKILL and starts it again on the same port and files.
+    async fn kill_and_restart(mut self) -> Self {
+        self.child.kill().await.unwrap();
+        Self::start_on(&self.dir.clone(), self.port).await
+    }
+}
+
+async fn servers() -> Vec<FixtureServer> {
+    let mut out = Vec::new();
+    for _ in 0..HOSTS {
+        let spec = FixtureSpec {
+            articles: 12,
+            ..FixtureSpec::default()
+        };
+        out.push(
+            FixtureServer::start(Arc::new(FixtureSite::new(spec)), [127, 0, 0, 1].into(), 0)
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
+/// `config/demo.toml` with one site per server (`site-0`, `site-1`, ...), and `extra`
+/// lines in `[crawler]`.
+fn config_text(servers: &[FixtureServer], crawler_extra: &str) -> String {
+    let demo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
+    let (head, site) = demo.split_at(demo.find("[[site]]").unwrap());
+    let head = head.replace("[crawler]\n", &format!("[crawler]\n{crawler_extra}\n"));
+    let mut text = head.to_string();
+    for (i, server) in servers.iter().enumerate() {
+        text.push_str(
+            &site
+                .replace("{origin}", server.origin())
+                .replace("daily-fixture", &format!("site-{i}")),
+        );
+    }
+    text
+}
+
+type Contents = BTreeMap<(String, String, u32), (Option<String>, String)>;
+
+/// What the records say, keyed by site, URL path and version; panics on a record
+/// written twice.
+fn contents(records: &[Article], servers: &[FixtureServer]) -> Contents {
+    let mut out = Contents::new();
+    for r in records {
+        let origin = servers
+            .iter()
+            .map(FixtureServer::origin)
+            .find(|o| r.url.starts_with(o))
+            .expect("a record of a fixture server");
+        let key = (
+            r.site.clone(),
+            r.url.trim_start_matches(origin).to_string(),
+            r.version,
+        );
+        let previous = out.insert(key.clone(), (r.title.clone(), r.body.clone()));
+        assert!(previous.is_none(), "record {key:?} written twice");
+    }
+    out
+}
+
+/// The records of a one-process sled crawl of the same sites.
+async fn reference() -> Contents {
+    let servers = servers().await;
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        state_dir: Some(dir.path().to_path_buf()),
+        output_path: Some(dir.path().join("records.jsonl")),
+        min_delay: Some(Duration::ZERO),
+        ..Overrides::default()
+    };
+    let config = ConfigFile::parse(&config_text(&servers, ""), "test.toml")
+        .unwrap()
+        .validate("test.toml", &overrides)
+        .unwrap();
+    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    Crawler::new(config, store, ParserRegistry::default())
+        .unwrap()
+        .run(std::future::pending())
+        .await
+        .unwrap();
+    contents(&read_records(dir.path()), &servers)
+}
+
+struct Workers {
+    config: PathBuf,
+    dir: PathBuf,
+    store: String,
+}
+
+impl Workers {
+    fn new(
+        dir: &Path,
+        servers: &[FixtureServer],
+        redis: &RedisServer,
+        crawler_extra: &str,
+    ) -> Self {
+        let config = dir.join("crawl.toml");
+        std::fs::write(&config, config_text(servers, crawler_extra)).unwrap();
+        Self {
+            config,
+            dir: dir.to_path_buf(),
+            store: redis.url(),
+        }
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.jsonl"))
+    }
+
+    fn start(&self, name: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_newscrawl"))
+            .args(["crawl", "--config"])
+            .arg(&self.config)
+            .args(["--store", &self.store, "--worker", name])
+            .arg("--state")
+            .arg(self.dir.join(name))
+            .arg("--out")
+            .arg(self.out(name))
+            .args(["--min-delay", &format!("{}ms", DELAY.as_millis())])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary starts")
+    }
+
+    /// Every worker's records, read from their output files.
+    fn records(&self, names: &[&str]) -> Vec<Article> {
+        names
+            .iter()
+            .flat_map(|name| {
+                std::fs::read_to_string(self.out(name))
+                    .unwrap_or_default()
+                    .lines()
+                    .map(|l| serde_json::from_str(l).expect("every line is a whole record"))
+                    .collect::<Vec<Article>>()
+            })
+            .collect()
+    }
+}
+
+/// Waits for a worker to end; returns its stderr, after checking that it succeeded.
+async fn finish(mut child: Child, name: &str) -> String {
+    let mut stderr = String::new();
+    let mut pipe = child.stderr.take().unwrap();
+    let (status, _) = timeout(Duration::from_secs(120), async {
+        tokio::join!(child.wait(), pipe.read_to_string(&mut stderr))
+    })
+    .await
+    .unwrap_or_else(|_| panic!("worker {name} did not finish"));
+    assert!(status.unwrap().success(), "worker {name} failed:\n{stderr}");
+    stderr
+}
+
+/// Page requests a worker's summary line reports.
+fn pages_requested(stderr: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(" pages requested"))
+        .unwrap_or_else(|| panic!("no summary in:\n{stderr}"));
+    let before = &line[..line.find(" pages requested").unwrap()];
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// Checks every server's log: consecutive requests (robots.txt included) at least
+/// the delay apart, whichever worker made them. Returns the requests per target.
+fn check_gaps(servers: &[FixtureServer]) -> HashMap<(usize, String), usize> {
+    let mut requests = HashMap::new();
+    for (i, server) in servers.iter().enumerate() {
+        let log = server.requests();
+        for pair in log.windows(2) {
+            let gap = pair[1].at.duration_since(pair[0].at);
+            assert!(
+                gap >= DELAY,
+                "host {i}: {} then {} only {gap:?} apart",
+                pair[0].target,
+                pair[1].target
+            );
+        }
+        for r in log {
+            *requests.entry((i, r.target)).or_insert(0) += 1;
+        }
+    }
+    requests
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_share_one_crawl_exactly_once_and_politely() {
+    let expected = reference().await;
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let servers = servers().await;
+    let workers = Workers::new(dir.path(), &servers, &redis, "");
+    let mut first = workers.start("w1");
+    let mut second = workers.start("w2");
+    // The third joins once the crawl is under way.
+    under_way(&servers, 20, &mut [&mut first, &mut second]).await;
+    let third = workers.start("w3");
+    let outputs = [
+        finish(first, "w1").await,
+        finish(second, "w2").await,
+        finish(third, "w3").await,
+    ];
+    let got = contents(&workers.records(&["w1", "w2", "w3"]), &servers);
+    assert_eq!(got.len(), expected.len());
+    assert!(
+        got == expected,
+        "the workers' records differ from a one-process crawl's"
+    );
+    let requests = check_gaps(&servers);
+    let twice: Vec<_> = requests.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "fetched more than once without a failure: {twice:?}"
+    );
+    let shares: Vec<u64> = outputs.iter().map(|o| pages_requested(o)).collect();
+    eprintln!("pages requested by each worker: {shares:?}");
+    assert!(
+        shares[2] > 0,
+        "the worker that joined mid-crawl took no share: {shares:?}"
+    );
+    assert_eq!(
+        shares.iter().sum::<u64>() as usize,
+        requests
+            .iter()
+            .filter(|((_, target), _)| target != "/robots.txt")
+            .map(|(_, n)| n)
+            .sum::<usize>(),
+        "the workers' accounts match the servers' logs"
+    );
+}
+
+/// Waits until every server has seen `count` requests; panics if a worker exits
+/// first.
+async fn under_way(servers: &[FixtureServer], count: usize, workers: &mut [&mut Child]) {
+    let seen = async {
+        for server in servers {
+            server.wait_for_requests(count).await;
+        }
+    };
+    let exited = async {
+        loop {
+            for worker in workers.iter_mut() {
+                if let Some(status) = worker.try_wait().unwrap() {
+                    let mut stderr = String::new();
+                    let _ = worker
+                        .stderr
+                        .take()
+                        .unwrap()
+                        .read_to_string(&mut stderr)
+                        .await;
+                    panic!("a worker exited ({status}) before the crawl was under way:\n{stderr}");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    timeout(Duration::from_secs(60), async {
+        tokio::select! {
+            _ = seen => {}
+            _ = exited => {}
+        }
+    })
+    .await
+    .expect("the crawl got under way");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_loses_nothing_and_its_hosts_are_taken_over() {
+    let expected = reference().await;
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let servers = servers().await;
+    // Short leases, so that the killed worker's hosts are taken over soon.
+    let workers = Workers::new(
+        dir.path(),
+        &servers,
+        &redis,
+        "request_timeout = \"1s\"",
+    );
+    let config_lease = "[store]\nlease = \"6s\"\n";
+    let text = std::fs::read_to_string(&workers.config).unwrap();
+    let text = text.replace("concurrency = 8", "concurrency = 4");
+    std::fs::write(&workers.config, format!("{text}\n{config_lease}")).unwrap();
+    let mut survivor = workers.start("w1");
+    let mut victim = workers.start("w2");
+    under_way(&servers, 15, &mut [&mut survivor, &mut victim]).await;
+    victim.kill().await.unwrap();
+    let survivor_out = finish(survivor, "w1").await;
+    // The killed worker, started again under its name, finds the crawl done and
+    // delivers the records it had committed but not yet written.
+    let restarted = finish(workers.start("w2"), "w2 (restarted)").await;
+    assert_eq!(pages_requested(&restarted), 0, "{restarted}");
+    let got = contents(&workers.records(&["w1", "w2"]), &servers);
+    assert!(
+        got == expected,
+        "records lost or changed: {} of {}\n{survivor_out}",
+        got.len(),
+        expected.len()
+    );
+    let requests = check_gaps(&servers);
+    let twice: usize = requests
+        .iter()
+        .filter(|((_, target), _)| target != "/robots.txt")
+        .map(|(_, n)| n - 1)
+        .sum();
+    eprintln!("fetched again after the kill: {twice}");
+    assert!(
+        twice <= 4,
+        "{twice} extra fetches; at most the killed worker's 4 requests in flight may be made again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_redis_server_loses_no_acknowledged_work() {
+    let expected = reference().await;
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let servers = servers().await;
+    let workers = Workers::new(dir.path(), &servers, &redis, "request_timeout = \"1s\"");
+    let text = std::fs::read_to_string(&workers.config).unwrap();
+    std::fs::write(
+        &workers.config,
+        format!("{text}\n[store]\nlease = \"6s\"\n"),
+    )
+    .unwrap();
+    let mut first = workers.start("w1");
+    let mut second = workers.start("w2");
+    under_way(&servers, 15, &mut [&mut first, &mut second]).await;
+    let _redis = redis.kill_and_restart().await;
+    finish(first, "w1").await;
+    finish(second, "w2").await;
+    let got = contents(&workers.records(&["w1", "w2"]), &servers);
+    assert!(
+        got == expected,
+        "records lost or changed: {} of {}",
+        got.len(),
+        expected.len()
+    );
+    check_gaps(&servers);
+}
