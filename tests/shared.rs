@@ -443,3 +443,99 @@ async fn a_killed_redis_server_loses_no_acknowledged_work() {
     );
     check_gaps(&servers);
 }
+
+/// The lease protocol itself, through the library: a leased host is not claimed
+/// again while the lease lives; a lease that expired and was claimed again commits
+/// nothing; the next allowed start a completion sets holds for every worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_exclude_expire_and_reject_stale_completions() {
+    use newscrawl::site::UrlKind;
+    use newscrawl::store::redis_frontier::{Claimed, Completion, RedisFrontier};
+    use newscrawl::store::{QueueEntry, UrlState, UrlStatus};
+
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let frontier = RedisFrontier::connect(&redis.url(), "t", 4).await.unwrap();
+    let host = "news.example:8080";
+    let bucket = frontier.bucket_of(host);
+    let entries: Vec<QueueEntry> = (0..3)
+        .map(|i| QueueEntry::found(format!("http://{host}/a/{i}"), "s", UrlKind::Article, 1))
+        .collect();
+    assert_eq!(frontier.enqueue(&entries, 0).await.unwrap(), (3, 0));
+    assert_eq!(frontier.enqueue(&entries, 0).await.unwrap(), (0, 0), "seen before");
+
+    let lease = Duration::from_millis(300);
+    let claim = |worker: &'static str| {
+        let frontier = frontier.clone();
+        async move {
+            frontier
+                .claim(bucket, worker, 8, lease, Duration::ZERO)
+                .await
+                .unwrap()
+        }
+    };
+    // The first claim is for robots.txt; store a copy valid for an hour.
+    let Claimed::Hosts(mut claims) = claim("a").await else { panic!("claimable") };
+    let robots = claims.pop().unwrap();
+    assert!(robots.page.is_none(), "robots.txt comes first");
+    assert!(matches!(claim("b").await, Claimed::Wait { .. }), "leased");
+    let done = frontier
+        .complete(
+            &robots,
+            "a",
+            Completion {
+                robots: Some((b"copy".to_vec(), Duration::from_secs(3600))),
+                ..Completion::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(done.accepted);
+
+    // A page lease that expires: once it has, another worker claims the host and the
+    // first worker's late completion is refused.
+    let Claimed::Hosts(mut claims) = claim("a").await else { panic!("claimable") };
+    let stale = claims.pop().unwrap();
+    let url = stale.page.as_ref().unwrap().entry.url.clone();
+    assert!(matches!(claim("b").await, Claimed::Wait { .. }), "leased");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let fresh = loop {
+        if let Claimed::Hosts(mut claims) = claim("b").await {
+            break claims.pop().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the lease never expired");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(fresh.page.as_ref().unwrap().entry.url, url, "the same URL again");
+    let settle = |claim: &newscrawl::store::redis_frontier::Claim, gap: Duration| {
+        let mut state = UrlState::queued(&claim.page.as_ref().unwrap().entry);
+        state.status = UrlStatus::Fetched;
+        Completion {
+            url: Some(state.url.clone()),
+            state: Some(state),
+            next_gap: gap,
+            records: vec![b"{}".to_vec()],
+            ..Completion::default()
+        }
+    };
+    let late = frontier
+        .complete(&stale, "a", settle(&stale, Duration::ZERO))
+        .await
+        .unwrap();
+    assert!(!late.accepted, "a stale epoch commits nothing");
+    assert!(frontier.records_after(bucket, "a", "0-0", 10).await.unwrap().is_empty());
+    // The live holder's completion counts, and its next allowed start (an hour away)
+    // holds for every worker.
+    let done = frontier
+        .complete(&fresh, "b", settle(&fresh, Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    assert!(done.accepted);
+    assert_eq!(frontier.records_after(bucket, "b", "0-0", 10).await.unwrap().len(), 1);
+    match claim("a").await {
+        Claimed::Wait { now_ms, until_ms } => assert!(until_ms >= now_ms + 3_500_000),
+        other => panic!("expected a wait, got {other:?}"),
+    }
+    let again = frontier.complete(&fresh, "b", Completion::default()).await.unwrap();
+    assert!(!again.accepted, "a lease completes once");
+}
