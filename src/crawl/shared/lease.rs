@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
+use tokio::time::Instant;
 
 use crate::politeness::{Feedback, Politeness};
 use crate::store::redis_frontier::{Claim, Completion, RedisFrontier};
@@ -55,8 +56,8 @@ pub(super) struct LeasedPage {
     /// The host's delay: max(site min_delay, robots.txt Crawl-delay).
     pub delay: Duration,
     pub policy: Politeness,
-    /// What the server's answer said, set as soon as it came.
-    pub feedback: Arc<Mutex<Option<Feedback>>>,
+    /// When the server answered and what the answer said, set as soon as it came.
+    pub feedback: Arc<Mutex<Option<(Instant, Feedback)>>>,
 }
 
 impl PageStore for LeasedPage {
@@ -70,18 +71,22 @@ impl PageStore for LeasedPage {
     }
 
     fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError> {
-        let feedback = self
+        let (answered_at, feedback) = self
             .feedback
             .lock()
             .expect("feedback lock poisoned")
             .take()
-            .unwrap_or(Feedback::Failed);
+            .unwrap_or_else(|| (Instant::now(), Feedback::Failed));
         let (gap, backoff) = next_gap(
             self.delay,
             Duration::from_millis(self.claim.backoff_ms),
             &feedback,
             &self.policy,
         );
+        // The gap counts from the answer: parsing the page took part of it already.
+        // (The completion's own clock reading is later than this, so the start it
+        // sets is never earlier than the answer plus the gap.)
+        let gap = gap.saturating_sub(answered_at.elapsed());
         let records = commit.records.len();
         let url = commit.state.as_ref().map(|s| s.url.clone());
         let completion = Completion {

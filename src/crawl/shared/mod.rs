@@ -597,8 +597,8 @@ impl SharedCrawler {
         };
         self.stats().requests += 1;
         let outcome = job
-            .run(move |_answered_at, answer: Feedback| {
-                *feedback.lock().expect("feedback lock poisoned") = Some(answer);
+            .run(move |answered_at, answer: Feedback| {
+                *feedback.lock().expect("feedback lock poisoned") = Some((answered_at, answer));
             })
             .await;
         match outcome {
