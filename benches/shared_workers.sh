@@ -38,6 +38,10 @@ for pid in "${pids[@]}"; do wait "$pid" || true; done
   mem=$(redis-cli -p "$port" info memory | tr -d '\r' | awk -F: '/^used_memory_peak:/ {print int($2 / 1048576)}')
   rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$redis_pid/status")
   echo "redis-server: cpu_s $cpu used_memory_peak_mb $mem peak_rss_mb $rss"
+  echo "redis-server keys: $(redis-cli -p "$port" dbsize) used_memory_mb $(redis-cli -p "$port" info memory | tr -d '\r' | awk -F: '/^used_memory:/ {print int($2 / 1048576)}')"
+  # Where redis-server's time went, by command (scripts show as evalsha).
+  redis-cli -p "$port" info commandstats | tr -d '\r' | grep '^cmdstat' \
+    | awk -F'[:=,]' '{printf "  %s calls %s usec %s usec_per_call %s\n", $1, $3, $5, $7}' | sort -k5 -n -r | head -8
 } > "$out/shared.txt"
 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
 wait "$redis_pid" || true
