@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::url::Url;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::known_links::KnownLinks;
@@ -51,11 +51,15 @@ const CLAIM_BATCH: usize = 8;
 const EMPTY_RECHECK: Duration = Duration::from_millis(50);
 /// The longest wait before a bucket is asked again.
 const MAX_RECHECK: Duration = Duration::from_millis(250);
+/// How often the worker looks whether the whole crawl is done.
+const DONE_CHECK: Duration = Duration::from_millis(100);
 /// How long a worker name is held without a heartbeat.
 const WORKER_TTL: Duration = Duration::from_secs(6);
 /// How often the sink delivers and the router routes when idle.
 const SINK_INTERVAL: Duration = Duration::from_millis(250);
-const ROUTE_IDLE: Duration = Duration::from_millis(20);
+const ROUTE_IDLE: Duration = Duration::from_millis(100);
+/// How often links a dead worker left unrouted are looked for.
+const RECLAIM_EVERY: Duration = Duration::from_secs(2);
 
 /// The robots.txt copy as a shared crawl keeps it: with the number of failed tries
 /// in a row, so that every worker backs off the same way.
@@ -198,7 +202,9 @@ impl SharedCrawler {
         })
     }
 
-    /// Claims hosts and starts their requests until the crawl is done or stopped.
+    /// Claims hosts and starts their requests until the crawl is done or stopped:
+    /// one claim loop per bucket, so that a host is claimed as soon as its bucket
+    /// says it may be, whatever the other buckets are doing.
     async fn dispatch(
         self: Arc<Self>,
         started: Instant,
@@ -206,20 +212,23 @@ impl SharedCrawler {
     ) -> Result<StopReason, CrawlError> {
         let concurrency = self.config.concurrency;
         let permits = Arc::new(Semaphore::new(concurrency));
-        let buckets = self.frontier.buckets() as usize;
-        let mut next_check = vec![Instant::now(); buckets];
-        let mut first = 0;
-        let mut quiet: Option<Vec<u64>> = None;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let loops: Vec<_> = (0..self.frontier.buckets())
+            .map(|bucket| {
+                tokio::spawn(self.clone().claim_loop(
+                    bucket,
+                    permits.clone(),
+                    stop_rx.clone(),
+                ))
+            })
+            .collect();
         let deadline = self.config.max_time.map(|t| started + t);
-        // Buckets where one of this worker's leases just ended: its host may be
-        // claimable again at once.
-        let (ended_tx, mut ended) = mpsc::unbounded_channel::<usize>();
+        let mut quiet: Option<Vec<u64>> = None;
         tokio::pin!(shutdown);
         let stop = loop {
             tokio::select! {
-                biased;
                 _ = &mut shutdown => break StopReason::Shutdown,
-                _ = std::future::ready(()) => {}
+                _ = tokio::time::sleep(DONE_CHECK) => {}
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break StopReason::MaxTime;
@@ -231,90 +240,97 @@ impl SharedCrawler {
             {
                 break StopReason::MaxPages;
             }
-            let mut claimed = 0;
-            for offset in 0..buckets {
-                let bucket = (first + offset) % buckets;
-                let free = permits.available_permits();
-                if free == 0 {
-                    break;
-                }
-                if next_check[bucket] > Instant::now() {
-                    continue;
-                }
-                let asked = Instant::now();
-                let answer = self
-                    .frontier
-                    .claim(
-                        bucket as u32,
-                        &self.shared.worker,
-                        free.min(CLAIM_BATCH),
-                        self.shared.lease,
-                        self.config.politeness.min_delay,
-                    )
-                    .await;
-                match answer {
-                    Ok(Claimed::Hosts(claims)) => {
-                        for claim in claims {
-                            let permit = permits
-                                .clone()
-                                .try_acquire_owned()
-                                .expect("no more claims than free permits");
-                            claimed += 1;
-                            let (this, ended_tx) = (self.clone(), ended_tx.clone());
-                            tokio::spawn(async move {
-                                this.handle(claim, asked).await;
-                                drop(permit);
-                                let _ = ended_tx.send(bucket);
-                            });
-                        }
-                    }
-                    Ok(Claimed::Wait { now_ms, until_ms }) => {
-                        let wait = Duration::from_millis(until_ms.saturating_sub(now_ms));
-                        next_check[bucket] = asked + wait.min(MAX_RECHECK);
-                    }
-                    Ok(Claimed::Empty) => next_check[bucket] = asked + EMPTY_RECHECK,
-                    Err(e) => {
-                        tracing::warn!(bucket, "claim failed: {e}");
-                        next_check[bucket] = asked + MAX_RECHECK;
-                    }
-                }
-            }
-            first = (first + 1) % buckets;
-            if claimed > 0 {
+            if permits.available_permits() < concurrency {
                 quiet = None;
                 continue;
             }
-            if permits.available_permits() == concurrency {
-                match self.scan().await {
-                    Ok(Some(writes)) if quiet.as_ref() == Some(&writes) => break StopReason::Done,
-                    Ok(scan) => quiet = scan,
-                    Err(e) => {
-                        tracing::warn!("could not read the crawl's progress: {e}");
-                        quiet = None;
-                    }
+            match self.scan().await {
+                Ok(Some(writes)) if quiet.as_ref() == Some(&writes) => break StopReason::Done,
+                Ok(scan) => quiet = scan,
+                Err(e) => {
+                    tracing::warn!("could not read the crawl's progress: {e}");
+                    quiet = None;
                 }
             }
-            let wake = next_check
-                .iter()
-                .min()
-                .copied()
-                .unwrap_or_else(Instant::now)
-                .clamp(
-                    Instant::now() + Duration::from_millis(1),
-                    Instant::now() + MAX_RECHECK,
-                );
-            tokio::select! {
-                _ = &mut shutdown => break StopReason::Shutdown,
-                _ = tokio::time::sleep_until(wake) => {}
-                Some(bucket) = ended.recv() => next_check[bucket] = Instant::now(),
-            }
-            while let Ok(bucket) = ended.try_recv() {
-                next_check[bucket] = Instant::now();
-            }
         };
+        let _ = stop_tx.send(true);
+        for claims in loops {
+            let _ = claims.await;
+        }
         // Let this worker's requests end and their pages commit.
         let _ = permits.acquire_many(concurrency as u32).await;
         Ok(stop)
+    }
+
+    /// Claims hosts of one bucket whenever it may have one to give and this worker
+    /// has room for a request, until told to stop.
+    async fn claim_loop(
+        self: Arc<Self>,
+        bucket: u32,
+        permits: Arc<Semaphore>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        // Signalled when one of this loop's leases ended: its host may be claimable
+        // again at once.
+        let ended = Arc::new(tokio::sync::Notify::new());
+        let mut next_check = Instant::now();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep_until(next_check) => {}
+                _ = ended.notified() => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
+            if self
+                .config
+                .max_pages
+                .is_some_and(|max| self.stats().requests >= max)
+            {
+                next_check = Instant::now() + MAX_RECHECK;
+                continue;
+            }
+            let wanted = permits.available_permits().clamp(1, CLAIM_BATCH);
+            let mut room = tokio::select! {
+                permit = permits.clone().acquire_many_owned(wanted as u32) => permit.expect("semaphore never closed"),
+                _ = stop.changed() => return,
+            };
+            let asked = Instant::now();
+            let answer = self
+                .frontier
+                .claim(
+                    bucket,
+                    &self.shared.worker,
+                    wanted,
+                    self.shared.lease,
+                    self.config.politeness.min_delay,
+                )
+                .await;
+            next_check = match answer {
+                Ok(Claimed::Hosts(claims)) => {
+                    for claim in claims {
+                        let permit = room.split(1).expect("no more claims than permits");
+                        let (this, ended) = (self.clone(), ended.clone());
+                        tokio::spawn(async move {
+                            this.handle(claim, asked).await;
+                            drop(permit);
+                            ended.notify_one();
+                        });
+                    }
+                    asked
+                }
+                Ok(Claimed::Wait { now_ms, until_ms }) => {
+                    let wait = Duration::from_millis(until_ms.saturating_sub(now_ms));
+                    asked + wait.min(MAX_RECHECK)
+                }
+                Ok(Claimed::Empty) => asked + EMPTY_RECHECK,
+                Err(e) => {
+                    tracing::warn!(bucket, "claim failed: {e}");
+                    asked + MAX_RECHECK
+                }
+            };
+        }
     }
 
     /// The write counts of every bucket if none has work (queued URLs, a lease, links
@@ -669,10 +685,16 @@ async fn heartbeat(
     }
 }
 
-/// Routes links between buckets until the run stops.
+/// Routes links between buckets until the run stops; every few seconds also those a
+/// worker read and did not route within a lease's time.
 async fn route(this: Arc<SharedCrawler>, stop: tokio::sync::watch::Receiver<bool>) {
     let buckets = this.frontier.buckets();
+    let mut last_reclaim = Instant::now();
     loop {
+        let reclaim = last_reclaim.elapsed() >= RECLAIM_EVERY;
+        if reclaim {
+            last_reclaim = Instant::now();
+        }
         let mut routed = 0;
         for bucket in 0..buckets {
             match this
@@ -681,7 +703,7 @@ async fn route(this: Arc<SharedCrawler>, stop: tokio::sync::watch::Receiver<bool
                     bucket,
                     &this.shared.worker,
                     this.config.max_urls_per_host,
-                    this.shared.lease,
+                    reclaim.then_some(this.shared.lease),
                 )
                 .await
             {

@@ -21,19 +21,19 @@ local function wake(ready, prefix, host, at)
 end
 
 -- Queues a URL its host never saw: 1 when queued, 0 when seen before, -1 when the
--- host has used up its budget of URLs (`budget` 0: no budget).
-local function enqueue(ready, prefix, host, fp, url, entry, due, budget)
+-- host has used up its budget of URLs (`budget` 0: no budget). The caller wakes the
+-- host (once for all the URLs it queued there).
+local function enqueue(prefix, host, fp, url, entry, due, budget)
   local seen = prefix .. 'seen:' .. host
   if redis.call('SISMEMBER', seen, fp) == 1 then return 0 end
   local hk = prefix .. 'host:' .. host
-  if budget > 0 and tonumber(redis.call('HGET', hk, 'found') or '0') >= budget then
+  if budget > 0 and redis.call('HINCRBY', hk, 'found', 1) > budget then
+    redis.call('HINCRBY', hk, 'found', -1)
     return -1
   end
   redis.call('SADD', seen, fp)
-  redis.call('HINCRBY', hk, 'found', 1)
   redis.call('ZADD', prefix .. 'q:' .. host, due, url)
   redis.call('HSET', prefix .. 'e:' .. host, url, entry)
-  wake(ready, prefix, host, due)
   return 1
 end
 

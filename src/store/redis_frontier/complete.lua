@@ -49,7 +49,7 @@ local over, by_host, order = 0, {}, {}
 n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   local target = ARGV[i]
-  local r = enqueue(ready, prefix, target, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], now, budget)
+  local r = enqueue(prefix, target, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], now, budget)
   if r == 1 then
     if not by_host[target] then by_host[target] = 0; table.insert(order, target) end
     by_host[target] = by_host[target] + 1
@@ -71,6 +71,9 @@ for _ = 1, n do
     denied = denied + 1
   end
   i = i + 3
+end
+for _, h in ipairs(order) do
+  if h ~= host then wake(ready, prefix, h, now) end
 end
 local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
 if ARGV[16] == '1' then

@@ -7,7 +7,7 @@ local now = now_ms()
 local new, over, by_host, order = 0, 0, {}, {}
 for i = 3, #ARGV, 4 do
   local host = ARGV[i]
-  local r = enqueue(ready, prefix, host, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], now, budget)
+  local r = enqueue(prefix, host, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], now, budget)
   if r == 1 then
     new = new + 1
     if not by_host[host] then by_host[host] = 0; table.insert(order, host) end
@@ -16,6 +16,7 @@ for i = 3, #ARGV, 4 do
     over = over + 1
   end
 end
+for _, host in ipairs(order) do wake(ready, prefix, host, now) end
 touch(prefix)
 local out = {tostring(new), tostring(over)}
 for _, host in ipairs(order) do

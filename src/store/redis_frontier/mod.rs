@@ -520,31 +520,33 @@ impl RedisFrontier {
             .await?)
     }
 
-    /// Moves links found in `bucket` to their own buckets' queues: first those another
-    /// worker read but did not finish within `stalled` (it may have died), then new
-    /// ones. Queuing is idempotent (the seen set), so a link routed twice is queued
-    /// once. Returns how many links were read.
+    /// Moves links found in `bucket` to their own buckets' queues: with `stalled`,
+    /// first those another worker read but did not finish within that time (it may
+    /// have died), then new ones. Queuing is idempotent (the seen set), so a link
+    /// routed twice is queued once. Returns how many links were read.
     pub async fn route_links(
         &self,
         bucket: u32,
         worker: &str,
         max_urls_per_host: u64,
-        stalled: Duration,
+        stalled: Option<Duration>,
     ) -> Result<usize, StoreError> {
         let key = self.key(bucket, "links");
         let mut con = self.con.clone();
-        let stalled_ms = millis(stalled) as usize;
-        let reclaimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-            .arg(&key)
-            .arg(ROUTE_GROUP)
-            .arg(worker)
-            .arg(stalled_ms)
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(256)
-            .query_async(&mut con)
-            .await?;
-        let mut ids = reclaimed.claimed;
+        let mut ids = Vec::new();
+        if let Some(stalled) = stalled {
+            let reclaimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                .arg(&key)
+                .arg(ROUTE_GROUP)
+                .arg(worker)
+                .arg(millis(stalled))
+                .arg("0-0")
+                .arg("COUNT")
+                .arg(256)
+                .query_async(&mut con)
+                .await?;
+            ids = reclaimed.claimed;
+        }
         let fresh: StreamReadReply = con
             .xread_options(
                 &[&key],
