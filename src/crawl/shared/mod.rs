@@ -291,11 +291,18 @@ impl SharedCrawler {
                 next_check = Instant::now() + MAX_RECHECK;
                 continue;
             }
-            let wanted = permits.available_permits().clamp(1, CLAIM_BATCH);
+            // Room for one request at least (waiting for it), and for more if free.
             let mut room = tokio::select! {
-                permit = permits.clone().acquire_many_owned(wanted as u32) => permit.expect("semaphore never closed"),
+                permit = permits.clone().acquire_owned() => permit.expect("semaphore never closed"),
                 _ = stop.changed() => return,
             };
+            while room.num_permits() < CLAIM_BATCH {
+                match permits.clone().try_acquire_owned() {
+                    Ok(more) => room.merge(more),
+                    Err(_) => break,
+                }
+            }
+            let wanted = room.num_permits();
             let asked = Instant::now();
             let answer = self
                 .frontier

@@ -20,21 +20,64 @@ local function wake(ready, prefix, host, at)
   redis.call('ZADD', ready, at, host)
 end
 
--- Queues a URL its host never saw: 1 when queued, 0 when seen before, -1 when the
--- host has used up its budget of URLs (`budget` 0: no budget). The caller wakes the
--- host (once for all the URLs it queued there).
-local function enqueue(prefix, host, fp, url, entry, due, budget)
+-- Queues the URLs of one host that it never saw (`items`: {fingerprint, url, entry}
+-- triples; the same URL twice counts once), due at `due`, within the host's budget of
+-- URLs (`budget` 0: none). Returns how many were queued and how many were over the
+-- budget. The caller wakes the host. Works in chunks, with one call per command and
+-- chunk, so that a sitemap's thousands of URLs cost a few calls, not thousands.
+local function enqueue_host(prefix, host, items, due, budget)
   local seen = prefix .. 'seen:' .. host
-  if redis.call('SISMEMBER', seen, fp) == 1 then return 0 end
   local hk = prefix .. 'host:' .. host
-  if budget > 0 and redis.call('HINCRBY', hk, 'found', 1) > budget then
-    redis.call('HINCRBY', hk, 'found', -1)
-    return -1
+  local found = 0
+  if budget > 0 then found = tonumber(redis.call('HGET', hk, 'found') or '0') end
+  local queued, over, in_batch = 0, 0, {}
+  for start = 1, #items, 500 do
+    local stop = math.min(start + 499, #items)
+    local fps = {}
+    for i = start, stop do fps[#fps + 1] = items[i][1] end
+    local known = redis.call('SMISMEMBER', seen, unpack(fps))
+    local new_fps, scores, entries = {}, {}, {}
+    for k = 1, #known do
+      local item = items[start + k - 1]
+      if known[k] == 0 and not in_batch[item[1]] then
+        in_batch[item[1]] = true
+        if budget > 0 and found + queued >= budget then
+          over = over + 1
+        else
+          queued = queued + 1
+          new_fps[#new_fps + 1] = item[1]
+          scores[#scores + 1] = due
+          scores[#scores + 1] = item[2]
+          entries[#entries + 1] = item[2]
+          entries[#entries + 1] = item[3]
+        end
+      end
+    end
+    if #new_fps > 0 then
+      redis.call('SADD', seen, unpack(new_fps))
+      redis.call('ZADD', prefix .. 'q:' .. host, unpack(scores))
+      redis.call('HSET', prefix .. 'e:' .. host, unpack(entries))
+    end
   end
-  redis.call('SADD', seen, fp)
-  redis.call('ZADD', prefix .. 'q:' .. host, due, url)
-  redis.call('HSET', prefix .. 'e:' .. host, url, entry)
-  return 1
+  if budget > 0 and queued > 0 then redis.call('HINCRBY', hk, 'found', queued) end
+  return queued, over
+end
+
+-- Groups (host, fingerprint, url, entry) quadruples of ARGV from `first` on, `count`
+-- of them, by host; returns the groups and the hosts in order of first appearance.
+local function by_host(first, count)
+  local groups, order = {}, {}
+  for k = 0, count - 1 do
+    local i = first + 4 * k
+    local host = ARGV[i]
+    if not groups[host] then
+      groups[host] = {}
+      order[#order + 1] = host
+    end
+    local g = groups[host]
+    g[#g + 1] = {ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]}
+  end
+  return groups, order
 end
 
 -- Counts writes to the bucket, so that a scan of all buckets can tell that none

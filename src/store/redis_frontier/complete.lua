@@ -45,18 +45,15 @@ for j = 0, n - 1 do
   redis.call('XADD', prefix .. 'rec:' .. worker, '*', 'r', ARGV[i + j])
 end
 i = i + n
-local over, by_host, order = 0, {}, {}
 n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
-  local target = ARGV[i]
-  local r = enqueue(prefix, target, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], now, budget)
-  if r == 1 then
-    if not by_host[target] then by_host[target] = 0; table.insert(order, target) end
-    by_host[target] = by_host[target] + 1
-  elseif r == -1 then
-    over = over + 1
-  end
-  i = i + 4
+local groups, order = by_host(i, n)
+i = i + 4 * n
+local over, new_by_host = 0, {}
+for _, target in ipairs(order) do
+  local queued, dropped = enqueue_host(prefix, target, groups[target], now, budget)
+  over = over + dropped
+  new_by_host[target] = queued
+  if queued > 0 and target ~= host then wake(ready, prefix, target, now) end
 end
 n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
@@ -72,9 +69,6 @@ for _ = 1, n do
   end
   i = i + 3
 end
-for _, h in ipairs(order) do
-  if h ~= host then wake(ready, prefix, h, now) end
-end
 local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
 if ARGV[16] == '1' then
   redis.call('ZREM', ready, host)
@@ -87,7 +81,9 @@ end
 touch(prefix)
 local out = {'1', tostring(over), tostring(denied)}
 for _, h in ipairs(order) do
-  table.insert(out, h)
-  table.insert(out, tostring(by_host[h]))
+  if new_by_host[h] > 0 then
+    table.insert(out, h)
+    table.insert(out, tostring(new_by_host[h]))
+  end
 end
 return out
