@@ -4,7 +4,8 @@
 //! Invariant: as in the one-machine sink, lines are synced to the file before the
 //! offset (the file's length and the last stream id read in each bucket) is saved in
 //! Redis, and at start the file is cut back to the saved length, so a crash between
-//! the two writes the same records again instead of losing or doubling them.
+//! the two writes the same records again instead of losing or doubling them. Records
+//! leave Redis once the offset past them is saved.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -173,6 +174,20 @@ impl StreamSink {
             .await;
         match saved {
             Ok(()) => {
+                // Delivered records leave Redis (the last one stays, harmlessly).
+                for (bucket, (before, after)) in
+                    self.offset.after.iter().zip(&offset.after).enumerate()
+                {
+                    if before != after {
+                        if let Err(e) = self
+                            .frontier
+                            .trim_records(bucket as u32, &self.worker, after)
+                            .await
+                        {
+                            tracing::warn!("delivered records not trimmed from Redis: {e}");
+                        }
+                    }
+                }
                 self.offset = offset;
                 Ok(())
             }

@@ -611,6 +611,23 @@ impl RedisFrontier {
             .collect()
     }
 
+    /// Drops the worker's records in `bucket` before stream id `before` (delivered:
+    /// the offset past them is saved), so that Redis holds only what is on its way.
+    pub async fn trim_records(
+        &self,
+        bucket: u32,
+        worker: &str,
+        before: &str,
+    ) -> Result<(), StoreError> {
+        let _: u64 = redis::cmd("XTRIM")
+            .arg(self.key(bucket, &format!("rec:{worker}")))
+            .arg("MINID")
+            .arg(before)
+            .query_async(&mut self.con.clone())
+            .await?;
+        Ok(())
+    }
+
     /// A value of the crawl's own (a sink's offset, ...), by name.
     pub async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
