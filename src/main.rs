@@ -534,6 +534,31 @@ async fn run_shared_crawl(config: CrawlConfig) -> Result<()> {
     Ok(())
 }
 
+/// One worker of a daemon crawl shared through Redis, until SIGTERM or SIGINT.
+#[cfg(feature = "redis")]
+async fn run_shared_daemon(config: CrawlConfig) -> Result<()> {
+    if config.http.is_some() {
+        tracing::warn!("a shared-crawl worker serves no /status or /metrics endpoint yet; daemon.http is ignored");
+    }
+    // SIGHUP would end the process by default: say instead that it changes nothing.
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::warn!("SIGHUP: a shared-crawl worker does not reload its config; restart it to apply a new one");
+        }
+    });
+    let crawler =
+        newscrawl::crawl::SharedCrawler::connect(config, ParserRegistry::default()).await?;
+    let summary = crawler.run_daemon(stop_signal()).await?;
+    eprintln!("{summary}");
+    Ok(())
+}
+
+#[cfg(not(feature = "redis"))]
+async fn run_shared_daemon(config: CrawlConfig) -> Result<()> {
+    run_shared_crawl(config).await
+}
+
 #[cfg(not(feature = "redis"))]
 async fn run_shared_crawl(_config: CrawlConfig) -> Result<()> {
     anyhow::bail!("this build cannot share a crawl through Redis (store.url or --store): build it with `cargo build --release --features redis`")
@@ -547,7 +572,7 @@ async fn daemon(args: DaemonArgs) -> Result<()> {
     overrides.block_private_by_default = true;
     let (config, source) = resolve_config(args.source, overrides)?;
     if config.shared.is_some() {
-        anyhow::bail!("the daemon does not run on a shared (Redis) store yet: use `crawl --store ...` for shared one-shot crawls");
+        return run_shared_daemon(config).await;
     }
     let http = config.http;
     let state_dir = config.state_dir.clone();

@@ -376,12 +376,7 @@ async fn a_killed_worker_loses_nothing_and_its_hosts_are_taken_over() {
     let redis = RedisServer::start(dir.path()).await;
     let servers = servers().await;
     // Short leases, so that the killed worker's hosts are taken over soon.
-    let workers = Workers::new(
-        dir.path(),
-        &servers,
-        &redis,
-        "request_timeout = \"1s\"",
-    );
+    let workers = Workers::new(dir.path(), &servers, &redis, "request_timeout = \"1s\"");
     let config_lease = "[store]\nlease = \"6s\"\n";
     let text = std::fs::read_to_string(&workers.config).unwrap();
     let text = text.replace("concurrency = 8", "concurrency = 4");
@@ -462,7 +457,11 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
         .map(|i| QueueEntry::found(format!("http://{host}/a/{i}"), "s", UrlKind::Article, 1))
         .collect();
     assert_eq!(frontier.enqueue(&entries, 0).await.unwrap(), (3, 0));
-    assert_eq!(frontier.enqueue(&entries, 0).await.unwrap(), (0, 0), "seen before");
+    assert_eq!(
+        frontier.enqueue(&entries, 0).await.unwrap(),
+        (0, 0),
+        "seen before"
+    );
 
     let lease = Duration::from_millis(300);
     let claim = |worker: &'static str| {
@@ -475,7 +474,9 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
         }
     };
     // The first claim is for robots.txt; store a copy valid for an hour.
-    let Claimed::Hosts(mut claims) = claim("a").await else { panic!("claimable") };
+    let Claimed::Hosts(mut claims) = claim("a").await else {
+        panic!("claimable")
+    };
     let robots = claims.pop().unwrap();
     assert!(robots.page.is_none(), "robots.txt comes first");
     assert!(matches!(claim("b").await, Claimed::Wait { .. }), "leased");
@@ -494,7 +495,9 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
 
     // A page lease that expires: once it has, another worker claims the host and the
     // first worker's late completion is refused.
-    let Claimed::Hosts(mut claims) = claim("a").await else { panic!("claimable") };
+    let Claimed::Hosts(mut claims) = claim("a").await else {
+        panic!("claimable")
+    };
     let stale = claims.pop().unwrap();
     let url = stale.page.as_ref().unwrap().entry.url.clone();
     assert!(matches!(claim("b").await, Claimed::Wait { .. }), "leased");
@@ -506,7 +509,11 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
         assert!(Instant::now() < deadline, "the lease never expired");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert_eq!(fresh.page.as_ref().unwrap().entry.url, url, "the same URL again");
+    assert_eq!(
+        fresh.page.as_ref().unwrap().entry.url,
+        url,
+        "the same URL again"
+    );
     let settle = |claim: &newscrawl::store::redis_frontier::Claim, gap: Duration| {
         let mut state = UrlState::queued(&claim.page.as_ref().unwrap().entry);
         state.status = UrlStatus::Fetched;
@@ -523,7 +530,11 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
         .await
         .unwrap();
     assert!(!late.accepted, "a stale epoch commits nothing");
-    assert!(frontier.records_after(bucket, "a", "0-0", 10).await.unwrap().is_empty());
+    assert!(frontier
+        .records_after(bucket, "a", "0-0", 10)
+        .await
+        .unwrap()
+        .is_empty());
     // The live holder's completion counts, and its next allowed start (an hour away)
     // holds for every worker.
     let done = frontier
@@ -531,11 +542,135 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
         .await
         .unwrap();
     assert!(done.accepted);
-    assert_eq!(frontier.records_after(bucket, "b", "0-0", 10).await.unwrap().len(), 1);
+    assert_eq!(
+        frontier
+            .records_after(bucket, "b", "0-0", 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     match claim("a").await {
         Claimed::Wait { now_ms, until_ms } => assert!(until_ms >= now_ms + 3_500_000),
         other => panic!("expected a wait, got {other:?}"),
     }
-    let again = frontier.complete(&fresh, "b", Completion::default()).await.unwrap();
+    let again = frontier
+        .complete(&fresh, "b", Completion::default())
+        .await
+        .unwrap();
     assert!(!again.accepted, "a lease completes once");
+}
+
+/// Two daemon workers share a crawl: listing pages are revisited (by either worker),
+/// an article published while they run is fetched and written once, and SIGTERM
+/// stops each with exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_workers_revisit_and_write_new_articles_once() {
+    let spec = |articles| FixtureSpec {
+        articles,
+        ..FixtureSpec::default()
+    };
+    // What a one-shot crawl of the site writes once two more articles are out.
+    let expected = {
+        let server = FixtureServer::start(
+            Arc::new(FixtureSite::new(spec(14))),
+            [127, 0, 0, 1].into(),
+            0,
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        common::crawl_text(
+            &common::demo_config_text(server.origin(), ""),
+            dir.path(),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+        contents(&read_records(dir.path()), std::slice::from_ref(&server))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let server = FixtureServer::start(
+        Arc::new(FixtureSite::new(spec(12))),
+        [127, 0, 0, 1].into(),
+        0,
+    )
+    .await
+    .unwrap();
+    let servers = std::slice::from_ref(&server);
+    let config = dir.path().join("crawl.toml");
+    std::fs::write(
+        &config,
+        common::demo_config_text(
+            server.origin(),
+            "revisit_min = \"500ms\"\nrevisit_max = \"2s\"",
+        ),
+    )
+    .unwrap();
+    let start = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_newscrawl"))
+            .args(["daemon", "--http", "off", "--config"])
+            .arg(&config)
+            .args(["--store", &redis.url(), "--worker", name])
+            .arg("--out")
+            .arg(dir.path().join(format!("{name}.jsonl")))
+            .args(["--min-delay", &format!("{}ms", DELAY.as_millis())])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let (mut first, mut second) = (start("d1"), start("d2"));
+    let read = || -> Vec<Article> {
+        ["d1", "d2"]
+            .iter()
+            .flat_map(|name| {
+                std::fs::read_to_string(dir.path().join(format!("{name}.jsonl")))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect::<Vec<Article>>()
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The first pass, then two articles more.
+    under_way(servers, 30, &mut [&mut first, &mut second]).await;
+    server.set_site(FixtureSite::new(spec(14)));
+    while read().len() < expected.len() {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} records after 60 s",
+            read().len(),
+            expected.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (worker, name) in [&mut first, &mut second].into_iter().zip(["d1", "d2"]) {
+        let pid = worker.id().unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        let status = timeout(Duration::from_secs(30), worker.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{name} did not stop on SIGTERM"))
+            .unwrap();
+        assert!(status.success(), "{name} exited with {status}");
+    }
+    let got = contents(&read(), servers);
+    assert!(
+        got == expected,
+        "records differ from a one-shot crawl's: {} of {}",
+        got.len(),
+        expected.len()
+    );
+    let requests = check_gaps(servers);
+    assert!(
+        requests[&(0, "/".to_string())] > 1,
+        "the home page was revisited"
+    );
 }

@@ -13,8 +13,12 @@ use tokio::runtime::Handle;
 use tokio::time::Instant;
 
 use crate::politeness::{Feedback, Politeness};
-use crate::store::redis_frontier::{Claim, Completion, RedisFrontier};
-use crate::store::{CommitReport, Fingerprint, PageCommit, PageStore, StoreError, UrlState};
+use crate::revisit::ChangeEstimate;
+use crate::store::redis_frontier::{Claim, Completion, RedisFrontier, RevisitPlan};
+use crate::store::{
+    CommitReport, Fingerprint, PageCommit, PageStore, QueueEntry, Revisit, RevisitSchedule,
+    StoreError, UrlState, UrlStatus,
+};
 
 /// The host's clock after one request, from its delay, its failure backoff before the
 /// request and what the answer said: the gap until the next request may start, and
@@ -42,6 +46,59 @@ pub(super) fn next_gap(
             (delay + backoff, backoff)
         }
         Feedback::Pause(pause) => ((delay + backoff).max(*pause), backoff),
+    }
+}
+
+/// When a settled page is queued again (daemon mode), for either outcome of the visit:
+/// pages that were not fetched or failed (skipped, aliases) are not revisited, as
+/// another URL stands for them; an article's re-check is after a fixed time; a listing
+/// page's interval comes from its change estimate, which the visit updates with
+/// whether it found something new (a failed visit says nothing about change).
+fn revisit_plan(
+    plan: Revisit,
+    state: &UrlState,
+    known: Option<&RevisitSchedule>,
+    now_ms: u64,
+) -> Option<RevisitPlan> {
+    if !matches!(state.status, UrlStatus::Fetched | UrlStatus::Failed) {
+        return None;
+    }
+    let entry = QueueEntry::again(state);
+    match plan {
+        Revisit::After(after) => (state.status == UrlStatus::Fetched).then(|| RevisitPlan {
+            entry,
+            if_changed: (after, None),
+            if_unchanged: (after, None),
+        }),
+        Revisit::Adaptive(bounds) => {
+            let schedule = |changed: bool| {
+                let estimate = match known {
+                    None => ChangeEstimate::first(now_ms, &bounds),
+                    Some(known) => {
+                        let mut estimate = known.estimate.clone();
+                        if state.status == UrlStatus::Fetched {
+                            estimate.observe(now_ms, changed, &bounds);
+                        } else {
+                            estimate.rebound(&bounds);
+                        }
+                        estimate
+                    }
+                };
+                let after = Duration::from_millis(estimate.interval_ms);
+                let schedule = RevisitSchedule {
+                    url: state.url.clone(),
+                    site: state.site.clone(),
+                    next_due_ms: now_ms + estimate.interval_ms,
+                    estimate,
+                };
+                (after, Some(schedule))
+            };
+            Some(RevisitPlan {
+                entry,
+                if_changed: schedule(true),
+                if_unchanged: schedule(false),
+            })
+        }
     }
 }
 
@@ -89,6 +146,14 @@ impl PageStore for LeasedPage {
         let gap = gap.saturating_sub(answered_at.elapsed());
         let records = commit.records.len();
         let url = commit.state.as_ref().map(|s| s.url.clone());
+        let known = self.claim.page.as_ref().and_then(|p| p.revisit.as_ref());
+        let revisit = match (commit.revisit, &commit.state) {
+            (Some(plan), Some(state)) => revisit_plan(plan, state, known, commit.now_ms),
+            _ => None,
+        };
+        let revisit_after = revisit
+            .as_ref()
+            .map(|plan| (plan.if_changed.0, plan.if_unchanged.0));
         let completion = Completion {
             url,
             state: commit.state,
@@ -107,11 +172,12 @@ impl PageStore for LeasedPage {
                 .iter()
                 .map(|entry| {
                     let mut state = UrlState::queued(entry);
-                    state.status = crate::store::UrlStatus::RobotsDenied;
+                    state.status = UrlStatus::RobotsDenied;
                     state.note = Some("disallowed by robots.txt (found as a link)".into());
                     state
                 })
                 .collect(),
+            revisit,
         };
         let done = self.runtime.block_on(self.frontier.complete(
             &self.claim,
@@ -130,7 +196,14 @@ impl PageStore for LeasedPage {
             records,
             denied: done.denied,
             over_budget: done.over_budget,
-            revisit_due_ms: None,
+            revisit_due_ms: revisit_after.map(|(if_changed, if_unchanged)| {
+                let after = if done.changed {
+                    if_changed
+                } else {
+                    if_unchanged
+                };
+                commit.now_ms + after.as_millis() as u64
+            }),
         })
     }
 }

@@ -28,7 +28,7 @@ use super::page::{PageJob, PageOutcome};
 use super::pool::WorkerPool;
 use super::robots_fetch::{fetch_robots, is_usable, policy_of, RobotsFetched};
 use super::{
-    fetcher_for, host_sites_of, now_ms, site_parsers, CrawlError, Stats, StopReason, Summary,
+    fetcher_for, host_sites_of, now_ms, site_parsers, CrawlError, Mode, Stats, StopReason, Summary,
 };
 use crate::config::{CrawlConfig, SharedStore};
 use crate::fetch::Fetcher;
@@ -38,7 +38,7 @@ use crate::politeness::Feedback;
 use crate::robots::Robots;
 use crate::site::{path_and_query, Site};
 use crate::store::redis_frontier::{Claim, Claimed, Completion, RedisFrontier};
-use crate::store::{RobotsCopy, StoreError, UrlState, UrlStatus};
+use crate::store::{Revisit, RobotsCopy, StoreError, UrlState, UrlStatus};
 use lease::{next_gap, LeasedPage};
 use sink::StreamSink;
 
@@ -83,6 +83,7 @@ pub struct SharedCrawler {
     /// Parsed robots.txt copies, by host and fetch time.
     robots: Mutex<HashMap<String, (u64, Arc<Robots>)>>,
     stats: Mutex<Stats>,
+    mode: Mode,
 }
 
 impl SharedCrawler {
@@ -112,6 +113,7 @@ impl SharedCrawler {
             known_links: Arc::default(),
             robots: Mutex::default(),
             stats: Mutex::default(),
+            mode: Mode::OneShot,
         })
     }
 
@@ -145,6 +147,25 @@ impl SharedCrawler {
     /// `shutdown` completes; then lets this worker's requests finish, delivers its
     /// records and gives its name up.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<Summary, CrawlError> {
+        self.run_in(Mode::OneShot, shutdown).await
+    }
+
+    /// Crawls until `shutdown` completes (or a limit is reached): listing pages are
+    /// queued again after each visit, at the pace their change estimate sets, and
+    /// articles after `article_recheck`, as in a one-machine daemon.
+    pub async fn run_daemon(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<Summary, CrawlError> {
+        self.run_in(Mode::Daemon, shutdown).await
+    }
+
+    async fn run_in(
+        mut self,
+        mode: Mode,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<Summary, CrawlError> {
+        self.mode = mode;
         let started = Instant::now();
         let token = format!("{}-{}", std::process::id(), now_ms());
         self.hold_name(&token).await?;
@@ -215,11 +236,10 @@ impl SharedCrawler {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let loops: Vec<_> = (0..self.frontier.buckets())
             .map(|bucket| {
-                tokio::spawn(self.clone().claim_loop(
-                    bucket,
-                    permits.clone(),
-                    stop_rx.clone(),
-                ))
+                tokio::spawn(
+                    self.clone()
+                        .claim_loop(bucket, permits.clone(), stop_rx.clone()),
+                )
             })
             .collect();
         let deadline = self.config.max_time.map(|t| started + t);
@@ -240,7 +260,8 @@ impl SharedCrawler {
             {
                 break StopReason::MaxPages;
             }
-            if permits.available_permits() < concurrency {
+            // A daemon never runs out of work: its pages fall due again.
+            if self.mode == Mode::Daemon || permits.available_permits() < concurrency {
                 quiet = None;
                 continue;
             }
@@ -487,7 +508,9 @@ impl SharedCrawler {
         } else {
             robots_retry(policy, failures)
         };
-        let park = refused.is_some() || (!usable && failures > policy.max_retries);
+        // A daemon keeps trying, every `max_delay` at most.
+        let park = refused.is_some()
+            || (self.mode == Mode::OneShot && !usable && failures > policy.max_retries);
         if let Some(reason) = &refused {
             tracing::warn!(host = claim.host, "not crawled: {reason}");
         } else if park {
@@ -600,6 +623,11 @@ impl SharedCrawler {
             policy: self.config.politeness.clone(),
             feedback: feedback.clone(),
         };
+        let revisit = match self.mode {
+            Mode::OneShot => None,
+            Mode::Daemon if page.entry.kind.is_revisited() => Some(Revisit::Adaptive(site.revisit)),
+            Mode::Daemon => site.article_recheck.map(Revisit::After),
+        };
         let job = PageJob {
             fetcher: self.fetcher.clone(),
             cpu: self.cpu.clone(),
@@ -614,7 +642,7 @@ impl SharedCrawler {
             entry: page.entry.clone(),
             url,
             metrics: self.metrics.clone(),
-            revisit: None,
+            revisit,
             known_links: self.known_links.clone(),
             robots: policy,
         };

@@ -6,7 +6,7 @@
 -- KEYS[1]: the bucket's ready set.
 -- ARGV: prefix, worker, max, lease_ms, default_delay_ms.
 -- Returns: {now, earliest, then per claim: host, epoch, deadline, url, entry, state,
--- robots, backoff}; `earliest` is when the next host becomes claimable when nothing
+-- robots, revisit schedule, backoff}; `earliest` is when the next host becomes claimable when nothing
 -- was claimed (-1: the bucket has no work), 0 otherwise.
 local ready, prefix, worker = KEYS[1], ARGV[1], ARGV[2]
 local max, lease, default_delay = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -36,13 +36,14 @@ for _, host in ipairs(candidates) do
     table.insert(out, tostring(epoch))
     table.insert(out, tostring(deadline))
     if need_robots then
-      for _ = 1, 4 do table.insert(out, '') end
+      for _ = 1, 5 do table.insert(out, '') end
     else
       local url = first[1]
       table.insert(out, url)
       table.insert(out, redis.call('HGET', prefix .. 'e:' .. host, url) or '')
       table.insert(out, redis.call('HGET', prefix .. 'state:' .. host, url) or '')
       table.insert(out, redis.call('HGET', hk, 'robots') or '')
+      table.insert(out, redis.call('HGET', prefix .. 'revisit:' .. host, url) or '')
     end
     table.insert(out, backoff)
   end

@@ -20,17 +20,18 @@ local function wake(ready, prefix, host, at)
   redis.call('ZADD', ready, at, host)
 end
 
--- Queues the URLs of one host that it never saw (`items`: {fingerprint, url, entry}
--- triples; the same URL twice counts once), due at `due`, within the host's budget of
--- URLs (`budget` 0: none). Returns how many were queued and how many were over the
--- budget. The caller wakes the host. Works in chunks, with one call per command and
+-- Queues the URLs of one host that it never saw (`items`: {fingerprint, url, entry,
+-- change} with change '1' for a URL whose discovery counts as a change of the page
+-- that found it; the same URL twice counts once), due at `due`, within the host's
+-- budget of URLs (`budget` 0: none). Returns how many were queued, how many were over
+-- the budget, and whether a queued one counts as a change. The caller wakes the host. Works in chunks, with one call per command and
 -- chunk, so that a sitemap's thousands of URLs cost a few calls, not thousands.
 local function enqueue_host(prefix, host, items, due, budget)
   local seen = prefix .. 'seen:' .. host
   local hk = prefix .. 'host:' .. host
   local found = 0
   if budget > 0 then found = tonumber(redis.call('HGET', hk, 'found') or '0') end
-  local queued, over, in_batch = 0, 0, {}
+  local queued, over, changed, in_batch = 0, 0, false, {}
   for start = 1, #items, 500 do
     local stop = math.min(start + 499, #items)
     local fps = {}
@@ -45,6 +46,7 @@ local function enqueue_host(prefix, host, items, due, budget)
           over = over + 1
         else
           queued = queued + 1
+          if item[4] == '1' then changed = true end
           new_fps[#new_fps + 1] = item[1]
           scores[#scores + 1] = due
           scores[#scores + 1] = item[2]
@@ -60,22 +62,23 @@ local function enqueue_host(prefix, host, items, due, budget)
     end
   end
   if budget > 0 and queued > 0 then redis.call('HINCRBY', hk, 'found', queued) end
-  return queued, over
+  return queued, over, changed
 end
 
--- Groups (host, fingerprint, url, entry) quadruples of ARGV from `first` on, `count`
--- of them, by host; returns the groups and the hosts in order of first appearance.
+-- Groups (host, fingerprint, url, entry, change) tuples of ARGV from `first` on,
+-- `count` of them, by host; returns the groups and the hosts in order of first
+-- appearance.
 local function by_host(first, count)
   local groups, order = {}, {}
   for k = 0, count - 1 do
-    local i = first + 4 * k
+    local i = first + 5 * k
     local host = ARGV[i]
     if not groups[host] then
       groups[host] = {}
       order[#order + 1] = host
     end
     local g = groups[host]
-    g[#g + 1] = {ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]}
+    g[#g + 1] = {ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]}
   end
   return groups, order
 end

@@ -11,10 +11,13 @@
 --   fingerprint ('' none), 13 robots.txt copy ('' none), 14 ms after now that the copy
 --   must be fetched again ('' unchanged), 15 URL budget per host (0: none), 16 '1' to
 --   park the host (it keeps its queue but is not claimed until a worker starts),
---   then: record count, records; local link count, (host, fingerprint, url, entry)
---   per link; remote link count, (fingerprint, entry) per link; denied count,
+--   17 the settled URL's queue entry for its revisit ('' no revisit), 18 and 19 ms
+--   after now of the revisit and its schedule ('' none) if the page changed (a new
+--   link that is not a listing page was queued), 20 and 21 the same if it did not,
+--   then: record count, records; local link count, (host, fingerprint, url, entry,
+--   change) per link; remote link count, (fingerprint, entry) per link; denied count,
 --   (fingerprint, url, state) per denied link of this host.
--- Returns: {accepted, over_budget, denied, host, new, host, new, ...}.
+-- Returns: {accepted, over_budget, denied, changed, host, new, host, new, ...}.
 local ready, links = KEYS[1], KEYS[2]
 local prefix, host, epoch, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local hk = prefix .. 'host:' .. host
@@ -39,7 +42,7 @@ redis.call('HDEL', hk, 'owner', 'deadline')
 -- This epoch can never commit again.
 redis.call('HINCRBY', hk, 'epoch', 1)
 local budget = tonumber(ARGV[15])
-local i = 17
+local i = 22
 local n = tonumber(ARGV[i]); i = i + 1
 for j = 0, n - 1 do
   redis.call('XADD', prefix .. 'rec:' .. worker, '*', 'r', ARGV[i + j])
@@ -47,11 +50,12 @@ end
 i = i + n
 n = tonumber(ARGV[i]); i = i + 1
 local groups, order = by_host(i, n)
-i = i + 4 * n
-local over, new_by_host = 0, {}
+i = i + 5 * n
+local over, changed, new_by_host = 0, false, {}
 for _, target in ipairs(order) do
-  local queued, dropped = enqueue_host(prefix, target, groups[target], now, budget)
+  local queued, dropped, change = enqueue_host(prefix, target, groups[target], now, budget)
   over = over + dropped
+  changed = changed or change
   new_by_host[target] = queued
   if queued > 0 and target ~= host then wake(ready, prefix, target, now) end
 end
@@ -69,6 +73,13 @@ for _ = 1, n do
   end
   i = i + 3
 end
+if ARGV[17] ~= '' then
+  local after, schedule = ARGV[20], ARGV[21]
+  if changed then after, schedule = ARGV[18], ARGV[19] end
+  redis.call('ZADD', prefix .. 'q:' .. host, now + tonumber(after), url)
+  redis.call('HSET', prefix .. 'e:' .. host, url, ARGV[17])
+  if schedule ~= '' then redis.call('HSET', prefix .. 'revisit:' .. host, url, schedule) end
+end
 local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
 if ARGV[16] == '1' then
   redis.call('ZREM', ready, host)
@@ -79,7 +90,7 @@ else
   redis.call('ZADD', ready, math.max(next_ms, tonumber(first[2])), host)
 end
 touch(prefix)
-local out = {'1', tostring(over), tostring(denied)}
+local out = {'1', tostring(over), tostring(denied), changed and '1' or '0'}
 for _, h in ipairs(order) do
   if new_by_host[h] > 0 then
     table.insert(out, h)

@@ -26,7 +26,7 @@ use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimReply, StreamReadOptions, StreamReadReply};
 use redis::AsyncCommands;
 
-use super::{fingerprint, Fingerprint, QueueEntry, StoreError, UrlState};
+use super::{fingerprint, Fingerprint, QueueEntry, RevisitSchedule, StoreError, UrlState};
 
 /// The consumer group that routes links between buckets.
 const ROUTE_GROUP: &str = "route";
@@ -84,6 +84,8 @@ pub struct ClaimedPage {
     pub entry: QueueEntry,
     /// The URL's recorded state, when it was settled before (a retry or a revisit).
     pub state: Option<UrlState>,
+    /// A listing page's revisit schedule (daemon mode), once it has one.
+    pub revisit: Option<RevisitSchedule>,
 }
 
 /// What a claim on one bucket found.
@@ -122,6 +124,20 @@ pub struct Completion {
     pub links: Vec<QueueEntry>,
     /// States of links to this host that robots.txt disallows.
     pub denied: Vec<UrlState>,
+    /// Queue the settled URL again (daemon mode).
+    pub revisit: Option<RevisitPlan>,
+}
+
+/// When a settled page is queued again: one plan if the visit found something new
+/// (a queued link that is not a listing page), one if it did not. Which applies is
+/// known only inside the completion, which picks one, so the page is never left
+/// settled without its revisit.
+#[derive(Debug)]
+pub struct RevisitPlan {
+    /// The entry to queue (with the validators of the copy just fetched).
+    pub entry: QueueEntry,
+    pub if_changed: (Duration, Option<RevisitSchedule>),
+    pub if_unchanged: (Duration, Option<RevisitSchedule>),
 }
 
 /// What a completion changed.
@@ -134,6 +150,8 @@ pub struct Completed {
     pub new_links: Vec<(String, usize)>,
     pub over_budget: usize,
     pub denied: usize,
+    /// A queued link was not a listing page (the page's revisit took `if_changed`).
+    pub changed: bool,
 }
 
 /// What is left in a bucket.
@@ -315,7 +333,8 @@ impl RedisFrontier {
                     .arg(entry.host())
                     .arg(&fingerprint(entry.url.as_bytes())[..])
                     .arg(&entry.url)
-                    .arg(encode(entry));
+                    .arg(encode(entry))
+                    .arg("0");
             }
             let reply: Vec<Vec<u8>> = invocation.invoke_async(&mut self.con.clone()).await?;
             new += number(reply.first().map_or(&b""[..], |v| v), "new")? as usize;
@@ -361,8 +380,9 @@ impl RedisFrontier {
             });
         }
         let mut claims = Vec::new();
-        for fields in reply[2..].chunks(8) {
-            let [host, epoch, deadline, url, entry, state, robots, backoff] = fields else {
+        for fields in reply[2..].chunks(9) {
+            let [host, epoch, deadline, url, entry, state, robots, revisit, backoff] = fields
+            else {
                 return Err(StoreError::Redis(
                     "claim script answered a partial claim".into(),
                 ));
@@ -379,6 +399,11 @@ impl RedisFrontier {
                         None
                     } else {
                         Some(decode(state, "redis URL state", &key)?)
+                    },
+                    revisit: if revisit.is_empty() {
+                        None
+                    } else {
+                        Some(decode(revisit, "redis revisit schedule", &key)?)
                     },
                 })
             };
@@ -438,6 +463,19 @@ impl RedisFrontier {
             )
             .arg(done.max_urls_per_host)
             .arg(if done.park { "1" } else { "0" });
+        match &done.revisit {
+            Some(plan) => {
+                invocation.arg(encode(&plan.entry));
+                for (after, schedule) in [&plan.if_changed, &plan.if_unchanged] {
+                    invocation
+                        .arg(millis(*after))
+                        .arg(schedule.as_ref().map(encode).unwrap_or_default());
+                }
+            }
+            None => {
+                invocation.arg("").arg(0).arg("").arg(0).arg("");
+            }
+        }
         invocation.arg(done.records.len());
         for record in &done.records {
             invocation.arg(&record[..]);
@@ -452,7 +490,8 @@ impl RedisFrontier {
                 .arg(link.host())
                 .arg(&fingerprint(link.url.as_bytes())[..])
                 .arg(&link.url)
-                .arg(encode(link));
+                .arg(encode(link))
+                .arg(if link.kind.is_revisited() { "0" } else { "1" });
         }
         invocation.arg(remote.len());
         for link in remote {
@@ -475,7 +514,8 @@ impl RedisFrontier {
             accepted: true,
             over_budget: number(reply.get(1).map_or(&b""[..], |v| v), "over budget")? as usize,
             denied: number(reply.get(2).map_or(&b""[..], |v| v), "denied")? as usize,
-            new_links: counts_by_host(&reply, 3)?,
+            changed: reply.get(3).map(|v| &v[..]) == Some(b"1"),
+            new_links: counts_by_host(&reply, 4)?,
         })
     }
 
