@@ -65,7 +65,7 @@ fn revisit_plan(
     }
     let entry = QueueEntry::again(state);
     match plan {
-        Revisit::After(after) => (state.status == UrlStatus::Fetched).then(|| RevisitPlan {
+        Revisit::After(after) => (state.status == UrlStatus::Fetched).then_some(RevisitPlan {
             entry,
             if_changed: (after, None),
             if_unchanged: (after, None),
