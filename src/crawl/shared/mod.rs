@@ -58,6 +58,7 @@ const WORKER_TTL: Duration = Duration::from_secs(6);
 /// How often the sink delivers and the router routes when idle.
 const SINK_INTERVAL: Duration = Duration::from_millis(250);
 const ROUTE_IDLE: Duration = Duration::from_millis(100);
+const ROUTE_IDLE_MAX: Duration = Duration::from_secs(1);
 /// How often links a dead worker left unrouted are looked for.
 const RECLAIM_EVERY: Duration = Duration::from_secs(2);
 
@@ -84,6 +85,9 @@ pub struct SharedCrawler {
     robots: Mutex<HashMap<String, (u64, Arc<Robots>)>>,
     stats: Mutex<Stats>,
     mode: Mode,
+    /// The crawl's live workers (refreshed with the heartbeat), to share the buckets
+    /// out: each bucket is watched closely by one of them.
+    live: Mutex<Vec<String>>,
 }
 
 impl SharedCrawler {
@@ -114,7 +118,18 @@ impl SharedCrawler {
             robots: Mutex::default(),
             stats: Mutex::default(),
             mode: Mode::OneShot,
+            live: Mutex::default(),
         })
+    }
+
+    /// Whether this worker watches `bucket` closely: it claims a host there the
+    /// moment the host may be claimed. The other workers look at the bucket a few
+    /// times a second only (and at once after a lease of theirs there ended), so
+    /// that a host's next allowed start does not send every worker to Redis at once,
+    /// and a bucket whose watcher is busy or gone is still served.
+    fn watches(&self, bucket: u32) -> bool {
+        let live = self.live.lock().expect("live workers lock poisoned");
+        live.is_empty() || live[bucket as usize % live.len()] == self.shared.worker
     }
 
     fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
@@ -348,10 +363,11 @@ impl SharedCrawler {
                     }
                     asked
                 }
-                Ok(Claimed::Wait { now_ms, until_ms }) => {
+                Ok(Claimed::Wait { now_ms, until_ms }) if self.watches(bucket) => {
                     let wait = Duration::from_millis(until_ms.saturating_sub(now_ms));
                     asked + wait.min(MAX_RECHECK)
                 }
+                Ok(Claimed::Wait { .. }) => asked + MAX_RECHECK,
                 Ok(Claimed::Empty) => asked + EMPTY_RECHECK,
                 Err(e) => {
                     tracing::warn!(bucket, "claim failed: {e}");
@@ -695,13 +711,18 @@ fn millis(d: Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
 }
 
-/// Renews the worker's name until the run stops.
+/// Renews the worker's name until the run stops, and keeps the list of live workers
+/// current.
 async fn heartbeat(
     this: Arc<SharedCrawler>,
     token: String,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
+        match this.frontier.live_workers().await {
+            Ok(live) => *this.live.lock().expect("live workers lock poisoned") = live,
+            Err(e) => tracing::warn!("could not list the live workers: {e}"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(WORKER_TTL / 3) => {}
             _ = stop.changed() => return,
@@ -725,6 +746,7 @@ async fn heartbeat(
 async fn route(this: Arc<SharedCrawler>, stop: tokio::sync::watch::Receiver<bool>) {
     let buckets = this.frontier.buckets();
     let mut last_reclaim = Instant::now();
+    let mut idle = ROUTE_IDLE;
     loop {
         let reclaim = last_reclaim.elapsed() >= RECLAIM_EVERY;
         if reclaim {
@@ -749,8 +771,13 @@ async fn route(this: Arc<SharedCrawler>, stop: tokio::sync::watch::Receiver<bool
         if *stop.borrow() {
             return;
         }
+        // Links to other buckets are few on news sites: look less often while
+        // there are none.
         if routed == 0 {
-            tokio::time::sleep(ROUTE_IDLE).await;
+            tokio::time::sleep(idle).await;
+            idle = (idle * 2).min(ROUTE_IDLE_MAX);
+        } else {
+            idle = ROUTE_IDLE;
         }
     }
 }

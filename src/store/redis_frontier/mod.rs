@@ -711,6 +711,35 @@ impl RedisFrontier {
         Ok(held.as_deref() == Some(token))
     }
 
+    /// The names of the crawl's live workers, sorted.
+    pub async fn live_workers(&self) -> Result<Vec<String>, StoreError> {
+        let prefix = format!("{}:worker:", self.namespace);
+        let mut con = self.con.clone();
+        let mut cursor = 0u64;
+        let mut names = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{prefix}*"))
+                .arg("COUNT")
+                .arg(256)
+                .query_async(&mut con)
+                .await?;
+            names.extend(
+                keys.into_iter()
+                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string)),
+            );
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     /// Gives a worker id up (a worker that stops cleanly).
     pub async fn release_worker_id(&self, worker: &str, token: &str) -> Result<(), StoreError> {
         let key = format!("{}:worker:{worker}", self.namespace);
