@@ -38,6 +38,11 @@ for pid in "${pids[@]}"; do wait "$pid" || true; done
   mem=$(redis-cli -p "$port" info memory | tr -d '\r' | awk -F: '/^used_memory_peak:/ {print int($2 / 1048576)}')
   rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$redis_pid/status")
   echo "redis-server: cpu_s $cpu used_memory_peak_mb $mem peak_rss_mb $rss"
+  found=0
+  for key in $(redis-cli -p "$port" --scan --pattern '*:seen:*'); do
+    found=$((found + $(redis-cli -p "$port" scard "$key")))
+  done
+  echo "redis-server urls_found: $found"
   echo "redis-server keys: $(redis-cli -p "$port" dbsize) used_memory_mb $(redis-cli -p "$port" info memory | tr -d '\r' | awk -F: '/^used_memory:/ {print int($2 / 1048576)}')"
   # Where redis-server's time went, by command (scripts show as evalsha).
   redis-cli -p "$port" info commandstats | tr -d '\r' | grep '^cmdstat' \
