@@ -166,6 +166,8 @@ pub struct StoreSection {
     /// `redis://HOST:PORT/DB` to share the crawl with other workers; none: the state
     /// directory's sled store.
     pub url: Option<String>,
+    /// `url` names a node of a Redis Cluster (the crawl spreads over its slots).
+    pub cluster: bool,
     /// Prefix of every key of the crawl, so that several crawls can share a server.
     pub namespace: String,
     /// Host buckets (Redis Cluster slots the crawl spreads over); fixed by the first
@@ -184,6 +186,7 @@ impl Default for StoreSection {
     fn default() -> Self {
         Self {
             url: None,
+            cluster: false,
             namespace: "newscrawl".into(),
             buckets: 16,
             worker: None,
@@ -196,6 +199,7 @@ impl Default for StoreSection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedStore {
     pub url: String,
+    pub cluster: bool,
     pub namespace: String,
     pub buckets: u32,
     pub worker: String,
@@ -659,6 +663,7 @@ impl StoreSection {
         }
         Ok(Some(SharedStore {
             url,
+            cluster: self.cluster,
             namespace: self.namespace.clone(),
             buckets: self.buckets,
             worker,

@@ -76,9 +76,14 @@ impl RedisServer {
 
     /// Polls PING until the server answers (loading its append-only file included).
     async fn wait_ready(&self) {
+        Self::ping(self.port).await;
+    }
+
+    /// Polls PING on `port` until a server answers.
+    async fn ping(port: u16) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await {
+            if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
                 let mut answer = [0u8; 7];
                 if stream.write_all(b"PING\r\n").await.is_ok()
                     && stream.read_exact(&mut answer).await.is_ok()
@@ -88,7 +93,6 @@ impl RedisServer {
                 }
             }
             assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::task::yield_now().await;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -450,7 +454,9 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
 
     let dir = tempfile::tempdir().unwrap();
     let redis = RedisServer::start(dir.path()).await;
-    let frontier = RedisFrontier::connect(&redis.url(), "t", 4).await.unwrap();
+    let frontier = RedisFrontier::connect(&redis.url(), false, "t", 4)
+        .await
+        .unwrap();
     let host = "news.example:8080";
     let bucket = frontier.bucket_of(host);
     let entries: Vec<QueueEntry> = (0..3)
@@ -673,4 +679,161 @@ async fn daemon_workers_revisit_and_write_new_articles_once() {
         requests[&(0, "/".to_string())] > 1,
         "the home page was revisited"
     );
+}
+
+/// A Redis Cluster of three masters of the test's own, killed when dropped.
+struct RedisCluster {
+    nodes: Vec<Child>,
+    ports: Vec<u16>,
+}
+
+impl RedisCluster {
+    async fn start(dir: &Path) -> Self {
+        // A node also listens on its port + 10000 (the cluster bus): both must be free.
+        let mut ports = Vec::new();
+        while ports.len() < 3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            if port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+                ports.push(port);
+            }
+        }
+        let mut nodes = Vec::new();
+        for port in &ports {
+            let node_dir = dir.join(format!("node-{port}"));
+            std::fs::create_dir_all(&node_dir).unwrap();
+            nodes.push(
+                Command::new("redis-server")
+                    .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                    .args([
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                    ])
+                    .arg("--dir")
+                    .arg(&node_dir)
+                    .args(["--save", "", "--appendonly", "no"])
+                    .stdout(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .expect("redis-server is installed"),
+            );
+        }
+        let cluster = Self { nodes, ports };
+        for port in &cluster.ports {
+            RedisServer::ping(*port).await;
+        }
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .unwrap();
+        assert!(created.success(), "redis-cli --cluster create failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut ok = true;
+            for port in &cluster.ports {
+                let info = Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "cluster", "info"])
+                    .output()
+                    .await
+                    .unwrap();
+                ok &= String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok");
+            }
+            if ok {
+                return cluster;
+            }
+            assert!(Instant::now() < deadline, "the cluster did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Keys held by each node.
+    async fn keys_per_node(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        for port in &self.ports {
+            let size = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "dbsize"])
+                .output()
+                .await
+                .unwrap();
+            out.push(
+                String::from_utf8_lossy(&size.stdout)
+                    .trim()
+                    .parse()
+                    .unwrap(),
+            );
+        }
+        out
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawl_spreads_over_a_redis_cluster() {
+    let expected = reference().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = RedisCluster::start(dir.path()).await;
+    let servers = servers().await;
+    let config = dir.path().join("crawl.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[store]\ncluster = true\nurl = \"redis://127.0.0.1:{}\"\n",
+            config_text(&servers, ""),
+            cluster.ports[0]
+        ),
+    )
+    .unwrap();
+    let start = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_newscrawl"))
+            .args(["crawl", "--config"])
+            .arg(&config)
+            .args(["--worker", name])
+            .arg("--out")
+            .arg(dir.path().join(format!("{name}.jsonl")))
+            .args(["--min-delay", &format!("{}ms", DELAY.as_millis())])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (start("c1"), start("c2"));
+    finish(first, "c1").await;
+    finish(second, "c2").await;
+    let records: Vec<Article> = ["c1", "c2"]
+        .iter()
+        .flat_map(|name| read_lines(&dir.path().join(format!("{name}.jsonl"))))
+        .collect();
+    let got = contents(&records, &servers);
+    assert!(
+        got == expected,
+        "records differ from a one-process crawl's: {} of {}",
+        got.len(),
+        expected.len()
+    );
+    check_gaps(&servers);
+    let keys = cluster.keys_per_node().await;
+    eprintln!("keys per cluster node: {keys:?}");
+    assert!(
+        keys.iter().filter(|n| **n > 0).count() >= 2,
+        "the crawl's keys are on one node only: {keys:?}"
+    );
+    drop(cluster.nodes);
+}
+
+fn read_lines(path: &Path) -> Vec<Article> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is a whole record"))
+        .collect()
 }

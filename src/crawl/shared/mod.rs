@@ -51,6 +51,8 @@ const CLAIM_BATCH: usize = 8;
 const EMPTY_RECHECK: Duration = Duration::from_millis(50);
 /// The longest wait before a bucket is asked again.
 const MAX_RECHECK: Duration = Duration::from_millis(250);
+/// How long a worker watches a bucket closely before the next live worker does.
+const WATCH_TURN: Duration = Duration::from_secs(1);
 /// How often the worker looks whether the whole crawl is done.
 const DONE_CHECK: Duration = Duration::from_millis(100);
 /// How long a worker name is held without a heartbeat.
@@ -98,8 +100,13 @@ impl SharedCrawler {
                 "the config names no shared store (store.url or --store)".into(),
             ))
         })?;
-        let frontier =
-            RedisFrontier::connect(&shared.url, &shared.namespace, shared.buckets).await?;
+        let frontier = RedisFrontier::connect(
+            &shared.url,
+            shared.cluster,
+            &shared.namespace,
+            shared.buckets,
+        )
+        .await?;
         let site_parsers = site_parsers(&config, &parsers)?;
         let fetcher = fetcher_for(&config)?;
         let host_sites = host_sites_of(&config);
@@ -122,14 +129,36 @@ impl SharedCrawler {
         })
     }
 
-    /// Whether this worker watches `bucket` closely: it claims a host there the
-    /// moment the host may be claimed. The other workers look at the bucket a few
-    /// times a second only (and at once after a lease of theirs there ended), so
-    /// that a host's next allowed start does not send every worker to Redis at once,
-    /// and a bucket whose watcher is busy or gone is still served.
-    fn watches(&self, bucket: u32) -> bool {
+    /// When this worker should next ask `bucket` for a host that may be claimed at
+    /// `until_ms` (Unix ms), asked at `asked` (Unix ms `now_ms`). One live worker at
+    /// a time watches a bucket closely and asks the moment the host may be claimed;
+    /// the others ask a few times a second (and at once after a lease of theirs there
+    /// ended), so that a host's next allowed start does not send every worker to
+    /// Redis at once, and a bucket whose watcher is busy or gone is still served.
+    /// Watching turns from worker to worker every second, so each worker gets a
+    /// share of every bucket's hosts, a worker that joins included; a worker about to
+    /// take its turn asks when the turn starts.
+    fn next_ask(&self, bucket: u32, asked: Instant, now_ms: u64, until_ms: u64) -> Instant {
+        let wait = Duration::from_millis(until_ms.saturating_sub(now_ms));
+        let precise = asked + wait.min(MAX_RECHECK);
         let live = self.live.lock().expect("live workers lock poisoned");
-        live.is_empty() || live[bucket as usize % live.len()] == self.shared.worker
+        let Some(me) = live.iter().position(|w| *w == self.shared.worker) else {
+            return precise;
+        };
+        let turn_ms = millis(WATCH_TURN);
+        let watcher = |at_ms: u64| (bucket as usize + (at_ms / turn_ms) as usize) % live.len();
+        if watcher(until_ms.max(now_ms)) == me {
+            return precise;
+        }
+        // The start of this worker's next turn, if it comes before the next look.
+        let next_turn = (1..=live.len() as u64)
+            .map(|k| (now_ms / turn_ms + k) * turn_ms)
+            .find(|start| watcher(*start) == me)
+            .map(|start| asked + Duration::from_millis(start - now_ms));
+        match next_turn {
+            Some(turn) => turn.min(asked + MAX_RECHECK),
+            None => asked + MAX_RECHECK,
+        }
     }
 
     fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
@@ -363,11 +392,9 @@ impl SharedCrawler {
                     }
                     asked
                 }
-                Ok(Claimed::Wait { now_ms, until_ms }) if self.watches(bucket) => {
-                    let wait = Duration::from_millis(until_ms.saturating_sub(now_ms));
-                    asked + wait.min(MAX_RECHECK)
+                Ok(Claimed::Wait { now_ms, until_ms }) => {
+                    self.next_ask(bucket, asked, now_ms, until_ms)
                 }
-                Ok(Claimed::Wait { .. }) => asked + MAX_RECHECK,
                 Ok(Claimed::Empty) => asked + EMPTY_RECHECK,
                 Err(e) => {
                     tracing::warn!(bucket, "claim failed: {e}");

@@ -52,10 +52,50 @@ struct Scripts {
     unpark: redis::Script,
 }
 
-/// A connection to one shared crawl (a namespace in one Redis database).
+/// A connection to one Redis server (reconnecting by itself) or to a Redis Cluster
+/// (following its slots).
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Connection::Single(con) => con.req_packed_command(cmd),
+            Connection::Cluster(con) => con.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Connection::Single(con) => con.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(con) => con.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(con) => con.get_db(),
+            Connection::Cluster(con) => con.get_db(),
+        }
+    }
+}
+
+/// A connection to one shared crawl (a namespace in one Redis database, or in a
+/// Redis Cluster).
 #[derive(Clone)]
 pub struct RedisFrontier {
-    con: ConnectionManager,
+    con: Connection,
     namespace: String,
     buckets: u32,
     scripts: std::sync::Arc<Scripts>,
@@ -214,9 +254,15 @@ fn counts_by_host(reply: &[Vec<u8>], skip: usize) -> Result<Vec<(String, usize)>
 }
 
 impl RedisFrontier {
-    /// Connects to the crawl `namespace` at `url` (`redis://HOST:PORT/DB`). The first
-    /// worker fixes the number of buckets; later ones must use the same.
-    pub async fn connect(url: &str, namespace: &str, buckets: u32) -> Result<Self, StoreError> {
+    /// Connects to the crawl `namespace` at `url` (`redis://HOST:PORT/DB`; with
+    /// `cluster`, any node of a Redis Cluster). The first worker fixes the number of
+    /// buckets; later ones must use the same.
+    pub async fn connect(
+        url: &str,
+        cluster: bool,
+        namespace: &str,
+        buckets: u32,
+    ) -> Result<Self, StoreError> {
         if namespace.is_empty() || namespace.contains(['{', '}']) {
             return Err(StoreError::Redis(format!(
                 "namespace {namespace:?} must be non-empty and hold no braces (they mark Redis Cluster hash tags)"
@@ -225,15 +271,28 @@ impl RedisFrontier {
         if buckets == 0 {
             return Err(StoreError::Redis("buckets must be at least 1".into()));
         }
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Redis(format!("store URL {url:?}: {e}")))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(10)))
-            .set_max_delay(Duration::from_secs(2));
-        let con = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| StoreError::Redis(format!("cannot connect to {url}: {e}")))?;
+        let unreachable =
+            |e: redis::RedisError| StoreError::Redis(format!("cannot connect to {url}: {e}"));
+        let con = if cluster {
+            let client = redis::cluster::ClusterClient::builder(vec![url])
+                .connection_timeout(Duration::from_secs(5))
+                .response_timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| StoreError::Redis(format!("store URL {url:?}: {e}")))?;
+            Connection::Cluster(client.get_async_connection().await.map_err(unreachable)?)
+        } else {
+            let client = redis::Client::open(url)
+                .map_err(|e| StoreError::Redis(format!("store URL {url:?}: {e}")))?;
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(5)))
+                .set_response_timeout(Some(Duration::from_secs(10)))
+                .set_max_delay(Duration::from_secs(2));
+            Connection::Single(
+                ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(unreachable)?,
+            )
+        };
         let mut frontier = Self {
             con,
             namespace: namespace.to_string(),
@@ -686,68 +745,71 @@ impl RedisFrontier {
         Ok(())
     }
 
-    /// Registers a worker id for `ttl`, or renews it when `token` holds it; false when
-    /// another live process holds the id.
+    /// The registry of live workers: one hash (name -> "token expiry"), one key, so
+    /// that it works on a Redis Cluster as on one server.
+    fn workers_key(&self) -> String {
+        format!("{}:workers", self.namespace)
+    }
+
+    /// Registers a worker id for `ttl` (on the server's clock), or renews it when
+    /// `token` holds it; false when another live process holds the id.
     pub async fn hold_worker_id(
         &self,
         worker: &str,
         token: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let key = format!("{}:worker:{worker}", self.namespace);
-        let held: Option<String> = redis::Script::new(
-            "local v = redis.call('GET', KEYS[1])
-             if v == false or v == ARGV[1] then
-               redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-               return ARGV[1]
+        let held: i64 = redis::Script::new(
+            "local t = redis.call('TIME')
+             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+             local v = redis.call('HGET', KEYS[1], ARGV[1])
+             if v then
+               local token, expiry = string.match(v, '^(%S+) (%d+)$')
+               if token ~= ARGV[2] and tonumber(expiry or '0') > now then return 0 end
              end
-             return v",
+             redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. (now + tonumber(ARGV[3])))
+             return 1",
         )
-        .key(&key)
+        .key(self.workers_key())
+        .arg(worker)
         .arg(token)
         .arg(millis(ttl))
         .invoke_async(&mut self.con.clone())
         .await?;
-        Ok(held.as_deref() == Some(token))
+        Ok(held == 1)
     }
 
     /// The names of the crawl's live workers, sorted.
     pub async fn live_workers(&self) -> Result<Vec<String>, StoreError> {
-        let prefix = format!("{}:worker:", self.namespace);
-        let mut con = self.con.clone();
-        let mut cursor = 0u64;
-        let mut names = Vec::new();
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{prefix}*"))
-                .arg("COUNT")
-                .arg(256)
-                .query_async(&mut con)
-                .await?;
-            names.extend(
-                keys.into_iter()
-                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string)),
-            );
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+        let mut names: Vec<String> = redis::Script::new(
+            "local t = redis.call('TIME')
+             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+             local all = redis.call('HGETALL', KEYS[1])
+             local live = {}
+             for i = 1, #all, 2 do
+               local expiry = string.match(all[i + 1], ' (%d+)$')
+               if tonumber(expiry or '0') > now then live[#live + 1] = all[i] end
+             end
+             return live",
+        )
+        .key(self.workers_key())
+        .invoke_async(&mut self.con.clone())
+        .await?;
         names.sort();
-        names.dedup();
         Ok(names)
     }
 
     /// Gives a worker id up (a worker that stops cleanly).
     pub async fn release_worker_id(&self, worker: &str, token: &str) -> Result<(), StoreError> {
-        let key = format!("{}:worker:{worker}", self.namespace);
         let _: i64 = redis::Script::new(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+            "local v = redis.call('HGET', KEYS[1], ARGV[1])
+             if v and string.match(v, '^(%S+) ') == ARGV[2] then
+               return redis.call('HDEL', KEYS[1], ARGV[1])
+             end
              return 0",
         )
-        .key(&key)
+        .key(self.workers_key())
+        .arg(worker)
         .arg(token)
         .invoke_async(&mut self.con.clone())
         .await?;
