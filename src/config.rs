@@ -725,6 +725,67 @@ mod tests {
         ConfigFile::parse(text, "test.toml")?.validate("test.toml", &Overrides::default())
     }
 
+    #[test]
+    fn a_shared_store_is_checked_and_named() {
+        assert_eq!(
+            check(MINIMAL).unwrap().shared,
+            None,
+            "sled unless a store is named"
+        );
+        let shared = |store: &str, overrides: &Overrides| {
+            ConfigFile::parse(&format!("{MINIMAL}\n[store]\n{store}"), "test.toml")
+                .and_then(|file| file.validate("test.toml", overrides))
+        };
+        let config = shared(
+            "url = \"redis://10.0.0.5:6379/0\"\nworker = \"a1\"\nlease = \"2m\"",
+            &Overrides::default(),
+        )
+        .unwrap();
+        let store = config.shared.unwrap();
+        assert_eq!(store.url, "redis://10.0.0.5:6379/0");
+        assert_eq!((store.worker.as_str(), store.buckets), ("a1", 16));
+        assert_eq!(store.lease, Duration::from_secs(120));
+        // Flags win over the file.
+        let overrides = Overrides {
+            store_url: Some("redis://127.0.0.1:7000/".into()),
+            worker: Some("b2".into()),
+            ..Overrides::default()
+        };
+        let store = shared("url = \"redis://10.0.0.5:6379/0\"", &overrides)
+            .unwrap()
+            .shared
+            .unwrap();
+        assert_eq!(
+            (store.url.as_str(), store.worker.as_str()),
+            ("redis://127.0.0.1:7000/", "b2")
+        );
+        for (store, key) in [
+            ("url = \"http://10.0.0.5\"", "store.url"),
+            (
+                "url = \"redis://h/0\"\nnamespace = \"a{b}\"",
+                "store.namespace",
+            ),
+            ("url = \"redis://h/0\"\nbuckets = 0", "store.buckets"),
+            ("url = \"redis://h/0\"\nworker = \"a b\"", "store.worker"),
+            ("url = \"redis://h/0\"\nlease = \"10s\"", "store.lease"),
+            ("url = \"redis://h/0\"\nshards = 3", "shards"),
+        ] {
+            let err = shared(store, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{store}: {err}");
+        }
+        let err = ConfigFile::parse(
+            &format!("[output]\nrotate_bytes = 1000\n{MINIMAL}\n[store]\nurl = \"redis://h/0\""),
+            "test.toml",
+        )
+        .unwrap()
+        .validate("test.toml", &Overrides::default())
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("output"), "{err}");
+    }
+
     const MINIMAL: &str = r#"
         [[site]]
         name = "news"
