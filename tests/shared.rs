@@ -215,36 +215,57 @@ impl Workers {
     }
 
     fn start(&self, name: &str) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_newscrawl"))
-            .args(["crawl", "--config"])
-            .arg(&self.config)
-            .args(["--store", &self.store, "--worker", name])
-            .arg("--state")
-            .arg(self.dir.join(name))
-            .arg("--out")
-            .arg(self.out(name))
-            .args(["--min-delay", &format!("{}ms", DELAY.as_millis())])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts")
+        let state = self.dir.join(name);
+        worker(
+            &[
+                "crawl",
+                "--store",
+                &self.store,
+                "--state",
+                &state.to_string_lossy(),
+            ],
+            &self.config,
+            name,
+            &self.out(name),
+        )
     }
 
     /// Every worker's records, read from their output files.
     fn records(&self, names: &[&str]) -> Vec<Article> {
         names
             .iter()
-            .flat_map(|name| {
-                std::fs::read_to_string(self.out(name))
-                    .unwrap_or_default()
-                    .lines()
-                    .map(|l| serde_json::from_str(l).expect("every line is a whole record"))
-                    .collect::<Vec<Article>>()
-            })
+            .flat_map(|name| read_lines(&self.out(name)))
             .collect()
     }
+}
+
+/// The binary as worker `name` of the crawl `config` describes (`args`: the
+/// subcommand and flags of the test's own), writing to `out`, at the test's gap, with
+/// its warnings piped.
+fn worker(args: &[&str], config: &Path, name: &str, out: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_newscrawl"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .args(["--worker", name])
+        .arg("--out")
+        .arg(out)
+        .args(["--min-delay", &format!("{}ms", DELAY.as_millis())])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// The records of an output file; every line must be a whole record.
+fn read_lines(path: &Path) -> Vec<Article> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is a whole record"))
+        .collect()
 }
 
 /// Waits for a worker to end; returns its stderr, after checking that it succeeded.
@@ -614,20 +635,14 @@ async fn daemon_workers_revisit_and_write_new_articles_once() {
         ),
     )
     .unwrap();
+    let redis_url = redis.url();
     let start = |name: &str| {
-        Command::new(env!("CARGO_BIN_EXE_newscrawl"))
-            .args(["daemon", "--http", "off", "--config"])
-            .arg(&config)
-            .args(["--store", &redis.url(), "--worker", name])
-            .arg("--out")
-            .arg(dir.path().join(format!("{name}.jsonl")))
-            .args(["--min-delay", &format!("{}ms", DELAY.as_millis())])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
+        worker(
+            &["daemon", "--http", "off", "--store", &redis_url],
+            &config,
+            name,
+            &dir.path().join(format!("{name}.jsonl")),
+        )
     };
     let (mut first, mut second) = (start("d1"), start("d2"));
     let read = || -> Vec<Article> {
@@ -792,19 +807,12 @@ async fn a_crawl_spreads_over_a_redis_cluster() {
     )
     .unwrap();
     let start = |name: &str| {
-        Command::new(env!("CARGO_BIN_EXE_newscrawl"))
-            .args(["crawl", "--config"])
-            .arg(&config)
-            .args(["--worker", name])
-            .arg("--out")
-            .arg(dir.path().join(format!("{name}.jsonl")))
-            .args(["--min-delay", &format!("{}ms", DELAY.as_millis())])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
+        worker(
+            &["crawl"],
+            &config,
+            name,
+            &dir.path().join(format!("{name}.jsonl")),
+        )
     };
     let (first, second) = (start("c1"), start("c2"));
     finish(first, "c1").await;
@@ -828,12 +836,4 @@ async fn a_crawl_spreads_over_a_redis_cluster() {
         "the crawl's keys are on one node only: {keys:?}"
     );
     drop(cluster.nodes);
-}
-
-fn read_lines(path: &Path) -> Vec<Article> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("every line is a whole record"))
-        .collect()
 }
