@@ -155,7 +155,8 @@ pub struct Completion {
     pub delay: Duration,
     pub backoff: Duration,
     pub content: Option<Fingerprint>,
-    /// A robots.txt copy (encoded by the worker) and how long it may be used.
+    /// A robots.txt copy (encoded by the worker) and how long it may be used; an
+    /// empty copy keeps the stored one and only sets how long it may be used.
     pub robots: Option<(Vec<u8>, Duration)>,
     pub max_urls_per_host: u64,
     /// Leave the host's URLs queued but unclaimed until a worker starts.

@@ -1,0 +1,359 @@
+//! One request under a lease: robots.txt when the host's copy is due, else the
+//! claimed page (checked against the copy, then fetched and settled through the page
+//! pipeline, whose commit completes the lease).
+//!
+//! Invariant: every claim handled here ends in exactly one completion, or in none when
+//! the request may no longer start within the lease (which then expires: the URL stays
+//! queued, and the host's next request waits for the deadline plus its delay).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ::url::Url;
+use tokio::time::Instant;
+
+use super::lease::{next_gap, LeasedPage};
+use super::{millis, SharedCrawler, SharedRobots, SAFETY_MARGIN};
+use crate::crawl::page::{PageJob, PageOutcome};
+use crate::crawl::robots_fetch::{fetch_robots, is_usable, policy_of, RobotsFetched};
+use crate::crawl::{now_ms, CrawlError, Mode};
+use crate::politeness::Feedback;
+use crate::robots::Robots;
+use crate::site::{path_and_query, Site};
+use crate::store::redis_frontier::{Claim, Completion};
+use crate::store::{Revisit, RobotsCopy, UrlState, UrlStatus};
+
+impl SharedCrawler {
+    /// Makes one request under `claim` and completes the lease.
+    pub(super) async fn handle(self: &Arc<Self>, claim: Claim, asked: Instant) {
+        let host = claim.host.clone();
+        // On this machine's clock, the last moment a request may start.
+        let lease_left = Duration::from_millis(claim.deadline_ms.saturating_sub(claim.now_ms));
+        let start_by = (asked + lease_left)
+            .checked_sub(self.config.request_timeout + SAFETY_MARGIN)
+            .unwrap_or(asked);
+        let result = match self.host_sites.get(&host).cloned() {
+            None => {
+                tracing::warn!(
+                    host,
+                    "host belongs to no site of this worker's config; left for later"
+                );
+                self.release(&claim, Duration::ZERO, true).await
+            }
+            Some(site) => match &claim.page {
+                None => self.fetch_robots(&claim, &site, start_by).await,
+                Some(_) => self.fetch_page(&claim, site, start_by).await,
+            },
+        };
+        if let Err(e) = result {
+            tracing::warn!(host, "{e}");
+        }
+    }
+
+    /// The delay of a host before its robots.txt is known: its site's `min_delay`.
+    fn base_delay(&self, host: &str) -> Duration {
+        self.host_sites
+            .get(host)
+            .map_or(self.config.politeness.min_delay, |s| s.min_delay)
+    }
+
+    /// Ends a lease without a request.
+    async fn release(&self, claim: &Claim, gap: Duration, park: bool) -> Result<(), CrawlError> {
+        let delay = self.base_delay(&claim.host);
+        self.frontier
+            .complete(
+                claim,
+                &self.shared.worker,
+                Completion {
+                    next_gap: gap,
+                    delay,
+                    backoff: Duration::from_millis(claim.backoff_ms),
+                    park,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn decode_robots(&self, claim: &Claim) -> Option<SharedRobots> {
+        let bytes = claim.robots.as_ref()?;
+        match postcard::from_bytes(bytes) {
+            Ok(robots) => Some(robots),
+            Err(e) => {
+                tracing::warn!(
+                    host = claim.host,
+                    "stored robots.txt copy is corrupt ({e}); fetching it again"
+                );
+                None
+            }
+        }
+    }
+
+    /// The host's delay under a robots.txt policy: max(site min_delay, Crawl-delay
+    /// capped at `max_crawl_delay`).
+    fn delay_of(&self, site: &Site, robots: Option<&Robots>) -> Duration {
+        let crawl_delay = robots
+            .and_then(|r| r.crawl_delay)
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
+            .unwrap_or_default()
+            .min(self.config.politeness.max_crawl_delay);
+        site.min_delay.max(crawl_delay)
+    }
+
+    async fn fetch_robots(
+        &self,
+        claim: &Claim,
+        site: &Site,
+        start_by: Instant,
+    ) -> Result<(), CrawlError> {
+        if Instant::now() > start_by {
+            tracing::warn!(
+                host = claim.host,
+                "lease too short to start the robots.txt request; it is left to expire"
+            );
+            return Ok(());
+        }
+        let scheme = site
+            .seeds
+            .iter()
+            .chain(&site.sitemaps)
+            .chain(&site.feeds)
+            .filter_map(|u| Url::parse(u.as_ref()).ok())
+            .find(|u| crate::urlnorm::host_key(u).as_deref() == Some(claim.host.as_str()))
+            .map_or_else(|| "https".to_string(), |u| u.scheme().to_string());
+        let url = format!("{scheme}://{}/robots.txt", claim.host);
+        let previous = self.decode_robots(claim);
+        let RobotsFetched {
+            copy,
+            feedback,
+            refused,
+            ..
+        } = fetch_robots(
+            &self.fetcher,
+            &self.metrics,
+            &claim.host,
+            &url,
+            site.min_delay,
+        )
+        .await;
+        self.stats().robots_requests += 1;
+        let policy = &self.config.politeness;
+        let usable = refused.is_none() && is_usable(&copy);
+        let failures = if usable {
+            0
+        } else {
+            previous.map_or(0, |p| p.failures) + 1
+        };
+        let parsed = usable.then(|| policy_of(&copy, &self.config.robots_token));
+        let delay = self.delay_of(site, parsed.as_ref());
+        let (gap, backoff) = next_gap(
+            delay,
+            Duration::from_millis(claim.backoff_ms),
+            &feedback,
+            policy,
+        );
+        // An unusable copy is tried again after the failure backoff; after
+        // `max_retries` tries the host is left for a later run.
+        let valid = if usable {
+            policy.robots_ttl
+        } else {
+            robots_retry(policy, failures)
+        };
+        // A daemon keeps trying, every `max_delay` at most.
+        let park = refused.is_some()
+            || (self.mode == Mode::OneShot && !usable && failures > policy.max_retries);
+        if let Some(reason) = &refused {
+            tracing::warn!(host = claim.host, "not crawled: {reason}");
+        } else if park {
+            tracing::warn!(host = claim.host, "robots.txt unavailable after {failures} tries; the host's URLs stay queued for a later run");
+        }
+        let sitemaps = parsed
+            .as_ref()
+            .map(|robots| crate::crawl::scheduler::sitemaps_named(site, robots, &self.config))
+            .unwrap_or_default();
+        let encoded =
+            postcard::to_stdvec(&SharedRobots { copy, failures }).expect("robots copy serializes");
+        self.frontier
+            .complete(
+                claim,
+                &self.shared.worker,
+                Completion {
+                    next_gap: gap,
+                    delay,
+                    backoff,
+                    robots: Some((encoded, valid)),
+                    park,
+                    links: sitemaps,
+                    max_urls_per_host: self.config.max_urls_per_host,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The parsed policy of a usable stored copy.
+    fn robots_policy(&self, host: &str, copy: &RobotsCopy) -> Arc<Robots> {
+        let mut cache = self.robots.lock().expect("robots cache poisoned");
+        match cache.get(host) {
+            Some((at, robots)) if *at == copy.fetched_at_ms => robots.clone(),
+            _ => {
+                let robots = Arc::new(policy_of(copy, &self.config.robots_token));
+                cache.insert(host.to_string(), (copy.fetched_at_ms, robots.clone()));
+                robots
+            }
+        }
+    }
+
+    async fn fetch_page(
+        self: &Arc<Self>,
+        claim: &Claim,
+        site: Arc<Site>,
+        start_by: Instant,
+    ) -> Result<(), CrawlError> {
+        let page = claim.page.clone().expect("a page claim");
+        let Some(robots) = self.decode_robots(claim) else {
+            // The copy vanished or is corrupt: it expires now, so the next claim of
+            // the host fetches it again.
+            let delay = self.base_delay(&claim.host);
+            self.frontier
+                .complete(
+                    claim,
+                    &self.shared.worker,
+                    Completion {
+                        delay,
+                        backoff: Duration::from_millis(claim.backoff_ms),
+                        robots: Some((Vec::new(), Duration::ZERO)),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            return Ok(());
+        };
+        if !is_usable(&robots.copy) {
+            let retry_at = robots.copy.fetched_at_ms
+                + millis(robots_retry(&self.config.politeness, robots.failures));
+            let gap = Duration::from_millis(retry_at.saturating_sub(now_ms()));
+            return self.release(claim, gap, false).await;
+        }
+        let policy = self.robots_policy(&claim.host, &robots.copy);
+        let delay = self.delay_of(&site, Some(&policy));
+        let settle_unrequested = |status: UrlStatus, note: String| {
+            let mut state = UrlState::queued(&page.entry);
+            state.status = status;
+            state.note = Some(note);
+            Completion {
+                url: Some(page.entry.url.clone()),
+                state: Some(state),
+                delay,
+                backoff: Duration::from_millis(claim.backoff_ms),
+                ..Default::default()
+            }
+        };
+        let Ok(url) = Url::parse(&page.entry.url) else {
+            let done = settle_unrequested(UrlStatus::Failed, "queued URL does not parse".into());
+            self.frontier
+                .complete(claim, &self.shared.worker, done)
+                .await?;
+            return Ok(());
+        };
+        if !policy.allows(path_and_query(&url)) {
+            self.stats().robots_denied += 1;
+            self.metrics.robots_denied();
+            let note = match policy.disallow_all_reason() {
+                Some(reason) => format!("robots.txt disallows everything: {reason}"),
+                None => "disallowed by robots.txt".to_string(),
+            };
+            let done = settle_unrequested(UrlStatus::RobotsDenied, note);
+            self.frontier
+                .complete(claim, &self.shared.worker, done)
+                .await?;
+            return Ok(());
+        }
+        if Instant::now() > start_by {
+            tracing::warn!(
+                host = claim.host,
+                "lease too short to start the request; it is left to expire"
+            );
+            return Ok(());
+        }
+        let feedback = Arc::new(Mutex::new(None));
+        let leased = LeasedPage {
+            frontier: self.frontier.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            claim: claim.clone(),
+            worker: self.shared.worker.clone(),
+            state: page.state.clone(),
+            delay,
+            policy: self.config.politeness.clone(),
+            feedback: feedback.clone(),
+        };
+        let revisit = match self.mode {
+            Mode::OneShot => None,
+            Mode::Daemon if page.entry.kind.is_revisited() => Some(Revisit::Adaptive(site.revisit)),
+            Mode::Daemon => site.article_recheck.map(Revisit::After),
+        };
+        let job = PageJob {
+            fetcher: self.fetcher.clone(),
+            cpu: self.cpu.clone(),
+            store: Arc::new(leased),
+            config: self.config.clone(),
+            parser: self
+                .site_parsers
+                .get(&site.name)
+                .cloned()
+                .expect("every site has a parser"),
+            site,
+            entry: page.entry.clone(),
+            url,
+            metrics: self.metrics.clone(),
+            revisit,
+            known_links: self.known_links.clone(),
+            robots: policy,
+        };
+        self.stats().requests += 1;
+        let outcome = job
+            .run(move |answered_at, answer: Feedback| {
+                *feedback.lock().expect("feedback lock poisoned") = Some((answered_at, answer));
+            })
+            .await;
+        match outcome {
+            Ok(outcome) => {
+                self.count(&outcome);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats().failed += 1;
+                Err(e)
+            }
+        }
+    }
+
+    fn count(&self, outcome: &PageOutcome) {
+        let mut stats = self.stats();
+        match outcome.status {
+            Some(UrlStatus::Fetched) if outcome.unchanged => stats.unchanged += 1,
+            Some(UrlStatus::Fetched) => stats.pages_parsed += 1,
+            Some(UrlStatus::Failed) => stats.failed += 1,
+            Some(UrlStatus::Skipped) => stats.skipped += 1,
+            Some(UrlStatus::Alias) => stats.aliases += 1,
+            Some(UrlStatus::Queued) => stats.retried += 1,
+            Some(UrlStatus::RobotsDenied) | None => {}
+        }
+        stats.records += outcome.records as u64;
+        stats.links_ignored += outcome.links_ignored as u64;
+        stats.robots_denied += outcome.robots_denied as u64;
+        stats.links_queued += outcome
+            .new_links
+            .iter()
+            .map(|(_, n)| *n as u64)
+            .sum::<u64>();
+    }
+}
+
+/// How long after `failures` failed tries in a row robots.txt is tried again.
+fn robots_retry(policy: &crate::politeness::Politeness, failures: u32) -> Duration {
+    (policy.error_backoff * 2u32.saturating_pow(failures.min(16))).min(policy.max_delay)
+}
