@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -323,7 +324,7 @@ async fn three_workers_share_one_crawl_exactly_once_and_politely() {
     let mut first = workers.start("w1");
     let mut second = workers.start("w2");
     // The third joins once the crawl is under way.
-    under_way(&servers, 20, &mut [&mut first, &mut second]).await;
+    under_way(&servers, 10, &mut [&mut first, &mut second]).await;
     let third = workers.start("w3");
     let outputs = [
         finish(first, "w1").await,
@@ -367,31 +368,35 @@ async fn under_way(servers: &[FixtureServer], count: usize, workers: &mut [&mut 
             server.wait_for_requests(count).await;
         }
     };
-    let exited = async {
-        loop {
-            for worker in workers.iter_mut() {
-                if let Some(status) = worker.try_wait().unwrap() {
-                    let mut stderr = String::new();
-                    let _ = worker
-                        .stderr
-                        .take()
-                        .unwrap()
-                        .read_to_string(&mut stderr)
-                        .await;
-                    panic!("a worker exited ({status}) before the crawl was under way:\n{stderr}");
-                }
+    // The first worker to exit, awaited (not polled).
+    let mut exits: Vec<_> = workers.iter_mut().map(|w| Box::pin(w.wait())).collect();
+    let exited = std::future::poll_fn(|cx| {
+        for (i, exit) in exits.iter_mut().enumerate() {
+            if let std::task::Poll::Ready(status) = exit.as_mut().poll(cx) {
+                return std::task::Poll::Ready((i, status));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    };
-    timeout(Duration::from_secs(60), async {
+        std::task::Poll::Pending
+    });
+    let early = timeout(Duration::from_secs(60), async {
         tokio::select! {
-            _ = seen => {}
-            _ = exited => {}
+            _ = seen => None,
+            exit = exited => Some(exit),
         }
     })
     .await
     .expect("the crawl got under way");
+    drop(exits);
+    if let Some((i, status)) = early {
+        let mut stderr = String::new();
+        let _ = workers[i]
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .await;
+        panic!("a worker exited ({status:?}) before the crawl was under way:\n{stderr}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,6 +53,8 @@ const WATCH_TURN: Duration = Duration::from_secs(1);
 const DONE_CHECK: Duration = Duration::from_millis(100);
 /// How long a worker name is held without a heartbeat.
 const WORKER_TTL: Duration = Duration::from_secs(6);
+/// How often the list of live workers is read again.
+const LIVE_REFRESH: Duration = Duration::from_millis(500);
 /// How often the sink delivers and the router routes when idle.
 const SINK_INTERVAL: Duration = Duration::from_millis(250);
 const ROUTE_IDLE: Duration = Duration::from_millis(100);
@@ -420,21 +422,27 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// Renews the worker's name until the run stops, and keeps the list of live workers
-/// current.
+/// current (more often than names are renewed, so that a worker that joins is given
+/// its turns soon).
 async fn heartbeat(
     this: Arc<SharedCrawler>,
     token: String,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut renewed = Instant::now();
     loop {
         match this.frontier.live_workers().await {
             Ok(live) => *this.live.lock().expect("live workers lock poisoned") = live,
             Err(e) => tracing::warn!("could not list the live workers: {e}"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(WORKER_TTL / 3) => {}
+            _ = tokio::time::sleep(LIVE_REFRESH) => {}
             _ = stop.changed() => return,
         }
+        if renewed.elapsed() < WORKER_TTL / 3 {
+            continue;
+        }
+        renewed = Instant::now();
         match this
             .frontier
             .hold_worker_id(&this.shared.worker, &token, WORKER_TTL)
