@@ -12,7 +12,7 @@ bin=$1 n=$2 seeds=$3 out=$4 timeout_s=$5 delay_ms=$6 parser=$7
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$out/redis"
 redis-server --bind 127.0.0.1 --port "$port" --dir "$out/redis" --save "" \
-  --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+  --appendonly "${REDIS_APPENDONLY:-yes}" --appendfsync everysec --maxmemory-policy noeviction \
   --logfile "$out/redis/redis.log" &
 redis_pid=$!
 for _ in $(seq 100); do

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::lease::unpack_record;
 use crate::sink::{cut_back, SinkError};
 use crate::store::redis_frontier::RedisFrontier;
 use crate::store::StoreError;
@@ -128,8 +129,13 @@ impl StreamSink {
                     .await?;
                 let Some((id, _)) = batch.last() else { break };
                 *last = id.clone();
-                for (_, record) in &batch {
-                    buf.extend_from_slice(record);
+                for (id, packed) in &batch {
+                    let record = unpack_record(packed).map_err(|e| StoreError::Corrupt {
+                        tree: "redis record stream",
+                        key: format!("bucket {bucket}, entry {id}"),
+                        reason: format!("record does not inflate: {e}"),
+                    })?;
+                    buf.extend_from_slice(&record);
                     buf.push(b'\n');
                     lines += 1;
                 }
