@@ -20,7 +20,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::known_links::KnownLinks;
@@ -47,6 +47,11 @@ const CLAIM_BATCH: usize = 8;
 const EMPTY_RECHECK: Duration = Duration::from_millis(50);
 /// The longest wait before a bucket is asked again.
 const MAX_RECHECK: Duration = Duration::from_millis(250);
+/// Claims of this worker not yet settled: their pages wait for or are in parsing and
+/// commit, each holding its body. Claiming pauses at this many, so a parser slower
+/// than the network bounds memory (requests in flight, until the server answers, are
+/// bounded by `crawler.concurrency`).
+const MAX_CLAIMS: usize = 128;
 /// How long a worker watches a bucket closely before the next live worker does.
 const WATCH_TURN: Duration = Duration::from_secs(1);
 /// How often the worker looks whether the whole crawl is done.
@@ -61,6 +66,43 @@ const ROUTE_IDLE: Duration = Duration::from_millis(100);
 const ROUTE_IDLE_MAX: Duration = Duration::from_secs(1);
 /// How often links a dead worker left unrouted are looked for.
 const RECLAIM_EVERY: Duration = Duration::from_secs(2);
+
+/// A worker's room for more work: requests in flight (a permit is given back when the
+/// server answered) and claims not yet settled.
+#[derive(Clone)]
+struct Room {
+    requests: Arc<Semaphore>,
+    claims: Arc<Semaphore>,
+}
+
+impl Room {
+    /// At least one permit of each (waiting for them), and up to `max` if free.
+    async fn take(&self, max: usize) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+        let mut claims = self
+            .claims
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let mut requests = self
+            .requests
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        while requests.num_permits() < max {
+            let (Ok(request), Ok(claim)) = (
+                self.requests.clone().try_acquire_owned(),
+                self.claims.clone().try_acquire_owned(),
+            ) else {
+                break;
+            };
+            requests.merge(request);
+            claims.merge(claim);
+        }
+        (requests, claims)
+    }
+}
 
 /// The robots.txt copy as a shared crawl keeps it: with the number of failed tries
 /// in a row, so that every worker backs off the same way.
@@ -273,14 +315,16 @@ impl SharedCrawler {
         started: Instant,
         shutdown: impl Future<Output = ()>,
     ) -> Result<StopReason, CrawlError> {
-        let concurrency = self.config.concurrency;
-        let permits = Arc::new(Semaphore::new(concurrency));
+        let room = Room {
+            requests: Arc::new(Semaphore::new(self.config.concurrency)),
+            claims: Arc::new(Semaphore::new(MAX_CLAIMS)),
+        };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let loops: Vec<_> = (0..self.frontier.buckets())
             .map(|bucket| {
                 tokio::spawn(
                     self.clone()
-                        .claim_loop(bucket, permits.clone(), stop_rx.clone()),
+                        .claim_loop(bucket, room.clone(), stop_rx.clone()),
                 )
             })
             .collect();
@@ -303,7 +347,7 @@ impl SharedCrawler {
                 break StopReason::MaxPages;
             }
             // A daemon never runs out of work: its pages fall due again.
-            if self.mode == Mode::Daemon || permits.available_permits() < concurrency {
+            if self.mode == Mode::Daemon || room.claims.available_permits() < MAX_CLAIMS {
                 quiet = None;
                 continue;
             }
@@ -321,7 +365,7 @@ impl SharedCrawler {
             let _ = claims.await;
         }
         // Let this worker's requests end and their pages commit.
-        let _ = permits.acquire_many(concurrency as u32).await;
+        let _ = room.claims.acquire_many(MAX_CLAIMS as u32).await;
         Ok(stop)
     }
 
@@ -330,7 +374,7 @@ impl SharedCrawler {
     async fn claim_loop(
         self: Arc<Self>,
         bucket: u32,
-        permits: Arc<Semaphore>,
+        room: Room,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         // Signalled when one of this loop's leases ended: its host may be claimable
@@ -355,17 +399,11 @@ impl SharedCrawler {
                 continue;
             }
             // Room for one request at least (waiting for it), and for more if free.
-            let mut room = tokio::select! {
-                permit = permits.clone().acquire_owned() => permit.expect("semaphore never closed"),
+            let (mut requests, mut claims) = tokio::select! {
+                taken = room.take(CLAIM_BATCH) => taken,
                 _ = stop.changed() => return,
             };
-            while room.num_permits() < CLAIM_BATCH {
-                match permits.clone().try_acquire_owned() {
-                    Ok(more) => room.merge(more),
-                    Err(_) => break,
-                }
-            }
-            let wanted = room.num_permits();
+            let wanted = requests.num_permits();
             let asked = Instant::now();
             let answer = self
                 .frontier
@@ -378,13 +416,14 @@ impl SharedCrawler {
                 )
                 .await;
             next_check = match answer {
-                Ok(Claimed::Hosts(claims)) => {
-                    for claim in claims {
-                        let permit = room.split(1).expect("no more claims than permits");
+                Ok(Claimed::Hosts(found)) => {
+                    for claim in found {
+                        let request = requests.split(1).expect("no more claims than room");
+                        let unsettled = claims.split(1).expect("no more claims than room");
                         let (this, ended) = (self.clone(), ended.clone());
                         tokio::spawn(async move {
-                            this.handle(claim, asked).await;
-                            drop(permit);
+                            this.handle(claim, asked, request).await;
+                            drop(unsettled);
                             ended.notify_one();
                         });
                     }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::url::Url;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use super::lease::{next_gap, LeasedPage};
@@ -25,7 +26,14 @@ use crate::store::{Revisit, RobotsCopy, UrlState, UrlStatus};
 
 impl SharedCrawler {
     /// Makes one request under `claim` and completes the lease.
-    pub(super) async fn handle(self: &Arc<Self>, claim: Claim, asked: Instant) {
+    /// `request` is this worker's room for one request in flight: given back when the
+    /// server answered (or when no request is made).
+    pub(super) async fn handle(
+        self: &Arc<Self>,
+        claim: Claim,
+        asked: Instant,
+        request: OwnedSemaphorePermit,
+    ) {
         let host = claim.host.clone();
         // On this machine's clock, the last moment a request may start.
         let lease_left = Duration::from_millis(claim.deadline_ms.saturating_sub(claim.now_ms));
@@ -42,7 +50,7 @@ impl SharedCrawler {
             }
             Some(site) => match &claim.page {
                 None => self.fetch_robots(&claim, &site, start_by).await,
-                Some(_) => self.fetch_page(&claim, site, start_by).await,
+                Some(_) => self.fetch_page(&claim, site, start_by, request).await,
             },
         };
         if let Err(e) = result {
@@ -212,6 +220,7 @@ impl SharedCrawler {
         claim: &Claim,
         site: Arc<Site>,
         start_by: Instant,
+        request: OwnedSemaphorePermit,
     ) -> Result<(), CrawlError> {
         let page = claim.page.clone().expect("a page claim");
         let Some(robots) = self.decode_robots(claim) else {
@@ -317,6 +326,7 @@ impl SharedCrawler {
         let outcome = job
             .run(move |answered_at, answer: Feedback| {
                 *feedback.lock().expect("feedback lock poisoned") = Some((answered_at, answer));
+                drop(request);
             })
             .await;
         match outcome {
