@@ -799,8 +799,12 @@ impl Store for SledStore {
         let refresh = &commit.refresh;
         // Segments read to their end whose last outstanding lease this commit settles:
         // they go with it.
+        // The lease map is held from here until it reflects this commit: a lease taken
+        // between the transaction and the map's update would see a requeued URL (in
+        // its new segment) as still leased, pass over it, and drop its segment.
+        let mut lease_map = self.leased.lock().expect("lease lock poisoned");
         let finished_segments: Vec<Vec<u8>> = {
-            let leases = self.leased.lock().expect("lease lock poisoned");
+            let leases = &*lease_map;
             let mut settling: HashMap<&Vec<u8>, usize> = HashMap::new();
             for fp in &settled {
                 if let Some(key) = leases.by_url.get(fp) {
@@ -946,8 +950,7 @@ impl Store for SledStore {
         );
         let report = unwrap_tx(result)?;
         {
-            let mut leases = self.leased.lock().expect("lease lock poisoned");
-            let leases = &mut *leases;
+            let leases = &mut *lease_map;
             for fp in &settled {
                 let Some(key) = leases.by_url.remove(fp) else {
                     continue;
