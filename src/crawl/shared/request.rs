@@ -58,28 +58,28 @@ impl SharedCrawler {
         }
     }
 
-    /// The delay of a host before its robots.txt is known: its site's `min_delay`.
-    fn base_delay(&self, host: &str) -> Duration {
-        self.host_sites
-            .get(host)
-            .map_or(self.config.politeness.min_delay, |s| s.min_delay)
+    /// The completion of a lease that made no request: the host keeps its site's
+    /// `min_delay` and its failure backoff.
+    fn unrequested(&self, claim: &Claim) -> Completion {
+        Completion {
+            delay: self
+                .host_sites
+                .get(&claim.host)
+                .map_or(self.config.politeness.min_delay, |s| s.min_delay),
+            backoff: Duration::from_millis(claim.backoff_ms),
+            ..Default::default()
+        }
     }
 
     /// Ends a lease without a request.
     async fn release(&self, claim: &Claim, gap: Duration, park: bool) -> Result<(), CrawlError> {
-        let delay = self.base_delay(&claim.host);
+        let done = Completion {
+            next_gap: gap,
+            park,
+            ..self.unrequested(claim)
+        };
         self.frontier
-            .complete(
-                claim,
-                &self.shared.worker,
-                Completion {
-                    next_gap: gap,
-                    delay,
-                    backoff: Duration::from_millis(claim.backoff_ms),
-                    park,
-                    ..Default::default()
-                },
-            )
+            .complete(claim, &self.shared.worker, done)
             .await?;
         Ok(())
     }
@@ -226,18 +226,12 @@ impl SharedCrawler {
         let Some(robots) = self.decode_robots(claim) else {
             // The copy vanished or is corrupt: it expires now, so the next claim of
             // the host fetches it again.
-            let delay = self.base_delay(&claim.host);
+            let done = Completion {
+                robots: Some((Vec::new(), Duration::ZERO)),
+                ..self.unrequested(claim)
+            };
             self.frontier
-                .complete(
-                    claim,
-                    &self.shared.worker,
-                    Completion {
-                        delay,
-                        backoff: Duration::from_millis(claim.backoff_ms),
-                        robots: Some((Vec::new(), Duration::ZERO)),
-                        ..Default::default()
-                    },
-                )
+                .complete(claim, &self.shared.worker, done)
                 .await?;
             return Ok(());
         };
