@@ -10,6 +10,7 @@
 //! included); no URL is requested before its host's robots.txt has been read and found
 //! to allow it; each leased URL is settled by exactly one store commit.
 
+mod committer;
 mod control;
 mod known_links;
 mod page;
@@ -154,6 +155,8 @@ pub(crate) fn rfc3339_now() -> String {
 pub struct Crawler {
     pub(crate) config: Arc<CrawlConfig>,
     pub(crate) store: Arc<dyn Store>,
+    /// Where pages are settled: the store, through the thread that commits in groups.
+    pub(crate) pages: Arc<dyn crate::store::PageStore>,
     pub(crate) parsers: ParserRegistry,
     /// Each site's parser, by site name.
     pub(crate) site_parsers: HashMap<String, Arc<dyn Parser>>,
@@ -264,10 +267,14 @@ impl Crawler {
             |e: std::io::Error| CrawlError::Join(format!("cannot start a worker pool: {e}"));
         let cpu = WorkerPool::new("newscrawl-cpu", 0, pool::CPU_NICENESS).map_err(pool_error)?;
         let io = WorkerPool::new("newscrawl-io", IO_THREADS, 0).map_err(pool_error)?;
+        let pages = committer::GroupCommitter::start(store.clone()).map_err(|e| {
+            CrawlError::Join(format!("cannot start the page committing thread: {e}"))
+        })?;
         let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
         Ok(Self {
             config: Arc::new(config),
             store,
+            pages: Arc::new(pages),
             parsers,
             site_parsers,
             fetcher,

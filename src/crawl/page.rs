@@ -23,7 +23,8 @@ use crate::parse::Page;
 use crate::politeness::{parse_retry_after, Feedback, Politeness};
 use crate::site::{Site, UrlKind};
 use crate::store::{
-    fingerprint, hex, Capture, PageCommit, PageStore, QueueEntry, Revisit, UrlState, UrlStatus,
+    fingerprint, hex, Capture, CommitReport, PageCommit, PageStore, QueueEntry, Revisit, UrlState,
+    UrlStatus,
 };
 
 /// What a settled page tells the scheduler.
@@ -46,6 +47,42 @@ pub(super) struct PageOutcome {
     pub found: Option<crate::health::Found>,
     /// Links to this host that robots.txt disallows, recorded as denied when found.
     pub robots_denied: usize,
+}
+
+impl PageOutcome {
+    /// Adds what the page's commit did; a page queued again for another try learns
+    /// nothing from it.
+    fn committed(
+        mut self,
+        report: CommitReport,
+        followed: Vec<u64>,
+        known_links: &KnownLinks,
+        metrics: &Metrics,
+    ) -> Self {
+        if self.requeued {
+            return self;
+        }
+        known_links.remember(followed);
+        self.revisit_due_ms = report.revisit_due_ms;
+        self.new_links = report.new_links;
+        self.new_links
+            .extend(report.refreshed.into_iter().map(|host| (host, 0)));
+        self.records = report.records;
+        self.robots_denied = report.denied;
+        self.links_ignored += report.over_budget;
+        if report.over_budget > 0 {
+            metrics.links_over_budget(report.over_budget as u64);
+        }
+        self
+    }
+}
+
+/// A page settled on the CPU pool, before its commit.
+struct Settled {
+    commit: PageCommit,
+    outcome: PageOutcome,
+    /// Keys of the links the commit carries, remembered once it succeeded.
+    followed: Vec<u64>,
 }
 
 /// What the answer (or failure) says about the server, for its clock.
@@ -171,18 +208,23 @@ impl PageJob {
             feedback_of(&response, sent, &self.config.politeness, &self.url),
         );
         let fetched_at = rfc3339_now();
-        let cpu = self.cpu.clone();
-        match cpu.run(move || self.settle(response, fetched_at)).await {
-            Ok(result) => result,
-            Err(e) => Err(e),
-        }
+        let (cpu, store) = (self.cpu.clone(), self.store.clone());
+        let (known_links, metrics) = (self.known_links.clone(), self.metrics.clone());
+        let settled = cpu.run(move || self.settle(response, fetched_at)).await??;
+        // The commit is awaited here, not on the CPU pool: its thread goes on to the
+        // next page while commits are grouped.
+        let report = store.commit(settled.commit).await?;
+        Ok(settled
+            .outcome
+            .committed(report, settled.followed, &known_links, &metrics))
     }
 
+    /// Decodes, hashes and parses the answer into what the page's commit writes.
     fn settle(
         self,
         response: Result<Response, FetchError>,
         fetched_at: String,
-    ) -> Result<PageOutcome, CrawlError> {
+    ) -> Result<Settled, CrawlError> {
         let mut state = self
             .store
             .recorded_state(&self.entry.url)?
@@ -215,8 +257,11 @@ impl PageJob {
                 outcome.requeued = true;
                 outcome.status = Some(UrlStatus::Queued);
                 commit.state = Some(state);
-                self.store.commit(commit)?;
-                return Ok(outcome);
+                return Ok(Settled {
+                    commit,
+                    outcome,
+                    followed,
+                });
             }
         }
         match response {
@@ -254,20 +299,11 @@ impl PageJob {
         }
         commit.state = Some(state);
         commit.revisit = self.revisit;
-        let report = self.store.commit(commit)?;
-        self.known_links.remember(followed);
-        outcome.revisit_due_ms = report.revisit_due_ms;
-        outcome.new_links = report.new_links;
-        outcome
-            .new_links
-            .extend(report.refreshed.into_iter().map(|host| (host, 0)));
-        outcome.records = report.records;
-        outcome.robots_denied = report.denied;
-        outcome.links_ignored += report.over_budget;
-        if report.over_budget > 0 {
-            self.metrics.links_over_budget(report.over_budget as u64);
-        }
-        Ok(outcome)
+        Ok(Settled {
+            commit,
+            outcome,
+            followed,
+        })
     }
 
     fn settle_response(

@@ -80,7 +80,7 @@ impl WorkerPool {
 }
 
 #[cfg(target_os = "linux")]
-fn lower_priority(niceness: i32) {
+pub(crate) fn lower_priority(niceness: i32) {
     // On Linux, PRIO_PROCESS with `who` 0 sets the calling thread's niceness. If it
     // fails (a sandbox may forbid it), the pool simply runs at normal priority.
     // SAFETY: setpriority has no memory-safety preconditions.
@@ -90,7 +90,7 @@ fn lower_priority(niceness: i32) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lower_priority(_niceness: i32) {}
+pub(crate) fn lower_priority(_niceness: i32) {}
 
 #[cfg(test)]
 mod tests {

@@ -616,7 +616,7 @@ impl Scheduler {
             let job = PageJob {
                 fetcher: self.crawler.fetcher.clone(),
                 cpu: self.crawler.cpu.clone(),
-                store: Arc::new(crate::store::WholeStore(self.crawler.store.clone())),
+                store: self.crawler.pages.clone(),
                 config: self.crawler.config.clone(),
                 parser: self
                     .crawler

@@ -66,6 +66,9 @@ pub enum StoreError {
     /// have given.
     #[error("redis store: {0}")]
     Redis(String),
+    /// The crawl's committing thread could not commit a page.
+    #[error("page commit: {0}")]
+    Committer(String),
 }
 
 impl From<sled::Error> for StoreError {
@@ -326,28 +329,21 @@ pub struct SinkOffset {
     pub file: u32,
 }
 
+/// What a page commit resolves to, once it is in the store (not yet on disk: see
+/// [`Store::flush`]).
+pub type CommitFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<CommitReport, StoreError>> + Send + 'a>,
+>;
+
 /// What settling one page needs from the crawl's memory: the URL's recorded state,
 /// the first URL seen with a content hash, and the atomic commit of the outcome. A
-/// whole [`Store`] gives it; in a shared crawl, the lease on the page's host does.
+/// whole [`Store`] gives it (through the crawl's group committer); in a shared crawl,
+/// the lease on the page's host does.
 pub trait PageStore: Send + Sync {
     fn recorded_state(&self, url: &str) -> Result<Option<UrlState>, StoreError>;
     fn content_owner(&self, hash: &Fingerprint) -> Result<Option<String>, StoreError>;
-    fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError>;
-}
-
-/// A whole store settles pages.
-pub struct WholeStore(pub std::sync::Arc<dyn Store>);
-
-impl PageStore for WholeStore {
-    fn recorded_state(&self, url: &str) -> Result<Option<UrlState>, StoreError> {
-        self.0.recorded_state(url)
-    }
-    fn content_owner(&self, hash: &Fingerprint) -> Result<Option<String>, StoreError> {
-        self.0.content_owner(hash)
-    }
-    fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError> {
-        self.0.commit(commit)
-    }
+    /// Commits the page's outcome without blocking the caller's thread.
+    fn commit(&self, commit: PageCommit) -> CommitFuture<'_>;
 }
 
 /// Storage for one crawl. Implementations are cheap to share (`Arc`) across threads;
@@ -373,6 +369,14 @@ pub trait Store: Send + Sync + 'static {
     fn content_owner(&self, hash: &Fingerprint) -> Result<Option<String>, StoreError>;
     /// Settles a leased URL with everything its page produced, atomically.
     fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError>;
+    /// Commits several pages, with the same outcome as committing them one after the
+    /// other in this order (a backend may write them together); one result each.
+    fn commit_group(&self, commits: Vec<PageCommit>) -> Vec<Result<CommitReport, StoreError>> {
+        commits
+            .into_iter()
+            .map(|commit| self.commit(commit))
+            .collect()
+    }
     /// Outbox records with sequence numbers above `after`, in order.
     fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
     /// Captured exchanges with sequence numbers above `after`, in order.

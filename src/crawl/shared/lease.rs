@@ -16,8 +16,8 @@ use crate::politeness::{Feedback, Politeness};
 use crate::revisit::ChangeEstimate;
 use crate::store::redis_frontier::{Claim, Completion, RedisFrontier, RevisitPlan};
 use crate::store::{
-    CommitReport, Fingerprint, PageCommit, PageStore, QueueEntry, Revisit, RevisitSchedule,
-    StoreError, UrlState, UrlStatus,
+    CommitFuture, CommitReport, Fingerprint, PageCommit, PageStore, QueueEntry, Revisit,
+    RevisitSchedule, StoreError, UrlState, UrlStatus,
 };
 
 /// The host's clock after one request, from its delay, its failure backoff before the
@@ -150,7 +150,7 @@ impl PageStore for LeasedPage {
             .block_on(self.frontier.content_owner(self.claim.bucket, hash))
     }
 
-    fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError> {
+    fn commit(&self, commit: PageCommit) -> CommitFuture<'_> {
         let (answered_at, feedback) = self
             .feedback
             .lock()
@@ -202,31 +202,33 @@ impl PageStore for LeasedPage {
                 .collect(),
             revisit,
         };
-        let done = self.runtime.block_on(self.frontier.complete(
-            &self.claim,
-            &self.worker,
-            completion,
-        ))?;
-        if !done.accepted {
-            return Err(StoreError::Redis(format!(
-                "the lease on {} ended before its page was committed (another worker holds the host now and fetches the URL again); this outcome is dropped",
-                self.claim.host
-            )));
-        }
-        Ok(CommitReport {
-            new_links: done.new_links,
-            refreshed: Vec::new(),
-            records,
-            denied: done.denied,
-            over_budget: done.over_budget,
-            revisit_due_ms: revisit_after.map(|(if_changed, if_unchanged)| {
-                let after = if done.changed {
-                    if_changed
-                } else {
-                    if_unchanged
-                };
-                commit.now_ms + after.as_millis() as u64
-            }),
+        let now_ms = commit.now_ms;
+        Box::pin(async move {
+            let done = self
+                .frontier
+                .complete(&self.claim, &self.worker, completion)
+                .await?;
+            if !done.accepted {
+                return Err(StoreError::Redis(format!(
+                    "the lease on {} ended before its page was committed (another worker holds the host now and fetches the URL again); this outcome is dropped",
+                    self.claim.host
+                )));
+            }
+            Ok(CommitReport {
+                new_links: done.new_links,
+                refreshed: Vec::new(),
+                records,
+                denied: done.denied,
+                over_budget: done.over_budget,
+                revisit_due_ms: revisit_after.map(|(if_changed, if_unchanged)| {
+                    let after = if done.changed {
+                        if_changed
+                    } else {
+                        if_unchanged
+                    };
+                    now_ms + after.as_millis() as u64
+                }),
+            })
         })
     }
 }

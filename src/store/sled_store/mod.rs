@@ -66,6 +66,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::*;
 
+mod commit;
+
 const QUEUE_HOST_LEN: usize = 8;
 
 /// Most URLs a frontier segment holds. A lease decodes the segment it reads from, so a
@@ -714,262 +716,25 @@ impl Store for SledStore {
     }
 
     fn commit(&self, commit: PageCommit) -> Result<CommitReport, StoreError> {
-        let mut known = self.commit_lock.lock().expect("commit lock poisoned");
-        // Every writer of `urls` and `seen` holds the lock, so the seen set is what
-        // the transaction would see: only links that are new (and not settled by this
-        // commit, and not repeated on the page) go into it.
-        let settled: HashSet<Fingerprint> = commit
-            .state
-            .iter()
-            .chain(&commit.also)
-            .map(|s| fingerprint(s.url.as_bytes()))
-            .collect();
-        let mut on_page = HashSet::with_capacity(commit.links.len());
-        let mut is_new = |link: &QueueEntry| -> Option<Fingerprint> {
-            let fp = fingerprint(link.url.as_bytes());
-            let repeated = settled.contains(&fp) || known.contains(&fp) || !on_page.insert(fp);
-            (!repeated).then_some(fp)
-        };
-        let mut new_links: Vec<(Fingerprint, &QueueEntry)> = commit
-            .links
-            .iter()
-            .filter_map(|link| Some((is_new(link)?, link)))
-            .collect();
-        let mut new_denied_links: Vec<(Fingerprint, &QueueEntry)> = commit
-            .denied
-            .iter()
-            .filter_map(|link| Some((is_new(link)?, link)))
-            .collect();
-        // The per-host budget: links past it are dropped unrecorded, so a later crawl
-        // with a larger budget still finds them.
-        let mut host_counts: Vec<(String, u64)> = Vec::new();
-        let mut over_budget = 0;
-        if let Some(budget) = commit.max_urls_per_host {
-            let mut within = |link: &QueueEntry| -> Result<bool, StoreError> {
-                let host = crate::urlnorm::host_of_normalized(&link.url);
-                let i = match host_counts.iter().position(|(h, _)| h == host) {
-                    Some(i) => i,
-                    None => {
-                        let count = match known.host_counts.get(host) {
-                            Some(n) => *n,
-                            None => self.host_urls.get(host)?.map_or(Ok(0), |v| {
-                                v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| {
-                                    StoreError::Corrupt {
-                                        tree: "host_urls",
-                                        key: host.to_string(),
-                                        reason: format!("{} bytes, expected 8", v.len()),
-                                    }
-                                })
-                            })?,
-                        };
-                        host_counts.push((host.to_string(), count));
-                        host_counts.len() - 1
-                    }
-                };
-                if host_counts[i].1 >= budget {
-                    over_budget += 1;
-                    return Ok(false);
-                }
-                host_counts[i].1 += 1;
-                Ok(true)
-            };
-            let mut kept = Vec::with_capacity(new_links.len());
-            for (fp, link) in new_links {
-                if within(link)? {
-                    kept.push((fp, link));
-                }
-            }
-            new_links = kept;
-            let mut kept = Vec::with_capacity(new_denied_links.len());
-            for (fp, link) in new_denied_links {
-                if within(link)? {
-                    kept.push((fp, link));
-                }
-            }
-            new_denied_links = kept;
-        }
-        let mut new_denied = Vec::new();
-        for (fp, link) in new_denied_links {
-            let mut state = UrlState::queued(link);
-            state.status = UrlStatus::RobotsDenied;
-            state.fetched_at_ms = commit.now_ms;
-            state.note = Some("disallowed by robots.txt (when found)".into());
-            new_denied.push((fp, state));
-        }
-        let refresh = &commit.refresh;
-        // Segments read to their end whose last outstanding lease this commit settles:
-        // they go with it.
-        // The lease map is held from here until it reflects this commit: a lease taken
-        // between the transaction and the map's update would see a requeued URL (in
-        // its new segment) as still leased, pass over it, and drop its segment.
-        let mut lease_map = self.leased.lock().expect("lease lock poisoned");
-        let finished_segments: Vec<Vec<u8>> = {
-            let leases = &*lease_map;
-            let mut settling: HashMap<&Vec<u8>, usize> = HashMap::new();
-            for fp in &settled {
-                if let Some(key) = leases.by_url.get(fp) {
-                    *settling.entry(key).or_default() += 1;
-                }
-            }
-            settling
-                .into_iter()
-                .filter(|(key, n)| {
-                    leases
-                        .segments
-                        .get(*key)
-                        .is_some_and(|c| c.next >= c.len && c.outstanding <= *n)
-                })
-                .map(|(key, _)| key.clone())
-                .collect()
-        };
-        // What the seen log gains: the new links and denied ones, and settled URLs
-        // never found before (a redirect's target).
-        let newly_seen: Vec<u64> = new_links
-            .iter()
-            .map(|(fp, _)| fp)
-            .chain(new_denied.iter().map(|(fp, _)| fp))
-            .chain(settled.iter().filter(|fp| !known.contains(fp)))
-            .map(short_fingerprint)
-            .collect();
-        let new_fps: HashSet<Fingerprint> = new_links.iter().map(|(fp, _)| *fp).collect();
-        let trees = (
-            &self.urls,
-            &self.frontier,
-            &self.content,
-            &self.outbox,
-            &self.sections,
-            &self.revisits,
-            &self.captures,
-            &self.seen_log,
-        );
-        // A listing page "changed" when it led to content not seen before.
-        let found_new = new_links.iter().any(|(_, link)| !link.kind.is_revisited());
-        let result = trees.transaction(
-            |(urls, frontier, content, outbox, sections, revisits, captures, seen_log)| -> TxResult<CommitReport> {
-                let mut report = CommitReport {
-                    over_budget,
-                    ..CommitReport::default()
-                };
-                for key in &finished_segments {
-                    frontier.remove(key.as_slice())?;
-                }
-                for state in commit.state.iter().chain(&commit.also) {
-                    let fp = fingerprint(state.url.as_bytes());
-                    // A sitemap may have listed this URL while its page was being
-                    // fetched: keep what it recorded.
-                    let mut state = state.clone();
-                    if let Some(current) = urls.get(fp)? {
-                        let current: UrlState = decode("urls", &fp, &current)
-                            .map_err(ConflictableTransactionError::Abort)?;
-                        state.listed_modified_ms =
-                            state.listed_modified_ms.max(current.listed_modified_ms);
-                    }
-                    urls.insert(&fp, encode(&state))?;
-                }
-                if let Some(entry) = &commit.requeue {
-                    write_segments(frontier, [entry], commit.now_ms)?;
-                }
-                for (fp, state) in &new_denied {
-                    urls.insert(fp, encode(state))?;
-                }
-                report.denied = new_denied.len();
-                for (fp, link) in &new_links {
-                    if link.kind.is_revisited() {
-                        sections.insert(fp, &[])?;
-                    }
-                    let host = crate::urlnorm::host_of_normalized(&link.url);
-                    match report.new_links.iter_mut().find(|(h, _)| h == host) {
-                        Some((_, n)) => *n += 1,
-                        None => report.new_links.push((host.to_string(), 1)),
-                    }
-                }
-                write_segments(frontier, new_links.iter().map(|(_, link)| *link), commit.now_ms)?;
-                if !newly_seen.is_empty() {
-                    let seq = seen_log.generate_id()?;
-                    seen_log.insert(&seq.to_be_bytes(), pack_seen(&newly_seen))?;
-                }
-                for (entry, modified_ms) in refresh {
-                    let fp = fingerprint(entry.url.as_bytes());
-                    let mut state: UrlState = match urls.get(fp)? {
-                        Some(value) => decode("urls", &fp, &value)
-                            .map_err(ConflictableTransactionError::Abort)?,
-                        // Found by this commit: its first fetch has nothing to compare.
-                        None if new_fps.contains(&fp) || !known.contains(&fp) => continue,
-                        // Queued by an earlier commit and perhaps being fetched: keep
-                        // the listing for when it is settled.
-                        None => UrlState::queued(entry),
-                    };
-                    let newer = match state.listed_modified_ms {
-                        Some(listed) => *modified_ms > listed,
-                        None => *modified_ms > state.fetched_at_ms,
-                    };
-                    state.listed_modified_ms = Some(*modified_ms);
-                    if state.status != UrlStatus::Fetched || !newer {
-                        urls.insert(&fp, encode(&state))?;
-                        continue;
-                    }
-                    state.status = UrlStatus::Queued;
-                    let again = QueueEntry {
-                        etag: state.etag.clone(),
-                        last_modified: state.last_modified.clone(),
-                        ..entry.clone()
-                    };
-                    urls.insert(&fp, encode(&state))?;
-                    write_segments(frontier, [&again], commit.now_ms)?;
-                    report.refreshed.push(again.host());
-                }
-                if let Some((hash, url)) = &commit.content {
-                    if content.get(hash)?.is_none() {
-                        content.insert(hash, url.as_bytes())?;
-                    }
-                }
-                for record in &commit.records {
-                    // Sequence numbers start at 1: a sink offset of 0 means "nothing yet".
-                    let seq = outbox.generate_id()? + 1;
-                    outbox.insert(&seq.to_be_bytes(), record.as_slice())?;
-                }
-                report.records = commit.records.len();
-                if let Some(capture) = &commit.capture {
-                    let seq = captures.generate_id()? + 1;
-                    captures.insert(&seq.to_be_bytes(), encode(capture))?;
-                }
-                if let (Some(plan), Some(state)) = (&commit.revisit, &commit.state) {
-                    let changed = found_new || !report.refreshed.is_empty();
-                    report.revisit_due_ms = schedule_revisit(
-                        plan,
-                        state,
-                        changed,
-                        commit.now_ms,
-                        urls,
-                        frontier,
-                        revisits,
-                    )?;
-                }
-                Ok(report)
-            },
-        );
-        let report = unwrap_tx(result)?;
-        {
-            let leases = &mut *lease_map;
-            for fp in &settled {
-                let Some(key) = leases.by_url.remove(fp) else {
-                    continue;
-                };
-                if let Some(cursor) = leases.segments.get_mut(&key) {
-                    cursor.outstanding = cursor.outstanding.saturating_sub(1);
-                    if cursor.finished() {
-                        leases.segments.remove(&key);
-                    }
-                }
+        let mut reports = self.commit_together(std::slice::from_ref(&commit))?;
+        Ok(reports.pop().expect("one report per commit"))
+    }
+
+    fn commit_group(&self, commits: Vec<PageCommit>) -> Vec<Result<CommitReport, StoreError>> {
+        if commits.len() > 1 {
+            match self.commit_together(&commits) {
+                Ok(reports) => return reports.into_iter().map(Ok).collect(),
+                // One commit's error must not fail the others: each goes alone.
+                Err(e) => tracing::debug!(
+                    "a group of {} commits failed ({e}); committing them one by one",
+                    commits.len()
+                ),
             }
         }
-        known.seen.extend(newly_seen);
-        for (host, count) in host_counts {
-            known.hosts_changed.insert(host.clone());
-            known.host_counts.insert(host, count);
-        }
-        known.commits += 1;
-        Ok(report)
+        commits
+            .into_iter()
+            .map(|commit| self.commit(commit))
+            .collect()
     }
 
     fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
