@@ -5,10 +5,12 @@
 //! Invariants: pages are committed in the order they were handed over; a page's
 //! commit future resolves only once its group's call returned, with that page's own
 //! result; the CPU pool's threads never wait for a commit (they go on to the next
-//! page), so groups grow with the load and no page waits longer than one group.
+//! page). Under load a group waits up to [`LINGER`] for more pages; a page that
+//! arrives alone after a lone page is committed at once.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -19,6 +21,15 @@ use crate::store::{
 
 /// Most pages committed together. Bounds a transaction's size and a page's wait.
 pub(crate) const MAX_GROUP: usize = 64;
+
+/// A group this large is committed without waiting for more.
+const FULL_GROUP: usize = 16;
+
+/// How long a group waits for more pages, when the last group had more than one:
+/// committing costs about the same for one page as for a few (sled writes its log
+/// buffer once per transaction), so under load a few milliseconds buy much larger
+/// groups (about 2.4 pages without waiting in the links-only benchmark).
+const LINGER: Duration = Duration::from_millis(5);
 
 type Done = oneshot::Sender<Result<CommitReport, StoreError>>;
 
@@ -38,14 +49,24 @@ impl GroupCommitter {
             .name("newscrawl-commit".into())
             .spawn(move || {
                 lower_priority(CPU_NICENESS);
+                let mut busy = false;
                 while let Ok(first) = waiting.recv() {
+                    // Under load, a short wait fills the group; a lone page does not wait.
+                    let until = Instant::now() + if busy { LINGER } else { Duration::ZERO };
                     let mut group = vec![first];
                     while group.len() < MAX_GROUP {
-                        match waiting.try_recv() {
-                            Ok(next) => group.push(next),
-                            Err(_) => break,
+                        let next = match until.checked_duration_since(Instant::now()) {
+                            Some(left) if group.len() < FULL_GROUP => {
+                                waiting.recv_timeout(left).ok()
+                            }
+                            _ => waiting.try_recv().ok(),
+                        };
+                        match next {
+                            Some(next) => group.push(next),
+                            None => break,
                         }
                     }
+                    busy = group.len() > 1;
                     commit(&*committing, group);
                 }
             })?;
