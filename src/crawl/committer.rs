@@ -37,7 +37,20 @@ type Done = oneshot::Sender<Result<CommitReport, StoreError>>;
 /// is dropped.
 pub(crate) struct GroupCommitter {
     store: Arc<dyn Store>,
-    pending: mpsc::Sender<(PageCommit, Done)>,
+    /// `None` once dropped.
+    pending: Option<mpsc::Sender<(PageCommit, Done)>>,
+    /// Joined on drop, so that the store is released (for the next opener) when the
+    /// crawl lets go of its committer.
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for GroupCommitter {
+    fn drop(&mut self) {
+        self.pending.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl GroupCommitter {
@@ -45,7 +58,7 @@ impl GroupCommitter {
     pub fn start(store: Arc<dyn Store>) -> std::io::Result<Self> {
         let (pending, waiting) = mpsc::channel::<(PageCommit, Done)>();
         let committing = store.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("newscrawl-commit".into())
             .spawn(move || {
                 lower_priority(CPU_NICENESS);
@@ -70,7 +83,11 @@ impl GroupCommitter {
                     commit(&*committing, group);
                 }
             })?;
-        Ok(Self { store, pending })
+        Ok(Self {
+            store,
+            pending: Some(pending),
+            thread: Some(thread),
+        })
     }
 }
 
@@ -101,7 +118,10 @@ impl PageStore for GroupCommitter {
 
     fn commit(&self, commit: PageCommit) -> CommitFuture<'_> {
         let (done, result) = oneshot::channel();
-        let sent = self.pending.send((commit, done));
+        let sent = match &self.pending {
+            Some(pending) => pending.send((commit, done)).map_err(|_| ()),
+            None => Err(()),
+        };
         Box::pin(async move {
             if sent.is_err() {
                 return Err(StoreError::Committer(

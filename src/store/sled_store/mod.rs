@@ -1190,7 +1190,7 @@ mod tests {
             ));
             store.flush().unwrap();
         }
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         // Leases are not persisted: the URL never left the queue.
         assert_eq!(store.recover_leases(2).unwrap(), 0);
         assert!(matches!(
@@ -1213,7 +1213,7 @@ mod tests {
             store.leases.insert(fp, legacy(&leased)).unwrap();
             store.flush().unwrap();
         }
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         assert!(matches!(
             store.lease("a.example", 2, 8).unwrap(),
             Lease::Empty
@@ -1271,7 +1271,7 @@ mod tests {
             );
             store.flush().unwrap();
         }
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         let report = store
             .commit(PageCommit {
                 links: links(8, 9),
