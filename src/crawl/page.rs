@@ -422,14 +422,18 @@ impl PageJob {
                     "more than {limit} links; only the first {limit} read (crawler.max_links_per_page)"
                 ));
             }
-            let mut seen = std::collections::HashSet::with_capacity(parsed.links.len().min(limit));
-            let unique: Vec<&String> = parsed
+            // Repeats are found by the key of their text (one hash per link).
+            let mut seen = crate::hashes::HashedSet::with_capacity_and_hasher(
+                parsed.links.len().min(limit),
+                Default::default(),
+            );
+            let (unique, keys): (Vec<&String>, Vec<u64>) = parsed
                 .links
                 .iter()
                 .take(limit)
-                .filter(|link| seen.insert(link.as_str()))
-                .collect();
-            let keys: Vec<u64> = unique.iter().map(|l| self.known_links.key(l)).collect();
+                .map(|link| (link, self.known_links.key(link)))
+                .filter(|(_, key)| seen.insert(*key))
+                .unzip();
             let known = self.known_links.known(&keys);
             for ((link, key), known) in unique.into_iter().zip(keys).zip(known) {
                 if known {

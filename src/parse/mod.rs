@@ -69,12 +69,41 @@ pub trait Parser: Send + Sync {
 /// most of a minute), and no real page comes close.
 pub const MAX_NESTING: usize = 5_000;
 
-/// Elements that never enclose others, or close themselves when the next one opens.
-const NOT_NESTING: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
-    "wbr", "p", "li", "td", "th", "tr", "dt", "dd", "option", "tbody", "thead", "colgroup",
-    "param",
-];
+/// Whether an element (its name in lower case) encloses what follows it: not one that
+/// never has content, nor one that closes itself when the next one opens.
+fn nests(lower_name: &[u8]) -> bool {
+    !matches!(
+        lower_name,
+        b"area"
+            | b"base"
+            | b"br"
+            | b"col"
+            | b"embed"
+            | b"hr"
+            | b"img"
+            | b"input"
+            | b"link"
+            | b"meta"
+            | b"source"
+            | b"track"
+            | b"wbr"
+            | b"p"
+            | b"li"
+            | b"td"
+            | b"th"
+            | b"tr"
+            | b"dt"
+            | b"dd"
+            | b"option"
+            | b"tbody"
+            | b"thead"
+            | b"colgroup"
+            | b"param"
+    )
+}
+
+/// The longest element name [`nests`] and the raw-text check look at.
+const LONGEST_SPECIAL_NAME: usize = 8;
 
 /// How deep the tags of raw HTML nest, estimated with one pass over the bytes (no
 /// parsing: this is what decides whether parsing is affordable).
@@ -94,11 +123,23 @@ pub fn estimated_nesting(html: &str) -> usize {
         if name_len == 0 || !bytes[i].is_ascii_alphabetic() {
             continue;
         }
-        let name = &bytes[i..i + name_len];
+        // The name in lower case, when it is short enough to be one of the names
+        // looked for (longer ones all nest).
+        let mut lower = [0u8; LONGEST_SPECIAL_NAME];
+        let name: &[u8] = if name_len <= LONGEST_SPECIAL_NAME {
+            for (l, b) in lower.iter_mut().zip(&bytes[i..i + name_len]) {
+                *l = b.to_ascii_lowercase();
+            }
+            &lower[..name_len]
+        } else {
+            &[]
+        };
         let tag_end = memchr::memchr(b'>', &bytes[i..]).map_or(bytes.len(), |p| i + p);
-        let raw_text = [&b"script"[..], b"style"]
-            .into_iter()
-            .find(|t| name.eq_ignore_ascii_case(t));
+        let raw_text = match name {
+            b"script" => Some(&b"script"[..]),
+            b"style" => Some(&b"style"[..]),
+            _ => None,
+        };
         if let Some(tag) = raw_text {
             // Their text is not HTML: skip to the closing tag.
             let mut close = b"</".to_vec();
@@ -116,10 +157,7 @@ pub fn estimated_nesting(html: &str) -> usize {
             continue;
         }
         let self_closing = tag_end > 0 && bytes.get(tag_end - 1) == Some(&b'/');
-        let nests = !NOT_NESTING
-            .iter()
-            .any(|t| name.eq_ignore_ascii_case(t.as_bytes()));
-        if !self_closing && nests {
+        if !self_closing && nests(name) {
             depth += 1;
             deepest = deepest.max(depth);
         }
