@@ -116,7 +116,7 @@ impl PageStore for GroupCommitter {
         self.store.content_owner(hash)
     }
 
-    fn commit(&self, commit: PageCommit) -> CommitFuture<'_> {
+    fn commit(self: Arc<Self>, commit: PageCommit) -> CommitFuture {
         let (done, result) = oneshot::channel();
         let sent = match &self.pending {
             Some(pending) => pending.send((commit, done)).map_err(|_| ()),
@@ -176,6 +176,7 @@ mod tests {
             ];
             tasks.push(tokio::spawn(async move {
                 committer
+                    .clone()
                     .commit(PageCommit {
                         state: Some(state),
                         links,

@@ -77,9 +77,9 @@ impl PageOutcome {
     }
 }
 
-/// A page settled on the CPU pool, before its commit.
+/// A page settled on the CPU pool, its commit started.
 struct Settled {
-    commit: PageCommit,
+    commit: crate::store::CommitFuture,
     outcome: PageOutcome,
     /// Keys of the links the commit carries, remembered once it succeeded.
     followed: Vec<u64>,
@@ -208,12 +208,12 @@ impl PageJob {
             feedback_of(&response, sent, &self.config.politeness, &self.url),
         );
         let fetched_at = rfc3339_now();
-        let (cpu, store) = (self.cpu.clone(), self.store.clone());
+        let cpu = self.cpu.clone();
         let (known_links, metrics) = (self.known_links.clone(), self.metrics.clone());
         let settled = cpu.run(move || self.settle(response, fetched_at)).await??;
         // The commit is awaited here, not on the CPU pool: its thread goes on to the
         // next page while commits are grouped.
-        let report = store.commit(settled.commit).await?;
+        let report = settled.commit.await?;
         Ok(settled
             .outcome
             .committed(report, settled.followed, &known_links, &metrics))
@@ -258,7 +258,7 @@ impl PageJob {
                 outcome.status = Some(UrlStatus::Queued);
                 commit.state = Some(state);
                 return Ok(Settled {
-                    commit,
+                    commit: self.store.clone().commit(commit),
                     outcome,
                     followed,
                 });
@@ -300,7 +300,7 @@ impl PageJob {
         commit.state = Some(state);
         commit.revisit = self.revisit;
         Ok(Settled {
-            commit,
+            commit: self.store.clone().commit(commit),
             outcome,
             followed,
         })

@@ -331,9 +331,8 @@ pub struct SinkOffset {
 
 /// What a page commit resolves to, once it is in the store (not yet on disk: see
 /// [`Store::flush`]).
-pub type CommitFuture<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<CommitReport, StoreError>> + Send + 'a>,
->;
+pub type CommitFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<CommitReport, StoreError>> + Send>>;
 
 /// What settling one page needs from the crawl's memory: the URL's recorded state,
 /// the first URL seen with a content hash, and the atomic commit of the outcome. A
@@ -342,8 +341,10 @@ pub type CommitFuture<'a> = std::pin::Pin<
 pub trait PageStore: Send + Sync {
     fn recorded_state(&self, url: &str) -> Result<Option<UrlState>, StoreError>;
     fn content_owner(&self, hash: &Fingerprint) -> Result<Option<String>, StoreError>;
-    /// Commits the page's outcome without blocking the caller's thread.
-    fn commit(&self, commit: PageCommit) -> CommitFuture<'_>;
+    /// Commits the page's outcome: the CPU work is done before this returns (on the
+    /// caller's thread, the CPU pool's), the wait is in the future (awaited on the
+    /// runtime).
+    fn commit(self: std::sync::Arc<Self>, commit: PageCommit) -> CommitFuture;
 }
 
 /// Storage for one crawl. Implementations are cheap to share (`Arc`) across threads;

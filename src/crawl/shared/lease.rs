@@ -150,7 +150,7 @@ impl PageStore for LeasedPage {
             .block_on(self.frontier.content_owner(self.claim.bucket, hash))
     }
 
-    fn commit(&self, commit: PageCommit) -> CommitFuture<'_> {
+    fn commit(self: Arc<Self>, commit: PageCommit) -> CommitFuture {
         let (answered_at, feedback) = self
             .feedback
             .lock()
