@@ -163,7 +163,7 @@ pub struct Crawler {
     pub(crate) fetcher: Fetcher,
     /// Site of every allowed host.
     pub(crate) host_sites: HashMap<String, Arc<Site>>,
-    /// CPU work: decoding, hashing, parsing, page commits.
+    /// CPU work: decoding, hashing, parsing.
     pub(crate) cpu: WorkerPool,
     /// Quick store calls: leases, host records, sink deliveries.
     pub(crate) io: WorkerPool,

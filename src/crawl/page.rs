@@ -1,5 +1,5 @@
-//! One page: fetch it, then (on the blocking pool) decode, hash, parse and commit
-//! everything it produced in one store transaction.
+//! One page: fetch it, then (on the CPU pool) decode, hash and parse it, and hand
+//! everything it produced to the store as one atomic commit, awaited off the pool.
 //!
 //! Invariant: every leased URL ends in exactly one commit: settled (fetched, skipped,
 //! failed, alias) or, after a failure that may be temporary, queued again with its

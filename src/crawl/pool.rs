@@ -1,6 +1,6 @@
 //! Fixed pools of threads for work that must not run on the async runtime: one for
-//! the crawl's CPU work (decoding, hashing, parsing a page), one thread per core and a
-//! spare, at a lower OS priority; one small pool for quick store calls.
+//! the crawl's CPU work (decoding, hashing, parsing a page), one thread per core at a
+//! lower OS priority; one small pool for quick store calls.
 //!
 //! Invariants: CPU-bound and blocking work never runs on the runtime's threads; the
 //! number of threads is fixed (tokio's blocking pool would grow to hundreds of threads
@@ -26,14 +26,11 @@ pub(crate) struct WorkerPool {
 }
 
 impl WorkerPool {
-    /// Starts `threads` threads (when 0: one more than the cores) named `name-N`, at
+    /// Starts `threads` threads (the number of cores when 0) named `name-N`, at
     /// `niceness` (0: normal priority).
     pub fn new(name: &str, threads: usize, niceness: i32) -> std::io::Result<Self> {
         let threads = if threads == 0 {
-            // The spare thread takes the core of one that stalls (a page fault, a
-            // lock): with only as many threads as cores, the links-only benchmark left
-            // about a tenth of the machine idle while pages waited to be parsed.
-            std::thread::available_parallelism().map_or(2, |n| n.get()) + 1
+            std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
             threads
         };
