@@ -6,7 +6,8 @@
 //! at tags and builds no tree: several times cheaper, for pages whose only product is
 //! their links (listing pages, links-only crawls).
 //!
-//! Invariant: returns absolute URLs only, in document order, duplicates kept; hrefs that
+//! Invariant: returns absolute URLs only, without fragments (a fragment names a place
+//! in a page, never another page), in document order, duplicates kept; hrefs that
 //! do not resolve (and `javascript:`/`mailto:` and the like, which the engine's
 //! normalizer rejects anyway) are dropped here or there, never fetched.
 
@@ -83,7 +84,10 @@ fn decode_entities(raw: String) -> String {
     }
 }
 
-/// Resolves `hrefs` against the base URL (or the page's), keeping http(s) links.
+/// Resolves `hrefs` against the base URL (or the page's), keeping http(s) links,
+/// fragments dropped. A plain path followed by a fragment (`/section/world#top`, a
+/// third of the links on the bench's pages) takes the shortcut too: the fragment is
+/// the last part of a URL reference and changes nothing before it.
 fn resolve<'a>(
     page_url: &Url,
     base_href: Option<&str>,
@@ -95,17 +99,29 @@ fn resolve<'a>(
     let http = matches!(base.scheme(), "http" | "https");
     let origin = &base[..::url::Position::BeforePath];
     hrefs
-        .map(str::trim)
-        .filter(|href| !href.is_empty() && !href.starts_with('#'))
         .filter_map(|href| {
-            if http && is_plain_path(href) {
-                // What `join` would give, without parsing.
-                return Some(format!("{origin}{href}"));
+            let href = href.trim();
+            let before_fragment = match memchr::memchr(b'#', href.as_bytes()) {
+                Some(at) => &href[..at],
+                None => href,
+            };
+            if before_fragment.is_empty() {
+                // Empty, or a place in this page.
+                return None;
             }
-            base.join(href)
+            if http && is_plain_path(before_fragment) {
+                // What `join` would give, without parsing.
+                return Some(format!("{origin}{before_fragment}"));
+            }
+            if is_plain_absolute(before_fragment) {
+                return Some(before_fragment.to_string());
+            }
+            let mut url = base
+                .join(href)
                 .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .map(String::from)
+                .filter(|u| matches!(u.scheme(), "http" | "https"))?;
+            url.set_fragment(None);
+            Some(String::from(url))
         })
         .collect()
 }
@@ -139,6 +155,70 @@ fn is_plain_path(href: &str) -> bool {
                 )
         })
         && memchr::memmem::find(bytes, b"/.").is_none()
+}
+
+/// An absolute http(s) URL that the URL parser gives back unchanged: a lower-case
+/// scheme; a host of lower-case letters, digits, dots and hyphens that IDNA leaves as it
+/// is (no `xn--` label) and that is not a number in disguise (a host whose last label is
+/// numeric is read as IPv4, so it must already be four canonical decimal octets); a
+/// port, if any, that is canonical and not the scheme's default; and a plain path.
+/// Links to the site itself, written out in full, are usually like this.
+fn is_plain_absolute(href: &str) -> bool {
+    let (rest, default_port) = if let Some(rest) = href.strip_prefix("http://") {
+        (rest, "80")
+    } else if let Some(rest) = href.strip_prefix("https://") {
+        (rest, "443")
+    } else {
+        return false;
+    };
+    let Some(path_start) = memchr::memchr(b'/', rest.as_bytes()) else {
+        // No path: the parser adds `/`.
+        return false;
+    };
+    let (authority, path) = rest.split_at(path_start);
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let port_is_plain = port.is_none_or(|port| {
+        !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && !port.starts_with('0')
+            && port.parse::<u32>().is_ok_and(|p| p <= 65_535)
+            && port != default_port
+    });
+    port_is_plain && is_plain_host(host) && is_plain_path(path)
+}
+
+/// See [`is_plain_absolute`].
+fn is_plain_host(host: &str) -> bool {
+    let labels_are_plain = !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with("xn--")
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if !labels_are_plain {
+        return false;
+    }
+    let last = host.rsplit('.').next().unwrap_or_default();
+    let numeric = last.bytes().all(|b| b.is_ascii_digit())
+        || last.starts_with("0x")
+        || last.starts_with("0X");
+    if !numeric {
+        return true;
+    }
+    // Read as IPv4: plain only if already in canonical dotted decimal.
+    let octets: Vec<&str> = host.split('.').collect();
+    octets.len() == 4
+        && octets.iter().all(|octet| {
+            octet.bytes().all(|b| b.is_ascii_digit())
+                && (octet.len() == 1 || !octet.starts_with('0'))
+                && octet.parse::<u16>().is_ok_and(|n| n <= 255)
+        })
 }
 
 #[cfg(test)]
@@ -263,19 +343,99 @@ mod tests {
         "<a href=\"/p?a=1&amp;b=&lt;\">",
     ];
 
+    /// What the URL parser makes of `href` on `page`, as `resolve` should give it.
+    fn joined(page: &Url, href: &str) -> Vec<String> {
+        page.join(href)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|mut url| {
+                url.set_fragment(None);
+                String::from(url)
+            })
+            .into_iter()
+            .collect()
+    }
+
+    fn resolved(page: &Url, href: &str) -> Vec<String> {
+        resolve(page, None, std::iter::once(href))
+    }
+
+    #[test]
+    fn the_absolute_url_shortcut_leaves_what_the_parser_rewrites_to_the_parser() {
+        let page = Url::parse("http://p.example/a/b").unwrap();
+        for href in [
+            "http://127.0.0.1:8080/section/world#top",
+            "http://x.example:80/a",
+            "https://x.example:443/a",
+            "http://x.example:08080/a",
+            "http://127.1/a",
+            "http://010.0.0.1/a",
+            "http://0x7f.0.0.1/a",
+            "http://1.2.3.256/a",
+            "http://a.b.1/a",
+            "http://xn--nxasmq6b.example/a",
+            "http://Ex.example/a",
+            "HTTP://x.example/a",
+            "http://x.example",
+            "http://x.example/a/./b",
+            "http://x.example/a b",
+            "http://x..example/a",
+        ] {
+            assert_eq!(resolved(&page, href), joined(&page, href), "{href}");
+        }
+        assert_eq!(
+            resolved(&page, "http://127.0.0.1:8080/section/world#top"),
+            ["http://127.0.0.1:8080/section/world"]
+        );
+    }
+
     proptest::proptest! {
         /// The shortcut for plain root-relative paths gives what the URL parser gives.
         #[test]
         fn plain_paths_resolve_as_the_url_parser_resolves_them(
-            href in "/[a-zA-Z0-9/._~?=&+,;:@!$*%-]{0,30}",
+            href in "/[a-zA-Z0-9/._~?=&+,;:@!$*%# -]{0,30}",
             base in proptest::sample::select(&[
                 "http://x.example/a/b.html", "https://X.Example:8443/", "http://127.0.0.2:8080/s/?q=1",
             ][..]),
         ) {
             let base = Url::parse(base).unwrap();
-            let joined: Vec<String> = base.join(&href).ok().map(String::from).into_iter().collect();
+            let joined: Vec<String> = base
+                .join(&href)
+                .ok()
+                .map(|mut url| {
+                    url.set_fragment(None);
+                    String::from(url)
+                })
+                .into_iter()
+                .collect();
             let links = resolve(&base, None, std::iter::once(href.as_str()));
             proptest::prop_assert_eq!(links, joined);
+        }
+
+        /// So does the shortcut for absolute URLs written as the parser would write them.
+        #[test]
+        fn plain_absolute_urls_parse_as_the_url_parser_parses_them(
+            scheme in proptest::sample::select(&["http://", "https://", "HTTP://", "ftp://"][..]),
+            labels in proptest::collection::vec(
+                proptest::sample::select(&[
+                    "a", "x-y", "com", "0", "1", "127", "255", "-a", "xn--a", "xn--nxasmq6b",
+                    "00", "010", "256", "0x7f", "1e3", "Ex", "", "4294967295",
+                ][..]),
+                1..5,
+            ),
+            port in proptest::option::of(proptest::sample::select(&[
+                "80", "443", "8080", "0", "08080", "65535", "65536", "", "x",
+            ][..])),
+            path in "(/[a-z0-9._-]{1,6}){0,3}/?(#[a-z]{0,3})?",
+            page in proptest::sample::select(&["http://p.example/a/b", "https://q.example/"][..]),
+        ) {
+            let href = format!(
+                "{scheme}{}{}{path}",
+                labels.join("."),
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            );
+            let page = Url::parse(page).unwrap();
+            proptest::prop_assert_eq!(resolved(&page, &href), joined(&page, &href), "{}", href);
         }
 
         /// Whatever the HTML markup, both ways find the same links.
