@@ -8,6 +8,7 @@
 //! targets go back to the frontier like links, so they pass the same dedup, host,
 //! robots.txt and politeness checks as every other URL.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use ::url::Url;
@@ -274,8 +275,11 @@ pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
 /// UTF-8) gives way to the encoding `chardetng` (Firefox's detector) guesses, when the
 /// bytes are well formed in that one. Otherwise malformed bytes become U+FFFD, so a
 /// few stray bytes in a page that is otherwise good UTF-8 cost only themselves.
-/// Returns the encoding used.
-pub fn decode_html(body: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
+/// Returns the encoding used. Text that is already UTF-8 is borrowed, not copied.
+pub fn decode_html<'a>(
+    body: &'a [u8],
+    content_type: Option<&str>,
+) -> (Cow<'a, str>, &'static Encoding) {
     let declared = content_type
         .and_then(charset_param)
         .and_then(|label| Encoding::for_label(label.as_bytes()))
@@ -295,11 +299,11 @@ pub fn decode_html(body: &[u8], content_type: Option<&str>) -> (String, &'static
         if guess != used {
             let (guessed, guess_had_errors) = guess.decode_without_bom_handling(body);
             if !guess_had_errors {
-                return (guessed.into_owned(), guess);
+                return (Cow::Owned(guessed.into_owned()), guess);
             }
         }
     }
-    (text.into_owned(), used)
+    (text, used)
 }
 
 /// Whether the malformed sequences (now replacement characters) outnumber the
@@ -367,7 +371,7 @@ mod tests {
         let korean = "<p>서울에서 열린 회의에서 대표단은 새로운 협정에 서명했다.</p>";
         let (bytes, _, _) = encoding_rs::EUC_KR.encode(korean);
         let (text, enc) = decode_html(&bytes, Some("text/html; charset=utf-8"));
-        assert_eq!((text.as_str(), enc), (korean, encoding_rs::EUC_KR));
+        assert_eq!((&*text, enc), (korean, encoding_rs::EUC_KR));
         // A few stray bytes in text that is otherwise good UTF-8 cost only themselves.
         let mut broken = "<p>caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e na\u{ef}ve "
             .as_bytes()
@@ -388,7 +392,7 @@ mod tests {
         let mut body = vec![0xEF, 0xBB, 0xBF];
         body.extend_from_slice("é".as_bytes());
         let (text, enc) = decode_html(&body, Some("text/html; charset=iso-8859-1"));
-        assert_eq!((text.as_str(), enc), ("é", encoding_rs::UTF_8));
+        assert_eq!((&*text, enc), ("é", encoding_rs::UTF_8));
         assert_eq!(decode_html("é".as_bytes(), None).0, "é");
     }
 

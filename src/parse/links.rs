@@ -111,7 +111,10 @@ fn resolve<'a>(
             }
             if http && is_plain_path(before_fragment) {
                 // What `join` would give, without parsing.
-                return Some(format!("{origin}{before_fragment}"));
+                let mut url = String::with_capacity(origin.len() + before_fragment.len());
+                url.push_str(origin);
+                url.push_str(before_fragment);
+                return Some(url);
             }
             if is_plain_absolute(before_fragment) {
                 return Some(before_fragment.to_string());
@@ -133,29 +136,38 @@ fn is_plain_path(href: &str) -> bool {
     let bytes = href.as_bytes();
     bytes.first() == Some(&b'/')
         && bytes.get(1) != Some(&b'/')
-        && bytes.iter().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'/' | b'-'
-                        | b'_'
-                        | b'.'
-                        | b'~'
-                        | b'?'
-                        | b'='
-                        | b'&'
-                        | b'+'
-                        | b','
-                        | b';'
-                        | b':'
-                        | b'@'
-                        | b'!'
-                        | b'$'
-                        | b'*'
-                )
-        })
+        && bytes.iter().all(|&b| PLAIN_PATH_BYTE[usize::from(b)])
         && memchr::memmem::find(bytes, b"/.").is_none()
 }
+
+/// The bytes of a plain path (see [`is_plain_path`]), as a table: one load per byte.
+static PLAIN_PATH_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric()
+            || matches!(
+                b as u8,
+                b'/' | b'-'
+                    | b'_'
+                    | b'.'
+                    | b'~'
+                    | b'?'
+                    | b'='
+                    | b'&'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b':'
+                    | b'@'
+                    | b'!'
+                    | b'$'
+                    | b'*'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// An absolute http(s) URL that the URL parser gives back unchanged: a lower-case
 /// scheme; a host of lower-case letters, digits, dots and hyphens that IDNA leaves as it
