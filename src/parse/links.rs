@@ -11,6 +11,7 @@
 //! do not resolve (and `javascript:`/`mailto:` and the like, which the engine's
 //! normalizer rejects anyway) are dropped here or there, never fetched.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use ::url::Url;
@@ -20,6 +21,13 @@ static LINKS: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("a[href], area[href]").expect("valid selector"));
 static BASE: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("base[href]").expect("valid selector"));
+// The streaming reader's selectors, by tag name only: `lol_html` matches those without
+// reading attributes (an `[href]` condition costs a deferred match on every `<a>`), and
+// parsing them once saves doing it for every page.
+static STREAM_LINKS: LazyLock<lol_html::Selector> =
+    LazyLock::new(|| "a, area".parse().expect("valid selector"));
+static STREAM_BASE: LazyLock<lol_html::Selector> =
+    LazyLock::new(|| "base".parse().expect("valid selector"));
 
 /// Absolute URLs of the document's links, in document order, duplicates kept.
 pub fn extract_links(html: &Html, page_url: &Url) -> Vec<String> {
@@ -41,22 +49,32 @@ pub fn stream_links(body: &str, page_url: &Url, limit: usize) -> Option<Vec<Stri
     let mut full = false;
     let settings = lol_html::Settings::new()
         .with_strict(false)
-        .append_element_content_handler(lol_html::element!("a[href], area[href]", |el| {
-            if let Some(href) = el.get_attribute("href") {
-                hrefs.push(decode_entities(href));
-                if hrefs.len() >= limit {
-                    full = true;
-                    return Err("enough links".into());
-                }
-            }
-            Ok(())
-        }))
-        .append_element_content_handler(lol_html::element!("base[href]", |el| {
-            if base.is_none() {
-                base = el.get_attribute("href").map(decode_entities);
-            }
-            Ok(())
-        }));
+        .append_element_content_handler((
+            Cow::Borrowed(&*STREAM_LINKS),
+            lol_html::ElementContentHandlers::default().element(
+                |el: &mut lol_html::html_content::Element<'_, '_>| {
+                    if let Some(href) = el.get_attribute("href") {
+                        hrefs.push(decode_entities(href));
+                        if hrefs.len() >= limit {
+                            full = true;
+                            return Err("enough links".into());
+                        }
+                    }
+                    Ok(())
+                },
+            ),
+        ))
+        .append_element_content_handler((
+            Cow::Borrowed(&*STREAM_BASE),
+            lol_html::ElementContentHandlers::default().element(
+                |el: &mut lol_html::html_content::Element<'_, '_>| {
+                    if base.is_none() {
+                        base = el.get_attribute("href").map(decode_entities);
+                    }
+                    Ok(())
+                },
+            ),
+        ));
     let mut rewriter = lol_html::HtmlRewriter::new(settings, |_: &[u8]| {});
     let read = rewriter
         .write(body.as_bytes())
@@ -134,10 +152,17 @@ fn resolve<'a>(
 /// (plain or escaped). Most links on news pages are like this.
 fn is_plain_path(href: &str) -> bool {
     let bytes = href.as_bytes();
-    bytes.first() == Some(&b'/')
-        && bytes.get(1) != Some(&b'/')
-        && bytes.iter().all(|&b| PLAIN_PATH_BYTE[usize::from(b)])
-        && memchr::memmem::find(bytes, b"/.").is_none()
+    if bytes.first() != Some(&b'/') || bytes.get(1) == Some(&b'/') {
+        return false;
+    }
+    let mut previous = 0;
+    for &b in bytes {
+        if !PLAIN_PATH_BYTE[usize::from(b)] || (previous == b'/' && b == b'.') {
+            return false;
+        }
+        previous = b;
+    }
+    true
 }
 
 /// The bytes of a plain path (see [`is_plain_path`]), as a table: one load per byte.
