@@ -182,9 +182,8 @@ pub struct LinksParser;
 
 impl Parser for LinksParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
-        check_nesting(page)?;
         Ok(Parsed {
-            links: links_only(page),
+            links: links_only(page)?,
             articles: Vec::new(),
         })
     }
@@ -193,7 +192,7 @@ impl Parser for LinksParser {
 /// What a page no record is extracted from gives: listing pages (sections, sitemaps,
 /// feeds) and pages over [`MAX_EXTRACT_BYTES`] yield their links, read without a DOM.
 /// `None` for the pages an extracting parser should parse.
-fn without_extraction(page: &Page<'_>) -> Option<Parsed> {
+fn without_extraction(page: &Page<'_>) -> Option<Result<Parsed, ParseError>> {
     let listing = matches!(
         page.kind,
         UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed
@@ -204,16 +203,23 @@ fn without_extraction(page: &Page<'_>) -> Option<Parsed> {
     if !listing {
         tracing::debug!(url = %page.url, "{} bytes of HTML; links only", page.body.len());
     }
-    Some(Parsed {
-        links: links_only(page),
+    Some(links_only(page).map(|links| Parsed {
+        links,
         articles: Vec::new(),
-    })
+    }))
 }
 
-/// The page's links without building its DOM (unless the streaming tokenizer gives up).
-fn links_only(page: &Page<'_>) -> Vec<String> {
-    stream_links(page.body, page.url, page.max_links.saturating_add(1))
-        .unwrap_or_else(|| dom_links(&Html::parse_document(page.body), page))
+/// The page's links without building its DOM. The streaming reader's cost grows with
+/// the page's length, not its depth, so the nesting check is left to the DOM it falls
+/// back to when its tokenizer gives up.
+fn links_only(page: &Page<'_>) -> Result<Vec<String>, ParseError> {
+    match stream_links(page.body, page.url, page.max_links.saturating_add(1)) {
+        Some(links) => Ok(links),
+        None => {
+            check_nesting(page)?;
+            Ok(dom_links(&Html::parse_document(page.body), page))
+        }
+    }
 }
 
 /// The links of a parsed page, up to one past the engine's limit as the streaming
@@ -246,10 +252,10 @@ fn parse_extracting(
     page: &Page<'_>,
     extract: impl FnOnce(&Html, &Url, Tz, bool) -> Option<Article>,
 ) -> Result<Parsed, ParseError> {
-    check_nesting(page)?;
     if let Some(parsed) = without_extraction(page) {
-        return Ok(parsed);
+        return parsed;
     }
+    check_nesting(page)?;
     let html = Html::parse_document(page.body);
     let links = dom_links(&html, page);
     let articles = extract(
@@ -320,7 +326,7 @@ mod tests {
     }
 
     #[test]
-    fn deeply_nested_pages_are_refused_quickly() {
+    fn deeply_nested_pages_get_no_dom_but_their_links_are_read() {
         let body = format!(
             "<html><body>{}<p>x</p></body></html>",
             "<div>".repeat(100_000)
@@ -334,13 +340,25 @@ mod tests {
             time_zone: chrono_tz::UTC,
             max_links: usize::MAX,
         };
-        for name in ["article", "links"] {
-            let err = ParserRegistry::default()
-                .get(name)
-                .unwrap()
-                .parse(&page)
-                .unwrap_err();
-            assert!(err.0.contains("nested about 100002 elements"), "{err}");
+        let parsers = ParserRegistry::default();
+        let err = parsers.get("article").unwrap().parse(&page).unwrap_err();
+        assert!(err.0.contains("nested about 100002 elements"), "{err}");
+        // Reading links needs no tree: the streaming reader takes any depth in stride.
+        let deep_link = format!(
+            "<html><body>{}<a href=/after>after</a></body></html>",
+            "<div>".repeat(100_000)
+        );
+        let links_page = Page {
+            body: &deep_link,
+            ..page
+        };
+        for name in ["links", "article"] {
+            let listing = Page {
+                kind: UrlKind::Section,
+                ..links_page
+            };
+            let parsed = parsers.get(name).unwrap().parse(&listing).unwrap();
+            assert_eq!(parsed.links, ["https://news.example/after"], "{name}");
         }
     }
 
