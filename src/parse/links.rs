@@ -217,12 +217,11 @@ fn is_plain_absolute(href: &str) -> bool {
         Some((host, port)) => (host, Some(port)),
         None => (authority, None),
     };
+    // Digits only (`parse` would take a `+`), no leading zero, in range, not the default.
     let port_is_plain = port.is_none_or(|port| {
-        !port.is_empty()
-            && port.len() <= 5
-            && port.bytes().all(|b| b.is_ascii_digit())
+        port.bytes().all(|b| b.is_ascii_digit())
             && !port.starts_with('0')
-            && port.parse::<u32>().is_ok_and(|p| p <= 65_535)
+            && port.parse::<u16>().is_ok()
             && port != default_port
     });
     port_is_plain && is_plain_host(host) && is_plain_path(path)
@@ -405,6 +404,9 @@ mod tests {
             "http://x.example:80/a",
             "https://x.example:443/a",
             "http://x.example:08080/a",
+            "http://x.example:+8080/a",
+            "http://x.example:65536/a",
+            "http://x.example:/a",
             "http://127.1/a",
             "http://010.0.0.1/a",
             "http://0x7f.0.0.1/a",
