@@ -28,6 +28,30 @@ use tokio::time::{timeout, Instant};
 const DELAY: Duration = Duration::from_millis(40);
 const HOSTS: usize = 3;
 
+/// Asks `probe` every `every` until it gives a value, failing with the message `what`
+/// gives after `within`. For what another process does with no event to await: a redis-server
+/// starting to answer, a lease running out on Redis's clock, records written by the
+/// workers, a cluster agreeing on its slots.
+async fn eventually<T, F, Fut>(
+    what: impl Fn() -> String,
+    within: Duration,
+    every: Duration,
+    mut probe: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{}", what());
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// A `redis-server` of the test's own, killed when dropped.
 struct RedisServer {
     child: Child,
@@ -82,20 +106,17 @@ impl RedisServer {
 
     /// Polls PING on `port` until a server answers.
     async fn ping(port: u16) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-                let mut answer = [0u8; 7];
-                if stream.write_all(b"PING\r\n").await.is_ok()
-                    && stream.read_exact(&mut answer).await.is_ok()
-                    && &answer == b"+PONG\r\n"
-                {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let pong = || async move {
+            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()?;
+            let mut answer = [0u8; 7];
+            stream.write_all(b"PING\r\n").await.ok()?;
+            stream.read_exact(&mut answer).await.ok()?;
+            (&answer == b"+PONG\r\n").then_some(())
+        };
+        let (within, every) = (Duration::from_secs(20), Duration::from_millis(20));
+        eventually(|| "redis-server did not start".into(), within, every, pong).await;
     }
 
     fn url(&self) -> String {
@@ -533,14 +554,18 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
     let stale = claims.pop().unwrap();
     let url = stale.page.as_ref().unwrap().entry.url.clone();
     assert!(matches!(claim("b").await, Claimed::Wait { .. }), "leased");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let fresh = loop {
-        if let Claimed::Hosts(mut claims) = claim("b").await {
-            break claims.pop().unwrap();
-        }
-        assert!(Instant::now() < deadline, "the lease never expired");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let fresh = eventually(
+        || "the lease never expired".into(),
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || async {
+            match claim("b").await {
+                Claimed::Hosts(mut claims) => claims.pop(),
+                _ => None,
+            }
+        },
+    )
+    .await;
     assert_eq!(
         fresh.page.as_ref().unwrap().entry.url,
         url,
@@ -662,19 +687,17 @@ async fn daemon_workers_revisit_and_write_new_articles_once() {
             })
             .collect()
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let within = Duration::from_secs(60);
     // The first pass, then two articles more.
     under_way(servers, 30, &mut [&mut first, &mut second]).await;
     server.set_site(FixtureSite::new(spec(14)));
-    while read().len() < expected.len() {
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} records after 60 s",
-            read().len(),
-            expected.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        || format!("{} of {} records after 60 s", read().len(), expected.len()),
+        within,
+        Duration::from_millis(100),
+        || async { (read().len() >= expected.len()).then_some(()) },
+    )
+    .await;
     for (worker, name) in [&mut first, &mut second].into_iter().zip(["d1", "d2"]) {
         let pid = worker.id().unwrap();
         std::process::Command::new("kill")
@@ -756,23 +779,27 @@ impl RedisCluster {
             .await
             .unwrap();
         assert!(created.success(), "redis-cli --cluster create failed");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let mut ok = true;
+        let all_ok = || async {
             for port in &cluster.ports {
                 let info = Command::new("redis-cli")
                     .args(["-p", &port.to_string(), "cluster", "info"])
                     .output()
                     .await
                     .unwrap();
-                ok &= String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok");
+                if !String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                    return None;
+                }
             }
-            if ok {
-                return cluster;
-            }
-            assert!(Instant::now() < deadline, "the cluster did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            Some(())
+        };
+        eventually(
+            || "the cluster did not come up".into(),
+            Duration::from_secs(30),
+            Duration::from_millis(50),
+            all_ok,
+        )
+        .await;
+        cluster
     }
 
     /// Keys held by each node.
