@@ -618,6 +618,173 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
     assert!(!again.accepted, "a lease completes once");
 }
 
+/// Handing a host on when its server answered: the host may be claimed again at once
+/// (its next allowed start counts from the answer) while the page is processed; the
+/// page commits once, under its lease's epoch, and leaves the host's clock alone; a
+/// page its worker abandons is queued again when its settling runs out, and the late
+/// commit is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
+    use newscrawl::site::UrlKind;
+    use newscrawl::store::redis_frontier::{Claim, Claimed, Completion, RedisFrontier};
+    use newscrawl::store::{QueueEntry, UrlState, UrlStatus};
+
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let frontier = RedisFrontier::connect(&redis.url(), false, "t", 4)
+        .await
+        .unwrap();
+    let host = "news.example:8080";
+    let bucket = frontier.bucket_of(host);
+    let entry =
+        |i: usize| QueueEntry::found(format!("http://{host}/a/{i}"), "s", UrlKind::Article, 1);
+    let entries: Vec<QueueEntry> = (0..3).map(entry).collect();
+    assert_eq!(frontier.enqueue(&entries, 0).await.unwrap(), (3, 0));
+    let lease = Duration::from_secs(60);
+    let claim = |worker: &'static str| {
+        let frontier = frontier.clone();
+        async move {
+            match frontier
+                .claim(bucket, worker, 8, lease, Duration::ZERO)
+                .await
+                .unwrap()
+            {
+                Claimed::Hosts(mut claims) => Ok(claims.pop().unwrap()),
+                other => Err(other),
+            }
+        }
+    };
+    let url_of = |claim: &Claim| claim.page.as_ref().unwrap().entry.url.clone();
+    let settled = |claim: &Claim, handed_on: bool| {
+        let mut state = UrlState::queued(&claim.page.as_ref().unwrap().entry);
+        state.status = UrlStatus::Fetched;
+        Completion {
+            url: Some(state.url.clone()),
+            state: Some(state),
+            records: vec![b"{}".to_vec()],
+            settles_handed_on: handed_on,
+            ..Completion::default()
+        }
+    };
+    let records = |worker: &'static str| {
+        let frontier = frontier.clone();
+        async move {
+            frontier
+                .records_after(bucket, worker, "0-0", 10)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let robots = claim("a").await.unwrap();
+    let robots_copy = Completion {
+        robots: Some((b"copy".to_vec(), Duration::from_secs(3600))),
+        ..Completion::default()
+    };
+    assert!(
+        frontier
+            .complete(&robots, "a", robots_copy)
+            .await
+            .unwrap()
+            .accepted
+    );
+
+    // Handed on with no gap: the host is claimed again before its first page commits,
+    // for its next URL, not the one being processed.
+    let first = claim("a").await.unwrap();
+    let (no_gap, settle) = (Duration::ZERO, Duration::from_secs(3600));
+    let hand_on = |claim: &Claim, gap: Duration, settle: Duration| {
+        let (frontier, claim) = (frontier.clone(), claim.clone());
+        async move {
+            let url = url_of(&claim);
+            frontier
+                .hand_on(&claim, &url, gap, Duration::ZERO, Duration::ZERO, settle)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(hand_on(&first, no_gap, settle).await);
+    assert!(
+        !hand_on(&first, no_gap, settle).await,
+        "a lease is handed on once"
+    );
+    let whole = frontier
+        .complete(&first, "a", settled(&first, false))
+        .await
+        .unwrap();
+    assert!(!whole.accepted, "the hand-on ended the lease");
+    let second = claim("b").await.unwrap();
+    assert_ne!(
+        url_of(&second),
+        url_of(&first),
+        "the settling URL is not claimed"
+    );
+    let done = frontier
+        .complete(&first, "a", settled(&first, true))
+        .await
+        .unwrap();
+    assert!(done.accepted, "the page commits under its lease's epoch");
+    assert!(
+        !frontier
+            .complete(&first, "a", settled(&first, true))
+            .await
+            .unwrap()
+            .accepted,
+        "once"
+    );
+    assert_eq!(records("a").await, 1);
+
+    // Abandoned: the second page's settling runs out (on Redis's clock) and its URL
+    // is claimed again; the late commit is refused.
+    assert!(hand_on(&second, no_gap, Duration::from_millis(300)).await);
+    let third = claim("a").await.unwrap();
+    assert!(hand_on(&third, no_gap, settle).await);
+    assert!(
+        frontier
+            .complete(&third, "a", settled(&third, true))
+            .await
+            .unwrap()
+            .accepted
+    );
+    assert!(
+        matches!(claim("a").await, Err(Claimed::Wait { .. })),
+        "only the abandoned page is left"
+    );
+    let again = eventually(
+        || "the abandoned page was never queued again".into(),
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || async { claim("a").await.ok() },
+    )
+    .await;
+    assert_eq!(url_of(&again), url_of(&second));
+    let late = frontier
+        .complete(&second, "b", settled(&second, true))
+        .await
+        .unwrap();
+    assert!(!late.accepted, "a settling that ran out commits nothing");
+    assert_eq!(records("b").await, 0);
+
+    // The gap set by the hand-on holds for every worker, through the commit, even with
+    // a URL queued meanwhile.
+    assert!(hand_on(&again, Duration::from_secs(3600), settle).await);
+    assert_eq!(frontier.enqueue(&[entry(3)], 0).await.unwrap(), (1, 0));
+    let held = |reply: Result<Claim, Claimed>| match reply {
+        Err(Claimed::Wait { now_ms, until_ms }) => until_ms >= now_ms + 3_500_000,
+        _ => false,
+    };
+    assert!(held(claim("b").await), "the hand-on's gap holds");
+    assert!(
+        frontier
+            .complete(&again, "a", settled(&again, true))
+            .await
+            .unwrap()
+            .accepted
+    );
+    assert!(held(claim("b").await), "the commit leaves the clock alone");
+    assert_eq!(records("a").await, 3);
+}
+
 /// Two daemon workers share a crawl: listing pages are revisited (by either worker),
 /// an article published while they run is fetched and written once, and SIGTERM
 /// stops each with exit 0.

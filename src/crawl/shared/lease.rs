@@ -1,15 +1,21 @@
-//! One lease on a host of a shared crawl, seen by the page pipeline as its store: the
-//! page's commit becomes the lease's completion, with the host's next allowed start
-//! worked out from what the server's answer said.
+//! One lease on a host of a shared crawl, seen by the page pipeline as its store. The
+//! lease is handed on as soon as the server has answered, with the host's next allowed
+//! start worked out from what the answer said, so that processing the page is not
+//! part of the host's gap; the page's commit then settles the URL under the lease's
+//! epoch.
 //!
-//! Invariant: the completion carries the epoch of the claim, so a page whose lease was
-//! lost (it expired and another worker claimed the host) commits nothing; its outcome
-//! is dropped and its URL is fetched again by the new holder.
+//! Invariant: the hand-on and the commit carry the epoch of the claim, so a page whose
+//! lease was lost (it expired and another worker claimed the host), or whose settling
+//! ran out, commits nothing; its outcome is dropped and its URL is fetched again. The
+//! commit waits for the hand-on's answer, and is a whole completion of the lease
+//! (clock included) when no hand-on was acknowledged.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::politeness::{Feedback, Politeness};
@@ -136,8 +142,53 @@ pub(super) struct LeasedPage {
     /// The host's delay: max(site min_delay, robots.txt Crawl-delay).
     pub delay: Duration,
     pub policy: Politeness,
+    /// How long the page may take from the hand-on to its commit before its URL is
+    /// queued again.
+    pub settle: Duration,
+    /// Told when the host was handed on (it may be claimed again soon).
+    pub handed_on_signal: Arc<Notify>,
     /// When the server answered and what the answer said, set as soon as it came.
-    pub feedback: Arc<Mutex<Option<(Instant, Feedback)>>>,
+    pub feedback: Mutex<Option<(Instant, Feedback)>>,
+    /// The hand-on in flight, started when the answer came.
+    pub hand_on: Mutex<Option<JoinHandle<Result<bool, StoreError>>>>,
+}
+
+impl LeasedPage {
+    /// The host's gap and backoff after this answer, and the gap left from now.
+    fn clock_after(&self, answered_at: Instant, feedback: &Feedback) -> (Duration, Duration) {
+        let (gap, backoff) = next_gap(
+            self.delay,
+            Duration::from_millis(self.claim.backoff_ms),
+            feedback,
+            &self.policy,
+        );
+        // The gap counts from the answer. (The script's own clock reading is later
+        // than this, so the start it sets is never earlier than the answer plus the
+        // gap.)
+        (gap.saturating_sub(answered_at.elapsed()), backoff)
+    }
+
+    /// Called when the server answered: keeps what it said and hands the host on.
+    pub fn answered(self: &Arc<Self>, answered_at: Instant, feedback: Feedback) {
+        let (gap, backoff) = self.clock_after(answered_at, &feedback);
+        *self.feedback.lock().expect("feedback lock poisoned") = Some((answered_at, feedback));
+        let Some(page) = &self.claim.page else {
+            return;
+        };
+        let this = self.clone();
+        let url = page.entry.url.clone();
+        let task = self.runtime.spawn(async move {
+            let handed = this
+                .frontier
+                .hand_on(&this.claim, &url, gap, this.delay, backoff, this.settle)
+                .await;
+            if matches!(handed, Ok(true)) {
+                this.handed_on_signal.notify_one();
+            }
+            handed
+        });
+        *self.hand_on.lock().expect("hand-on lock poisoned") = Some(task);
+    }
 }
 
 impl PageStore for LeasedPage {
@@ -157,16 +208,10 @@ impl PageStore for LeasedPage {
             .expect("feedback lock poisoned")
             .take()
             .unwrap_or_else(|| (Instant::now(), Feedback::Failed));
-        let (gap, backoff) = next_gap(
-            self.delay,
-            Duration::from_millis(self.claim.backoff_ms),
-            &feedback,
-            &self.policy,
-        );
-        // The gap counts from the answer: parsing the page took part of it already.
-        // (The completion's own clock reading is later than this, so the start it
-        // sets is never earlier than the answer plus the gap.)
-        let gap = gap.saturating_sub(answered_at.elapsed());
+        // Used only when no hand-on was acknowledged: parsing the page took part of
+        // the gap already.
+        let (gap, backoff) = self.clock_after(answered_at, &feedback);
+        let hand_on = self.hand_on.lock().expect("hand-on lock poisoned").take();
         let records = commit.records.len();
         let url = commit.state.as_ref().map(|s| s.url.clone());
         let known = self.claim.page.as_ref().and_then(|p| p.revisit.as_ref());
@@ -201,16 +246,33 @@ impl PageStore for LeasedPage {
                 })
                 .collect(),
             revisit,
+            settles_handed_on: false,
         };
         let now_ms = commit.now_ms;
         Box::pin(async move {
+            let mut completion = completion;
+            if let Some(task) = hand_on {
+                match task.await {
+                    Ok(Ok(true)) => completion.settles_handed_on = true,
+                    Ok(Ok(false)) => {
+                        return Err(StoreError::Redis(format!(
+                            "the lease on {} ended before its server answered (another worker holds the host now and fetches the URL again); this outcome is dropped",
+                            self.claim.host
+                        )))
+                    }
+                    // Not known to have happened: the whole completion (clock
+                    // included) commits only if it did not.
+                    Ok(Err(e)) => tracing::warn!(host = self.claim.host, "handing the host on failed ({e}); completing the lease instead"),
+                    Err(e) => tracing::warn!(host = self.claim.host, "handing the host on did not finish ({e}); completing the lease instead"),
+                }
+            }
             let done = self
                 .frontier
                 .complete(&self.claim, &self.worker, completion)
                 .await?;
             if !done.accepted {
                 return Err(StoreError::Redis(format!(
-                    "the lease on {} ended before its page was committed (another worker holds the host now and fetches the URL again); this outcome is dropped",
+                    "the lease on {} ended, or its page's settling ran out, before the page was committed (its URL is fetched again); this outcome is dropped",
                     self.claim.host
                 )));
             }

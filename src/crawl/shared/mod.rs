@@ -422,7 +422,7 @@ impl SharedCrawler {
                         let unsettled = claims.split(1).expect("no more claims than room");
                         let (this, ended) = (self.clone(), ended.clone());
                         tokio::spawn(async move {
-                            this.handle(claim, asked, request).await;
+                            this.handle(claim, asked, request, ended.clone()).await;
                             drop(unsettled);
                             ended.notify_one();
                         });

@@ -2,15 +2,16 @@
 //! claimed page (checked against the copy, then fetched and settled through the page
 //! pipeline, whose commit completes the lease).
 //!
-//! Invariant: every claim handled here ends in exactly one completion, or in none when
-//! the request may no longer start within the lease (which then expires: the URL stays
-//! queued, and the host's next request waits for the deadline plus its delay).
+//! Invariant: every claim handled here ends in exactly one completion (for a page:
+//! the hand-on when the server answered, then the commit that settles it), or in none
+//! when the request may no longer start within the lease (which then expires: the URL
+//! stays queued, and the host's next request waits for the deadline plus its delay).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::url::Url;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use super::lease::{next_gap, LeasedPage};
@@ -27,12 +28,14 @@ use crate::store::{Revisit, RobotsCopy, UrlState, UrlStatus};
 impl SharedCrawler {
     /// Makes one request under `claim` and completes the lease.
     /// `request` is this worker's room for one request in flight: given back when the
-    /// server answered (or when no request is made).
+    /// server answered (or when no request is made). `handed_on` is told when a page's
+    /// lease was handed on, before the page is settled.
     pub(super) async fn handle(
         self: &Arc<Self>,
         claim: Claim,
         asked: Instant,
         request: OwnedSemaphorePermit,
+        handed_on: Arc<Notify>,
     ) {
         let host = claim.host.clone();
         // On this machine's clock, the last moment a request may start.
@@ -50,7 +53,10 @@ impl SharedCrawler {
             }
             Some(site) => match &claim.page {
                 None => self.fetch_robots(&claim, &site, start_by).await,
-                Some(_) => self.fetch_page(&claim, site, start_by, request).await,
+                Some(_) => {
+                    self.fetch_page(&claim, site, start_by, request, handed_on)
+                        .await
+                }
             },
         };
         if let Err(e) = result {
@@ -221,6 +227,7 @@ impl SharedCrawler {
         site: Arc<Site>,
         start_by: Instant,
         request: OwnedSemaphorePermit,
+        handed_on: Arc<Notify>,
     ) -> Result<(), CrawlError> {
         let page = claim.page.clone().expect("a page claim");
         let Some(robots) = self.decode_robots(claim) else {
@@ -282,8 +289,7 @@ impl SharedCrawler {
             );
             return Ok(());
         }
-        let feedback = Arc::new(Mutex::new(None));
-        let leased = LeasedPage {
+        let leased = Arc::new(LeasedPage {
             frontier: self.frontier.clone(),
             runtime: tokio::runtime::Handle::current(),
             claim: claim.clone(),
@@ -291,8 +297,11 @@ impl SharedCrawler {
             state: page.state.clone(),
             delay,
             policy: self.config.politeness.clone(),
-            feedback: feedback.clone(),
-        };
+            settle: self.shared.lease,
+            handed_on_signal: handed_on,
+            feedback: Mutex::new(None),
+            hand_on: Mutex::new(None),
+        });
         let revisit = match self.mode {
             Mode::OneShot => None,
             Mode::Daemon if page.entry.kind.is_revisited() => Some(Revisit::Adaptive(site.revisit)),
@@ -301,7 +310,7 @@ impl SharedCrawler {
         let job = PageJob {
             fetcher: self.fetcher.clone(),
             cpu: self.cpu.clone(),
-            store: Arc::new(leased),
+            store: leased.clone(),
             config: self.config.clone(),
             parser: self
                 .site_parsers
@@ -319,7 +328,7 @@ impl SharedCrawler {
         self.stats().requests += 1;
         let outcome = job
             .run(move |answered_at, answer: Feedback| {
-                *feedback.lock().expect("feedback lock poisoned") = Some((answered_at, answer));
+                leased.answered(answered_at, answer);
                 drop(request);
             })
             .await;

@@ -17,35 +17,48 @@ local candidates = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, m
 for _, host in ipairs(candidates) do
   if claimed >= max then break end
   local hk = prefix .. 'host:' .. host
-  local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
-  local need_robots = tonumber(redis.call('HGET', hk, 'robots_until') or '0') <= now
-  if #first == 0 then
-    redis.call('ZREM', ready, host)
-    redis.call('HDEL', hk, 'owner', 'deadline')
-  elseif tonumber(first[2]) > now and not need_robots then
-    redis.call('ZADD', ready, first[2], host)
+  local clock = redis.call('HMGET', hk, 'deadline', 'next', 'delay', 'robots_until')
+  local held, next_ms = tonumber(clock[1] or '0'), tonumber(clock[2] or '0')
+  local delay = tonumber(clock[3] or default_delay)
+  if held > now then
+    -- A live lease (its claim scores the host past its deadline, so this is not
+    -- expected): it stands.
+    redis.call('ZADD', ready, held + delay, host)
   else
-    local epoch = redis.call('HINCRBY', hk, 'epoch', 1)
-    local deadline = now + lease
-    local delay = tonumber(redis.call('HGET', hk, 'delay') or default_delay)
-    redis.call('HSET', hk, 'owner', worker, 'deadline', deadline)
-    redis.call('ZADD', ready, deadline + delay, host)
-    claimed = claimed + 1
-    local backoff = redis.call('HGET', hk, 'backoff') or '0'
-    table.insert(out, host)
-    table.insert(out, tostring(epoch))
-    table.insert(out, tostring(deadline))
-    if need_robots then
-      for _ = 1, 5 do table.insert(out, '') end
-    else
-      local url = first[1]
-      table.insert(out, url)
-      table.insert(out, redis.call('HGET', prefix .. 'e:' .. host, url) or '')
-      table.insert(out, redis.call('HGET', prefix .. 'state:' .. host, url) or '')
-      table.insert(out, redis.call('HGET', hk, 'robots') or '')
-      table.insert(out, redis.call('HGET', prefix .. 'revisit:' .. host, url) or '')
+    if held > 0 then
+      -- A lease whose time has come (its claim scored the host past the deadline)
+      -- is over: its request counts as one that ended at the deadline.
+      next_ms = math.max(next_ms, held + delay)
+      redis.call('HSET', hk, 'next', next_ms)
+      redis.call('HDEL', hk, 'owner', 'deadline')
     end
-    table.insert(out, backoff)
+    requeue_unsettled(prefix, host, now)
+    local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
+    local need_robots = tonumber(clock[4] or '0') <= now
+    if #first > 0 and next_ms <= now and (need_robots or tonumber(first[2]) <= now) then
+      local epoch = redis.call('HINCRBY', hk, 'epoch', 1)
+      local deadline = now + lease
+      redis.call('HSET', hk, 'owner', worker, 'deadline', deadline)
+      redis.call('ZADD', ready, deadline + delay, host)
+      claimed = claimed + 1
+      local backoff = redis.call('HGET', hk, 'backoff') or '0'
+      table.insert(out, host)
+      table.insert(out, tostring(epoch))
+      table.insert(out, tostring(deadline))
+      if need_robots then
+        for _ = 1, 5 do table.insert(out, '') end
+      else
+        local url = first[1]
+        table.insert(out, url)
+        table.insert(out, redis.call('HGET', prefix .. 'e:' .. host, url) or '')
+        table.insert(out, redis.call('HGET', prefix .. 'state:' .. host, url) or '')
+        table.insert(out, redis.call('HGET', hk, 'robots') or '')
+        table.insert(out, redis.call('HGET', prefix .. 'revisit:' .. host, url) or '')
+      end
+      table.insert(out, backoff)
+    else
+      reschedule(ready, prefix, host, now)
+    end
   end
 end
 if claimed == 0 then

@@ -88,3 +88,48 @@ end
 local function touch(prefix)
   redis.call('INCR', prefix .. 'ops')
 end
+
+-- Puts back in `host`'s queue, due now, the URLs whose settling ran out: their worker
+-- handed the host on when the answer came (`hand_on.lua`), then died or stalled
+-- before committing the page. Returns the earliest deadline of those still settling,
+-- or nil when none is.
+local function requeue_unsettled(prefix, host, now)
+  local key = prefix .. 'settling:' .. host
+  if redis.call('HLEN', key) == 0 then return nil end
+  local flat = redis.call('HGETALL', key)
+  local earliest = nil
+  for k = 1, #flat, 2 do
+    local url = flat[k]
+    local deadline = tonumber(string.match(flat[k + 1], ' (%d+)$'))
+    if deadline <= now then
+      redis.call('HDEL', key, url)
+      redis.call('ZADD', prefix .. 'q:' .. host, now, url)
+    elseif earliest == nil or deadline < earliest then
+      earliest = deadline
+    end
+  end
+  return earliest
+end
+
+-- Sets when `host` may next be claimed, unless a lease holds it (the lease's score
+-- stands) or it is parked: its next allowed start or its first URL's due time, whichever is later,
+-- but no later than the earliest deadline of a page still settling, so that a page
+-- its worker abandoned is queued again in time. A host with neither leaves the ready
+-- set.
+local function reschedule(ready, prefix, host, now)
+  local hk = prefix .. 'host:' .. host
+  if redis.call('HEXISTS', hk, 'owner') == 1 then return end
+  if redis.call('SISMEMBER', prefix .. 'parked', host) == 1 then return end
+  local settling = requeue_unsettled(prefix, host, now)
+  local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
+  local at = nil
+  if #first > 0 then
+    at = math.max(tonumber(redis.call('HGET', hk, 'next') or '0'), tonumber(first[2]))
+  end
+  if settling and (at == nil or settling < at) then at = settling end
+  if at then
+    redis.call('ZADD', ready, at, host)
+  else
+    redis.call('ZREM', ready, host)
+  end
+end

@@ -2,6 +2,10 @@
 -- robots.txt copy) and the host's next allowed start, in one step. A lease whose
 -- epoch is not the host's current one (it expired and the host was claimed again, or
 -- it was completed already) commits nothing.
+-- With the settle flag (ARGV 22), it commits instead the page of a lease that was
+-- handed on when its answer came (`hand_on.lua`): the URL must still be settling
+-- under the lease's epoch (else it ran out and was queued again: nothing is
+-- committed), and the host's clock, set by the hand-on, is left alone.
 -- KEYS[1]: the bucket's ready set; KEYS[2]: the bucket's stream of links to hosts of
 -- other buckets.
 -- ARGV: 1 prefix, 2 host, 3 epoch, 4 worker, 5 url ('' when no URL was settled),
@@ -14,16 +18,24 @@
 --   17 the settled URL's queue entry for its revisit ('' no revisit), 18 and 19 ms
 --   after now of the revisit and its schedule ('' none) if the page changed (a new
 --   link that is not a listing page was queued), 20 and 21 the same if it did not,
---   then: record count, records; local link count, (host, fingerprint, url, entry,
+--   22 '1' to settle a handed-on page, then: record count, records; local link count, (host, fingerprint, url, entry,
 --   change) per link; remote link count, (fingerprint, entry) per link; denied count,
 --   (fingerprint, url, state) per denied link of this host.
 -- Returns: {accepted, over_budget, denied, changed, host, new, host, new, ...}.
 local ready, links = KEYS[1], KEYS[2]
 local prefix, host, epoch, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local hk = prefix .. 'host:' .. host
-if redis.call('HGET', hk, 'epoch') ~= epoch then return {'0'} end
-local now = now_ms()
 local url, state = ARGV[5], ARGV[6]
+local settles = ARGV[22] == '1'
+if settles then
+  local key = prefix .. 'settling:' .. host
+  local held = redis.call('HGET', key, url)
+  if not held or string.match(held, '^(%d+) ') ~= epoch then return {'0'} end
+  redis.call('HDEL', key, url)
+elseif redis.call('HGET', hk, 'epoch') ~= epoch then
+  return {'0'}
+end
+local now = now_ms()
 if url ~= '' then
   if state ~= '' then redis.call('HSET', prefix .. 'state:' .. host, url, state) end
   if ARGV[7] == '1' then
@@ -36,13 +48,14 @@ end
 if ARGV[12] ~= '' then redis.call('HSETNX', prefix .. 'content', ARGV[12], url) end
 if ARGV[13] ~= '' then redis.call('HSET', hk, 'robots', ARGV[13]) end
 if ARGV[14] ~= '' then redis.call('HSET', hk, 'robots_until', now + tonumber(ARGV[14])) end
-local next_ms = now + tonumber(ARGV[9])
-redis.call('HSET', hk, 'next', next_ms, 'delay', ARGV[10], 'backoff', ARGV[11])
-redis.call('HDEL', hk, 'owner', 'deadline')
--- This epoch can never commit again.
-redis.call('HINCRBY', hk, 'epoch', 1)
+if not settles then
+  redis.call('HSET', hk, 'next', now + tonumber(ARGV[9]), 'delay', ARGV[10], 'backoff', ARGV[11])
+  redis.call('HDEL', hk, 'owner', 'deadline')
+  -- This epoch can never commit again.
+  redis.call('HINCRBY', hk, 'epoch', 1)
+end
 local budget = tonumber(ARGV[15])
-local i = 22
+local i = 23
 local n = tonumber(ARGV[i]); i = i + 1
 for j = 0, n - 1 do
   redis.call('XADD', prefix .. 'rec:' .. worker, '*', 'r', ARGV[i + j])
@@ -80,14 +93,11 @@ if ARGV[17] ~= '' then
   redis.call('HSET', prefix .. 'e:' .. host, url, ARGV[17])
   if schedule ~= '' then redis.call('HSET', prefix .. 'revisit:' .. host, url, schedule) end
 end
-local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
 if ARGV[16] == '1' then
   redis.call('ZREM', ready, host)
   redis.call('SADD', prefix .. 'parked', host)
-elseif #first == 0 then
-  redis.call('ZREM', ready, host)
 else
-  redis.call('ZADD', ready, math.max(next_ms, tonumber(first[2])), host)
+  reschedule(ready, prefix, host, now)
 end
 touch(prefix)
 local out = {'1', tostring(over), tostring(denied), changed and '1' or '0'}

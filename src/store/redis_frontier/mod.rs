@@ -10,14 +10,19 @@
 //! `content` (content fingerprint -> first URL), `ops` (write count) and `parked`.
 //! Per host: `q:<host>` (sorted set: URL -> due time), `e:<host>` (URL -> queue
 //! entry), `seen:<host>` (fingerprints of every URL ever found), `state:<host>`
-//! (URL -> state), `host:<host>` (next allowed start, delay, backoff, lease owner,
-//! epoch and deadline, robots.txt copy). Records go to `rec:<worker>` streams.
+//! (URL -> state), `settling:<host>` (URL -> lease epoch and deadline of a page
+//! whose lease was handed on and that waits for its commit), `host:<host>` (next
+//! allowed start, delay, backoff, lease owner, epoch and deadline, robots.txt copy).
+//! Records go to `rec:<worker>` streams.
 //!
 //! Invariants: a host is claimed only when the Redis server's clock has passed its
 //! next allowed start and no live lease holds it; a completion whose epoch is not
-//! the host's current one commits nothing, so a page's outcome is committed at most
-//! once; a URL leaves its host's queue only in the completion that settles it, so
-//! the URL of an expired lease is fetched again (fetches are at least once).
+//! the host's current one (or, for a handed-on page, not the epoch its URL settles
+//! under) commits nothing, so a page's outcome is committed at most once; a URL
+//! leaves its host's queue only in the completion that settles it or, once its server
+//! answered, for the host's settling set, which gives it back to the queue when its
+//! commit does not come in time; so the URL of an expired lease or of an abandoned
+//! page is fetched again (fetches are at least once).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -47,6 +52,7 @@ fn script(body: &str) -> redis::Script {
 struct Scripts {
     claim: redis::Script,
     complete: redis::Script,
+    hand_on: redis::Script,
     enqueue: redis::Script,
     idle: redis::Script,
     unpark: redis::Script,
@@ -167,6 +173,10 @@ pub struct Completion {
     pub denied: Vec<UrlState>,
     /// Queue the settled URL again (daemon mode).
     pub revisit: Option<RevisitPlan>,
+    /// The lease was handed on when its answer came ([`RedisFrontier::hand_on`]):
+    /// this commits its page (under the lease's epoch, while the URL is still
+    /// settling) and leaves the host's clock to the hand-on.
+    pub settles_handed_on: bool,
 }
 
 /// When a settled page is queued again: one plan if the visit found something new
@@ -301,6 +311,7 @@ impl RedisFrontier {
             scripts: std::sync::Arc::new(Scripts {
                 claim: script(include_str!("claim.lua")),
                 complete: script(include_str!("complete.lua")),
+                hand_on: script(include_str!("hand_on.lua")),
                 enqueue: script(include_str!("enqueue.lua")),
                 idle: script(include_str!("idle.lua")),
                 unpark: script(include_str!("unpark.lua")),
@@ -536,6 +547,7 @@ impl RedisFrontier {
                 invocation.arg("").arg(0).arg("").arg(0).arg("");
             }
         }
+        invocation.arg(if done.settles_handed_on { "1" } else { "0" });
         invocation.arg(done.records.len());
         for record in &done.records {
             invocation.arg(&record[..]);
@@ -577,6 +589,38 @@ impl RedisFrontier {
             changed: reply.get(3).map(|v| &v[..]) == Some(b"1"),
             new_links: counts_by_host(&reply, 4)?,
         })
+    }
+
+    /// Ends a page's lease as soon as its server answered, before the page is
+    /// processed: the host's next request may start `next_gap` from now (on the
+    /// server's clock), by any worker, while the page waits in the host's settling
+    /// set for its commit ([`Completion::settles_handed_on`]). A commit that has not
+    /// come within `settle` is given up: the URL is queued again. Returns false when
+    /// the lease had been lost (nothing changed).
+    pub async fn hand_on(
+        &self,
+        claim: &Claim,
+        url: &str,
+        next_gap: Duration,
+        delay: Duration,
+        backoff: Duration,
+        settle: Duration,
+    ) -> Result<bool, StoreError> {
+        let handed: i64 = self
+            .scripts
+            .hand_on
+            .key(self.key(claim.bucket, "ready"))
+            .arg(self.prefix(claim.bucket))
+            .arg(&claim.host)
+            .arg(&claim.epoch)
+            .arg(url)
+            .arg(millis(next_gap))
+            .arg(millis(delay))
+            .arg(millis(backoff))
+            .arg(millis(settle))
+            .invoke_async(&mut self.con.clone())
+            .await?;
+        Ok(handed == 1)
     }
 
     /// The first URL of the bucket seen with this content.
