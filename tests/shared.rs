@@ -521,7 +521,7 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
         let frontier = frontier.clone();
         async move {
             frontier
-                .claim(bucket, worker, 8, lease, Duration::ZERO)
+                .claim(bucket, worker, 8, lease, Duration::ZERO, Duration::ZERO)
                 .await
                 .unwrap()
         }
@@ -645,7 +645,7 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
         let frontier = frontier.clone();
         async move {
             match frontier
-                .claim(bucket, worker, 8, lease, Duration::ZERO)
+                .claim(bucket, worker, 8, lease, Duration::ZERO, Duration::ZERO)
                 .await
                 .unwrap()
             {
@@ -783,6 +783,25 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
     );
     assert!(held(claim("b").await), "the commit leaves the clock alone");
     assert_eq!(records("a").await, 3);
+
+    // Claimed ahead of its next allowed start, a host says when its request may start.
+    let ahead = frontier
+        .claim(
+            bucket,
+            "c",
+            8,
+            lease,
+            Duration::ZERO,
+            Duration::from_secs(7200),
+        )
+        .await
+        .unwrap();
+    let Claimed::Hosts(claims) = ahead else {
+        panic!("claimable within two hours, got {ahead:?}")
+    };
+    assert_eq!(url_of(&claims[0]), format!("http://{host}/a/3"));
+    assert!(claims[0].start_ms >= claims[0].now_ms + 3_500_000);
+    assert!(claims[0].start_ms <= claims[0].now_ms + 3_600_000);
 }
 
 /// Two daemon workers share a crawl: listing pages are revisited (by either worker),

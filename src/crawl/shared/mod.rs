@@ -43,6 +43,10 @@ use sink::StreamSink;
 const SAFETY_MARGIN: Duration = Duration::from_secs(2);
 /// Hosts claimed in one call, at most.
 const CLAIM_BATCH: usize = 8;
+/// How long before its request may start a host is claimed (the request then waits
+/// for its start): about a claim's round trip to Redis on a busy machine, so that the
+/// round trip is not part of the host's gap.
+const CLAIM_AHEAD: Duration = Duration::from_millis(20);
 /// How soon a bucket that had no work is asked again (others may add to it).
 const EMPTY_RECHECK: Duration = Duration::from_millis(50);
 /// The longest wait before a bucket is asked again.
@@ -413,8 +417,10 @@ impl SharedCrawler {
                     wanted,
                     self.shared.lease,
                     self.config.politeness.min_delay,
+                    CLAIM_AHEAD,
                 )
                 .await;
+            let answered = Instant::now();
             next_check = match answer {
                 Ok(Claimed::Hosts(found)) => {
                     for claim in found {
@@ -422,7 +428,8 @@ impl SharedCrawler {
                         let unsettled = claims.split(1).expect("no more claims than room");
                         let (this, ended) = (self.clone(), ended.clone());
                         tokio::spawn(async move {
-                            this.handle(claim, asked, request, ended.clone()).await;
+                            this.handle(claim, (asked, answered), request, ended.clone())
+                                .await;
                             drop(unsettled);
                             ended.notify_one();
                         });
@@ -430,7 +437,8 @@ impl SharedCrawler {
                     asked
                 }
                 Ok(Claimed::Wait { now_ms, until_ms }) => {
-                    self.next_ask(bucket, asked, now_ms, until_ms)
+                    let claimable_ms = until_ms.saturating_sub(millis(CLAIM_AHEAD));
+                    self.next_ask(bucket, asked, now_ms, claimable_ms)
                 }
                 Ok(Claimed::Empty) => asked + EMPTY_RECHECK,
                 Err(e) => {

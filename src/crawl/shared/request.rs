@@ -26,23 +26,29 @@ use crate::store::redis_frontier::{Claim, Completion};
 use crate::store::{Revisit, RobotsCopy, UrlState, UrlStatus};
 
 impl SharedCrawler {
-    /// Makes one request under `claim` and completes the lease.
-    /// `request` is this worker's room for one request in flight: given back when the
-    /// server answered (or when no request is made). `handed_on` is told when a page's
-    /// lease was handed on, before the page is settled.
+    /// Makes one request under `claim` (asked for at `asked`, answered at `answered`)
+    /// and completes the lease. `request` is this worker's room for one request in
+    /// flight: given back when the server answered (or when no request is made).
+    /// `handed_on` is told when a page's lease was handed on, before the page is
+    /// settled.
     pub(super) async fn handle(
         self: &Arc<Self>,
         claim: Claim,
-        asked: Instant,
+        (asked, answered): (Instant, Instant),
         request: OwnedSemaphorePermit,
         handed_on: Arc<Notify>,
     ) {
         let host = claim.host.clone();
-        // On this machine's clock, the last moment a request may start.
+        // On this machine's clock, the last moment a request may start: counted from
+        // before the claim was made, so it is never later than on Redis's clock.
         let lease_left = Duration::from_millis(claim.deadline_ms.saturating_sub(claim.now_ms));
         let start_by = (asked + lease_left)
             .checked_sub(self.config.request_timeout + SAFETY_MARGIN)
             .unwrap_or(asked);
+        // And the first: counted from after the answer came, so it is never earlier.
+        let start_at =
+            answered + Duration::from_millis(claim.start_ms.saturating_sub(claim.now_ms));
+        tokio::time::sleep_until(start_at).await;
         let result = match self.host_sites.get(&host).cloned() {
             None => {
                 tracing::warn!(

@@ -1,19 +1,23 @@
--- Claims up to `max` hosts of this bucket whose next allowed start has passed and
--- that no live lease holds, each with its first due URL (or with no URL when its
--- robots.txt must be fetched first).
+-- Claims up to `max` hosts of this bucket whose next allowed start comes within
+-- `ahead_ms` and that no live lease holds, each with its first URL due by then (or with
+-- no URL when its robots.txt must be fetched first), and the time its request may
+-- start: the host's next allowed start, or the URL's due time if later. Claiming a
+-- little ahead takes the claim's round trip out of the host's gap; the worker waits
+-- for the start.
 -- A claimed host is scored at `deadline + delay` in the ready set: if the lease
 -- expires, its request counts as one that ended at the deadline.
 -- KEYS[1]: the bucket's ready set.
--- ARGV: prefix, worker, max, lease_ms, default_delay_ms.
--- Returns: {now, earliest, then per claim: host, epoch, deadline, url, entry, state,
--- robots, revisit schedule, backoff}; `earliest` is when the next host becomes claimable when nothing
--- was claimed (-1: the bucket has no work), 0 otherwise.
+-- ARGV: prefix, worker, max, lease_ms, default_delay_ms, ahead_ms.
+-- Returns: {now, earliest, then per claim: host, epoch, deadline, start, url, entry,
+-- state, robots, revisit schedule, backoff}; `earliest` is when the next host becomes
+-- claimable when nothing was claimed (-1: the bucket has no work), 0 otherwise.
 local ready, prefix, worker = KEYS[1], ARGV[1], ARGV[2]
 local max, lease, default_delay = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
+local horizon = now + tonumber(ARGV[6])
 local out = {tostring(now), '0'}
 local claimed = 0
-local candidates = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, max * 2 + 8)
+local candidates = redis.call('ZRANGEBYSCORE', ready, '-inf', horizon, 'LIMIT', 0, max * 2 + 8)
 for _, host in ipairs(candidates) do
   if claimed >= max then break end
   local hk = prefix .. 'host:' .. host
@@ -35,7 +39,9 @@ for _, host in ipairs(candidates) do
     requeue_unsettled(prefix, host, now)
     local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
     local need_robots = tonumber(clock[4] or '0') <= now
-    if #first > 0 and next_ms <= now and (need_robots or tonumber(first[2]) <= now) then
+    local start = next_ms
+    if #first > 0 and not need_robots then start = math.max(start, tonumber(first[2])) end
+    if #first > 0 and start <= horizon then
       local epoch = redis.call('HINCRBY', hk, 'epoch', 1)
       local deadline = now + lease
       redis.call('HSET', hk, 'owner', worker, 'deadline', deadline)
@@ -45,6 +51,7 @@ for _, host in ipairs(candidates) do
       table.insert(out, host)
       table.insert(out, tostring(epoch))
       table.insert(out, tostring(deadline))
+      table.insert(out, tostring(math.max(start, now)))
       if need_robots then
         for _ = 1, 5 do table.insert(out, '') end
       else

@@ -45,6 +45,34 @@ impl From<redis::RedisError> for StoreError {
     }
 }
 
+/// A connection to `url` (with `cluster`, a Redis Cluster that `url` is a node of).
+async fn open(url: &str, cluster: bool) -> Result<Connection, StoreError> {
+    let unreachable =
+        |e: redis::RedisError| StoreError::Redis(format!("cannot connect to {url}: {e}"));
+    if cluster {
+        let client = redis::cluster::ClusterClient::builder(vec![url])
+            .connection_timeout(Duration::from_secs(5))
+            .response_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| StoreError::Redis(format!("store URL {url:?}: {e}")))?;
+        Ok(Connection::Cluster(
+            client.get_async_connection().await.map_err(unreachable)?,
+        ))
+    } else {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Redis(format!("store URL {url:?}: {e}")))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(10)))
+            .set_max_delay(Duration::from_secs(2));
+        Ok(Connection::Single(
+            ConnectionManager::new_with_config(client, config)
+                .await
+                .map_err(unreachable)?,
+        ))
+    }
+}
+
 fn script(body: &str) -> redis::Script {
     redis::Script::new(&format!("{}\n{}", include_str!("common.lua"), body))
 }
@@ -101,7 +129,11 @@ impl redis::aio::ConnectionLike for Connection {
 /// Redis Cluster).
 #[derive(Clone)]
 pub struct RedisFrontier {
+    /// Completions, enqueues, routing, records: the bulk of the traffic.
     con: Connection,
+    /// Claims and hand-ons, on a connection of their own, so that they never queue
+    /// behind a large completion's reply (Redis answers each connection in order).
+    clock: Connection,
     namespace: String,
     buckets: u32,
     scripts: std::sync::Arc<Scripts>,
@@ -113,10 +145,11 @@ pub struct Claim {
     pub bucket: u32,
     pub host: String,
     pub epoch: String,
-    /// The Redis server's clock when the claim was made, and the lease's deadline on
-    /// the same clock (Unix ms).
+    /// The Redis server's clock when the claim was made, the lease's deadline and
+    /// the earliest start of its request, on the same clock (Unix ms).
     pub now_ms: u64,
     pub deadline_ms: u64,
+    pub start_ms: u64,
     /// The URL to request; `None`: the host's robots.txt is to be fetched first.
     pub page: Option<ClaimedPage>,
     /// The host's stored robots.txt copy (as the worker encoded it), if any.
@@ -282,30 +315,9 @@ impl RedisFrontier {
         if buckets == 0 {
             return Err(StoreError::Redis("buckets must be at least 1".into()));
         }
-        let unreachable =
-            |e: redis::RedisError| StoreError::Redis(format!("cannot connect to {url}: {e}"));
-        let con = if cluster {
-            let client = redis::cluster::ClusterClient::builder(vec![url])
-                .connection_timeout(Duration::from_secs(5))
-                .response_timeout(Duration::from_secs(10))
-                .build()
-                .map_err(|e| StoreError::Redis(format!("store URL {url:?}: {e}")))?;
-            Connection::Cluster(client.get_async_connection().await.map_err(unreachable)?)
-        } else {
-            let client = redis::Client::open(url)
-                .map_err(|e| StoreError::Redis(format!("store URL {url:?}: {e}")))?;
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(5)))
-                .set_response_timeout(Some(Duration::from_secs(10)))
-                .set_max_delay(Duration::from_secs(2));
-            Connection::Single(
-                ConnectionManager::new_with_config(client, config)
-                    .await
-                    .map_err(unreachable)?,
-            )
-        };
         let mut frontier = Self {
-            con,
+            con: open(url, cluster).await?,
+            clock: open(url, cluster).await?,
             namespace: namespace.to_string(),
             buckets,
             scripts: std::sync::Arc::new(Scripts {
@@ -414,7 +426,8 @@ impl RedisFrontier {
         Ok((new, over))
     }
 
-    /// Claims up to `max` hosts of `bucket` for one request each, leased for `lease`.
+    /// Claims up to `max` hosts of `bucket` for one request each, leased for `lease`:
+    /// hosts whose request may start within `ahead` (each claim says when).
     pub async fn claim(
         &self,
         bucket: u32,
@@ -422,6 +435,7 @@ impl RedisFrontier {
         max: usize,
         lease: Duration,
         default_delay: Duration,
+        ahead: Duration,
     ) -> Result<Claimed, StoreError> {
         let reply: Vec<Vec<u8>> = self
             .scripts
@@ -432,7 +446,8 @@ impl RedisFrontier {
             .arg(max)
             .arg(millis(lease))
             .arg(millis(default_delay))
-            .invoke_async(&mut self.con.clone())
+            .arg(millis(ahead))
+            .invoke_async(&mut self.clock.clone())
             .await?;
         if reply.len() < 2 {
             return Err(StoreError::Redis(format!(
@@ -451,8 +466,9 @@ impl RedisFrontier {
             });
         }
         let mut claims = Vec::new();
-        for fields in reply[2..].chunks(9) {
-            let [host, epoch, deadline, url, entry, state, robots, revisit, backoff] = fields
+        for fields in reply[2..].chunks(10) {
+            let [host, epoch, deadline, start, url, entry, state, robots, revisit, backoff] =
+                fields
             else {
                 return Err(StoreError::Redis(
                     "claim script answered a partial claim".into(),
@@ -483,6 +499,7 @@ impl RedisFrontier {
                 epoch: String::from_utf8_lossy(epoch).into_owned(),
                 now_ms,
                 deadline_ms: number(deadline, "deadline")?,
+                start_ms: number(start, "start")?,
                 page,
                 robots: (!robots.is_empty()).then(|| robots.clone()),
                 backoff_ms: number(backoff, "backoff")?,
@@ -618,7 +635,7 @@ impl RedisFrontier {
             .arg(millis(delay))
             .arg(millis(backoff))
             .arg(millis(settle))
-            .invoke_async(&mut self.con.clone())
+            .invoke_async(&mut self.clock.clone())
             .await?;
         Ok(handed == 1)
     }
