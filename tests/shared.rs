@@ -527,7 +527,7 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
         }
     };
     // The first claim is for robots.txt; store a copy valid for an hour.
-    let Claimed::Hosts(mut claims) = claim("a").await else {
+    let Claimed::Hosts { mut claims, .. } = claim("a").await else {
         panic!("claimable")
     };
     let robots = claims.pop().unwrap();
@@ -548,7 +548,7 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
 
     // A page lease that expires: once it has, another worker claims the host and the
     // first worker's late completion is refused.
-    let Claimed::Hosts(mut claims) = claim("a").await else {
+    let Claimed::Hosts { mut claims, .. } = claim("a").await else {
         panic!("claimable")
     };
     let stale = claims.pop().unwrap();
@@ -560,7 +560,7 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
         Duration::from_millis(20),
         || async {
             match claim("b").await {
-                Claimed::Hosts(mut claims) => claims.pop(),
+                Claimed::Hosts { mut claims, .. } => claims.pop(),
                 _ => None,
             }
         },
@@ -649,7 +649,7 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
                 .await
                 .unwrap()
             {
-                Claimed::Hosts(mut claims) => Ok(claims.pop().unwrap()),
+                Claimed::Hosts { mut claims, .. } => Ok(claims.pop().unwrap()),
                 other => Err(other),
             }
         }
@@ -703,9 +703,13 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
                 .unwrap()
         }
     };
-    assert!(hand_on(&first, no_gap, settle).await);
+    let next = hand_on(&first, no_gap, settle).await.expect("handed on");
     assert!(
-        !hand_on(&first, no_gap, settle).await,
+        next.at_ms.is_some_and(|at| at <= next.now_ms),
+        "claimable at once: {next:?}"
+    );
+    assert!(
+        hand_on(&first, no_gap, settle).await.is_none(),
         "a lease is handed on once"
     );
     let whole = frontier
@@ -736,9 +740,11 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
 
     // Abandoned: the second page's settling runs out (on Redis's clock) and its URL
     // is claimed again; the late commit is refused.
-    assert!(hand_on(&second, no_gap, Duration::from_millis(300)).await);
+    assert!(hand_on(&second, no_gap, Duration::from_millis(300))
+        .await
+        .is_some());
     let third = claim("a").await.unwrap();
-    assert!(hand_on(&third, no_gap, settle).await);
+    assert!(hand_on(&third, no_gap, settle).await.is_some());
     assert!(
         frontier
             .complete(&third, "a", settled(&third, true))
@@ -767,7 +773,9 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
 
     // The gap set by the hand-on holds for every worker, through the commit, even with
     // a URL queued meanwhile.
-    assert!(hand_on(&again, Duration::from_secs(3600), settle).await);
+    assert!(hand_on(&again, Duration::from_secs(3600), settle)
+        .await
+        .is_some());
     assert_eq!(frontier.enqueue(&[entry(3)], 0).await.unwrap(), (1, 0));
     let held = |reply: Result<Claim, Claimed>| match reply {
         Err(Claimed::Wait { now_ms, until_ms }) => until_ms >= now_ms + 3_500_000,
@@ -796,7 +804,7 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
         )
         .await
         .unwrap();
-    let Claimed::Hosts(claims) = ahead else {
+    let Claimed::Hosts { claims, .. } = ahead else {
         panic!("claimable within two hours, got {ahead:?}")
     };
     assert_eq!(url_of(&claims[0]), format!("http://{host}/a/3"));

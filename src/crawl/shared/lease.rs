@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::ClaimHint;
 use crate::politeness::{Feedback, Politeness};
 use crate::revisit::ChangeEstimate;
 use crate::store::redis_frontier::{Claim, Completion, RedisFrontier, RevisitPlan};
@@ -145,8 +145,8 @@ pub(super) struct LeasedPage {
     /// How long the page may take from the hand-on to its commit before its URL is
     /// queued again.
     pub settle: Duration,
-    /// Told when the host was handed on (it may be claimed again soon).
-    pub handed_on_signal: Arc<Notify>,
+    /// Told when the host may be claimed again (from the hand-on or the commit).
+    pub claim_hint: Arc<ClaimHint>,
     /// When the server answered and what the answer said, set as soon as it came.
     pub feedback: Mutex<Option<(Instant, Feedback)>>,
     /// The hand-on in flight, started when the answer came.
@@ -182,10 +182,10 @@ impl LeasedPage {
                 .frontier
                 .hand_on(&this.claim, &url, gap, this.delay, backoff, this.settle)
                 .await;
-            if matches!(handed, Ok(true)) {
-                this.handed_on_signal.notify_one();
-            }
-            handed
+            handed.map(|next| {
+                this.claim_hint.tell(Instant::now(), next);
+                next.is_some()
+            })
         });
         *self.hand_on.lock().expect("hand-on lock poisoned") = Some(task);
     }
@@ -270,6 +270,7 @@ impl PageStore for LeasedPage {
                 .frontier
                 .complete(&self.claim, &self.worker, completion)
                 .await?;
+            self.claim_hint.tell(Instant::now(), done.next_claim);
             if !done.accepted {
                 return Err(StoreError::Redis(format!(
                     "the lease on {} ended, or its page's settling ran out, before the page was committed (its URL is fetched again); this outcome is dropped",

@@ -13,6 +13,7 @@
 
 mod lease;
 mod request;
+mod server_clock;
 mod sink;
 
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::known_links::KnownLinks;
@@ -34,8 +35,9 @@ use crate::metrics::Metrics;
 use crate::parse::{Parser, ParserRegistry};
 use crate::robots::Robots;
 use crate::site::Site;
-use crate::store::redis_frontier::{Claimed, RedisFrontier};
+use crate::store::redis_frontier::{Claimed, NextClaim, RedisFrontier};
 use crate::store::{RobotsCopy, StoreError};
+use server_clock::ServerClock;
 use sink::StreamSink;
 
 /// A request starts no later than this before its lease's deadline minus the request
@@ -70,6 +72,53 @@ const ROUTE_IDLE: Duration = Duration::from_millis(100);
 const ROUTE_IDLE_MAX: Duration = Duration::from_secs(1);
 /// How often links a dead worker left unrouted are looked for.
 const RECLAIM_EVERY: Duration = Duration::from_secs(2);
+
+/// When a host of a bucket's claim loop may be claimed again, as the scripts that
+/// handed it on or completed its lease said, so that the loop asks Redis for it then
+/// rather than at once.
+#[derive(Default)]
+pub(super) struct ClaimHint {
+    told: Notify,
+    /// The earliest hint not yet read, with the instant its script answered.
+    earliest: Mutex<Option<(Instant, NextClaim)>>,
+}
+
+impl ClaimHint {
+    /// A script that answered at `answered` says when the host may be claimed.
+    pub(super) fn tell(&self, answered: Instant, next: Option<NextClaim>) {
+        let Some(next) = next.filter(|n| n.at_ms.is_some()) else {
+            return;
+        };
+        let local = |(at, n): &(Instant, NextClaim)| {
+            *at + Duration::from_millis(n.at_ms.unwrap_or(0).saturating_sub(n.now_ms))
+        };
+        let mut earliest = self.earliest.lock().expect("claim hint lock poisoned");
+        if earliest
+            .as_ref()
+            .is_none_or(|known| local(&(answered, next)) < local(known))
+        {
+            *earliest = Some((answered, next));
+        }
+        drop(earliest);
+        self.told.notify_one();
+    }
+
+    /// The next hint.
+    async fn next(&self) -> (Instant, NextClaim) {
+        loop {
+            let told = self.told.notified();
+            if let Some(hint) = self
+                .earliest
+                .lock()
+                .expect("claim hint lock poisoned")
+                .take()
+            {
+                return hint;
+            }
+            told.await;
+        }
+    }
+}
 
 /// A worker's room for more work: requests in flight (a permit is given back when the
 /// server answered) and claims not yet settled.
@@ -134,6 +183,8 @@ pub struct SharedCrawler {
     /// The crawl's live workers (refreshed with the heartbeat), to share the buckets
     /// out: each bucket is watched closely by one of them.
     live: Mutex<Vec<String>>,
+    /// When a claimed request may start, on this machine's clock.
+    server_clock: ServerClock,
 }
 
 impl SharedCrawler {
@@ -170,6 +221,7 @@ impl SharedCrawler {
             stats: Mutex::default(),
             mode: Mode::OneShot,
             live: Mutex::default(),
+            server_clock: ServerClock::new(),
         })
     }
 
@@ -381,15 +433,20 @@ impl SharedCrawler {
         room: Room,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        // Signalled when one of this loop's leases ended: its host may be claimable
-        // again at once.
-        let ended = Arc::new(tokio::sync::Notify::new());
+        // When a host of one of this loop's leases may be claimed again.
+        let hint = Arc::new(ClaimHint::default());
         let mut next_check = Instant::now();
         loop {
             tokio::select! {
                 _ = stop.changed() => {}
                 _ = tokio::time::sleep_until(next_check) => {}
-                _ = ended.notified() => {}
+                (told, next) = hint.next() => {
+                    if let Some(at_ms) = next.at_ms {
+                        let claimable_ms = at_ms.saturating_sub(millis(CLAIM_AHEAD));
+                        next_check = next_check.min(self.next_ask(bucket, told, next.now_ms, claimable_ms));
+                    }
+                    continue;
+                }
             }
             if *stop.borrow() {
                 return;
@@ -422,21 +479,34 @@ impl SharedCrawler {
                 .await;
             let answered = Instant::now();
             next_check = match answer {
-                Ok(Claimed::Hosts(found)) => {
+                Ok(Claimed::Hosts {
+                    claims: found,
+                    next_ms,
+                }) => {
+                    let now_ms = found[0].now_ms;
+                    self.server_clock.observe(answered, now_ms);
+                    let all_taken = found.len() == wanted;
                     for claim in found {
                         let request = requests.split(1).expect("no more claims than room");
                         let unsettled = claims.split(1).expect("no more claims than room");
-                        let (this, ended) = (self.clone(), ended.clone());
+                        let (this, hint) = (self.clone(), hint.clone());
                         tokio::spawn(async move {
-                            this.handle(claim, (asked, answered), request, ended.clone())
-                                .await;
+                            this.handle(claim, (asked, answered), request, &hint).await;
                             drop(unsettled);
-                            ended.notify_one();
                         });
                     }
-                    asked
+                    // More may be claimable at once if this claim took all it could.
+                    match next_ms {
+                        _ if all_taken => asked,
+                        Some(until_ms) => {
+                            let claimable_ms = until_ms.saturating_sub(millis(CLAIM_AHEAD));
+                            self.next_ask(bucket, asked, now_ms, claimable_ms)
+                        }
+                        None => asked + EMPTY_RECHECK,
+                    }
                 }
                 Ok(Claimed::Wait { now_ms, until_ms }) => {
+                    self.server_clock.observe(answered, now_ms);
                     let claimable_ms = until_ms.saturating_sub(millis(CLAIM_AHEAD));
                     self.next_ask(bucket, asked, now_ms, claimable_ms)
                 }

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::url::Url;
-use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use super::lease::{next_gap, LeasedPage};
-use super::{millis, SharedCrawler, SharedRobots, SAFETY_MARGIN};
+use super::{millis, ClaimHint, SharedCrawler, SharedRobots, SAFETY_MARGIN};
 use crate::crawl::page::{PageJob, PageOutcome};
 use crate::crawl::robots_fetch::{fetch_robots, is_usable, policy_of, RobotsFetched};
 use crate::crawl::{now_ms, CrawlError, Mode};
@@ -29,14 +29,13 @@ impl SharedCrawler {
     /// Makes one request under `claim` (asked for at `asked`, answered at `answered`)
     /// and completes the lease. `request` is this worker's room for one request in
     /// flight: given back when the server answered (or when no request is made).
-    /// `handed_on` is told when a page's lease was handed on, before the page is
-    /// settled.
+    /// `hint` is told when the host may be claimed again.
     pub(super) async fn handle(
         self: &Arc<Self>,
         claim: Claim,
         (asked, answered): (Instant, Instant),
         request: OwnedSemaphorePermit,
-        handed_on: Arc<Notify>,
+        hint: &Arc<ClaimHint>,
     ) {
         let host = claim.host.clone();
         // On this machine's clock, the last moment a request may start: counted from
@@ -45,9 +44,13 @@ impl SharedCrawler {
         let start_by = (asked + lease_left)
             .checked_sub(self.config.request_timeout + SAFETY_MARGIN)
             .unwrap_or(asked);
-        // And the first: counted from after the answer came, so it is never earlier.
-        let start_at =
-            answered + Duration::from_millis(claim.start_ms.saturating_sub(claim.now_ms));
+        // And the first: never earlier than on Redis's clock.
+        let start_at = self
+            .server_clock
+            .local_instant_at(claim.start_ms)
+            .unwrap_or_else(|| {
+                answered + Duration::from_millis(claim.start_ms.saturating_sub(claim.now_ms))
+            });
         tokio::time::sleep_until(start_at).await;
         let result = match self.host_sites.get(&host).cloned() {
             None => {
@@ -55,14 +58,11 @@ impl SharedCrawler {
                     host,
                     "host belongs to no site of this worker's config; left for later"
                 );
-                self.release(&claim, Duration::ZERO, true).await
+                self.release(&claim, Duration::ZERO, true, hint).await
             }
             Some(site) => match &claim.page {
-                None => self.fetch_robots(&claim, &site, start_by).await,
-                Some(_) => {
-                    self.fetch_page(&claim, site, start_by, request, handed_on)
-                        .await
-                }
+                None => self.fetch_robots(&claim, &site, start_by, hint).await,
+                Some(_) => self.fetch_page(&claim, site, start_by, request, hint).await,
             },
         };
         if let Err(e) = result {
@@ -84,15 +84,33 @@ impl SharedCrawler {
     }
 
     /// Ends a lease without a request.
-    async fn release(&self, claim: &Claim, gap: Duration, park: bool) -> Result<(), CrawlError> {
+    async fn release(
+        &self,
+        claim: &Claim,
+        gap: Duration,
+        park: bool,
+        hint: &ClaimHint,
+    ) -> Result<(), CrawlError> {
         let done = Completion {
             next_gap: gap,
             park,
             ..self.unrequested(claim)
         };
-        self.frontier
+        self.complete(claim, done, hint).await
+    }
+
+    /// Completes a lease and tells the claim loop when its host may be claimed again.
+    async fn complete(
+        &self,
+        claim: &Claim,
+        done: Completion,
+        hint: &ClaimHint,
+    ) -> Result<(), CrawlError> {
+        let completed = self
+            .frontier
             .complete(claim, &self.shared.worker, done)
             .await?;
+        hint.tell(Instant::now(), completed.next_claim);
         Ok(())
     }
 
@@ -127,6 +145,7 @@ impl SharedCrawler {
         claim: &Claim,
         site: &Site,
         start_by: Instant,
+        hint: &ClaimHint,
     ) -> Result<(), CrawlError> {
         if Instant::now() > start_by {
             tracing::warn!(
@@ -195,23 +214,21 @@ impl SharedCrawler {
             .unwrap_or_default();
         let encoded =
             postcard::to_stdvec(&SharedRobots { copy, failures }).expect("robots copy serializes");
-        self.frontier
-            .complete(
-                claim,
-                &self.shared.worker,
-                Completion {
-                    next_gap: gap,
-                    delay,
-                    backoff,
-                    robots: Some((encoded, valid)),
-                    park,
-                    links: sitemaps,
-                    max_urls_per_host: self.config.max_urls_per_host,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        Ok(())
+        self.complete(
+            claim,
+            Completion {
+                next_gap: gap,
+                delay,
+                backoff,
+                robots: Some((encoded, valid)),
+                park,
+                links: sitemaps,
+                max_urls_per_host: self.config.max_urls_per_host,
+                ..Default::default()
+            },
+            hint,
+        )
+        .await
     }
 
     /// The parsed policy of a usable stored copy.
@@ -233,7 +250,7 @@ impl SharedCrawler {
         site: Arc<Site>,
         start_by: Instant,
         request: OwnedSemaphorePermit,
-        handed_on: Arc<Notify>,
+        hint: &Arc<ClaimHint>,
     ) -> Result<(), CrawlError> {
         let page = claim.page.clone().expect("a page claim");
         let Some(robots) = self.decode_robots(claim) else {
@@ -243,16 +260,13 @@ impl SharedCrawler {
                 robots: Some((Vec::new(), Duration::ZERO)),
                 ..self.unrequested(claim)
             };
-            self.frontier
-                .complete(claim, &self.shared.worker, done)
-                .await?;
-            return Ok(());
+            return self.complete(claim, done, hint).await;
         };
         if !is_usable(&robots.copy) {
             let retry_at = robots.copy.fetched_at_ms
                 + millis(robots_retry(&self.config.politeness, robots.failures));
             let gap = Duration::from_millis(retry_at.saturating_sub(now_ms()));
-            return self.release(claim, gap, false).await;
+            return self.release(claim, gap, false, hint).await;
         }
         let policy = self.robots_policy(&claim.host, &robots.copy);
         let delay = self.delay_of(&site, Some(&policy));
@@ -270,10 +284,7 @@ impl SharedCrawler {
         };
         let Ok(url) = Url::parse(&page.entry.url) else {
             let done = settle_unrequested(UrlStatus::Failed, "queued URL does not parse".into());
-            self.frontier
-                .complete(claim, &self.shared.worker, done)
-                .await?;
-            return Ok(());
+            return self.complete(claim, done, hint).await;
         };
         if !policy.allows(path_and_query(&url)) {
             self.stats().robots_denied += 1;
@@ -283,10 +294,7 @@ impl SharedCrawler {
                 None => "disallowed by robots.txt".to_string(),
             };
             let done = settle_unrequested(UrlStatus::RobotsDenied, note);
-            self.frontier
-                .complete(claim, &self.shared.worker, done)
-                .await?;
-            return Ok(());
+            return self.complete(claim, done, hint).await;
         }
         if Instant::now() > start_by {
             tracing::warn!(
@@ -304,7 +312,7 @@ impl SharedCrawler {
             delay,
             policy: self.config.politeness.clone(),
             settle: self.shared.lease,
-            handed_on_signal: handed_on,
+            claim_hint: hint.clone(),
             feedback: Mutex::new(None),
             hand_on: Mutex::new(None),
         });

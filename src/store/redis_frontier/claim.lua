@@ -9,8 +9,8 @@
 -- KEYS[1]: the bucket's ready set.
 -- ARGV: prefix, worker, max, lease_ms, default_delay_ms, ahead_ms.
 -- Returns: {now, earliest, then per claim: host, epoch, deadline, start, url, entry,
--- state, robots, revisit schedule, backoff}; `earliest` is when the next host becomes
--- claimable when nothing was claimed (-1: the bucket has no work), 0 otherwise.
+-- state, robots, revisit schedule, backoff}; `earliest` is when the next host not
+-- claimed here becomes claimable (-1: the bucket has no other work).
 local ready, prefix, worker = KEYS[1], ARGV[1], ARGV[2]
 local max, lease, default_delay = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
@@ -51,7 +51,7 @@ for _, host in ipairs(candidates) do
       table.insert(out, host)
       table.insert(out, tostring(epoch))
       table.insert(out, tostring(deadline))
-      table.insert(out, tostring(math.max(start, now)))
+      table.insert(out, tostring(start))
       if need_robots then
         for _ = 1, 5 do table.insert(out, '') end
       else
@@ -68,10 +68,9 @@ for _, host in ipairs(candidates) do
     end
   end
 end
-if claimed == 0 then
-  local earliest = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
-  if #earliest > 0 then out[2] = earliest[2] else out[2] = '-1' end
-else
-  touch(prefix)
-end
+-- Hosts claimed here are scored past their lease's deadline, so the first one
+-- left is the earliest other.
+local earliest = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+if #earliest > 0 then out[2] = earliest[2] else out[2] = '-1' end
+if claimed > 0 then touch(prefix) end
 return out

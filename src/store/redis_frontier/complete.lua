@@ -21,7 +21,8 @@
 --   22 '1' to settle a handed-on page, then: record count, records; local link count, (host, fingerprint, url, entry,
 --   change) per link; remote link count, (fingerprint, entry) per link; denied count,
 --   (fingerprint, url, state) per denied link of this host.
--- Returns: {accepted, over_budget, denied, changed, host, new, host, new, ...}.
+-- Returns: {accepted, over_budget, denied, changed, now, when the host may next be
+-- claimed (-1: not before more work comes; 0: leased), host, new, host, new, ...}.
 local ready, links = KEYS[1], KEYS[2]
 local prefix, host, epoch, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local hk = prefix .. 'host:' .. host
@@ -100,7 +101,9 @@ else
   reschedule(ready, prefix, host, now)
 end
 touch(prefix)
-local out = {'1', tostring(over), tostring(denied), changed and '1' or '0'}
+local next_claim = redis.call('ZSCORE', ready, host) or '-1'
+if redis.call('HEXISTS', hk, 'owner') == 1 then next_claim = '0' end
+local out = {'1', tostring(over), tostring(denied), changed and '1' or '0', tostring(now), next_claim}
 for _, h in ipairs(order) do
   if new_by_host[h] > 0 then
     table.insert(out, h)

@@ -170,12 +170,14 @@ pub struct ClaimedPage {
 /// What a claim on one bucket found.
 #[derive(Debug)]
 pub enum Claimed {
-    Hosts(Vec<Claim>),
-    /// Nothing claimable before this time on the server's clock (`now_ms`).
-    Wait {
-        now_ms: u64,
-        until_ms: u64,
+    Hosts {
+        claims: Vec<Claim>,
+        /// When the bucket's next other host may be claimed (`None`: no other host
+        /// has work), on the server's clock.
+        next_ms: Option<u64>,
     },
+    /// Nothing claimable before this time on the server's clock (`now_ms`).
+    Wait { now_ms: u64, until_ms: u64 },
     /// The bucket has no host with work.
     Empty,
 }
@@ -224,6 +226,28 @@ pub struct RevisitPlan {
     pub if_unchanged: (Duration, Option<RevisitSchedule>),
 }
 
+/// When a host may next be claimed, as the script that changed it saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextClaim {
+    /// The Redis server's clock then (Unix ms).
+    pub now_ms: u64,
+    /// The host's time in the ready set; `None`: it has no work (or is leased).
+    pub at_ms: Option<u64>,
+}
+
+impl NextClaim {
+    fn read(now: &[u8], at: &[u8]) -> Result<Self, StoreError> {
+        let at = match at {
+            b"-1" | b"0" => None,
+            at => Some(number(at, "next claim")?),
+        };
+        Ok(Self {
+            now_ms: number(now, "now")?,
+            at_ms: at,
+        })
+    }
+}
+
 /// What a completion changed.
 #[derive(Debug, Default)]
 pub struct Completed {
@@ -236,6 +260,8 @@ pub struct Completed {
     pub denied: usize,
     /// A queued link was not a listing page (the page's revisit took `if_changed`).
     pub changed: bool,
+    /// When the host may be claimed again.
+    pub next_claim: Option<NextClaim>,
 }
 
 /// What is left in a bucket.
@@ -456,13 +482,14 @@ impl RedisFrontier {
             )));
         }
         let now_ms = number(&reply[0], "now")?;
+        let next_ms = match &reply[1][..] {
+            b"-1" => None,
+            earliest => Some(number(earliest, "earliest")?),
+        };
         if reply.len() == 2 {
-            return Ok(match &reply[1][..] {
-                b"-1" => Claimed::Empty,
-                until => Claimed::Wait {
-                    now_ms,
-                    until_ms: number(until, "earliest")?,
-                },
+            return Ok(match next_ms {
+                None => Claimed::Empty,
+                Some(until_ms) => Claimed::Wait { now_ms, until_ms },
             });
         }
         let mut claims = Vec::new();
@@ -506,7 +533,7 @@ impl RedisFrontier {
                 host,
             });
         }
-        Ok(Claimed::Hosts(claims))
+        Ok(Claimed::Hosts { claims, next_ms })
     }
 
     /// Ends a lease with what its request produced.
@@ -604,7 +631,11 @@ impl RedisFrontier {
             over_budget: number(reply.get(1).map_or(&b""[..], |v| v), "over budget")? as usize,
             denied: number(reply.get(2).map_or(&b""[..], |v| v), "denied")? as usize,
             changed: reply.get(3).map(|v| &v[..]) == Some(b"1"),
-            new_links: counts_by_host(&reply, 4)?,
+            next_claim: match (reply.get(4), reply.get(5)) {
+                (Some(now), Some(at)) => Some(NextClaim::read(now, at)?),
+                _ => None,
+            },
+            new_links: counts_by_host(&reply, 6)?,
         })
     }
 
@@ -612,8 +643,9 @@ impl RedisFrontier {
     /// processed: the host's next request may start `next_gap` from now (on the
     /// server's clock), by any worker, while the page waits in the host's settling
     /// set for its commit ([`Completion::settles_handed_on`]). A commit that has not
-    /// come within `settle` is given up: the URL is queued again. Returns false when
-    /// the lease had been lost (nothing changed).
+    /// come within `settle` is given up: the URL is queued again. Returns when the
+    /// host may be claimed again, or `None` when the lease had been lost (nothing
+    /// changed).
     pub async fn hand_on(
         &self,
         claim: &Claim,
@@ -622,8 +654,8 @@ impl RedisFrontier {
         delay: Duration,
         backoff: Duration,
         settle: Duration,
-    ) -> Result<bool, StoreError> {
-        let handed: i64 = self
+    ) -> Result<Option<NextClaim>, StoreError> {
+        let handed: Vec<i64> = self
             .scripts
             .hand_on
             .key(self.key(claim.bucket, "ready"))
@@ -637,7 +669,16 @@ impl RedisFrontier {
             .arg(millis(settle))
             .invoke_async(&mut self.clock.clone())
             .await?;
-        Ok(handed == 1)
+        match handed[..] {
+            [1, now, at] => Ok(Some(NextClaim {
+                now_ms: now as u64,
+                at_ms: (at >= 0).then_some(at as u64),
+            })),
+            [0] => Ok(None),
+            _ => Err(StoreError::Redis(format!(
+                "hand-on script answered {handed:?}"
+            ))),
+        }
     }
 
     /// The first URL of the bucket seen with this content.
