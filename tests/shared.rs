@@ -265,6 +265,11 @@ impl Workers {
 /// subcommand and flags of the test's own), writing to `out`, at the test's gap, with
 /// its warnings piped.
 fn worker(args: &[&str], config: &Path, name: &str, out: &Path) -> Child {
+    worker_at(args, config, name, out, DELAY)
+}
+
+/// [`worker`] with the gap `gap`.
+fn worker_at(args: &[&str], config: &Path, name: &str, out: &Path, gap: Duration) -> Child {
     Command::new(env!("CARGO_BIN_EXE_newscrawl"))
         .args(args)
         .arg("--config")
@@ -272,7 +277,7 @@ fn worker(args: &[&str], config: &Path, name: &str, out: &Path) -> Child {
         .args(["--worker", name])
         .arg("--out")
         .arg(out)
-        .args(["--min-delay", &format!("{}ms", DELAY.as_millis())])
+        .args(["--min-delay", &format!("{}ms", gap.as_millis())])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -1062,4 +1067,41 @@ async fn a_crawl_spreads_over_a_redis_cluster() {
         "the crawl's keys are on one node only: {keys:?}"
     );
     drop(cluster.nodes);
+}
+
+/// Hosts with no gap at all (loopback only) are not handed on when the server answers:
+/// each page's lease lasts until its commit. Two workers still write exactly the
+/// records of a one-process crawl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_without_a_gap_commit_each_page_within_its_lease() {
+    let expected = reference().await;
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let servers = servers().await;
+    let config = dir.path().join("crawl.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[store]\nurl = \"{}\"\n",
+            config_text(&servers, ""),
+            redis.url()
+        ),
+    )
+    .unwrap();
+    let out = |name: &str| dir.path().join(format!("{name}.jsonl"));
+    let start = |name: &str| worker_at(&["crawl"], &config, name, &out(name), Duration::ZERO);
+    let (first, second) = (start("z1"), start("z2"));
+    finish(first, "z1").await;
+    finish(second, "z2").await;
+    let records: Vec<Article> = ["z1", "z2"]
+        .iter()
+        .flat_map(|name| read_lines(&out(name)))
+        .collect();
+    let got = contents(&records, &servers);
+    assert!(
+        got == expected,
+        "records differ from a one-process crawl's: {} of {}",
+        got.len(),
+        expected.len()
+    );
 }

@@ -170,11 +170,24 @@ impl LeasedPage {
 
     /// Called when the server answered: keeps what it said and hands the host on.
     pub fn answered(self: &Arc<Self>, answered_at: Instant, feedback: Feedback) {
+        let full_gap = next_gap(
+            self.delay,
+            Duration::from_millis(self.claim.backoff_ms),
+            &feedback,
+            &self.policy,
+        )
+        .0;
         let (gap, backoff) = self.clock_after(answered_at, &feedback);
         *self.feedback.lock().expect("feedback lock poisoned") = Some((answered_at, feedback));
         let Some(page) = &self.claim.page else {
             return;
         };
+        // A host with no gap at all (no delay, which only loopback hosts may have, no
+        // backoff, no pause) may be asked again as soon as the page is committed: a
+        // hand-on would cost Redis a script per page and gain nothing.
+        if full_gap.is_zero() {
+            return;
+        }
         let this = self.clone();
         let url = page.entry.url.clone();
         let task = self.runtime.spawn(async move {

@@ -48,7 +48,7 @@ const CLAIM_BATCH: usize = 8;
 /// How long before its request may start a host is claimed (the request then waits
 /// for its start): about a claim's round trip to Redis on a busy machine, so that the
 /// round trip is not part of the host's gap.
-const CLAIM_AHEAD: Duration = Duration::from_millis(20);
+const CLAIM_AHEAD: Duration = Duration::from_millis(60);
 /// How soon a bucket that had no work is asked again (others may add to it).
 const EMPTY_RECHECK: Duration = Duration::from_millis(50);
 /// The longest wait before a bucket is asked again.
