@@ -4,17 +4,20 @@
 #
 #   benches/shared_workers.sh BIN N SEEDS OUT TIMEOUT_S DELAY_MS PARSER
 #
-# Starts redis-server on a free loopback port (append-only file, fsync every second,
-# data under OUT), N workers with the same seeds, waits for them, and writes the
-# workers' and redis-server's CPU seconds and peak memory to OUT/shared.txt.
-# REDIS_APPENDONLY=no turns the append-only file off; REDIS_EXTRA_ARGS adds settings
-# (e.g. "--auto-aof-rewrite-min-size 1gb").
+# Starts redis-server on a free loopback port with the settings README.md recommends
+# (append-only file, fsync every second, no eviction, an AOF rewrite only once the
+# file has grown by 1 GB; data under OUT), N workers with the same seeds, waits for
+# them, and writes the workers' and redis-server's CPU seconds and peak memory to
+# OUT/shared.txt. REDIS_APPENDONLY=no turns the append-only file off;
+# REDIS_EXTRA_ARGS adds or overrides settings (e.g. "--auto-aof-rewrite-min-size
+# 64mb", Redis's default).
 set -euo pipefail
 bin=$1 n=$2 seeds=$3 out=$4 timeout_s=$5 delay_ms=$6 parser=$7
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$out/redis"
 redis-server --bind 127.0.0.1 --port "$port" --dir "$out/redis" --save "" \
   --appendonly "${REDIS_APPENDONLY:-yes}" --appendfsync everysec --maxmemory-policy noeviction \
+  --auto-aof-rewrite-min-size 1gb \
   --logfile "$out/redis/redis.log" ${REDIS_EXTRA_ARGS:-} &
 redis_pid=$!
 for _ in $(seq 100); do
