@@ -20,7 +20,9 @@ use newscrawl::crawl::Crawler;
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
 use newscrawl::parse::ParserRegistry;
 use newscrawl::record::Article;
-use newscrawl::store::SledStore;
+use newscrawl::site::UrlKind;
+use newscrawl::store::redis_frontier::{Claim, Claimed, Completion, RedisFrontier};
+use newscrawl::store::{QueueEntry, SledStore, UrlState, UrlStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::time::{timeout, Instant};
@@ -495,26 +497,60 @@ async fn a_killed_redis_server_loses_no_acknowledged_work() {
     check_gaps(&servers);
 }
 
+/// The host of the lease protocol tests.
+const ONE_HOST: &str = "news.example:8080";
+
+/// Article `i` of [`ONE_HOST`], as found on a listing page.
+fn article(i: usize) -> QueueEntry {
+    QueueEntry::found(format!("http://{ONE_HOST}/a/{i}"), "s", UrlKind::Article, 1)
+}
+
+/// A redis-server of its own with [`ONE_HOST`]'s first three articles queued.
+struct OneHost {
+    frontier: RedisFrontier,
+    bucket: u32,
+    _redis: RedisServer,
+    _dir: tempfile::TempDir,
+}
+
+impl OneHost {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let redis = RedisServer::start(dir.path()).await;
+        let frontier = RedisFrontier::connect(&redis.url(), false, "t", 4)
+            .await
+            .unwrap();
+        let entries: Vec<QueueEntry> = (0..3).map(article).collect();
+        assert_eq!(frontier.enqueue(&entries, 0).await.unwrap(), (3, 0));
+        Self {
+            bucket: frontier.bucket_of(ONE_HOST),
+            frontier,
+            _redis: redis,
+            _dir: dir,
+        }
+    }
+}
+
+/// A completion that settles a claim's page as fetched, with one record.
+fn fetched(claim: &Claim) -> Completion {
+    let mut state = UrlState::queued(&claim.page.as_ref().unwrap().entry);
+    state.status = UrlStatus::Fetched;
+    Completion {
+        url: Some(state.url.clone()),
+        state: Some(state),
+        records: vec![b"{}".to_vec()],
+        ..Completion::default()
+    }
+}
+
 /// The lease protocol itself, through the library: a leased host is not claimed
 /// again while the lease lives; a lease that expired and was claimed again commits
 /// nothing; the next allowed start a completion sets holds for every worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leases_exclude_expire_and_reject_stale_completions() {
-    use newscrawl::site::UrlKind;
-    use newscrawl::store::redis_frontier::{Claimed, Completion, RedisFrontier};
-    use newscrawl::store::{QueueEntry, UrlState, UrlStatus};
-
-    let dir = tempfile::tempdir().unwrap();
-    let redis = RedisServer::start(dir.path()).await;
-    let frontier = RedisFrontier::connect(&redis.url(), false, "t", 4)
-        .await
-        .unwrap();
-    let host = "news.example:8080";
-    let bucket = frontier.bucket_of(host);
-    let entries: Vec<QueueEntry> = (0..3)
-        .map(|i| QueueEntry::found(format!("http://{host}/a/{i}"), "s", UrlKind::Article, 1))
-        .collect();
-    assert_eq!(frontier.enqueue(&entries, 0).await.unwrap(), (3, 0));
+    let one = OneHost::start().await;
+    let (frontier, bucket) = (&one.frontier, one.bucket);
+    let entries: Vec<QueueEntry> = (0..3).map(article).collect();
     assert_eq!(
         frontier.enqueue(&entries, 0).await.unwrap(),
         (0, 0),
@@ -576,16 +612,9 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
         url,
         "the same URL again"
     );
-    let settle = |claim: &newscrawl::store::redis_frontier::Claim, gap: Duration| {
-        let mut state = UrlState::queued(&claim.page.as_ref().unwrap().entry);
-        state.status = UrlStatus::Fetched;
-        Completion {
-            url: Some(state.url.clone()),
-            state: Some(state),
-            next_gap: gap,
-            records: vec![b"{}".to_vec()],
-            ..Completion::default()
-        }
+    let settle = |claim: &Claim, gap: Duration| Completion {
+        next_gap: gap,
+        ..fetched(claim)
     };
     let late = frontier
         .complete(&stale, "a", settle(&stale, Duration::ZERO))
@@ -630,21 +659,8 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
 /// commit is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
-    use newscrawl::site::UrlKind;
-    use newscrawl::store::redis_frontier::{Claim, Claimed, Completion, RedisFrontier};
-    use newscrawl::store::{QueueEntry, UrlState, UrlStatus};
-
-    let dir = tempfile::tempdir().unwrap();
-    let redis = RedisServer::start(dir.path()).await;
-    let frontier = RedisFrontier::connect(&redis.url(), false, "t", 4)
-        .await
-        .unwrap();
-    let host = "news.example:8080";
-    let bucket = frontier.bucket_of(host);
-    let entry =
-        |i: usize| QueueEntry::found(format!("http://{host}/a/{i}"), "s", UrlKind::Article, 1);
-    let entries: Vec<QueueEntry> = (0..3).map(entry).collect();
-    assert_eq!(frontier.enqueue(&entries, 0).await.unwrap(), (3, 0));
+    let one = OneHost::start().await;
+    let (frontier, bucket) = (&one.frontier, one.bucket);
     let lease = Duration::from_secs(60);
     let claim = |worker: &'static str| {
         let frontier = frontier.clone();
@@ -660,16 +676,9 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
         }
     };
     let url_of = |claim: &Claim| claim.page.as_ref().unwrap().entry.url.clone();
-    let settled = |claim: &Claim, handed_on: bool| {
-        let mut state = UrlState::queued(&claim.page.as_ref().unwrap().entry);
-        state.status = UrlStatus::Fetched;
-        Completion {
-            url: Some(state.url.clone()),
-            state: Some(state),
-            records: vec![b"{}".to_vec()],
-            settles_handed_on: handed_on,
-            ..Completion::default()
-        }
+    let settled = |claim: &Claim, handed_on: bool| Completion {
+        settles_handed_on: handed_on,
+        ..fetched(claim)
     };
     let records = |worker: &'static str| {
         let frontier = frontier.clone();
@@ -781,7 +790,7 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
     assert!(hand_on(&again, Duration::from_secs(3600), settle)
         .await
         .is_some());
-    assert_eq!(frontier.enqueue(&[entry(3)], 0).await.unwrap(), (1, 0));
+    assert_eq!(frontier.enqueue(&[article(3)], 0).await.unwrap(), (1, 0));
     let held = |reply: Result<Claim, Claimed>| match reply {
         Err(Claimed::Wait { now_ms, until_ms }) => until_ms >= now_ms + 3_500_000,
         _ => false,
@@ -812,7 +821,7 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
     let Claimed::Hosts { claims, .. } = ahead else {
         panic!("claimable within two hours, got {ahead:?}")
     };
-    assert_eq!(url_of(&claims[0]), format!("http://{host}/a/3"));
+    assert_eq!(url_of(&claims[0]), format!("http://{ONE_HOST}/a/3"));
     assert!(claims[0].start_ms >= claims[0].now_ms + 3_500_000);
     assert!(claims[0].start_ms <= claims[0].now_ms + 3_600_000);
 }
@@ -1023,42 +1032,14 @@ impl RedisCluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crawl_spreads_over_a_redis_cluster() {
-    let expected = reference().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = RedisCluster::start(dir.path()).await;
     let servers = servers().await;
-    let config = dir.path().join("crawl.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{}\n[store]\ncluster = true\nurl = \"redis://127.0.0.1:{}\"\n",
-            config_text(&servers, ""),
-            cluster.ports[0]
-        ),
-    )
-    .unwrap();
-    let start = |name: &str| {
-        worker(
-            &["crawl"],
-            &config,
-            name,
-            &dir.path().join(format!("{name}.jsonl")),
-        )
-    };
-    let (first, second) = (start("c1"), start("c2"));
-    finish(first, "c1").await;
-    finish(second, "c2").await;
-    let records: Vec<Article> = ["c1", "c2"]
-        .iter()
-        .flat_map(|name| read_lines(&dir.path().join(format!("{name}.jsonl"))))
-        .collect();
-    let got = contents(&records, &servers);
-    assert!(
-        got == expected,
-        "records differ from a one-process crawl's: {} of {}",
-        got.len(),
-        expected.len()
+    let store = format!(
+        "cluster = true\nurl = \"redis://127.0.0.1:{}\"\n",
+        cluster.ports[0]
     );
+    two_workers_write_the_reference(dir.path(), &servers, &store, DELAY).await;
     check_gaps(&servers);
     let keys = cluster.keys_per_node().await;
     eprintln!("keys per cluster node: {keys:?}");
@@ -1074,30 +1055,36 @@ async fn a_crawl_spreads_over_a_redis_cluster() {
 /// records of a one-process crawl.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_without_a_gap_commit_each_page_within_its_lease() {
-    let expected = reference().await;
     let dir = tempfile::tempdir().unwrap();
     let redis = RedisServer::start(dir.path()).await;
     let servers = servers().await;
-    let config = dir.path().join("crawl.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{}\n[store]\nurl = \"{}\"\n",
-            config_text(&servers, ""),
-            redis.url()
-        ),
-    )
-    .unwrap();
-    let out = |name: &str| dir.path().join(format!("{name}.jsonl"));
-    let start = |name: &str| worker_at(&["crawl"], &config, name, &out(name), Duration::ZERO);
-    let (first, second) = (start("z1"), start("z2"));
-    finish(first, "z1").await;
-    finish(second, "z2").await;
-    let records: Vec<Article> = ["z1", "z2"]
+    let store = format!("url = \"{}\"\n", redis.url());
+    two_workers_write_the_reference(dir.path(), &servers, &store, Duration::ZERO).await;
+}
+
+/// Runs two workers of a crawl of `servers` at `gap`, with `store` as the config's
+/// `[store]` table, until they end; checks that together they wrote exactly the
+/// records of a one-process crawl.
+async fn two_workers_write_the_reference(
+    dir: &Path,
+    servers: &[FixtureServer],
+    store: &str,
+    gap: Duration,
+) {
+    let expected = reference().await;
+    let config = dir.join("crawl.toml");
+    let text = format!("{}\n[store]\n{store}", config_text(servers, ""));
+    std::fs::write(&config, text).unwrap();
+    let out = |name: &str| dir.join(format!("{name}.jsonl"));
+    let start = |name: &str| worker_at(&["crawl"], &config, name, &out(name), gap);
+    let (first, second) = (start("w1"), start("w2"));
+    finish(first, "w1").await;
+    finish(second, "w2").await;
+    let records: Vec<Article> = ["w1", "w2"]
         .iter()
         .flat_map(|name| read_lines(&out(name)))
         .collect();
-    let got = contents(&records, &servers);
+    let got = contents(&records, servers);
     assert!(
         got == expected,
         "records differ from a one-process crawl's: {} of {}",
