@@ -225,16 +225,17 @@ impl SharedCrawler {
         })
     }
 
-    /// When this worker should next ask `bucket` for a host that may be claimed at
-    /// `until_ms` (Unix ms), asked at `asked` (Unix ms `now_ms`). One live worker at
-    /// a time watches a bucket closely and asks the moment the host may be claimed;
-    /// the others ask a few times a second (and at once after a lease of theirs there
-    /// ended), so that a host's next allowed start does not send every worker to
+    /// When this worker should next ask `bucket` for a host whose request may start
+    /// at `ready_ms` (Unix ms), asked at `asked` (Unix ms `now_ms`). One live worker
+    /// at a time watches a bucket closely and asks [`CLAIM_AHEAD`] before the host's
+    /// start; the others ask a few times a second (and when a host of theirs there
+    /// may be claimed again), so that a host's next allowed start does not send every worker to
     /// Redis at once, and a bucket whose watcher is busy or gone is still served.
     /// Watching turns from worker to worker every second, so each worker gets a
     /// share of every bucket's hosts, a worker that joins included; a worker about to
     /// take its turn asks when the turn starts.
-    fn next_ask(&self, bucket: u32, asked: Instant, now_ms: u64, until_ms: u64) -> Instant {
+    fn next_ask(&self, bucket: u32, asked: Instant, now_ms: u64, ready_ms: u64) -> Instant {
+        let until_ms = ready_ms.saturating_sub(millis(CLAIM_AHEAD));
         let wait = Duration::from_millis(until_ms.saturating_sub(now_ms));
         let precise = asked + wait.min(MAX_RECHECK);
         let live = self.live.lock().expect("live workers lock poisoned");
@@ -442,8 +443,7 @@ impl SharedCrawler {
                 _ = tokio::time::sleep_until(next_check) => {}
                 (told, next) = hint.next() => {
                     if let Some(at_ms) = next.at_ms {
-                        let claimable_ms = at_ms.saturating_sub(millis(CLAIM_AHEAD));
-                        next_check = next_check.min(self.next_ask(bucket, told, next.now_ms, claimable_ms));
+                        next_check = next_check.min(self.next_ask(bucket, told, next.now_ms, at_ms));
                     }
                     continue;
                 }
@@ -487,28 +487,29 @@ impl SharedCrawler {
                     self.server_clock.observe(answered, now_ms);
                     let all_taken = found.len() == wanted;
                     for claim in found {
+                        // Never earlier than on Redis's clock.
+                        let start_at = self
+                            .server_clock
+                            .local_instant_at(claim.start_ms)
+                            .expect("a claim's answer was just observed");
                         let request = requests.split(1).expect("no more claims than room");
                         let unsettled = claims.split(1).expect("no more claims than room");
                         let (this, hint) = (self.clone(), hint.clone());
                         tokio::spawn(async move {
-                            this.handle(claim, (asked, answered), request, &hint).await;
+                            this.handle(claim, (asked, start_at), request, &hint).await;
                             drop(unsettled);
                         });
                     }
                     // More may be claimable at once if this claim took all it could.
                     match next_ms {
                         _ if all_taken => asked,
-                        Some(until_ms) => {
-                            let claimable_ms = until_ms.saturating_sub(millis(CLAIM_AHEAD));
-                            self.next_ask(bucket, asked, now_ms, claimable_ms)
-                        }
+                        Some(ready_ms) => self.next_ask(bucket, asked, now_ms, ready_ms),
                         None => asked + EMPTY_RECHECK,
                     }
                 }
                 Ok(Claimed::Wait { now_ms, until_ms }) => {
                     self.server_clock.observe(answered, now_ms);
-                    let claimable_ms = until_ms.saturating_sub(millis(CLAIM_AHEAD));
-                    self.next_ask(bucket, asked, now_ms, claimable_ms)
+                    self.next_ask(bucket, asked, now_ms, until_ms)
                 }
                 Ok(Claimed::Empty) => asked + EMPTY_RECHECK,
                 Err(e) => {
@@ -643,5 +644,32 @@ async fn run_sink(
             _ = tokio::time::sleep(SINK_INTERVAL) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_claim_hint_keeps_the_earliest_host_and_ignores_hosts_without_work() {
+        let hint = ClaimHint::default();
+        let at = Instant::now();
+        let next = |now_ms, at_ms| NextClaim { now_ms, at_ms };
+        hint.tell(at, None);
+        hint.tell(at, Some(next(1_000, None)));
+        assert!(hint.earliest.lock().unwrap().is_none(), "nothing to claim");
+        // Due 500 ms after its script's answer, then one due 300 ms after a later one.
+        hint.tell(at, Some(next(1_000, Some(1_500))));
+        hint.tell(
+            at + Duration::from_millis(100),
+            Some(next(2_000, Some(2_300))),
+        );
+        hint.tell(at, Some(next(1_000, Some(1_450))));
+        assert_eq!(
+            hint.next().await,
+            (at + Duration::from_millis(100), next(2_000, Some(2_300)))
+        );
+        assert!(hint.earliest.lock().unwrap().is_none(), "read once");
     }
 }

@@ -26,14 +26,14 @@ use crate::store::redis_frontier::{Claim, Completion};
 use crate::store::{Revisit, RobotsCopy, UrlState, UrlStatus};
 
 impl SharedCrawler {
-    /// Makes one request under `claim` (asked for at `asked`, answered at `answered`)
+    /// Makes one request under `claim` (asked for at `asked`), not before `start_at`,
     /// and completes the lease. `request` is this worker's room for one request in
     /// flight: given back when the server answered (or when no request is made).
     /// `hint` is told when the host may be claimed again.
     pub(super) async fn handle(
         self: &Arc<Self>,
         claim: Claim,
-        (asked, answered): (Instant, Instant),
+        (asked, start_at): (Instant, Instant),
         request: OwnedSemaphorePermit,
         hint: &Arc<ClaimHint>,
     ) {
@@ -44,13 +44,6 @@ impl SharedCrawler {
         let start_by = (asked + lease_left)
             .checked_sub(self.config.request_timeout + SAFETY_MARGIN)
             .unwrap_or(asked);
-        // And the first: never earlier than on Redis's clock.
-        let start_at = self
-            .server_clock
-            .local_instant_at(claim.start_ms)
-            .unwrap_or_else(|| {
-                answered + Duration::from_millis(claim.start_ms.saturating_sub(claim.now_ms))
-            });
         tokio::time::sleep_until(start_at).await;
         let result = match self.host_sites.get(&host).cloned() {
             None => {
