@@ -154,30 +154,23 @@ pub(super) struct LeasedPage {
 }
 
 impl LeasedPage {
-    /// The host's gap and backoff after this answer, and the gap left from now.
-    fn clock_after(&self, answered_at: Instant, feedback: &Feedback) -> (Duration, Duration) {
-        let (gap, backoff) = next_gap(
+    /// The host's gap after this answer and its new backoff.
+    fn clock_after(&self, feedback: &Feedback) -> (Duration, Duration) {
+        next_gap(
             self.delay,
             Duration::from_millis(self.claim.backoff_ms),
             feedback,
             &self.policy,
-        );
-        // The gap counts from the answer. (The script's own clock reading is later
-        // than this, so the start it sets is never earlier than the answer plus the
-        // gap.)
-        (gap.saturating_sub(answered_at.elapsed()), backoff)
+        )
     }
 
     /// Called when the server answered: keeps what it said and hands the host on.
     pub fn answered(self: &Arc<Self>, answered_at: Instant, feedback: Feedback) {
-        let full_gap = next_gap(
-            self.delay,
-            Duration::from_millis(self.claim.backoff_ms),
-            &feedback,
-            &self.policy,
-        )
-        .0;
-        let (gap, backoff) = self.clock_after(answered_at, &feedback);
+        let (full_gap, backoff) = self.clock_after(&feedback);
+        // The gap counts from the answer. (The script's own clock reading is later
+        // than this, so the start it sets is never earlier than the answer plus the
+        // gap.)
+        let gap = full_gap.saturating_sub(answered_at.elapsed());
         *self.feedback.lock().expect("feedback lock poisoned") = Some((answered_at, feedback));
         let Some(page) = &self.claim.page else {
             return;
@@ -223,7 +216,8 @@ impl PageStore for LeasedPage {
             .unwrap_or_else(|| (Instant::now(), Feedback::Failed));
         // Used only when no hand-on was acknowledged: parsing the page took part of
         // the gap already.
-        let (gap, backoff) = self.clock_after(answered_at, &feedback);
+        let (gap, backoff) = self.clock_after(&feedback);
+        let gap = gap.saturating_sub(answered_at.elapsed());
         let hand_on = self.hand_on.lock().expect("hand-on lock poisoned").take();
         let records = commit.records.len();
         let url = commit.state.as_ref().map(|s| s.url.clone());
