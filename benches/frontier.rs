@@ -5,6 +5,13 @@
 //! shape). Batches hold 1,000 URLs. `grouped` (the default) gives each batch one host,
 //! as a page's links or a sitemap's entries mostly are; `spread` gives each URL of a
 //! batch another host, the worst case for per-host segments.
+//!
+//! Memory is measured with the binary's allocator and its settings (the same module).
+
+// The binary's allocator module; its unit test is run with the binary's tests.
+#[path = "../src/allocator.rs"]
+#[allow(unused_imports)]
+mod allocator;
 
 use std::process::Command;
 use std::time::Instant;
@@ -68,6 +75,7 @@ fn scan(dir: &str) {
 }
 
 fn main() {
+    allocator::tune();
     if std::env::args().nth(1).as_deref() == Some("scan") {
         scan(&std::env::args().nth(2).unwrap());
         return;

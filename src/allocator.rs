@@ -91,16 +91,6 @@ pub fn tune() {
 mod tests {
     use super::*;
 
-    /// mimalloc's own default of each option this binary sets, in the release linked.
-    fn default_of(option: &MiOption) -> std::ffi::c_long {
-        match option.env {
-            "MIMALLOC_PURGE_DELAY" => 1000,
-            "MIMALLOC_GENERIC_COLLECT" => 10_000,
-            "MIMALLOC_PAGE_RECLAIM_ON_FREE" => 0,
-            other => panic!("no default known for {other}"),
-        }
-    }
-
     /// The indices name the options they are meant to: each holds that option's
     /// default until `tune` sets it (a renumbering in a later mimalloc fails here).
     #[test]
@@ -112,9 +102,16 @@ mod tests {
             .filter(|option| std::env::var_os(option.env).is_none())
             .collect();
         for option in &options {
+            // mimalloc's own default, in the release linked.
+            let default = match option.env {
+                "MIMALLOC_PURGE_DELAY" => 1000,
+                "MIMALLOC_GENERIC_COLLECT" => 10_000,
+                "MIMALLOC_PAGE_RECLAIM_ON_FREE" => 0,
+                other => panic!("no default known for {other}"),
+            };
             // SAFETY: reads an option.
             let before = unsafe { libmimalloc_sys::mi_option_get(option.index) };
-            assert_eq!(before, default_of(option), "{} before tune", option.env);
+            assert_eq!(before, default, "{} before tune", option.env);
         }
         tune();
         for option in &options {
