@@ -28,7 +28,7 @@ struct MiOption {
 }
 
 /// Give freed memory back to the OS at once (`purge_delay`, index 15 in mimalloc 2
-/// and 3), rather than after 10 ms.
+/// and 3), rather than after mimalloc's delay (10 ms in mimalloc 2, 1 s in 3).
 #[cfg(feature = "mimalloc")]
 const PURGE_AT_ONCE: MiOption = MiOption {
     env: "MIMALLOC_PURGE_DELAY",
@@ -42,8 +42,9 @@ const PURGE_AT_ONCE: MiOption = MiOption {
 /// 10 calls to the allocator's slow path instead of every 10,000 (`generic_collect`),
 /// and never adopting another thread's abandoned page on a free
 /// (`page_reclaim_on_free` -1; adopting them at every free tripled the polite
-/// crawl's RSS), took 12-15 MB off the polite and unthrottled crawls' peak RSS at no
-/// measurable CPU (BENCHMARKS.md, "Memory: mimalloc's thread pages").
+/// crawl's RSS), took about 20 MB off the polite crawl's peak RSS and 12-16 MB off
+/// the unthrottled ones', at no measurable CPU (BENCHMARKS.md, "Memory: mimalloc's
+/// thread pages").
 #[cfg(feature = "mimalloc")]
 const THREAD_PAGES: [MiOption; 2] = [
     MiOption {

@@ -75,9 +75,9 @@ const QUEUE_HOST_LEN: usize = 8;
 /// the size of the frontier's sled leaves (up to 16 entries each), and sled 0.34 keeps
 /// every leaf it reads resident until its cache's access log has counted it: each of
 /// its 256 cache shards counts accesses 64 at a time, so up to 16,384 leaves are
-/// resident uncounted. Reading the first segment of 10,000 hosts held 430 MB with
-/// 64-URL segments and about 60 MB with 16 (BENCHMARKS.md, "The 10-million-URL
-/// frontier's memory"); enqueueing still runs near 300,000 URLs/s.
+/// resident uncounted. Reading the first segment of 10,000 hosts held about 430 MB
+/// with 64-URL segments and about 50 MB with 16 (BENCHMARKS.md, "The 10-million-URL
+/// frontier's memory"); enqueueing still runs at 295,000-360,000 URLs/s.
 pub const SEGMENT_MAX: usize = 16;
 
 /// The schema this build migrates from (see `migrate_from_schema_2`).
