@@ -8,7 +8,9 @@
 //! - `frontier`: host hash (8) + due Unix ms (8, BE) + sequence (8, BE) -> a segment:
 //!   up to [`SEGMENT_MAX`] [`QueueEntry`]s of that host, found by one commit
 //! - `seen`: sequence (8, BE) -> the 64-bit fingerprints (8 bytes each, LE) of the URLs
-//!   a commit made known; read whole into memory on open (the seen set)
+//!   a commit made known; read whole into memory on open (the seen set), with the
+//!   file `seen.snapshot`, which holds the chunks up to `meta.seen_snapshot`
+//!   (`seen_snapshot`)
 //! - `queue`: schema 2's frontier (one [`QueueEntry`] per key), moved into `frontier`
 //!   and `seen` when such a store is opened, then emptied
 //! - `leases`: URL fingerprint -> [`QueueEntry`]; written by versions before leases
@@ -35,7 +37,7 @@
 //! commit writes one `frontier` segment per host it found URLs on and one `seen`
 //! chunk, whatever the number of links; a URL gets its own `urls` entry only when it
 //! is settled. The seen set (64-bit fingerprints, as Heritrix's) lives in memory: about
-//! 10 bytes per URL ever found. Two URLs whose fingerprints collide in 64 bits (odds of
+//! 8.5 bytes per URL ever found (`seen_set`). Two URLs whose fingerprints collide in 64 bits (odds of
 //! about 1 in 370,000 at 10 million URLs) would make the second look already found.
 //!
 //! Loss detection: sled recovers a log that was cut short (a truncated or damaged file)
@@ -67,6 +69,11 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use super::*;
 
 mod commit;
+mod seen_set;
+mod seen_snapshot;
+
+use seen_set::SeenSet;
+use seen_snapshot::SNAPSHOT_FILE;
 
 const QUEUE_HOST_LEN: usize = 8;
 
@@ -109,8 +116,6 @@ pub struct SledStore {
 fn short_fingerprint(fp: &Fingerprint) -> u64 {
     u64::from_le_bytes(fp[..8].try_into().expect("fingerprints are 16 bytes"))
 }
-
-type SeenSet = crate::hashes::HashedSet;
 
 /// Packs short fingerprints into a `seen` chunk.
 fn pack_seen(fps: &[u64]) -> Vec<u8> {
@@ -173,14 +178,16 @@ fn read_watermark(dir: &Path) -> Result<Option<u64>, String> {
 
 impl KnownUrls {
     fn contains(&self, fp: &Fingerprint) -> bool {
-        self.seen.contains(&short_fingerprint(fp))
+        self.seen.contains(short_fingerprint(fp))
     }
 }
 
-/// Most fingerprints one `seen` chunk holds after the chunks are merged on open.
-const SEEN_CHUNK_MERGED: usize = 1 << 16;
-/// Chunks beyond which opening merges them.
+/// Most fingerprints of one `seen` chunk written by the move from schema 2.
+const MIGRATED_SEEN_CHUNK: usize = 1 << 16;
+/// `seen` chunks after the snapshot beyond which opening moves them into a new one.
 const SEEN_CHUNKS_BEFORE_MERGE: usize = 1024;
+/// The `meta` key of the last `seen` key moved into the snapshot (u64 BE).
+const SEEN_SNAPSHOT_KEY: &str = "seen_snapshot";
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).expect("store values always serialize")
@@ -438,7 +445,7 @@ impl SledStore {
             }
         }
         self.frontier.apply_batch(batch)?;
-        for chunk in fps.chunks(SEEN_CHUNK_MERGED) {
+        for chunk in fps.chunks(MIGRATED_SEEN_CHUNK) {
             let seq = self.db.generate_id()?;
             self.seen_log.insert(seq.to_be_bytes(), pack_seen(chunk))?;
         }
@@ -450,62 +457,107 @@ impl SledStore {
         Ok(())
     }
 
-    /// Reads the seen log into memory, merging its chunks when there are many.
+    /// Reads the seen set: the snapshot file, then the seen log's chunks after it.
+    /// When the log has more than [`SEEN_CHUNKS_BEFORE_MERGE`] chunks after the
+    /// snapshot, they are moved into a new snapshot (`seen_snapshot`).
     fn load_seen(&self) -> Result<SeenSet, StoreError> {
-        let corrupt = |key: &[u8], len: usize| StoreError::Corrupt {
+        let damaged = |reason: String| StoreError::Damaged {
+            path: self.dir.display().to_string(),
+            reason,
+        };
+        let corrupt = |key: &[u8], reason: String| StoreError::Corrupt {
             tree: "seen",
             key: format!("{key:?}"),
-            reason: format!("{len} bytes, not a multiple of 8"),
+            reason,
         };
-        // Sized first, so that the set never holds two tables while it grows.
-        let mut fingerprints = 0;
-        let mut chunks = 0;
+        let moved_up_to = match self.meta.get(SEEN_SNAPSHOT_KEY)? {
+            Some(v) => Some(v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| {
+                StoreError::Corrupt {
+                    tree: "meta",
+                    key: SEEN_SNAPSHOT_KEY.into(),
+                    reason: format!("{} bytes, expected 8", v.len()),
+                }
+            })?),
+            None => None,
+        };
+        // Sized first, so that the array never grows while it is read.
+        let mut logged = 0;
         for item in self.seen_log.iter() {
             let (key, value) = item?;
-            if value.len() % 8 != 0 {
-                return Err(corrupt(&key, value.len()));
+            if value.len() % 8 != 0 || key.len() != 8 {
+                return Err(corrupt(
+                    &key,
+                    format!(
+                        "{} bytes, not whole fingerprints under an 8-byte key",
+                        value.len()
+                    ),
+                ));
             }
-            fingerprints += value.len() / 8;
-            chunks += 1;
+            logged += value.len() / 8;
         }
-        let mut seen = SeenSet::with_capacity_and_hasher(fingerprints, Default::default());
+        let snapshot = seen_snapshot::read(&self.dir, logged).map_err(&damaged)?;
+        let covers = snapshot.as_ref().map(|s| s.covers);
+        match (covers, moved_up_to) {
+            (None, Some(moved)) => {
+                return Err(damaged(format!(
+                    "its {SNAPSHOT_FILE} file is missing, but the seen log up to key {moved} was moved into it"
+                )))
+            }
+            (Some(covers), Some(moved)) if covers < moved => {
+                return Err(damaged(format!(
+                    "its {SNAPSHOT_FILE} file covers the seen log up to key {covers}, but the log up to key {moved} was moved into it: it is an older file"
+                )))
+            }
+            _ => {}
+        }
+        let mut all = snapshot.map_or_else(|| Vec::with_capacity(logged), |s| s.fingerprints);
+        let mut chunks_after = 0;
+        let mut last = None;
         for item in self.seen_log.iter() {
-            let (_, value) = item?;
-            seen.extend(
+            let (key, value) = item?;
+            let seq = u64::from_be_bytes(key.as_ref().try_into().expect("checked above"));
+            if covers.is_some_and(|covers| seq <= covers) {
+                // Moved into the snapshot by an open that stopped before removing it.
+                continue;
+            }
+            chunks_after += 1;
+            last = Some(seq);
+            all.extend(
                 value
                     .chunks_exact(8)
                     .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
             );
         }
-        if chunks > SEEN_CHUNKS_BEFORE_MERGE {
-            self.merge_seen_log(&seen)?;
+        let seen = SeenSet::from_unsorted(all);
+        let snapshot_covers = match last {
+            Some(last) if chunks_after > SEEN_CHUNKS_BEFORE_MERGE => {
+                seen_snapshot::write(&self.dir, last, seen.iter()).map_err(|e| StoreError::Io {
+                    path: self.dir.join(SNAPSHOT_FILE).display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                self.meta.insert(SEEN_SNAPSHOT_KEY, &last.to_be_bytes())?;
+                self.db.flush()?;
+                Some(last)
+            }
+            _ => covers,
+        };
+        if let Some(covers) = snapshot_covers {
+            self.remove_seen_chunks_up_to(covers)?;
         }
         Ok(seen)
     }
 
-    /// Rewrites the seen log as few large chunks: the merged chunks go in first, then
-    /// the old ones go, so a merge cut short leaves fingerprints twice, never lost.
-    fn merge_seen_log(&self, seen: &SeenSet) -> Result<(), StoreError> {
-        let Some((last, _)) = self.seen_log.last()? else {
-            return Ok(());
-        };
-        let mut chunk = Vec::with_capacity(SEEN_CHUNK_MERGED * 8);
-        for fp in seen {
-            chunk.extend_from_slice(&fp.to_le_bytes());
-            if chunk.len() == SEEN_CHUNK_MERGED * 8 {
-                let seq = self.db.generate_id()?;
-                self.seen_log
-                    .insert(seq.to_be_bytes(), std::mem::take(&mut chunk))?;
-            }
-        }
-        if !chunk.is_empty() {
-            let seq = self.db.generate_id()?;
-            self.seen_log.insert(seq.to_be_bytes(), chunk)?;
-        }
+    /// Removes the seen log's chunks a snapshot holds, a batch at a time.
+    fn remove_seen_chunks_up_to(&self, covers: u64) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        for (n, key) in self.seen_log.range(..=last).keys().enumerate() {
+        for (n, key) in self
+            .seen_log
+            .range(..=covers.to_be_bytes())
+            .keys()
+            .enumerate()
+        {
             batch.remove(key?);
-            if n % 10_000 == 9_999 {
+            if n % 100 == 99 {
                 self.seen_log.apply_batch(std::mem::take(&mut batch))?;
             }
         }
@@ -532,7 +584,7 @@ impl Store for SledStore {
         for entry in entries {
             let fp = fingerprint(entry.url.as_bytes());
             let short = short_fingerprint(&fp);
-            if known.seen.contains(&short) || !in_batch.insert(short) {
+            if known.seen.contains(short) || !in_batch.insert(short) {
                 continue;
             }
             fresh.push((fp, entry));
@@ -1077,13 +1129,18 @@ mod tests {
     /// Opens a store another handle in this process just closed: sled's background
     /// thread lets go of the directory's lock shortly after the handle is dropped.
     fn reopen(dir: &Path) -> SledStore {
+        open_when_unlocked(dir).unwrap()
+    }
+
+    /// Opens the store in `dir` once the last opener's lock is gone.
+    fn open_when_unlocked(dir: &Path) -> Result<SledStore, StoreError> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             match SledStore::open(dir) {
                 Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
                     std::thread::yield_now()
                 }
-                other => return other.unwrap(),
+                other => return other,
             }
         }
     }
@@ -1535,25 +1592,87 @@ mod tests {
     }
 
     #[test]
-    fn the_seen_set_survives_reopening_and_its_chunks_are_merged() {
+    fn the_seen_set_survives_reopening_and_moves_into_a_snapshot() {
         let dir = tempfile::tempdir().unwrap();
-        let urls: Vec<QueueEntry> = (0..SEEN_CHUNKS_BEFORE_MERGE + 10)
-            .map(|i| entry(&format!("http://h{}.example/{i}", i % 7)))
-            .collect();
-        {
-            let store = reopen(dir.path());
-            for url in &urls {
-                assert_eq!(store.enqueue_new(std::slice::from_ref(url), 1).unwrap(), 1);
-            }
-            store.flush().unwrap();
-        }
+        let (urls, _) = store_with_a_long_seen_log(dir.path());
         let store = reopen(dir.path());
-        assert_eq!(store.seen_log.iter().count(), 1, "one merged chunk");
+        assert_eq!(store.seen_log.iter().count(), 0, "every chunk moved");
+        assert!(dir.path().join(SNAPSHOT_FILE).exists());
+        store
+            .enqueue_new(&[entry("http://h1.example/after")], 2)
+            .unwrap();
         store.flush().unwrap();
         drop(store);
         let store = reopen(dir.path());
+        assert_eq!(store.seen_log.iter().count(), 1, "only what came after");
         assert_eq!(store.enqueue_new(&urls, 2).unwrap(), 0, "all still known");
-        assert_eq!(store.queue_len().unwrap(), urls.len() as u64);
+        assert_eq!(
+            store
+                .enqueue_new(&[entry("http://h1.example/after")], 2)
+                .unwrap(),
+            0
+        );
+        assert_eq!(store.queue_len().unwrap(), urls.len() as u64 + 1);
+    }
+
+    /// A store whose seen log has enough chunks to be moved into a snapshot on its
+    /// next open; the URLs it knows (one chunk each, in order) and the chunks' keys.
+    fn store_with_a_long_seen_log(dir: &Path) -> (Vec<QueueEntry>, Vec<u64>) {
+        let urls: Vec<QueueEntry> = (0..SEEN_CHUNKS_BEFORE_MERGE + 10)
+            .map(|i| entry(&format!("http://h{}.example/{i}", i % 7)))
+            .collect();
+        let store = reopen(dir);
+        for url in &urls {
+            assert_eq!(store.enqueue_new(std::slice::from_ref(url), 1).unwrap(), 1);
+        }
+        store.flush().unwrap();
+        let keys = store.seen_log.iter().keys();
+        let keys = keys.map(|k| u64::from_be_bytes(k.unwrap().as_ref().try_into().unwrap()));
+        (urls, keys.collect())
+    }
+
+    #[test]
+    fn an_open_cut_short_after_the_snapshot_was_written_loses_and_repeats_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (urls, keys) = store_with_a_long_seen_log(dir.path());
+        // As an open would leave it if it stopped between writing the snapshot and
+        // recording it: a snapshot of the first 100 chunks, all chunks still logged.
+        let first_100: Vec<u64> = urls[..100]
+            .iter()
+            .map(|u| short_fingerprint(&fingerprint(u.url.as_bytes())))
+            .collect();
+        seen_snapshot::write(dir.path(), keys[99], first_100.into_iter()).unwrap();
+        let store = reopen(dir.path());
+        assert_eq!(
+            store.seen_log.iter().count(),
+            urls.len() - 100,
+            "the chunks in the snapshot went, too few others to move"
+        );
+        assert_eq!(store.enqueue_new(&urls, 2).unwrap(), 0, "all still known");
+    }
+
+    #[test]
+    fn a_missing_or_older_seen_snapshot_is_reported_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        store_with_a_long_seen_log(dir.path());
+        drop(reopen(dir.path()));
+        let path = dir.path().join(SNAPSHOT_FILE);
+        let kept = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let Err(StoreError::Damaged { reason, .. }) = open_when_unlocked(dir.path()) else {
+            panic!("a store without its snapshot opened");
+        };
+        assert!(reason.contains("seen.snapshot file is missing"), "{reason}");
+        seen_snapshot::write(dir.path(), 3, [1, 2].into_iter()).unwrap();
+        let Err(StoreError::Damaged { reason, .. }) = open_when_unlocked(dir.path()) else {
+            panic!("a store with an older snapshot opened");
+        };
+        assert!(reason.contains("older file"), "{reason}");
+        std::fs::write(&path, kept).unwrap();
+        assert!(
+            open_when_unlocked(dir.path()).is_ok(),
+            "its own snapshot back"
+        );
     }
 
     #[test]
