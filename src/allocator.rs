@@ -61,7 +61,10 @@ mod tests {
     fn tune_sets_the_purge_delay_at_its_index() {
         // SAFETY: reads a constant of the linked library.
         let version = unsafe { libmimalloc_sys::mi_version() };
-        assert!((20_000..30_000).contains(&version), "mimalloc {version}, not 2");
+        assert!(
+            (20_000..30_000).contains(&version),
+            "mimalloc {version}, not 2"
+        );
         if std::env::var_os(PURGE_AT_ONCE.env).is_some() {
             return;
         }

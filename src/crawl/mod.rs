@@ -40,8 +40,10 @@ use scheduler::Scheduler;
 #[cfg(feature = "redis")]
 pub use shared::SharedCrawler;
 
-/// Threads for store calls (the sink's flush may hold one for a while).
-const IO_THREADS: usize = 3;
+/// Threads for quick store calls. One: each thread more that touches the heap kept
+/// about 5 MB of allocator pages in a polite crawl, and these calls are short (the
+/// sink's rounds, which are not, run on the CPU pool).
+const IO_THREADS: usize = 1;
 
 /// How often the sink delivers new records (after a store flush).
 const SINK_INTERVAL: Duration = Duration::from_millis(250);
@@ -165,7 +167,7 @@ pub struct Crawler {
     pub(crate) host_sites: HashMap<String, Arc<Site>>,
     /// CPU work: decoding, hashing, parsing.
     pub(crate) cpu: WorkerPool,
-    /// Quick store calls: leases, host records, sink deliveries.
+    /// Quick store calls: leases, host records, robots.txt copies.
     pub(crate) io: WorkerPool,
     pub(crate) metrics: Arc<Metrics>,
     /// Links already in the store, by their text on the page.
@@ -373,7 +375,7 @@ impl Crawler {
         let sink = Arc::new(std::sync::Mutex::new(sink));
         let (sink_stop_tx, sink_stop_rx) = tokio::sync::watch::channel(false);
         let sink_task = tokio::spawn(run_sink(
-            io,
+            self.cpu.clone(),
             store.clone(),
             sink.clone(),
             sink_stop_rx,
@@ -503,9 +505,11 @@ pub(crate) fn host_sites_of(config: &CrawlConfig) -> HashMap<String, Arc<Site>> 
     host_sites
 }
 
-/// Flushes the store and delivers the outbox every interval, and once more at the end.
+/// Flushes the store and delivers the outbox every interval, and once more at the end,
+/// on the CPU pool: nothing waits for a round, and on the store-call thread a long
+/// flush would hold up leases.
 async fn run_sink(
-    io: WorkerPool,
+    pool: WorkerPool,
     store: Arc<dyn Store>,
     sink: Arc<std::sync::Mutex<Sinks>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -515,7 +519,7 @@ async fn run_sink(
     loop {
         let stopping = *stop.borrow();
         let (store2, sink2) = (store.clone(), sink.clone());
-        let round = io
+        let round = pool
             .run(move || -> Result<u64, CrawlError> {
                 // One flush a round makes the records durable before they are written out;
                 // the offset saved by the drain is made durable by the next round's flush

@@ -320,7 +320,10 @@ impl SledStore {
         let existed = dir.join("db").exists() || dir.join("conf").exists();
         let config = sled::Config::new()
             .path(dir)
-            .cache_capacity(16 * 1024 * 1024)
+            // 4 MB rather than 16: 3-6 MB less RSS in a polite crawl at the same
+            // speed; 1 MB slowed the page commit, which then reads nodes back from disk
+            // (BENCHMARKS.md, "Memory: fewer threads, a smaller sled cache").
+            .cache_capacity(4 * 1024 * 1024)
             .flush_every_ms(Some(500))
             .mode(sled::Mode::HighThroughput);
         // sled panics on some kinds of damage while recovering; that is a damaged
