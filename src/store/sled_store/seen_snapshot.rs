@@ -2,7 +2,7 @@
 //! fingerprints of the `seen` log's chunks up to one key, so that those chunks can
 //! leave the log. Opening a store reads it with plain file reads: the seen log's
 //! chunks, read through sled, stayed resident in sled's cache after they were loaded
-//! (BENCHMARKS.md, "A denser seen set").
+//! (BENCHMARKS.md, "A denser seen set, and the seen snapshot").
 //!
 //! Format (integers little-endian): the magic `NCSEEN01`; the last `seen` key the
 //! snapshot covers (u64); the fingerprints (u64 each, as many as the file's length
