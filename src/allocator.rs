@@ -5,7 +5,7 @@
 //! frees many small strings and DOM nodes; glibc's malloc spent about 15% of the CPU
 //! of a polite crawl), without transparent huge pages (the crate's `no_thp` feature:
 //! with them, mimalloc's arenas doubled the peak RSS), giving freed memory back to the
-//! OS at once. mimalloc 3 (libmimalloc-sys's default) kept 7-20 MB more of a polite or
+//! OS at once. mimalloc 3 (libmimalloc-sys's default) kept 7-21 MB more of a polite or
 //! article crawl resident at the same speed, even with its thread-page options tuned
 //! (BENCHMARKS.md, "Memory: mimalloc 2"). Built without it (`--no-default-features`):
 //! the system allocator, which heap profilers can follow, limited to two arenas; less
