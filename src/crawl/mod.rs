@@ -41,7 +41,7 @@ use scheduler::Scheduler;
 pub use shared::SharedCrawler;
 
 /// Threads for quick store calls. One: each thread more that touches the heap kept
-/// about 5 MB of allocator pages in a polite crawl, and these calls are short (the
+/// 3-5 MB of allocator pages in a polite crawl, and these calls are short (the
 /// sink's rounds, which are not, run on the CPU pool).
 const IO_THREADS: usize = 1;
 
