@@ -11,11 +11,15 @@ use std::sync::LazyLock;
 
 use ::url::Url;
 use chrono_tz::Tz;
-use ego_tree::NodeId;
 use regex::Regex;
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
 
+mod body;
+mod boxes;
+mod text;
+
+use self::text::{element_text, squash};
 use super::dates::parse_date;
 use crate::record::{Article, Image};
 
@@ -51,7 +55,6 @@ static TIME: LazyLock<Selector> = LazyLock::new(|| selector("time[datetime]"));
 static FIGURE: LazyLock<Selector> = LazyLock::new(|| selector("figure"));
 static IMG: LazyLock<Selector> = LazyLock::new(|| selector("img"));
 static FIGCAPTION: LazyLock<Selector> = LazyLock::new(|| selector("figcaption"));
-static LINK: LazyLock<Selector> = LazyLock::new(|| selector("a"));
 
 static LABELLED_DATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -81,9 +84,9 @@ pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) 
     if !require_article && !declared && html.select(&H1).next().is_none() {
         return None;
     }
-    let paragraphs = body_paragraphs(html);
-    let body_chars: usize = paragraphs.iter().map(|(_, p)| p.len()).sum();
-    if !require_article && !declared && (paragraphs.len() < 3 || body_chars < 400) {
+    let found = body::extract_body(html);
+    let paragraphs = found.text.split("\n\n").filter(|p| p.len() >= 80).count();
+    if !require_article && !declared && (paragraphs < 3 || found.text.len() < 400) {
         return None;
     }
     let ld_str = |key: &str| ld.as_ref().and_then(|v| v.get(key)).and_then(text_of);
@@ -95,11 +98,7 @@ pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) 
             .or_else(|| meta.get("twitter:title"))
             .cloned(),
     );
-    let body = paragraphs
-        .iter()
-        .map(|(_, p)| p.as_str())
-        .collect::<Vec<_>>()
-        .join("\n\n");
+    let body = found.text;
     if title.is_none() && body.is_empty() {
         return None;
     }
@@ -177,9 +176,9 @@ pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) 
         .and_then(|h| h.value().attr("lang"))
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty());
-    let images = paragraphs
-        .first()
-        .map(|(container, _)| figures(*container, url))
+    let images = found
+        .container
+        .map(|container| figures(container, url))
         .unwrap_or_default();
 
     Some(Article {
@@ -258,15 +257,6 @@ fn nesting_depth(html: &Html) -> usize {
         }
     }
     deepest
-}
-
-/// Collapses runs of whitespace; trims.
-fn squash(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn element_text(el: ElementRef<'_>) -> String {
-    squash(&el.text().collect::<String>())
 }
 
 /// All text of `<body>`, one text node per line.
@@ -424,7 +414,7 @@ fn byline_authors(html: &Html) -> Vec<String> {
         return found;
     }
     html.select(&BYLINE)
-        .filter(|el| !in_page_chrome(*el) && !NOT_BYLINE.is_match(&class_and_id(*el)))
+        .filter(|el| !in_page_chrome(*el) && !NOT_BYLINE.is_match(&boxes::box_words(*el)))
         .map(element_text)
         .filter(|t| !t.is_empty() && t.len() < 120)
         .map(|t| plausible_names(clean_authors(&t)))
@@ -520,215 +510,6 @@ fn labelled_dates(text: &str, zone: Tz) -> (Option<String>, Option<String>) {
         }
     }
     (published, updated)
-}
-
-/// Share of an element's text that sits inside links.
-fn link_density(el: ElementRef<'_>) -> f64 {
-    let total: usize = el.text().map(str::len).sum();
-    if total == 0 {
-        return 1.0;
-    }
-    let linked: usize = el.select(&LINK).flat_map(|a| a.text()).map(str::len).sum();
-    linked as f64 / total as f64
-}
-
-/// Class and id words of boxes that are not the story.
-static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)comment|footer|sidebar|side-bar|right-rail|related|share|social|promo|newsletter|subscri|signup|sign-up|\bads?\b|ad-unit|advert|sponsor|most-?read|most-?viewed|popular|recommend|trending|nav|menu|breadcrumb|byline|caption|outbrain|taboola|author-bio|\bbio\b|epic|cta|callout|widget|tags|submeta|bottom-of-article|post-footer|read-more|see-also|more-on|standfirst|\bdek\b|article-summary|paywall|donat|support-us")
-        .expect("valid regex")
-});
-/// Class and id words of the story's container.
-static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)article|body|content|entry|main|story|post|text|markup|view_article")
-        .expect("valid regex")
-});
-static BLOCKS: LazyLock<Selector> =
-    LazyLock::new(|| selector("p, h2, h3, h4, blockquote, li, pre"));
-static PARAGRAPHS: LazyLock<Selector> = LazyLock::new(|| selector("p"));
-
-/// Boilerplate lines that sit inside story containers.
-static BOILERPLATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(advertisement|skip advertisement|read more:.*|related:.*|share this:?|image caption,?.*|story continues below.*)$")
-        .expect("valid regex")
-});
-
-/// The words a page uses to name a box: class, id, and the data attributes that
-/// component-based sites name their blocks with.
-fn class_and_id(el: ElementRef<'_>) -> String {
-    let v = el.value();
-    [
-        "class",
-        "id",
-        "data-component",
-        "data-gu-name",
-        "data-testid",
-        "data-qa",
-    ]
-    .iter()
-    .filter_map(|a| v.attr(a))
-    .collect::<Vec<_>>()
-    .join(" ")
-}
-
-/// The story's blocks (paragraphs, subheads, quotes, list items) in document order:
-/// paragraphs vote for their ancestors (parent fully, grandparent half, great-grand-
-/// parent a third), weighted by length and commas and against links and boxes; the
-/// best-scoring element is the story, and its blocks outside boxes are the body.
-fn body_paragraphs(html: &Html) -> Vec<(ElementRef<'_>, String)> {
-    let mut boxes = Boxes::below(None);
-    let mut scores: HashMap<NodeId, (f64, ElementRef<'_>)> = HashMap::new();
-    // Text of the story's paragraphs under each element, for the climb below.
-    let mut story_text: HashMap<NodeId, usize> = HashMap::new();
-    for p in html.select(&PARAGRAPHS) {
-        let text_len: usize = p.text().map(str::len).sum();
-        if text_len < 25 || boxes.ancestors_are_chrome(p) || link_density(p) >= 0.5 {
-            continue;
-        }
-        let text = element_text(p);
-        let base = 1.0 + text.matches(',').count() as f64 + (text.len() as f64 / 100.0).min(3.0);
-        for (level, ancestor) in p.ancestors().filter_map(ElementRef::wrap).enumerate() {
-            if matches!(ancestor.value().name(), "body" | "html") {
-                break;
-            }
-            *story_text.entry(ancestor.id()).or_insert(0) += text.len();
-            if level < 3 {
-                let share = base / (level as f64 + 1.0);
-                scores.entry(ancestor.id()).or_insert((0.0, ancestor)).0 += share;
-            }
-        }
-    }
-    let best = scores
-        .into_values()
-        .map(|(score, el)| {
-            let words = class_and_id(el);
-            let mut weight = 1.0 - link_density(el);
-            if POSITIVE.is_match(&words) {
-                weight *= 1.25;
-            }
-            if NEGATIVE.is_match(&words) {
-                weight *= 0.5;
-            }
-            (score * weight, el)
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    let Some((_, mut container)) = best else {
-        return Vec::new();
-    };
-    // A story split over sibling boxes (a paragraph or three per box, as Arc XP, BBC
-    // and NYT pages do): climb to the ancestor holding clearly more of the story's
-    // text, within the story's <article> when there is one.
-    let text_under = |el: ElementRef<'_>| story_text.get(&el.id()).copied().unwrap_or(0);
-    let mut best_text = text_under(container);
-    let stop_at_article = container
-        .ancestors()
-        .filter_map(ElementRef::wrap)
-        .any(|a| a.value().name() == "article");
-    for ancestor in container.ancestors().filter_map(ElementRef::wrap) {
-        let name = ancestor.value().name();
-        if matches!(name, "body" | "html") || boxes.is_chrome(ancestor) {
-            break;
-        }
-        let text = text_under(ancestor);
-        if text * 4 >= best_text * 5 {
-            container = ancestor;
-            best_text = text;
-        }
-        if stop_at_article && name == "article" {
-            break;
-        }
-    }
-    let mut inside = Boxes::below(Some(container.id()));
-    let mut seen = std::collections::HashSet::new();
-    container
-        .select(&BLOCKS)
-        .filter(|b| {
-            // A block inside another block (a `p` in a `blockquote` or `li`) is taken
-            // with its outer block.
-            !b.ancestors()
-                .filter_map(ElementRef::wrap)
-                .take_while(|a| a.id() != container.id())
-                .any(|a| matches!(a.value().name(), "p" | "blockquote" | "li" | "pre"))
-        })
-        .filter(|b| !inside.ancestors_are_chrome(*b))
-        .filter(|b| {
-            let name = b.value().name();
-            // Link lists and headings of link boxes are chrome; a subhead is not linked.
-            !(name == "li" && link_density(*b) > 0.3) && link_density(*b) < 0.5
-        })
-        .map(|b| (b.value().name() == "p", element_text(b)))
-        .filter(|(_, t)| !t.is_empty() && !BOILERPLATE.is_match(t))
-        // A pull quote or list item repeating a paragraph is dropped; a paragraph
-        // is kept even when the story repeats itself.
-        .filter(|(is_p, t)| seen.insert(t.clone()) || *is_p)
-        .map(|(_, t)| (container, t))
-        .collect()
-}
-
-/// Which elements are page chrome: in a navigation, footer, aside, figure or form, in
-/// a header outside the article, or in a box whose class, id or data attributes say
-/// it is not the story. Remembered per element, so that the many paragraphs of a
-/// page share the walk up their common ancestors.
-struct Boxes {
-    /// Element -> (it or an ancestor is chrome, it or an ancestor is article/main).
-    memo: HashMap<NodeId, (bool, bool)>,
-    /// Only elements below this one count (the story's container).
-    root: Option<NodeId>,
-}
-
-impl Boxes {
-    fn below(root: Option<NodeId>) -> Self {
-        Self {
-            memo: HashMap::new(),
-            root,
-        }
-    }
-
-    /// Whether `el` or one of its ancestors (below the root) is chrome.
-    fn is_chrome(&mut self, el: ElementRef<'_>) -> bool {
-        self.state(el).0
-    }
-
-    /// Whether one of `el`'s ancestors (below the root) is chrome.
-    fn ancestors_are_chrome(&mut self, el: ElementRef<'_>) -> bool {
-        match el.parent().and_then(ElementRef::wrap) {
-            Some(parent) => self.state(parent).0,
-            None => false,
-        }
-    }
-
-    fn state(&mut self, el: ElementRef<'_>) -> (bool, bool) {
-        let mut chain = Vec::new();
-        let mut base = (false, false);
-        let mut current = Some(el);
-        while let Some(c) = current {
-            if let Some(known) = self.memo.get(&c.id()) {
-                base = *known;
-                break;
-            }
-            if self.root == Some(c.id()) {
-                // The root itself is the story: nothing above it counts.
-                base = (false, true);
-                break;
-            }
-            chain.push(c);
-            current = c.parent().and_then(ElementRef::wrap);
-        }
-        for c in chain.into_iter().rev() {
-            let (above_chrome, above_story) = base;
-            let name = c.value().name();
-            let chrome = above_chrome
-                || matches!(
-                    name,
-                    "nav" | "footer" | "aside" | "figure" | "figcaption" | "form"
-                )
-                || (name == "header" && !above_story)
-                || NEGATIVE.is_match(&class_and_id(c));
-            let story = above_story || matches!(name, "article" | "main");
-            base = (chrome, story);
-            self.memo.insert(c.id(), base);
-        }
-        base
-    }
 }
 
 /// Figures near the body: those inside the body's nearest `<article>` ancestor (or

@@ -1,0 +1,343 @@
+//! The story's text: the element whose blocks of prose score highest (readability's
+//! vote of paragraphs for their ancestors, weighted against links and chrome), widened
+//! to the boxes a story is split into, and its blocks without the chrome inside it;
+//! when that finds little, the page's prose wherever it is.
+//!
+//! Invariant: a page with prose outside chrome never yields an empty body; no block
+//! is taken twice; blocks keep the page's order.
+
+use std::collections::HashMap;
+
+use ego_tree::NodeId;
+use scraper::{ElementRef, Html};
+
+use super::boxes::{in_never_story, story_words, Boxes};
+use super::text::{self, Block};
+
+/// Blocks shorter than this (characters other than whitespace) do not vote.
+const MIN_VOTER: usize = 25;
+/// A body shorter than this is checked against the page's prose outside any box.
+const SHORT_BODY: usize = 250;
+
+/// The story's container (where figures are looked for) and its paragraphs.
+pub(super) struct Body<'a> {
+    pub container: Option<ElementRef<'a>>,
+    pub text: String,
+}
+
+/// Readable text per element: characters of blocks that are mostly not links.
+struct Mass {
+    readable: HashMap<NodeId, usize>,
+    /// Readable characters outside boxes of comments.
+    total: usize,
+    /// (all characters, link characters) per element.
+    chars: HashMap<NodeId, (usize, usize)>,
+}
+
+impl Mass {
+    fn of(blocks: &[Block<'_>]) -> Self {
+        let mut readable: HashMap<NodeId, usize> = HashMap::new();
+        let mut chars: HashMap<NodeId, (usize, usize)> = HashMap::new();
+        let mut total = 0;
+        let mut comments = HashMap::new();
+        for b in blocks {
+            let r = if b.link_density() < 0.5 { b.chars } else { 0 };
+            if !in_never_story(b.el, &mut comments) {
+                total += r;
+            }
+            for el in std::iter::once(b.el).chain(b.el.ancestors().filter_map(ElementRef::wrap)) {
+                *readable.entry(el.id()).or_default() += r;
+                let c = chars.entry(el.id()).or_default();
+                c.0 += b.chars;
+                c.1 += b.link_chars;
+            }
+        }
+        Self {
+            readable,
+            chars,
+            total,
+        }
+    }
+
+    fn link_density(&self, el: ElementRef<'_>) -> f64 {
+        match self.chars.get(&el.id()) {
+            Some(&(all, linked)) if all > 0 => linked as f64 / all as f64,
+            _ => 1.0,
+        }
+    }
+
+    fn readable(&self, el: ElementRef<'_>) -> usize {
+        self.readable.get(&el.id()).copied().unwrap_or(0)
+    }
+}
+
+/// Elements that hold one paragraph's text (their parent is the story's box).
+fn paragraph_like(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "li"
+            | "dd"
+            | "dt"
+            | "td"
+            | "th"
+            | "blockquote"
+            | "pre"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "span"
+            | "font"
+            | "b"
+            | "strong"
+            | "em"
+            | "i"
+    )
+}
+
+fn commas(text: &str) -> usize {
+    text.chars()
+        .filter(|c| matches!(c, ',' | '，' | '、' | '،' | '؛' | ';'))
+        .count()
+}
+
+pub(super) fn extract_body(doc: &Html) -> Body<'_> {
+    let root = doc
+        .root_element()
+        .children()
+        .filter_map(ElementRef::wrap)
+        .find(|e| e.value().name() == "body")
+        .unwrap_or_else(|| doc.root_element());
+    let blocks = text::blocks(root);
+    let mass = Mass::of(&blocks);
+    let story = choose_container(&blocks, &mass);
+    let container = story.as_ref().map(|s| s.container);
+    let mut text = String::new();
+    let mut taken = 0;
+    if let Some(story) = &story {
+        let roots = story_roots(story, &blocks, &mass);
+        let kept = story_blocks(&blocks, &mass, &roots);
+        taken = kept.iter().map(|b| b.chars).sum();
+        text = join(&kept);
+    }
+    tracing::debug!(
+        container = ?container.map(|c| (c.value().name(), super::boxes::box_words(c))),
+        taken,
+        total = mass.total,
+        "article body container"
+    );
+    if taken < SHORT_BODY {
+        let wild = wild_blocks(&blocks, &mass);
+        let found: usize = wild.iter().map(|b| b.chars).sum();
+        tracing::debug!(found, "article body: the page's prose outside boxes");
+        if found > taken * 2 {
+            text = join(&wild);
+        }
+    }
+    Body { container, text }
+}
+
+/// The element the page's prose votes for.
+fn choose_container<'a>(blocks: &[Block<'a>], mass: &Mass) -> Option<Story<'a>> {
+    let mut boxes = Boxes::new(None, &mass.readable, mass.total);
+    let mut scores: HashMap<NodeId, (f64, ElementRef<'a>)> = HashMap::new();
+    for b in blocks {
+        if b.chars < MIN_VOTER || b.link_density() >= 0.5 || boxes.is_chrome(b.el) {
+            continue;
+        }
+        let base = 1.0 + commas(&b.text) as f64 + (b.chars as f64 / 100.0).min(3.0);
+        let start = if paragraph_like(b.el.value().name()) {
+            b.el.parent().and_then(ElementRef::wrap)
+        } else {
+            Some(b.el)
+        };
+        let chain = start
+            .into_iter()
+            .flat_map(|s| std::iter::once(s).chain(s.ancestors().filter_map(ElementRef::wrap)));
+        for (level, el) in chain.take(3).enumerate() {
+            if matches!(el.value().name(), "body" | "html") {
+                break;
+            }
+            scores.entry(el.id()).or_insert((0.0, el)).0 += base / (level as f64 + 1.0);
+        }
+    }
+    let weighted: HashMap<NodeId, f64> = scores
+        .values()
+        .map(|&(score, el)| {
+            let weight = (1.0 - mass.link_density(el))
+                * match story_words(el) {
+                    2 => 1.5,
+                    1 => 1.25,
+                    _ => 1.0,
+                };
+            (el.id(), score * weight)
+        })
+        .collect();
+    let (_, mut container) = scores
+        .values()
+        .map(|&(_, el)| (weighted[&el.id()], el))
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    let top = weighted[&container.id()];
+    // A story split over sibling boxes (a paragraph or three per box): climb to the
+    // ancestor holding clearly more of the page's prose, within the story's
+    // <article> when there is one.
+    let mut best = mass.readable(container);
+    let stop_at_article = container
+        .ancestors()
+        .filter_map(ElementRef::wrap)
+        .any(|a| a.value().name() == "article");
+    for ancestor in container.ancestors().filter_map(ElementRef::wrap) {
+        let name = ancestor.value().name();
+        if matches!(name, "body" | "html") || boxes.is_chrome(ancestor) {
+            break;
+        }
+        let readable = mass.readable(ancestor);
+        if readable * 4 >= best * 5 {
+            container = ancestor;
+            best = readable;
+        }
+        if stop_at_article && name == "article" {
+            break;
+        }
+    }
+    Some(Story {
+        container,
+        top,
+        scores: weighted,
+    })
+}
+
+/// The chosen container, its score and every element's score.
+struct Story<'a> {
+    container: ElementRef<'a>,
+    top: f64,
+    scores: HashMap<NodeId, f64>,
+}
+
+/// The container and the siblings that carry the story on (a lead paragraph before
+/// the body's box, a second box after it): siblings that scored a fifth of the
+/// container, or read as prose.
+fn story_roots<'a>(story: &Story<'a>, blocks: &[Block<'a>], mass: &Mass) -> Vec<ElementRef<'a>> {
+    let container = story.container;
+    let Some(parent) = container.parent().and_then(ElementRef::wrap) else {
+        return vec![container];
+    };
+    if matches!(parent.value().name(), "body" | "html") {
+        return vec![container];
+    }
+    let mut boxes = Boxes::new(None, &mass.readable, mass.total);
+    let threshold = (story.top * 0.2).max(10.0);
+    parent
+        .children()
+        .filter_map(ElementRef::wrap)
+        .filter(|sibling| {
+            if sibling.id() == container.id() {
+                return true;
+            }
+            if boxes.is_chrome(*sibling) || mass.readable(*sibling) == 0 {
+                return false;
+            }
+            if story
+                .scores
+                .get(&sibling.id())
+                .is_some_and(|&s| s >= threshold)
+            {
+                return true;
+            }
+            // Prose: a paragraph of some length with few links, or a short one
+            // without links that reads as a sentence.
+            let prose = |b: &Block<'_>| {
+                (b.chars > 80 && b.link_density() < 0.25)
+                    || (b.link_chars == 0 && b.text.contains(". "))
+            };
+            let own: Vec<&Block<'a>> = blocks.iter().filter(|b| within(b.el, *sibling)).collect();
+            !own.is_empty() && own.iter().all(|b| prose(b))
+        })
+        .collect()
+}
+
+/// Whether `el` is `container` or inside it.
+fn within(el: ElementRef<'_>, container: ElementRef<'_>) -> bool {
+    el.id() == container.id() || el.ancestors().any(|a| a.id() == container.id())
+}
+
+/// The blocks under the story's roots that a reader takes for the story.
+fn story_blocks<'a, 'b>(
+    blocks: &'b [Block<'a>],
+    mass: &Mass,
+    roots: &[ElementRef<'a>],
+) -> Vec<&'b Block<'a>> {
+    let mut kept: Vec<&Block<'a>> = Vec::new();
+    for root in roots {
+        let mut boxes = Boxes::new(Some(root.id()), &mass.readable, mass.total);
+        kept.extend(
+            blocks
+                .iter()
+                .filter(|b| within(b.el, *root))
+                .filter(|b| !boxes.is_chrome(b.el))
+                .filter(|b| keep_block(b)),
+        );
+    }
+    // Roots are siblings in document order, and blocks are in document order in each.
+    without_orphan_headings(kept)
+}
+
+/// Prose anywhere on the page outside chrome: the fallback when the container holds
+/// little.
+fn wild_blocks<'a, 'b>(blocks: &'b [Block<'a>], mass: &Mass) -> Vec<&'b Block<'a>> {
+    let mut boxes = Boxes::new(None, &mass.readable, mass.total);
+    let kept: Vec<&Block<'a>> = blocks
+        .iter()
+        .filter(|b| !boxes.is_chrome(b.el))
+        .filter(|b| keep_block(b))
+        .filter(|b| is_heading(b.el.value().name()) || b.chars >= MIN_VOTER)
+        .collect();
+    without_orphan_headings(kept)
+}
+
+fn is_heading(name: &str) -> bool {
+    matches!(name, "h2" | "h3" | "h4" | "h5" | "h6")
+}
+
+/// Whether a block of the story's box is the story's text: not the headline, not a
+/// list of links, not a stock line.
+fn keep_block(b: &Block<'_>) -> bool {
+    let name = b.el.value().name();
+    if name == "h1" {
+        return false;
+    }
+    let density = b.link_density();
+    if matches!(name, "li" | "dd" | "dt" | "td" | "th") && density > 0.3 {
+        return false;
+    }
+    density < 0.5
+}
+
+/// Drops headings whose section kept nothing (the heading of a box of links).
+fn without_orphan_headings<'a, 'b>(kept: Vec<&'b Block<'a>>) -> Vec<&'b Block<'a>> {
+    let mut out: Vec<&Block<'a>> = Vec::with_capacity(kept.len());
+    let mut pending: Vec<&Block<'a>> = Vec::new();
+    for b in kept {
+        if is_heading(b.el.value().name()) {
+            pending.clear();
+            pending.push(b);
+        } else {
+            out.append(&mut pending);
+            out.push(b);
+        }
+    }
+    out
+}
+
+fn join(blocks: &[&Block<'_>]) -> String {
+    let mut out = String::new();
+    for (i, b) in blocks.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if b.after_break { "\n" } else { "\n\n" });
+        }
+        out.push_str(&b.text);
+    }
+    out
+}

@@ -1,0 +1,291 @@
+//! The text a reader sees in a subtree, cut into blocks: a block ends where a
+//! block-level element (or a `<br>`) starts or ends, belongs to the innermost
+//! block-level element that holds it, and knows how much of it is link text.
+//!
+//! Invariant: inline markup never splits a block and never adds a space the page did
+//! not have; what a reader is never shown (scripts, styles, templates, form controls,
+//! elements marked hidden) yields no text.
+
+use ego_tree::NodeRef;
+use scraper::node::Element;
+use scraper::{ElementRef, Node};
+
+/// One run of text between block boundaries.
+#[derive(Debug, Clone)]
+pub(super) struct Block<'a> {
+    /// The innermost block-level element holding the text.
+    pub el: ElementRef<'a>,
+    /// Whitespace collapsed, trimmed, never empty.
+    pub text: String,
+    /// Characters that are not whitespace.
+    pub chars: usize,
+    /// Of those, the ones inside links.
+    pub link_chars: usize,
+    /// Whether a `<br>` (not an element boundary) ended the block before it.
+    pub after_break: bool,
+}
+
+impl Block<'_> {
+    pub fn link_density(&self) -> f64 {
+        self.link_chars as f64 / self.chars.max(1) as f64
+    }
+}
+
+/// Elements whose content is never shown as text.
+pub(super) fn never_text(name: &str) -> bool {
+    matches!(
+        name,
+        "script"
+            | "style"
+            | "noscript"
+            | "template"
+            | "svg"
+            | "math"
+            | "canvas"
+            | "iframe"
+            | "object"
+            | "embed"
+            | "button"
+            | "select"
+            | "option"
+            | "textarea"
+            | "input"
+            | "head"
+            | "title"
+            | "audio"
+            | "video"
+            | "map"
+            | "dialog"
+    )
+}
+
+/// Elements that start and end a block of text.
+pub(super) fn is_block(name: &str) -> bool {
+    matches!(
+        name,
+        "address"
+            | "article"
+            | "aside"
+            | "blockquote"
+            | "body"
+            | "caption"
+            | "center"
+            | "dd"
+            | "details"
+            | "div"
+            | "dl"
+            | "dt"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "form"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "header"
+            | "hgroup"
+            | "hr"
+            | "html"
+            | "legend"
+            | "li"
+            | "main"
+            | "menu"
+            | "nav"
+            | "ol"
+            | "p"
+            | "pre"
+            | "section"
+            | "summary"
+            | "table"
+            | "tbody"
+            | "td"
+            | "tfoot"
+            | "th"
+            | "thead"
+            | "tr"
+            | "ul"
+    )
+}
+
+/// Whether the page hides the element (`hidden`, `display: none`).
+pub(super) fn is_hidden(el: &Element) -> bool {
+    if el.attr("hidden").is_some() {
+        return true;
+    }
+    el.attr("style").is_some_and(|style| {
+        let style: String = style
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        style.contains("display:none") || style.contains("visibility:hidden")
+    })
+}
+
+enum Step<'a> {
+    Open(NodeRef<'a, Node>),
+    Close(ElementRef<'a>, bool),
+}
+
+/// The blocks of `root`'s subtree in document order (an iterative walk: deep pages
+/// cost no stack).
+pub(super) fn blocks(root: ElementRef<'_>) -> Vec<Block<'_>> {
+    let mut out = Vec::new();
+    let mut owners = vec![root];
+    let mut run = Run::default();
+    let mut stack = vec![Step::Open(*root)];
+    let mut links = 0usize;
+    while let Some(step) = stack.pop() {
+        match step {
+            Step::Open(node) => match node.value() {
+                Node::Text(text) => run.push(text, links > 0),
+                Node::Element(el) => {
+                    let name = el.name();
+                    if node.id() != root.id() && (never_text(name) || is_hidden(el)) {
+                        continue;
+                    }
+                    if name == "br" {
+                        run.flush(owners[owners.len() - 1], &mut out);
+                        run.after_break = true;
+                        continue;
+                    }
+                    let Some(element) = ElementRef::wrap(node) else {
+                        continue;
+                    };
+                    let block = node.id() != root.id() && is_block(name);
+                    if block {
+                        run.flush(owners[owners.len() - 1], &mut out);
+                        owners.push(element);
+                    }
+                    if name == "a" {
+                        links += 1;
+                    }
+                    stack.push(Step::Close(element, block));
+                    stack.extend(node.children().rev().map(Step::Open));
+                }
+                _ => {}
+            },
+            Step::Close(element, block) => {
+                if element.value().name() == "a" {
+                    links = links.saturating_sub(1);
+                }
+                if block {
+                    run.flush(element, &mut out);
+                    owners.pop();
+                }
+            }
+        }
+    }
+    run.flush(root, &mut out);
+    out
+}
+
+/// The text gathered since the last block boundary.
+#[derive(Default)]
+struct Run {
+    text: String,
+    link_chars: usize,
+    after_break: bool,
+}
+
+impl Run {
+    fn push(&mut self, text: &str, in_link: bool) {
+        self.text.push_str(text);
+        if in_link {
+            self.link_chars += text.chars().filter(|c| !c.is_whitespace()).count();
+        }
+    }
+
+    fn flush<'a>(&mut self, owner: ElementRef<'a>, out: &mut Vec<Block<'a>>) {
+        let text = squash(&self.text);
+        self.text.clear();
+        let link_chars = std::mem::take(&mut self.link_chars);
+        let after_break = std::mem::take(&mut self.after_break);
+        if text.is_empty() {
+            return;
+        }
+        let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+        out.push(Block {
+            el: owner,
+            text,
+            chars,
+            link_chars: link_chars.min(chars),
+            after_break,
+        });
+    }
+}
+
+/// Collapses runs of whitespace; trims.
+pub(super) fn squash(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// An element's text, whitespace collapsed (inline: no block boundaries).
+pub(super) fn element_text(el: ElementRef<'_>) -> String {
+    squash(&el.text().collect::<String>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scraper::{Html, Selector};
+
+    fn texts(html: &str) -> Vec<(String, String, usize, bool)> {
+        let doc = Html::parse_document(html);
+        let body = doc
+            .select(&Selector::parse("body").unwrap())
+            .next()
+            .unwrap();
+        blocks(body)
+            .into_iter()
+            .map(|b| {
+                (
+                    b.el.value().name().to_string(),
+                    b.text,
+                    b.link_chars,
+                    b.after_break,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn inline_markup_joins_and_blocks_split() {
+        let got = texts(
+            "<body><div>Lead <b>bold</b>er text<p>A <a href=/x>link</a> here</p>tail<br>next line</div>\
+             <script>var x = 1;</script><p hidden>secret</p><p style='display: none'>gone</p></body>",
+        );
+        assert_eq!(
+            got,
+            [
+                ("div".into(), "Lead bolder text".into(), 0, false),
+                ("p".into(), "A link here".into(), 4, false),
+                ("div".into(), "tail".into(), 0, false),
+                ("div".into(), "next line".into(), 0, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_needs_no_stack() {
+        let page = format!(
+            "<body>{}deep{}</body>",
+            "<span>".repeat(20_000),
+            "</span>".repeat(20_000)
+        );
+        let got = texts(&page);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1, "deep");
+    }
+}
