@@ -118,9 +118,14 @@ pub(super) fn extract_body(doc: &Html) -> Body<'_> {
     let mut taken = 0;
     if let Some(story) = &story {
         let roots = story_roots(story, &blocks, &mass);
-        let kept = story_blocks(&blocks, &mass, &roots);
-        taken = kept.iter().map(|b| b.chars).sum();
-        text = join(&kept);
+        let mut kept = story_blocks(&blocks, &mass, &roots);
+        let lead = lead_blocks(&blocks, &mass, &kept);
+        if !lead.is_empty() {
+            kept.splice(0..0, lead);
+        }
+        let kept = without_orphan_headings(&blocks, kept);
+        taken = kept.iter().map(|&i| blocks[i].chars).sum();
+        text = join(&blocks, &kept);
     }
     tracing::debug!(
         container = ?container.map(|c| (c.value().name(), super::boxes::box_words(c))),
@@ -129,11 +134,11 @@ pub(super) fn extract_body(doc: &Html) -> Body<'_> {
         "article body container"
     );
     if taken < SHORT_BODY {
-        let wild = wild_blocks(&blocks, &mass);
-        let found: usize = wild.iter().map(|b| b.chars).sum();
+        let wild = without_orphan_headings(&blocks, wild_blocks(&blocks, &mass));
+        let found: usize = wild.iter().map(|&i| blocks[i].chars).sum();
         tracing::debug!(found, "article body: the page's prose outside boxes");
         if found > taken * 2 {
-            text = join(&wild);
+            text = join(&blocks, &wild);
         }
     }
     Body { container, text }
@@ -263,38 +268,55 @@ fn within(el: ElementRef<'_>, container: ElementRef<'_>) -> bool {
     el.id() == container.id() || el.ancestors().any(|a| a.id() == container.id())
 }
 
-/// The blocks under the story's roots that a reader takes for the story.
-fn story_blocks<'a, 'b>(
-    blocks: &'b [Block<'a>],
-    mass: &Mass,
-    roots: &[ElementRef<'a>],
-) -> Vec<&'b Block<'a>> {
-    let mut kept: Vec<&Block<'a>> = Vec::new();
+/// The blocks under the story's roots that a reader takes for the story, by index.
+fn story_blocks(blocks: &[Block<'_>], mass: &Mass, roots: &[ElementRef<'_>]) -> Vec<usize> {
+    let mut kept = Vec::new();
     for root in roots {
         let mut boxes = Boxes::new(Some(root.id()), &mass.readable, mass.total);
         kept.extend(
-            blocks
-                .iter()
-                .filter(|b| within(b.el, *root))
-                .filter(|b| !boxes.is_chrome(b.el))
-                .filter(|b| keep_block(b)),
+            (0..blocks.len())
+                .filter(|&i| within(blocks[i].el, *root))
+                .filter(|&i| !boxes.is_chrome(blocks[i].el))
+                .filter(|&i| keep_block(&blocks[i])),
         );
     }
-    // Roots are siblings in document order, and blocks are in document order in each.
-    without_orphan_headings(kept)
+    // Roots are siblings in document order, and so are the blocks of each.
+    kept
+}
+
+/// The lead: prose between the headline and the story's first block (a standfirst in
+/// the article's header, a teaser box above the body's box), outside chrome.
+fn lead_blocks(blocks: &[Block<'_>], mass: &Mass, kept: &[usize]) -> Vec<usize> {
+    let Some(&first) = kept.first() else {
+        return Vec::new();
+    };
+    let Some(headline) = (0..first)
+        .rev()
+        .find(|&i| blocks[i].el.value().name() == "h1")
+    else {
+        return Vec::new();
+    };
+    let mut boxes = Boxes::new(None, &mass.readable, mass.total);
+    (headline + 1..first)
+        .filter(|&i| {
+            let b = &blocks[i];
+            b.chars >= MIN_VOTER
+                && b.link_density() < 0.25
+                && !is_heading(b.el.value().name())
+                && !boxes.is_chrome(b.el)
+        })
+        .collect()
 }
 
 /// Prose anywhere on the page outside chrome: the fallback when the container holds
 /// little.
-fn wild_blocks<'a, 'b>(blocks: &'b [Block<'a>], mass: &Mass) -> Vec<&'b Block<'a>> {
+fn wild_blocks(blocks: &[Block<'_>], mass: &Mass) -> Vec<usize> {
     let mut boxes = Boxes::new(None, &mass.readable, mass.total);
-    let kept: Vec<&Block<'a>> = blocks
-        .iter()
-        .filter(|b| !boxes.is_chrome(b.el))
-        .filter(|b| keep_block(b))
-        .filter(|b| is_heading(b.el.value().name()) || b.chars >= MIN_VOTER)
-        .collect();
-    without_orphan_headings(kept)
+    (0..blocks.len())
+        .filter(|&i| !boxes.is_chrome(blocks[i].el))
+        .filter(|&i| keep_block(&blocks[i]))
+        .filter(|&i| is_heading(blocks[i].el.value().name()) || blocks[i].chars >= MIN_VOTER)
+        .collect()
 }
 
 fn is_heading(name: &str) -> bool {
@@ -302,7 +324,7 @@ fn is_heading(name: &str) -> bool {
 }
 
 /// Whether a block of the story's box is the story's text: not the headline, not a
-/// list of links, not a stock line.
+/// list of links.
 fn keep_block(b: &Block<'_>) -> bool {
     let name = b.el.value().name();
     if name == "h1" {
@@ -316,28 +338,28 @@ fn keep_block(b: &Block<'_>) -> bool {
 }
 
 /// Drops headings whose section kept nothing (the heading of a box of links).
-fn without_orphan_headings<'a, 'b>(kept: Vec<&'b Block<'a>>) -> Vec<&'b Block<'a>> {
-    let mut out: Vec<&Block<'a>> = Vec::with_capacity(kept.len());
-    let mut pending: Vec<&Block<'a>> = Vec::new();
-    for b in kept {
-        if is_heading(b.el.value().name()) {
+fn without_orphan_headings(blocks: &[Block<'_>], kept: Vec<usize>) -> Vec<usize> {
+    let mut out = Vec::with_capacity(kept.len());
+    let mut pending = Vec::new();
+    for i in kept {
+        if is_heading(blocks[i].el.value().name()) {
             pending.clear();
-            pending.push(b);
+            pending.push(i);
         } else {
             out.append(&mut pending);
-            out.push(b);
+            out.push(i);
         }
     }
     out
 }
 
-fn join(blocks: &[&Block<'_>]) -> String {
+fn join(blocks: &[Block<'_>], kept: &[usize]) -> String {
     let mut out = String::new();
-    for (i, b) in blocks.iter().enumerate() {
-        if i > 0 {
-            out.push_str(if b.after_break { "\n" } else { "\n\n" });
+    for (n, &i) in kept.iter().enumerate() {
+        if n > 0 {
+            out.push_str(if blocks[i].after_break { "\n" } else { "\n\n" });
         }
-        out.push_str(&b.text);
+        out.push_str(&blocks[i].text);
     }
     out
 }

@@ -18,7 +18,7 @@ use scraper::ElementRef;
 /// related links, metadata lines, captions, advertising, consent and sign-up boxes.
 static CHROME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)comment|disqus|respond|replies|\breply\b|discussion",
+        r"(?i)comment(?:[^a]|$)|disqus|respond|replies|\breply\b|discussion",
         r"|related|share|sharing|social|follow-us|newsletter|subscri|signup|sign-up|\blogin\b|register",
         r"|cookie|consent|gdpr|privacy-notice|banner|popup|pop-up|modal|overlay",
         r"|\bads?\b|\bad[-_]|[-_]ads?\b|advert|adsense|adsbygoogle|sponsor|promo|\bcta\b|taboola|outbrain",
@@ -35,14 +35,19 @@ static CHROME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// Words of layout boxes that may also wrap the whole page (`has-sidebar`,
 /// `menu-open`): chrome only when they do not hold most of the page's text.
 static LAYOUT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)sidebar|side-bar|\bside\b|rail|\bnav|navbar|navigation|menu|header|masthead|footer|\bextra\b|aside")
+    Regex::new(r"(?i)sidebar|side-bar|\bside\b|rail|\bnav|navbar|navigation|menu|masthead|footer|\bextra\b|aside")
         .expect("valid regex")
 });
+
+/// Words of a header: the page's (chrome) or, inside an `<article>` or `<main>`, the
+/// story's own (its headline, lead, byline).
+static HEADER_WORDS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)header|\bhead\b|heading").expect("valid regex"));
 
 /// Words of boxes that never hold the story, however much text they hold: comments,
 /// consent and cookie notices, pop-ups.
 static NEVER_STORY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)comment|disqus|respond|replies|discussion|cookie|consent|gdpr|popup|pop-up|popmake|modal|lightbox")
+    Regex::new(r"(?i)comment(?:[^a]|$)|disqus|respond|replies|discussion|cookie|consent|gdpr|popup|pop-up|popmake|modal")
         .expect("valid regex")
 });
 
@@ -89,6 +94,9 @@ pub(super) fn box_words(el: ElementRef<'_>) -> String {
             if (cms_post && TAXONOMY_TOKEN.is_match(token)) || STATE_TOKEN.is_match(token) {
                 continue;
             }
+            // A BEM modifier says how a box looks or what it has beside it
+            // (`Section--Ads`), not what it is.
+            let token = token.split("--").next().unwrap_or(token);
             words.push_str(token);
             words.push(' ');
         }
@@ -148,7 +156,7 @@ pub(super) fn verdict(el: ElementRef<'_>, in_story: bool) -> Verdict {
     if CHROME_WORDS.is_match(&words) {
         return Verdict::Chrome;
     }
-    if LAYOUT_WORDS.is_match(&words) {
+    if LAYOUT_WORDS.is_match(&words) || (!in_story && HEADER_WORDS.is_match(&words)) {
         return Verdict::Chrome;
     }
     Verdict::Plain

@@ -98,7 +98,7 @@ pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) 
             .or_else(|| meta.get("twitter:title"))
             .cloned(),
     );
-    let body = found.text;
+    let body = fuller_structured_body(found.text, ld.as_ref());
     if title.is_none() && body.is_empty() {
         return None;
     }
@@ -194,6 +194,39 @@ pub fn extract_article(html: &Html, url: &Url, zone: Tz, require_article: bool) 
         language,
         ..Article::default()
     })
+}
+
+/// The body the page's structured data gives (`articleBody`), when the page shows
+/// less of it than that: a story cut by a paywall or split over pages, or prose the
+/// page builds with scripts. Only when the two agree (the page's longest paragraph
+/// begins a passage of the structured text), so that a stale or foreign `articleBody` is never taken.
+fn fuller_structured_body(shown: String, ld: Option<&Value>) -> String {
+    let Some(structured) = ld
+        .and_then(|v| v.get("articleBody"))
+        .and_then(Value::as_str)
+    else {
+        return shown;
+    };
+    let structured = if structured.contains('<') {
+        element_text(Html::parse_fragment(structured).root_element())
+    } else {
+        squash(structured)
+    };
+    let count = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
+    if count(&structured) * 10 <= count(&shown) * 11 {
+        return shown;
+    }
+    // The page's longest paragraph, or its opening, is in the structured text.
+    let longest = shown
+        .split("\n\n")
+        .max_by_key(|p| p.len())
+        .unwrap_or_default();
+    let opening: String = longest.chars().take(60).collect();
+    if shown.is_empty() || structured.contains(&opening) {
+        structured
+    } else {
+        shown
+    }
 }
 
 /// The headline: the page's own `<h1>` when a title in its metadata (or `<title>`)
