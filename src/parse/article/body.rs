@@ -12,6 +12,7 @@ use ego_tree::NodeId;
 use scraper::{ElementRef, Html};
 
 use super::boxes::{in_never_story, story_words, Boxes};
+use super::stock;
 use super::text::{self, Block};
 
 /// Blocks shorter than this (characters other than whitespace) do not vote.
@@ -123,7 +124,7 @@ pub(super) fn extract_body(doc: &Html) -> Body<'_> {
         if !lead.is_empty() {
             kept.splice(0..0, lead);
         }
-        let kept = without_orphan_headings(&blocks, kept);
+        let kept = without_orphan_headings(&blocks, without_related(&blocks, &mass, kept));
         taken = kept.iter().map(|&i| blocks[i].chars).sum();
         text = join(&blocks, &kept);
     }
@@ -134,7 +135,8 @@ pub(super) fn extract_body(doc: &Html) -> Body<'_> {
         "article body container"
     );
     if taken < SHORT_BODY {
-        let wild = without_orphan_headings(&blocks, wild_blocks(&blocks, &mass));
+        let wild = wild_blocks(&blocks, &mass);
+        let wild = without_orphan_headings(&blocks, without_related(&blocks, &mass, wild));
         let found: usize = wild.iter().map(|&i| blocks[i].chars).sum();
         tracing::debug!(found, "article body: the page's prose outside boxes");
         if found > taken * 2 {
@@ -334,7 +336,53 @@ fn keep_block(b: &Block<'_>) -> bool {
     if matches!(name, "li" | "dd" | "dt" | "td" | "th") && density > 0.3 {
         return false;
     }
-    density < 0.5
+    density < 0.5 && !stock::is_filing_or_credit(&b.text, b.chars)
+}
+
+/// Drops the boxes of other stories a story's box holds: from a heading (or short
+/// line) that opens one ("Related", "Lesen Sie auch"), the rest of that heading's
+/// box when the box is small beside the story; when the heading sits in the story's
+/// own box, the links and short lines right after it.
+fn without_related(blocks: &[Block<'_>], mass: &Mass, kept: Vec<usize>) -> Vec<usize> {
+    let story: usize = kept.iter().map(|&i| blocks[i].chars).sum();
+    let mut out = Vec::with_capacity(kept.len());
+    let mut skip_box: Option<ElementRef<'_>> = None;
+    let mut skip_links = false;
+    for i in kept {
+        let b = &blocks[i];
+        if let Some(boxed) = skip_box {
+            if within(b.el, boxed) {
+                continue;
+            }
+            skip_box = None;
+        }
+        if skip_links {
+            let link_like = b.link_density() >= 0.3 || b.chars < 40 || b.el.value().name() == "li";
+            if link_like && !is_heading(b.el.value().name()) {
+                continue;
+            }
+            skip_links = false;
+        }
+        if stock::opens_related(&b.text, b.chars) {
+            let heading = is_heading(b.el.value().name());
+            let start = if heading || b.el.value().name() == "p" {
+                b.el.parent().and_then(ElementRef::wrap)
+            } else {
+                Some(b.el)
+            };
+            let boxed = start
+                .into_iter()
+                .flat_map(|s| std::iter::once(s).chain(s.ancestors().filter_map(ElementRef::wrap)))
+                .find(|a| mass.readable(*a) > b.chars);
+            match boxed {
+                Some(boxed) if mass.readable(boxed) * 3 < story => skip_box = Some(boxed),
+                _ => skip_links = true,
+            }
+            continue;
+        }
+        out.push(i);
+    }
+    out
 }
 
 /// Drops headings whose section kept nothing (the heading of a box of links).

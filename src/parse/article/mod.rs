@@ -17,6 +17,7 @@ use serde_json::Value;
 
 mod body;
 mod boxes;
+mod stock;
 mod text;
 
 use self::text::{element_text, squash};

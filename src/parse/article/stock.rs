@@ -1,0 +1,109 @@
+//! Stock lines: the words pages put around a story rather than in it, in the
+//! languages news is written in most: headings of boxes of other stories ("Related",
+//! "Lesen Sie auch", "À lire aussi"), posting and update lines, credit lines.
+//!
+//! Invariant: each test reads a line's own text only (no page, no site), matches
+//! whole phrases at the start of the line, and holds only for short lines, so that a
+//! sentence of the story that happens to start the same way is kept.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Headings that open a box of other stories or of the page's services.
+static RELATED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)^(?:",
+        // English
+        r"related|read (?:more|also|next)|also read|more (?:from|on|about|stories|news|in)|you (?:may|might) (?:also )?(?:like|be interested)",
+        r"|recommended|most (?:read|popular|viewed|shared)|popular|trending|see also|don't miss|latest (?:news|stories|posts)|further reading",
+        r"|share (?:this|on)|about the author|more like this|top stories|editor's picks",
+        // German
+        r"|lesen sie (?:auch|mehr|weiter)|weiterlesen|mehr (?:zum thema|zu diesem thema|dazu|aus|artikel|news|nachrichten)|(?:das|dies) könnte (?:sie|dich) (?:auch )?interessieren",
+        r"|auch interessant|ebenfalls interessant|ähnliche (?:beiträge|artikel|themen)|verwandte (?:beiträge|artikel|themen)|weitere (?:artikel|beiträge|nachrichten|meldungen|themen)",
+        r"|schon gelesen|meistgelesen|meist gelesen|beliebte (?:beiträge|artikel)|über den autor|zum weiterlesen|aktuelle (?:berichte|beiträge|artikel|nachrichten)",
+        r"|passend dazu|auch spannend|empfehlungen|top-?themen|artikel teilen|beitrag teilen|diesen (?:artikel|beitrag) teilen",
+        // French, Spanish, Italian, Portuguese, Polish, Dutch
+        r"|(?:à )?lire (?:aussi|également)|sur le même (?:sujet|thème)|articles? similaires|voir aussi|les plus lus|à voir aussi|(?:audios et )?vidéos sur le sujet|dans la même rubrique",
+        r"|lee (?:también|además)|te puede interesar|noticias relacionadas|(?:lo )?más (?:leíd[oa]s|visto)|también te puede interesar|relacionad[oa]s",
+        r"|leggi anche|articoli correlati|potrebbe interessarti|leia também|veja também|notícias relacionadas",
+        r"|czytaj (?:także|też|również)|zobacz (?:też|także|również)|polecane|lees ook|gerelateerde",
+        r")\b",
+    ))
+    .expect("valid regex")
+});
+
+/// Lines that say when or under what a post was filed, not what it says.
+static FILED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)^(?:this (?:entry|post) was (?:posted|published)|posted (?:on|in|by)|published (?:on|in)|filed under|tags?:|tagged|categor(?:y|ies):",
+        r"|last (?:updated|modified)|updated:?\s|dieser (?:eintrag|beitrag) wurde|erstellt am|veröffentlicht (?:am|:)|aktualisiert(?: am)?:?\s|zuletzt aktualisiert|schlagwörter|kategorien?:",
+        r"|publié le|mis à jour le|publicado (?:el|:)|actualizado (?:el|:)|opublikowano|aktualizacja",
+        r")",
+    ))
+    .expect("valid regex")
+});
+
+/// Credit and caption lines: who took a picture, where a text comes from.
+static CREDIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:foto|fotos|photo|photos|bild|bilder|image|credits?|crédits?(?: photos?)?|quelle|source|abbildung|copyright|©|\(c\))\s*:")
+        .expect("valid regex")
+});
+
+/// A heading or short line that opens a box of other stories.
+pub(super) fn opens_related(text: &str, chars: usize) -> bool {
+    chars <= 60 && RELATED.is_match(text.trim_start_matches(|c: char| !c.is_alphanumeric()))
+}
+
+/// A short line about the post, not of it: filing and update lines, credit lines.
+pub(super) fn is_filing_or_credit(text: &str, chars: usize) -> bool {
+    chars <= 120 && (FILED.is_match(text) || CREDIT.is_match(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chars(t: &str) -> usize {
+        t.chars().filter(|c| !c.is_whitespace()).count()
+    }
+
+    #[test]
+    fn related_headings_in_several_languages() {
+        for heading in [
+            "Related articles",
+            "Lesen Sie auch",
+            "Das könnte Sie auch interessieren!",
+            "À lire aussi",
+            "Noticias relacionadas",
+            "Czytaj także:",
+            "» Weiterlesen:",
+        ] {
+            assert!(opens_related(heading, chars(heading)), "{heading}");
+        }
+        for line in [
+            "Relatedness is what the study measured, in eleven cohorts of patients who were followed for years.",
+            "Popularity",
+            "The minister said more from the fund would follow.",
+        ] {
+            assert!(!opens_related(line, chars(line)), "{line}");
+        }
+    }
+
+    #[test]
+    fn filing_and_credit_lines() {
+        for line in [
+            "This entry was posted in News",
+            "Erstellt am Dienstag 6. Mai 2014",
+            "Foto: dpa",
+            "Quelle: Landesregierung",
+            "Aktualisiert: 03.04.2020",
+        ] {
+            assert!(is_filing_or_credit(line, chars(line)), "{line}");
+        }
+        assert!(!is_filing_or_credit(
+            "Posted letters took weeks to arrive.",
+            30
+        ));
+    }
+}
