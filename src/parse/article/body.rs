@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use ego_tree::NodeId;
 use scraper::{ElementRef, Html};
 
-use super::boxes::{in_never_story, story_words, Boxes};
+use super::boxes::{story_words, Boxes};
 use super::stock;
-use super::text::{self, Block};
+use super::text::{self, Block, Mass};
 
 /// Blocks shorter than this (characters other than whitespace) do not vote.
 const MIN_VOTER: usize = 25;
@@ -24,52 +24,6 @@ const SHORT_BODY: usize = 250;
 pub(super) struct Body<'a> {
     pub container: Option<ElementRef<'a>>,
     pub text: String,
-}
-
-/// Readable text per element: characters of blocks that are mostly not links.
-struct Mass {
-    readable: HashMap<NodeId, usize>,
-    /// Readable characters outside boxes of comments.
-    total: usize,
-    /// (all characters, link characters) per element.
-    chars: HashMap<NodeId, (usize, usize)>,
-}
-
-impl Mass {
-    fn of(blocks: &[Block<'_>]) -> Self {
-        let mut readable: HashMap<NodeId, usize> = HashMap::new();
-        let mut chars: HashMap<NodeId, (usize, usize)> = HashMap::new();
-        let mut total = 0;
-        let mut comments = HashMap::new();
-        for b in blocks {
-            let r = if b.link_density() < 0.5 { b.chars } else { 0 };
-            if !in_never_story(b.el, &mut comments) {
-                total += r;
-            }
-            for el in std::iter::once(b.el).chain(b.el.ancestors().filter_map(ElementRef::wrap)) {
-                *readable.entry(el.id()).or_default() += r;
-                let c = chars.entry(el.id()).or_default();
-                c.0 += b.chars;
-                c.1 += b.link_chars;
-            }
-        }
-        Self {
-            readable,
-            chars,
-            total,
-        }
-    }
-
-    fn link_density(&self, el: ElementRef<'_>) -> f64 {
-        match self.chars.get(&el.id()) {
-            Some(&(all, linked)) if all > 0 => linked as f64 / all as f64,
-            _ => 1.0,
-        }
-    }
-
-    fn readable(&self, el: ElementRef<'_>) -> usize {
-        self.readable.get(&el.id()).copied().unwrap_or(0)
-    }
 }
 
 /// Elements that hold one paragraph's text (their parent is the story's box).
@@ -148,7 +102,7 @@ pub(super) fn extract_body(doc: &Html) -> Body<'_> {
 
 /// The element the page's prose votes for.
 fn choose_container<'a>(blocks: &[Block<'a>], mass: &Mass) -> Option<Story<'a>> {
-    let mut boxes = Boxes::new(None, &mass.readable, mass.total);
+    let mut boxes = Boxes::new(None, mass);
     let mut scores: HashMap<NodeId, (f64, ElementRef<'a>)> = HashMap::new();
     for b in blocks {
         if b.chars < MIN_VOTER || b.link_density() >= 0.5 || boxes.is_chrome(b.el) {
@@ -234,7 +188,7 @@ fn story_roots<'a>(story: &Story<'a>, blocks: &[Block<'a>], mass: &Mass) -> Vec<
     if matches!(parent.value().name(), "body" | "html") {
         return vec![container];
     }
-    let mut boxes = Boxes::new(None, &mass.readable, mass.total);
+    let mut boxes = Boxes::new(None, mass);
     let threshold = (story.top * 0.2).max(10.0);
     parent
         .children()
@@ -274,7 +228,7 @@ fn within(el: ElementRef<'_>, container: ElementRef<'_>) -> bool {
 fn story_blocks(blocks: &[Block<'_>], mass: &Mass, roots: &[ElementRef<'_>]) -> Vec<usize> {
     let mut kept = Vec::new();
     for root in roots {
-        let mut boxes = Boxes::new(Some(root.id()), &mass.readable, mass.total);
+        let mut boxes = Boxes::new(Some(root.id()), mass);
         kept.extend(
             (0..blocks.len())
                 .filter(|&i| within(blocks[i].el, *root))
@@ -298,7 +252,7 @@ fn lead_blocks(blocks: &[Block<'_>], mass: &Mass, kept: &[usize]) -> Vec<usize> 
     else {
         return Vec::new();
     };
-    let mut boxes = Boxes::new(None, &mass.readable, mass.total);
+    let mut boxes = Boxes::new(None, mass);
     (headline + 1..first)
         .filter(|&i| {
             let b = &blocks[i];
@@ -313,7 +267,7 @@ fn lead_blocks(blocks: &[Block<'_>], mass: &Mass, kept: &[usize]) -> Vec<usize> 
 /// Prose anywhere on the page outside chrome: the fallback when the container holds
 /// little.
 fn wild_blocks(blocks: &[Block<'_>], mass: &Mass) -> Vec<usize> {
-    let mut boxes = Boxes::new(None, &mass.readable, mass.total);
+    let mut boxes = Boxes::new(None, mass);
     (0..blocks.len())
         .filter(|&i| !boxes.is_chrome(blocks[i].el))
         .filter(|&i| keep_block(&blocks[i]))

@@ -14,6 +14,8 @@ use ego_tree::NodeId;
 use regex::Regex;
 use scraper::ElementRef;
 
+use super::text::Mass;
+
 /// Words of boxes that are never the story and never wrap it: comments, sharing,
 /// related links, metadata lines, captions, advertising, consent and sign-up boxes.
 static CHROME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
@@ -191,18 +193,16 @@ pub(super) fn story_words(el: ElementRef<'_>) -> u8 {
 pub(super) struct Boxes<'m> {
     memo: HashMap<NodeId, (bool, bool)>,
     root: Option<NodeId>,
-    /// Readable text under each element, and the page's total outside comments.
-    mass: &'m HashMap<NodeId, usize>,
-    total: usize,
+    /// Readable text and links under each element.
+    mass: &'m Mass,
 }
 
 impl<'m> Boxes<'m> {
-    pub fn new(root: Option<NodeId>, mass: &'m HashMap<NodeId, usize>, total: usize) -> Self {
+    pub fn new(root: Option<NodeId>, mass: &'m Mass) -> Self {
         Self {
             memo: HashMap::new(),
             root,
             mass,
-            total,
         }
     }
 
@@ -212,8 +212,13 @@ impl<'m> Boxes<'m> {
     }
 
     fn wraps_the_page(&self, el: ElementRef<'_>) -> bool {
-        let mass = self.mass.get(&el.id()).copied().unwrap_or(0);
-        mass * 2 > self.total
+        self.mass.readable(el) * 2 > self.mass.total
+    }
+
+    /// Inside the story's box, a box that is mostly links is a box of links (other
+    /// stories, tags, share buttons), whatever its name.
+    fn links_box(&self, el: ElementRef<'_>) -> bool {
+        self.root.is_some() && is_box(el.value().name()) && self.mass.link_density(el) >= 0.35
     }
 
     fn state(&mut self, el: ElementRef<'_>) -> (bool, bool) {
@@ -235,6 +240,7 @@ impl<'m> Boxes<'m> {
         for c in chain.into_iter().rev() {
             let (above_chrome, above_story) = base;
             let chrome = above_chrome
+                || self.links_box(c)
                 || match verdict(c, above_story) {
                     Verdict::Plain => false,
                     Verdict::Never => true,
@@ -267,4 +273,12 @@ pub(super) fn in_never_story(el: ElementRef<'_>, memo: &mut HashMap<NodeId, bool
         memo.insert(c.id(), base);
     }
     base
+}
+
+/// Elements that group blocks rather than hold one paragraph's text.
+fn is_box(name: &str) -> bool {
+    matches!(
+        name,
+        "div" | "section" | "ul" | "ol" | "dl" | "table" | "tbody" | "aside" | "article" | "nav"
+    )
 }

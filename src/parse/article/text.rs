@@ -6,9 +6,13 @@
 //! not have; what a reader is never shown (scripts, styles, templates, form controls,
 //! elements marked hidden) yields no text.
 
-use ego_tree::NodeRef;
+use std::collections::HashMap;
+
+use ego_tree::{NodeId, NodeRef};
 use scraper::node::Element;
 use scraper::{ElementRef, Node};
+
+use super::boxes::in_never_story;
 
 /// One run of text between block boundaries.
 #[derive(Debug, Clone)]
@@ -28,6 +32,52 @@ pub(super) struct Block<'a> {
 impl Block<'_> {
     pub fn link_density(&self) -> f64 {
         self.link_chars as f64 / self.chars.max(1) as f64
+    }
+}
+
+/// Readable text per element: characters of blocks that are mostly not links.
+pub(super) struct Mass {
+    pub readable: HashMap<NodeId, usize>,
+    /// Readable characters outside boxes of comments.
+    pub total: usize,
+    /// (all characters, link characters) per element.
+    pub chars: HashMap<NodeId, (usize, usize)>,
+}
+
+impl Mass {
+    pub fn of(blocks: &[Block<'_>]) -> Self {
+        let mut readable: HashMap<NodeId, usize> = HashMap::new();
+        let mut chars: HashMap<NodeId, (usize, usize)> = HashMap::new();
+        let mut total = 0;
+        let mut comments = HashMap::new();
+        for b in blocks {
+            let r = if b.link_density() < 0.5 { b.chars } else { 0 };
+            if !in_never_story(b.el, &mut comments) {
+                total += r;
+            }
+            for el in std::iter::once(b.el).chain(b.el.ancestors().filter_map(ElementRef::wrap)) {
+                *readable.entry(el.id()).or_default() += r;
+                let c = chars.entry(el.id()).or_default();
+                c.0 += b.chars;
+                c.1 += b.link_chars;
+            }
+        }
+        Self {
+            readable,
+            chars,
+            total,
+        }
+    }
+
+    pub fn link_density(&self, el: ElementRef<'_>) -> f64 {
+        match self.chars.get(&el.id()) {
+            Some(&(all, linked)) if all > 0 => linked as f64 / all as f64,
+            _ => 1.0,
+        }
+    }
+
+    pub fn readable(&self, el: ElementRef<'_>) -> usize {
+        self.readable.get(&el.id()).copied().unwrap_or(0)
     }
 }
 
