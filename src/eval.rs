@@ -208,6 +208,7 @@ pub fn evaluate(dir: &Path, parser: &dyn Parser) -> Result<Report, EvalError> {
             headers: &[],
             body: &text,
             time_zone: zone,
+            fetched_at: None,
             max_links: usize::MAX,
         };
         let started = Instant::now();

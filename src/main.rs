@@ -129,6 +129,10 @@ struct ParseArgs {
     /// with `--config`, else article).
     #[arg(long, value_name = "KIND")]
     kind: Option<String>,
+    /// When the page was fetched (RFC 3339), to read relative dates ("2 hours ago")
+    /// against; without it they are left unread.
+    #[arg(long, value_name = "TIME")]
+    fetched_at: Option<String>,
 }
 
 #[derive(Args)]
@@ -792,6 +796,19 @@ fn parse_page(args: ParseArgs) -> Result<()> {
         }
         None => classified.unwrap_or(UrlKind::Article),
     };
+    let fetched_at = match &args.fetched_at {
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|e| {
+                    usage(
+                        "--fetched-at",
+                        format!("{t:?} is not an RFC 3339 time: {e}"),
+                    )
+                })?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
     let (text, encoding) = newscrawl::fetch::decode_html(&bytes, None);
     let page = newscrawl::parse::Page {
         url: &url,
@@ -799,6 +816,7 @@ fn parse_page(args: ParseArgs) -> Result<()> {
         headers: &[],
         body: &text,
         time_zone: zone,
+        fetched_at,
         max_links: usize::MAX,
     };
     let parsed = parser

@@ -378,6 +378,9 @@ impl PageJob {
             headers: &response.headers,
             body: &text,
             time_zone: self.site.time_zone,
+            fetched_at: chrono::DateTime::parse_from_rfc3339(fetched_at)
+                .ok()
+                .map(|d| d.with_timezone(&chrono::Utc)),
             max_links: self.config.max_links_per_page,
         };
         let parsed = match catch_unwind(AssertUnwindSafe(|| self.parser.parse(&page))) {

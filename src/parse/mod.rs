@@ -37,6 +37,9 @@ pub struct Page<'a> {
     pub body: &'a str,
     /// Zone for dates printed without one.
     pub time_zone: Tz,
+    /// When the page was fetched: what relative dates ("2 hours ago") are read
+    /// against. `None` leaves them unread.
+    pub fetched_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Links the engine will read (`crawler.max_links_per_page`): a parser may stop
     /// looking after one more than this, so that the engine can tell it stopped.
     pub max_links: usize,
@@ -246,11 +249,11 @@ impl Parser for ArticleParser {
 }
 
 /// What an extracting parser gives: links only for the pages [`without_extraction`]
-/// names; otherwise one DOM, shared by the links and the record `extract` (html, URL,
-/// time zone, whether an article is required) finds in it.
+/// names; otherwise one DOM, shared by the links and the record `extract` (html, page,
+/// whether an article is required) finds in it.
 fn parse_extracting(
     page: &Page<'_>,
-    extract: impl FnOnce(&Html, &Url, Tz, bool) -> Option<Article>,
+    extract: impl FnOnce(&Html, &Page<'_>, bool) -> Option<Article>,
 ) -> Result<Parsed, ParseError> {
     if let Some(parsed) = without_extraction(page) {
         return parsed;
@@ -258,14 +261,9 @@ fn parse_extracting(
     check_nesting(page)?;
     let html = Html::parse_document(page.body);
     let links = dom_links(&html, page);
-    let articles = extract(
-        &html,
-        page.url,
-        page.time_zone,
-        page.kind == UrlKind::Article,
-    )
-    .into_iter()
-    .collect();
+    let articles = extract(&html, page, page.kind == UrlKind::Article)
+        .into_iter()
+        .collect();
     Ok(Parsed { links, articles })
 }
 
@@ -338,6 +336,7 @@ mod tests {
             headers: &[],
             body: &body,
             time_zone: chrono_tz::UTC,
+            fetched_at: None,
             max_links: usize::MAX,
         };
         let parsers = ParserRegistry::default();
@@ -384,6 +383,7 @@ mod tests {
                     headers: &[],
                     body: &body,
                     time_zone: chrono_tz::Asia::Seoul,
+                    fetched_at: None,
                     max_links: 10,
                 };
                 for name in ["article", "links"] {

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use ::url::Url;
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 use regex::Regex;
@@ -239,15 +238,10 @@ impl SelectorRules {
     }
 
     /// The record of an article page, from the selectors (and the fallback).
-    pub fn extract(
-        &self,
-        html: &Html,
-        url: &Url,
-        zone: Tz,
-        require_article: bool,
-    ) -> Option<Article> {
+    pub fn extract(&self, html: &Html, page: &Page<'_>, require_article: bool) -> Option<Article> {
+        let (url, zone) = (page.url, page.time_zone);
         let fallback = if self.fallback {
-            extract_article(html, url, zone, false)
+            extract_article(html, page, false)
         } else {
             None
         };
@@ -326,8 +320,8 @@ impl SelectorsParser {
 
 impl Parser for SelectorsParser {
     fn parse(&self, page: &Page<'_>) -> Result<Parsed, ParseError> {
-        super::parse_extracting(page, |html, url, zone, require_article| {
-            self.rules.extract(html, url, zone, require_article)
+        super::parse_extracting(page, |html, page, require_article| {
+            self.rules.extract(html, page, require_article)
         })
     }
 }
@@ -336,6 +330,7 @@ impl Parser for SelectorsParser {
 mod tests {
     use super::*;
     use crate::site::UrlKind;
+    use ::url::Url;
 
     fn rules(toml_text: &str) -> Result<SelectorRules, (String, String)> {
         let section: SelectorsSection = toml::from_str(toml_text).unwrap();
@@ -372,9 +367,16 @@ mod tests {
         .unwrap();
         let url = Url::parse("https://daily.example/a/1").unwrap();
         let html = Html::parse_document(PAGE);
-        let a = rules
-            .extract(&html, &url, chrono_tz::Asia::Seoul, true)
-            .unwrap();
+        let page = Page {
+            url: &url,
+            kind: UrlKind::Article,
+            headers: &[],
+            body: PAGE,
+            time_zone: chrono_tz::Asia::Seoul,
+            fetched_at: None,
+            max_links: usize::MAX,
+        };
+        let a = rules.extract(&html, &page, true).unwrap();
         assert_eq!(a.title.as_deref(), Some("Minister visits Busan"));
         assert_eq!(a.authors, ["Kim Min-ji", "Lee Jun"]);
         assert_eq!(a.published.as_deref(), Some("2023-03-28T15:55:00+09:00"));
@@ -404,6 +406,7 @@ mod tests {
                 headers: &[],
                 body,
                 time_zone: chrono_tz::Asia::Seoul,
+                fetched_at: None,
                 max_links: usize::MAX,
             };
             let parsed = parser.parse(&page).unwrap();

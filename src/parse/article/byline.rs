@@ -1,0 +1,497 @@
+//! Who wrote the story: the JSON-LD author (people before organizations), the
+//! author meta tags, then the page's byline: a line that reads "By ..." ("Von ...",
+//! "Par ...", "Posted by ...") or an author-named box near the headline, never one in
+//! comments, comment forms or author biographies.
+//!
+//! Invariant: what comes back is a list of names as the page spells them: without
+//! "By" and its kin in other languages, roles, e-mail addresses, dates and links;
+//! a line that does not read as names gives no authors rather than a wrong one.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use scraper::{ElementRef, Html, Selector};
+use serde_json::Value;
+use url::Url;
+
+use super::boxes::{box_words, in_never_story};
+use super::meta::{clean, text_of, Meta};
+use super::order::Order;
+use super::text::squash;
+use super::title::{fold, site_names};
+use crate::parse::dates::is_date_word;
+
+static BYLINE_BOXES: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(concat!(
+        r#"[itemprop~="author"], [rel~="author"], [class*="byline"], [class*="Byline"], [class*="author"], [class*="Author"], "#,
+        r#"[class*="autor"], [class*="Autor"], [class*="writer"], [class*="reporter"], [class*="contributor"], [class*="Contributor"], "#,
+        r#"[class*="verfasser"], [id*="author"], [data-component="byline-block"], .field--name-uid, a[href*="/author/"], a[href*="/autor/"]"#,
+    ))
+    .expect("valid selector")
+});
+static BY_CANDIDATES: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse("p, span, div, address, li, a, em, strong, small, time")
+        .expect("valid selector")
+});
+static NAME_INSIDE: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse(r#"[itemprop~="name"]"#).expect("valid selector"));
+
+/// The words that introduce a byline, in the languages news is written in most.
+static BY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)^(?:(?:posted|written|published|created|reported|edited|text|words|story)\s+by|by|von|vom|par|por|di|door|przez",
+        r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst|erstellt)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
+        r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da|a\s+cura\s+di",
+        r"|(?:view|see)\s+all\s+(?:posts|articles|stories)\s+by|more\s+(?:posts|articles|stories)\s+by|(?:zeige\s+)?alle\s+(?:beiträge|artikel)\s+von",
+        r"|autor(?:in)?|author|auteur|autore|verfasser(?:in)?|text|texte|texto)\b\s*:?\s*",
+    ))
+    .expect("valid regex")
+});
+/// A line that is a byline: "By" and kin, then a capital or a name of one word.
+static READS_BY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)^(?:(?:(?:posted|written|published|reported)\s+by|by|von|vom|par|por|door|przez",
+        r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst)\s+von|(?:ein\s+)?(?:beitrag|artikel)\s+von",
+        r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da)\s+\S|(?:autor(?:in)?|author|auteur|text)\s*:\s*\S|by\p{Lu})",
+    ))
+    .expect("valid regex")
+});
+static BY_GLUED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:By|BY|Von|VON|By:)(\p{Lu}\p{Ll})").expect("valid regex"));
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\S+@\S+\.\S+|https?://\S+").expect("valid regex"));
+static AUTHOR_SPLIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\s*(?:,|;|&|\||•|·|/|\band\b|\bund\b|\bet\b|\s+y\s+|\boraz\b)\s*")
+        .expect("valid regex")
+});
+/// Roles and desks that follow or replace a name.
+static ROLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)^(?:(?:senior|staff|chief|deputy|freie[rn]?|stellvertretende[rn]?)\s+)?",
+        r"(?:reporter(?:in)?|writer|correspondent|editor|columnist|contributor|photographer|journalist(?:in|e)?|",
+        r"(?:chef)?redakteur(?:in)?|korrespondent(?:in)?|volontär(?:in)?|mitarbeiter(?:in)?|autor(?:in)?|",
+        r"rédact(?:eur|rice)|correspondant(?:e)?|periodista|redactor(?:a)?|corresponsal|redattore|dziennikarz|redaktor)s?$",
+        r"|^(?:ph\.?\s?d\.?|m\.?d\.?|mba|msc|m\.?a\.?|b\.?a\.?|rdn?|ld)$",
+        r"|^(?:the\s+)?(?:staff|newsroom)$",
+    ))
+    .expect("valid regex")
+});
+/// Words that are never a name: labels of forms and buttons that sit in author boxes.
+const NOT_NAMES: &[&str] = &[
+    "name",
+    "posted",
+    "published",
+    "share",
+    "comments",
+    "comment",
+    "reply",
+    "antworten",
+    "kommentar",
+    "kommentare",
+    "teilen",
+    "by",
+    "von",
+    "über",
+    "about",
+    "more",
+    "mehr",
+    "home",
+    "login",
+    "menu",
+    "search",
+    "suche",
+    "e-mail",
+    "email",
+    "print",
+    "drucken",
+    "facebook",
+    "twitter",
+    "linkedin",
+    "instagram",
+    "whatsapp",
+    "pinterest",
+    "xing",
+    "rss",
+    "follow",
+    "folgen",
+    "website",
+    "webseite",
+    "autor",
+    "author",
+    "authors",
+    "autoren",
+    "profil",
+    "profile",
+];
+/// Author boxes that are not bylines: biographies, lists of an author's stories.
+static NOT_BYLINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)bio|about|more-by|author-list|authors-list|avatar|comment|kommentar|respond|reply",
+    )
+    .expect("valid regex")
+});
+
+/// The story's authors: the structured ones, unless they only name the site (a
+/// publisher's name as the author of everything) and the page's byline names someone.
+pub(super) fn authors(
+    html: &Html,
+    meta: &Meta,
+    url: &Url,
+    order: &Order,
+    headline: Option<usize>,
+) -> Vec<String> {
+    let declared = meta
+        .ld_value("author")
+        .map(structured)
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| meta_authors(meta));
+    let site: Vec<String> = site_names(meta, url)
+        .iter()
+        .map(|s| s.replace(' ', ""))
+        .filter(|s| s.chars().count() >= 4)
+        .collect();
+    let names_site = |name: &String| {
+        let n = fold(name).replace(' ', "");
+        site.iter()
+            .any(|s| n.contains(s.as_str()) || s.contains(n.as_str()))
+    };
+    if !declared.is_empty() && !declared.iter().all(names_site) {
+        return declared;
+    }
+    let byline = page_byline(html, order, headline);
+    if byline.is_empty() {
+        declared
+    } else {
+        byline
+    }
+}
+
+/// Names of a JSON-LD author value: people first; organizations only when no person
+/// is named.
+fn structured(value: &Value) -> Vec<String> {
+    let mut people = Vec::new();
+    let mut organizations = Vec::new();
+    let items: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    for item in items {
+        let is_org = item
+            .get("@type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.contains("Organization"));
+        let Some(name) = text_of(item) else { continue };
+        if name.starts_with("http") {
+            continue;
+        }
+        let names = clean_authors(&name);
+        if is_org {
+            organizations.extend(names);
+        } else {
+            people.extend(names);
+        }
+    }
+    let names = if people.is_empty() {
+        organizations
+    } else {
+        people
+    };
+    dedupe(names.into_iter().filter(|n| plausible(n, true)).collect())
+}
+
+/// Authors named in meta tags (URLs, as Facebook's `article:author` holds, are not
+/// names).
+fn meta_authors(meta: &Meta) -> Vec<String> {
+    let written_by = meta
+        .tag(&["twitter:label1"])
+        .is_some_and(|l| l.eq_ignore_ascii_case("written by"))
+        .then(|| meta.tag(&["twitter:data1"]))
+        .flatten();
+    [
+        "author",
+        "byl",
+        "article:author",
+        "parsely-author",
+        "sailthru.author",
+        "dc.creator",
+        "dcterms.creator",
+        "citation_author",
+    ]
+    .iter()
+    .filter_map(|k| meta.tag(&[k]))
+    .chain(written_by)
+    .filter(|v| !v.starts_with("http"))
+    .map(|v| names_in(v, true))
+    .find(|a| !a.is_empty())
+    .unwrap_or_default()
+}
+
+/// The page's byline: a "By ..." line, else an author-named box; the one nearest after
+/// the headline, else the first on the page.
+fn page_byline(html: &Html, order: &Order, headline: Option<usize>) -> Vec<String> {
+    let mut never = HashMap::new();
+    let mut usable = |el: ElementRef<'_>| !in_never_story(el, &mut never) && !in_form_or_chrome(el);
+    let reads_by =
+        |el: &ElementRef<'_>| short_text(*el, 160).is_some_and(|t| READS_BY.is_match(&t));
+    let mut by_lines: Vec<(usize, Vec<String>)> = html
+        .select(&BY_CANDIDATES)
+        .filter(|el| reads_by(el))
+        // The innermost such element: its parent may run the name into a role line.
+        .filter(|el| {
+            !el.select(&BY_CANDIDATES)
+                .any(|d| d.id() != el.id() && reads_by(&d))
+        })
+        .filter(|el| usable(*el))
+        .map(|el| (order.of(el), names_in(&spaced_text(el), false)))
+        .filter(|(_, names)| !names.is_empty())
+        .collect();
+    if let Some(found) = nearest(&mut by_lines, headline) {
+        return found;
+    }
+    let mut boxes: Vec<(usize, Vec<String>)> = html
+        .select(&BYLINE_BOXES)
+        .filter(|el| !NOT_BYLINE.is_match(&box_words(*el)) && usable(*el))
+        .filter_map(|el| {
+            let text = el
+                .select(&NAME_INSIDE)
+                .next()
+                .map(spaced_text)
+                .unwrap_or_else(|| spaced_text(el));
+            (!text.is_empty() && text.chars().count() < 120).then(|| (order.of(el), text))
+        })
+        .map(|(at, text)| (at, names_in(&text, false)))
+        .filter(|(_, names)| !names.is_empty())
+        .collect();
+    nearest(&mut boxes, headline).unwrap_or_default()
+}
+
+/// The candidate nearest after the headline, else the first.
+fn nearest(found: &mut [(usize, Vec<String>)], headline: Option<usize>) -> Option<Vec<String>> {
+    found.sort_by_key(|(at, _)| *at);
+    let after = headline.and_then(|h| found.iter().find(|(at, _)| *at > h));
+    after.or(found.first()).map(|(_, names)| names.clone())
+}
+
+/// Whether an element sits in a form (a comment form's "Name" label), in the page's
+/// navigation, or in the page's footer (an article's own footer may hold its byline).
+fn in_form_or_chrome(el: ElementRef<'_>) -> bool {
+    let ancestors: Vec<ElementRef<'_>> = el.ancestors().filter_map(ElementRef::wrap).collect();
+    ancestors
+        .iter()
+        .enumerate()
+        .any(|(i, a)| match a.value().name() {
+            "form" | "nav" | "label" | "button" => true,
+            "footer" => !ancestors[i + 1..]
+                .iter()
+                .any(|s| matches!(s.value().name(), "article" | "main")),
+            _ => false,
+        })
+}
+
+/// An element's text with its text nodes apart ("Veröffentlicht von<a>Chris</a>").
+fn spaced_text(el: ElementRef<'_>) -> String {
+    squash(&el.text().collect::<Vec<_>>().join(" "))
+}
+
+/// An element's text when it is at most `max` bytes long (stops reading past that, so
+/// asking every `<div>` of a page costs little).
+fn short_text(el: ElementRef<'_>, max: usize) -> Option<String> {
+    let mut out = String::new();
+    for t in el.text() {
+        out.push_str(t);
+        out.push(' ');
+        if out.len() > max * 4 {
+            return None;
+        }
+    }
+    let text = squash(&out);
+    (text.len() < max).then_some(text)
+}
+
+/// The names in a byline, or none when a part does not read as a name.
+fn names_in(byline: &str, structured: bool) -> Vec<String> {
+    let names = clean_authors(byline);
+    if names.iter().all(|n| plausible(n, structured)) {
+        names
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether a part of a byline reads as a person's or desk's name: a few words without
+/// digits, or one handle (`gizzmo`, `r23`); never a label or a sentence.
+fn plausible(name: &str, structured: bool) -> bool {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    if words.is_empty() || words.len() > 6 || name.chars().count() > 60 {
+        return false;
+    }
+    if NOT_NAMES.contains(&name.to_lowercase().as_str())
+        || NOT_NAMES.contains(&words[0].to_lowercase().as_str())
+        || name.chars().any(|c| "()[]{}*?!:=<>@#".contains(c))
+    {
+        return false;
+    }
+    if words.len() == 1 {
+        let w = words[0];
+        return w.chars().any(char::is_alphabetic)
+            && w.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '\''));
+    }
+    !name.chars().any(|c| c.is_ascii_digit())
+        && (structured
+            || words
+                .iter()
+                .filter(|w| w.chars().next().is_some_and(char::is_alphabetic))
+                .any(|w| {
+                    w.chars()
+                        .next()
+                        .is_some_and(|c| c.is_uppercase() || !c.is_ascii())
+                }))
+}
+
+/// Splits a byline into names: drops "By" and its kin, e-mail addresses and links,
+/// what follows the first digit (a date), and role words.
+pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
+    let text = clean(&EMAIL.replace_all(byline, " "));
+    // "ByJane Doe": a byline whose markup ran "By" into the name.
+    let text = BY_GLUED.replace(&text, "$1").into_owned();
+    // A date or time after the names ("Von Henry am 12.03.2020", "oz on December 4").
+    let cut = text
+        .split_whitespace()
+        .position(|w| w.chars().any(|c| c.is_ascii_digit()) || is_date_word(w));
+    let text = match cut {
+        Some(at) if at > 0 => trim_connectors(
+            &text
+                .split_whitespace()
+                .take(at)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => text.clone(),
+    };
+    let mut text = text.as_str();
+    while let Some(m) = BY_PREFIX.find(text) {
+        if m.end() == 0 {
+            break;
+        }
+        text = &text[m.end()..];
+    }
+    let names = AUTHOR_SPLIT
+        .split(text)
+        .map(|n| {
+            n.trim_matches(|c: char| {
+                c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '-' | '|' | ':' | '/')
+            })
+        })
+        .map(without_trailing_role)
+        .map(without_trailing_label)
+        .filter(|n| !n.is_empty() && !ROLE.is_match(n))
+        .map(str::to_string)
+        .collect();
+    dedupe(names)
+}
+
+/// "Christoph Hein Chefredakteur": the name without its role.
+fn without_trailing_role(name: &str) -> &str {
+    match name.rsplit_once(' ') {
+        Some((head, last)) if ROLE.is_match(last) && head.contains(' ') => head.trim(),
+        _ => name,
+    }
+}
+
+/// "Klausmartin Friedrich Tags": the name without a label run into it.
+fn without_trailing_label(name: &str) -> &str {
+    match name.rsplit_once(' ') {
+        Some((head, last)) if NOT_NAMES.contains(&last.to_lowercase().as_str()) => head.trim(),
+        _ => name,
+    }
+}
+
+/// Drops the words that join a name to a date ("am", "on", "le", ...).
+fn trim_connectors(text: &str) -> String {
+    let mut words: Vec<&str> = text.split_whitespace().collect();
+    while let Some(last) = words.last() {
+        let l = last.to_lowercase();
+        let l = l.trim_matches(|c: char| !c.is_alphanumeric());
+        if l.is_empty()
+            || matches!(
+                l,
+                "am" | "on"
+                    | "le"
+                    | "el"
+                    | "il"
+                    | "um"
+                    | "at"
+                    | "den"
+                    | "vom"
+                    | "dnia"
+                    | "updated"
+                    | "aktualisiert"
+                    | "published"
+                    | "veröffentlicht"
+                    | "posted"
+                    | "publié"
+                    | "publicado"
+                    | "de"
+                    | "du"
+                    | "the"
+            )
+        {
+            words.pop();
+        } else {
+            break;
+        }
+    }
+    words.join(" ")
+}
+
+fn dedupe(names: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        if !out.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byline_cleanup() {
+        assert_eq!(clean_authors("By Kim Min-ji"), ["Kim Min-ji"]);
+        assert_eq!(
+            clean_authors("By Kim Min-ji and Lee Jun-ho, Staff reporters"),
+            ["Kim Min-ji", "Lee Jun-ho"]
+        );
+        assert_eq!(
+            clean_authors("Park Seo-yeon (park@news.example)"),
+            ["Park Seo-yeon"]
+        );
+        assert_eq!(clean_authors("Jane Doe | Correspondent"), ["Jane Doe"]);
+        assert_eq!(
+            clean_authors("Veröffentlicht von Cem Basman"),
+            ["Cem Basman"]
+        );
+        assert_eq!(clean_authors("Von Henry am 12.03.2020"), ["Henry"]);
+        assert_eq!(
+            clean_authors("Christoph Hein Chefredakteur"),
+            ["Christoph Hein"]
+        );
+        assert_eq!(clean_authors("Artikel von: hausinfo"), ["hausinfo"]);
+        assert_eq!(clean_authors("Eingestellt von der Michel"), ["der Michel"]);
+    }
+
+    #[test]
+    fn labels_are_not_names() {
+        assert!(names_in("Name (erforderlich)", false).is_empty());
+        assert!(names_in("Posted on", false).is_empty());
+        assert_eq!(
+            names_in("Published by karstenruppert", false),
+            ["karstenruppert"]
+        );
+    }
+}

@@ -1,0 +1,421 @@
+//! When the story was published and last updated: structured data first (JSON-LD,
+//! meta tags, microdata), then what the page prints: a labelled line ("Posted :",
+//! "Veröffentlicht am", "publié le"), a `<time>` element, the URL's date path, a
+//! date-named box, or the first date printed after the headline.
+//!
+//! Invariant: a date printed without a label is only taken after the headline (or,
+//! on a page without one, outside the page's header and navigation), so that a
+//! page's render-time clock in its top bar is never the publication date; relative
+//! dates are read against the fetch time, and without one they are not read.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use regex::Regex;
+use scraper::{ElementRef, Html, Node, Selector};
+use url::Url;
+
+use super::boxes::{box_words, in_never_story};
+use super::meta::Meta;
+use super::order::Order;
+use super::text::{element_text, never_text};
+use crate::parse::dates::{find_printed_date, parse_date, relative_date};
+
+/// The story's publication and update times, RFC 3339.
+#[derive(Debug, Default)]
+pub(super) struct Dates {
+    pub published: Option<String>,
+    pub updated: Option<String>,
+}
+
+/// Where to read, and how.
+pub(super) struct Context<'a> {
+    pub html: &'a Html,
+    pub meta: &'a Meta,
+    pub url: &'a Url,
+    pub zone: Tz,
+    pub fetched: Option<DateTime<Utc>>,
+    pub order: &'a Order,
+    /// The headline's position in document order.
+    pub headline: Option<usize>,
+}
+
+static TIME: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse("time").expect("valid selector"));
+static MICRODATA: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(r#"[itemprop~="datePublished"], [itemprop~="dateCreated"]"#)
+        .expect("valid selector")
+});
+static MACHINE_DATES: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(r#"abbr[title], [class*="published"][title], [class*="date"][datetime], [class*="date"][content]"#)
+        .expect("valid selector")
+});
+static MICRODATA_MODIFIED: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse(r#"[itemprop~="dateModified"]"#).expect("valid selector"));
+static DATE_BOXES: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse("[class], [id]").expect("valid selector"));
+/// Box words of elements that print a date.
+static DATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)date|time|datum|fecha|\bdata\b|publi|posted|meta|byline|dateline|stamp|zeit|\binfo\b|details")
+        .expect("valid regex")
+});
+/// Labels of publication lines, then the rest of the line.
+static PUBLISHED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(?:^|\b)(?:posted|published|first published|publish date|date published|released|",
+        r"veröffentlicht|erstellt|publiziert|erschienen|datum|publié|publicado|publicada|fecha|pubblicato|data|opublikowano|gepubliceerd)",
+        r"(?:\s+(?:on|am|le|el|il|op|dnia|at))?\s*:?\s*|입력\s*:?\s*|发布时间\s*[:：]?\s*|發布時間\s*[:：]?\s*",
+    ))
+    .expect("valid regex")
+});
+static UPDATED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(?:^|\b)(?:updated|last updated|modified|last modified|aktualisiert|zuletzt aktualisiert|geändert|",
+        r"mis à jour|actualizado|aggiornato|zaktualizowano)(?:\s+(?:on|am|le|el|il|at))?\s*:?\s*|수정\s*:?\s*",
+    ))
+    .expect("valid regex")
+});
+/// Dates in URL paths: `/2019/10/16/`, `/2019-10-16-`, `/20191016/`.
+static URL_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)")
+        .expect("valid regex")
+});
+
+pub(super) fn dates(cx: &Context<'_>) -> Dates {
+    let day_first = !us_english(cx.html, cx.meta);
+    let mut never = HashMap::new();
+    let lines = printed_lines(cx, &mut never);
+    let labelled = |label: &Regex| {
+        lines.iter().find_map(|(_, line)| {
+            let m = label.find(line)?;
+            let rest = &line[m.end()..];
+            find_printed_date(rest, cx.zone, day_first)
+                .filter(|(_, at)| *at <= 24)
+                .map(|(d, _)| d)
+                .or_else(|| cx.fetched.and_then(|f| relative_date(rest, f, cx.zone)))
+        })
+    };
+
+    let updated = cx
+        .meta
+        .ld_text("dateModified")
+        .or_else(|| {
+            cx.meta
+                .tag(&[
+                    "article:modified_time",
+                    "og:updated_time",
+                    "dcterms.modified",
+                    "last-modified",
+                ])
+                .map(str::to_string)
+        })
+        .and_then(|d| parse_date(&d, cx.zone))
+        .or_else(|| microdata(cx, &MICRODATA_MODIFIED))
+        .or_else(|| labelled(&UPDATED_LABEL));
+
+    let structured = cx
+        .meta
+        .ld_text("datePublished")
+        .or_else(|| cx.meta.ld_text("dateCreated"))
+        .into_iter()
+        .chain(
+            cx.meta
+                .tag(&[
+                    "article:published_time",
+                    "og:published_time",
+                    "datepublished",
+                    "published_time",
+                    "article.published",
+                    "dcterms.date",
+                    "dcterms.created",
+                    "dcterms.issued",
+                    "dc.date",
+                    "dc.date.issued",
+                    "dc.date.created",
+                    "date",
+                    "pubdate",
+                    "publish-date",
+                    "publish_date",
+                    "publishdate",
+                    "parsely-pub-date",
+                    "sailthru.date",
+                    "citation_publication_date",
+                    "citation_date",
+                ])
+                .map(str::to_string),
+        )
+        .find_map(|d| parse_date(&d, cx.zone));
+    let published = structured
+        .or_else(|| any_meta_date(cx))
+        .or_else(|| microdata(cx, &MICRODATA))
+        .or_else(|| labelled(&PUBLISHED_LABEL))
+        .or_else(|| time_element(cx, &mut never))
+        .or_else(|| url_date(cx))
+        .or_else(|| date_box(cx, day_first, &mut never))
+        .or_else(|| after_headline(&lines, cx, day_first))
+        // A page that only says when it was updated was published no later.
+        .or_else(|| updated.clone());
+    if tracing::enabled!(tracing::Level::TRACE) {
+        tracing::trace!(
+            structured = ?cx.meta.ld_text("datePublished"),
+            microdata = ?microdata(cx, &MICRODATA),
+            labelled = ?labelled(&PUBLISHED_LABEL),
+            time = ?time_element(cx, &mut never),
+            url = ?url_date(cx),
+            date_box = ?date_box(cx, day_first, &mut never),
+            after_headline = ?after_headline(&lines, cx, day_first),
+            "date candidates"
+        );
+    }
+    Dates { published, updated }
+}
+
+/// A publication date under another name: a meta tag whose name says so
+/// (`shareaholic:article_published_time`), or `datePublished` of any JSON-LD object
+/// (a `WebPage`).
+fn any_meta_date(cx: &Context<'_>) -> Option<String> {
+    let mut keys: Vec<(&String, &String)> = cx
+        .meta
+        .tags
+        .iter()
+        .filter(|(k, _)| {
+            [
+                "published_time",
+                "publish_date",
+                "date_published",
+                "publication_date",
+                "pub_date",
+                "publishdate",
+            ]
+            .iter()
+            .any(|suffix| k.ends_with(suffix))
+        })
+        .collect();
+    keys.sort();
+    keys.into_iter()
+        .find_map(|(_, v)| parse_date(v, cx.zone))
+        .or_else(|| {
+            cx.meta
+                .any_ld_text("datePublished")
+                .and_then(|d| parse_date(&d, cx.zone))
+        })
+}
+
+/// Whether the page is in American English (month first in numeric dates).
+fn us_english(html: &Html, meta: &Meta) -> bool {
+    let lang = html
+        .root_element()
+        .value()
+        .attr("lang")
+        .or_else(|| meta.tag(&["og:locale", "language", "content-language"]))
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .replace('_', "-");
+    lang == "en-us" || lang == "en"
+}
+
+/// `itemprop=datePublished` (or a modification date): its `content`, `datetime` or
+/// text.
+fn microdata(cx: &Context<'_>, selector: &Selector) -> Option<String> {
+    cx.html.select(selector).find_map(|el| {
+        let v = el.value();
+        v.attr("content")
+            .or_else(|| v.attr("datetime"))
+            .map(str::to_string)
+            .or_else(|| Some(element_text(el)))
+            .and_then(|d| parse_date(&d, cx.zone))
+    })
+}
+
+/// How near the headline an element stands: after it (nearest first), or just before
+/// it (a date line above the headline) when it shows no time of day; never in the
+/// page's header or navigation. On a page without a headline, document order.
+fn rank(cx: &Context<'_>, el: ElementRef<'_>, text: &str) -> Option<usize> {
+    if in_page_chrome(el) {
+        return None;
+    }
+    let at = cx.order.of(el);
+    match cx.headline {
+        None => Some(at),
+        Some(h) if at > h => Some(at - h),
+        Some(h) if h - at <= BEFORE_HEADLINE && !CLOCK.is_match(text) => Some(1_000_000 + (h - at)),
+        Some(_) => None,
+    }
+}
+
+/// How many elements before the headline a date line may stand.
+const BEFORE_HEADLINE: usize = 40;
+/// A time of day: what a render-time clock shows.
+static CLOCK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b\d{1,2}:\d{2}\b").expect("valid regex"));
+
+/// The `<time>` (or an element with a machine date in `datetime`, `title` or
+/// `content`, as `<abbr class="published" title="...">`) nearest the headline, outside
+/// comments and boxes of other stories.
+fn time_element(cx: &Context<'_>, never: &mut HashMap<ego_tree::NodeId, bool>) -> Option<String> {
+    let mut found: Vec<(usize, String)> = cx
+        .html
+        .select(&TIME)
+        .chain(cx.html.select(&MACHINE_DATES))
+        .filter_map(|t| {
+            let v = t.value();
+            let date = v
+                .attr("datetime")
+                .or_else(|| v.attr("content"))
+                .or_else(|| v.attr("title"))
+                .and_then(|d| parse_date(d, cx.zone))
+                .or_else(|| {
+                    (v.name() == "time")
+                        .then(|| find_printed_date(&element_text(t), cx.zone, true))
+                        .flatten()
+                        .map(|(d, _)| d)
+                })?;
+            Some((rank(cx, t, "")?, t, date))
+        })
+        .filter(|(_, t, _)| !in_never_story(*t, never))
+        .map(|(r, _, d)| (r, d))
+        .collect();
+    found.sort_by_key(|(r, _)| *r);
+    found.into_iter().next().map(|(_, d)| d)
+}
+
+/// A full date in the URL's path.
+fn url_date(cx: &Context<'_>) -> Option<String> {
+    let c = URL_DATE.captures(cx.url.path())?;
+    parse_date(&format!("{}-{}-{}", &c[1], &c[2], &c[3]), cx.zone)
+}
+
+/// The date printed in the date-named box (`post-date`, `entry-meta`, `datum`)
+/// nearest the headline.
+fn date_box(
+    cx: &Context<'_>,
+    day_first: bool,
+    never: &mut HashMap<ego_tree::NodeId, bool>,
+) -> Option<String> {
+    let mut boxes: Vec<(usize, String)> = cx
+        .html
+        .select(&DATE_BOXES)
+        .filter(|el| DATE_WORDS.is_match(&box_words(*el)))
+        .filter_map(|el| {
+            let text = short_text(el, 200)?;
+            Some((rank(cx, el, &text)?, el, text))
+        })
+        .filter(|(_, el, _)| !in_never_story(*el, never))
+        .map(|(r, _, text)| (r, text))
+        .collect();
+    boxes.sort_by_key(|(r, _)| *r);
+    boxes.into_iter().find_map(|(_, text)| {
+        find_printed_date(&text, cx.zone, day_first)
+            .map(|(d, _)| d)
+            .or_else(|| cx.fetched.and_then(|f| relative_date(&text, f, cx.zone)))
+    })
+}
+
+/// The first date printed in the page's text after the headline, near it; else one
+/// printed on the lines just above it, when they show no time of day.
+fn after_headline(lines: &[(usize, String)], cx: &Context<'_>, day_first: bool) -> Option<String> {
+    let h = cx.headline?;
+    let mut near = String::new();
+    for (_, line) in lines.iter().filter(|(at, _)| *at > h) {
+        near.push_str(line);
+        near.push('\n');
+        if near.len() > 1_500 {
+            break;
+        }
+    }
+    if let Some((date, _)) = find_printed_date(&near, cx.zone, day_first) {
+        return Some(date);
+    }
+    let above: Vec<&String> = lines
+        .iter()
+        .filter(|(at, _)| *at < h && h - *at <= BEFORE_HEADLINE)
+        .map(|(_, line)| line)
+        .collect();
+    above
+        .iter()
+        .rev()
+        .filter(|line| !CLOCK.is_match(line))
+        .find_map(|line| find_printed_date(line, cx.zone, day_first))
+        .map(|(d, _)| d)
+}
+
+/// The page's text nodes outside comments and never-shown elements, with the position
+/// of the element holding each.
+fn printed_lines(
+    cx: &Context<'_>,
+    never: &mut HashMap<ego_tree::NodeId, bool>,
+) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    for node in cx.html.tree.root().descendants() {
+        let Node::Text(text) = node.value() else {
+            continue;
+        };
+        let text = text.trim();
+        if text.is_empty() || text.len() > 400 {
+            continue;
+        }
+        let Some(parent) = node.parent().and_then(ElementRef::wrap) else {
+            continue;
+        };
+        if parent
+            .ancestors()
+            .filter_map(ElementRef::wrap)
+            .chain(std::iter::once(parent))
+            .any(|a| never_text(a.value().name()))
+            || in_never_story(parent, never)
+        {
+            continue;
+        }
+        // A label and its date often sit in sibling elements: join a short label to
+        // the text after it.
+        let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        match out.last_mut() {
+            Some((_, last)) if last.chars().count() < 30 && is_label_only(last) => {
+                last.push(' ');
+                last.push_str(&line);
+            }
+            _ => out.push((cx.order.of(parent), line)),
+        }
+    }
+    out
+}
+
+/// A line that is only a label ("Posted :", "Veröffentlicht am").
+fn is_label_only(line: &str) -> bool {
+    [&*PUBLISHED_LABEL, &*UPDATED_LABEL].iter().any(|l| {
+        l.find(line)
+            .is_some_and(|m| m.start() == 0 && m.end() == line.len())
+    })
+}
+
+/// An element's text when it is short.
+fn short_text(el: ElementRef<'_>, max: usize) -> Option<String> {
+    let mut out = String::new();
+    for t in el.text() {
+        out.push_str(t);
+        out.push(' ');
+        if out.len() > max * 4 {
+            return None;
+        }
+    }
+    let text = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!text.is_empty() && text.len() < max).then_some(text)
+}
+
+/// Whether an element sits in the page's navigation or in a header outside the
+/// story (where a site prints today's date).
+fn in_page_chrome(el: ElementRef<'_>) -> bool {
+    let ancestors: Vec<ElementRef<'_>> = el.ancestors().filter_map(ElementRef::wrap).collect();
+    ancestors
+        .iter()
+        .enumerate()
+        .any(|(i, a)| match a.value().name() {
+            "nav" | "aside" => true,
+            "header" | "footer" => !ancestors[i + 1..]
+                .iter()
+                .any(|s| matches!(s.value().name(), "article" | "main")),
+            _ => false,
+        })
+}

@@ -1,0 +1,250 @@
+//! The headline: the heading on the page that the page's own metadata names (its
+//! JSON-LD headline, `og:title`, or a part of `<title>`), so that the record carries
+//! the words a reader sees; the metadata's title without the site's name when no
+//! heading agrees.
+//!
+//! Invariant: a heading that only names the site (a blog's name in its `<h1>`, a
+//! heading linking to the home page, the `og:site_name`) is never the headline when
+//! the metadata names another.
+
+use std::sync::LazyLock;
+
+use scraper::{ElementRef, Html, Selector};
+use url::Url;
+
+use super::boxes::{in_never_story, verdict, Verdict};
+use super::meta::{clean, Meta};
+use super::text::element_text;
+
+static HEADINGS: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(
+        r#"h1, h2, [itemprop~="headline"], [class*="entry-title"], [class*="post-title"], [class*="article-title"], [class*="headline"]"#,
+    )
+    .expect("valid selector")
+});
+static TITLE: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse("title").expect("valid selector"));
+
+/// Separators between a headline and the site's name in `<title>` and `og:title`.
+const SEPARATORS: [&str; 8] = [" | ", " - ", " – ", " — ", " :: ", " · ", " » ", " // "];
+
+/// The headline and the element that shows it, if one does.
+pub(super) fn headline<'a>(
+    html: &'a Html,
+    meta: &Meta,
+    url: &Url,
+) -> (Option<String>, Option<ElementRef<'a>>) {
+    let page_title = html
+        .select(&TITLE)
+        .next()
+        .map(element_text)
+        .map(|t| clean(&t));
+    let site = site_names(meta, url);
+    let declared: Vec<String> = [
+        meta.ld_text("headline"),
+        meta.tag(&["og:title"]).map(str::to_string),
+        meta.tag(&["twitter:title"]).map(str::to_string),
+        page_title.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    // Each declared title and its parts, without the parts that name the site.
+    let mut names: Vec<String> = Vec::new();
+    for d in &declared {
+        names.push(fold(d));
+        for part in parts(d) {
+            let f = fold(&part);
+            if !site.iter().any(|s| *s == f) {
+                names.push(f);
+            }
+        }
+    }
+    names.retain(|n| !n.is_empty() && !site.contains(n));
+
+    let mut best: Option<(u8, ElementRef<'a>, String)> = None;
+    let mut never = std::collections::HashMap::new();
+    for el in html.select(&HEADINGS) {
+        let text = element_text(el);
+        let folded = fold(&text);
+        if folded.is_empty() || text.chars().count() > 300 || site.contains(&folded) {
+            continue;
+        }
+        if links_home(el, url) || in_chrome(el) || in_never_story(el, &mut never) {
+            continue;
+        }
+        let score = if names.iter().any(|n| *n == folded) {
+            4
+        } else if folded.chars().count() >= 12
+            && names
+                .iter()
+                .any(|n| n.contains(&folded) || (n.chars().count() >= 12 && folded.contains(n)))
+        {
+            2
+        } else {
+            continue;
+        } + u8::from(el.value().name() == "h1");
+        if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+            best = Some((score, el, text));
+        }
+    }
+    if let Some((_, el, text)) = best {
+        return (Some(text), Some(el));
+    }
+    let fallback = meta
+        .ld_text("headline")
+        .or_else(|| meta.tag(&["og:title", "twitter:title"]).map(str::to_string))
+        .map(|t| without_site_name(&t, &site))
+        .or_else(|| {
+            html.select(&HEADINGS)
+                .filter(|h| h.value().name() == "h1" && !links_home(*h, url) && !in_chrome(*h))
+                .map(element_text)
+                .find(|t| !t.is_empty() && !site.contains(&fold(t)))
+        })
+        .or_else(|| page_title.map(|t| without_site_name(&t, &site)))
+        .filter(|t| !t.is_empty());
+    (fallback, None)
+}
+
+/// The names a site goes by: `og:site_name`, `application-name`, its host's name.
+pub(super) fn site_names(meta: &Meta, url: &Url) -> Vec<String> {
+    let mut names: Vec<String> = meta
+        .tag(&["og:site_name"])
+        .into_iter()
+        .chain(meta.tag(&["application-name"]))
+        .map(fold)
+        .collect();
+    if let Some(host) = url.host_str() {
+        let host = host.trim_start_matches("www.");
+        names.push(fold(host));
+        if let Some((name, _)) = host.rsplit_once('.') {
+            names.push(fold(name));
+        }
+    }
+    names.retain(|n| !n.is_empty());
+    names
+}
+
+/// A title's parts between separators, longest first.
+fn parts(title: &str) -> Vec<String> {
+    let mut parts = vec![title.to_string()];
+    for separator in SEPARATORS {
+        parts = parts
+            .iter()
+            .flat_map(|p| p.split(separator).map(|s| s.trim().to_string()))
+            .collect();
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+/// "Headline | Site" and "Site - Headline": the longest part that does not name the
+/// site.
+fn without_site_name(title: &str, site: &[String]) -> String {
+    let parts = parts(title);
+    if parts.len() < 2 {
+        return title.to_string();
+    }
+    parts
+        .iter()
+        .filter(|p| !site.contains(&fold(p)))
+        .max_by_key(|p| p.chars().count())
+        .cloned()
+        .unwrap_or_else(|| title.to_string())
+}
+
+/// A title folded for comparison: lower case, letters and digits only, single spaces
+/// (quotes, dashes and entities differ between a page's heading and its metadata).
+pub(super) fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            out.extend(c.to_lowercase());
+        } else {
+            space = true;
+        }
+    }
+    out
+}
+
+/// Whether a heading's only link goes to the site's home page (a blog's name).
+fn links_home(el: ElementRef<'_>, page: &Url) -> bool {
+    let mut links = el
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .filter(|e| e.value().name() == "a")
+        .chain(
+            el.ancestors()
+                .filter_map(ElementRef::wrap)
+                .filter(|e| e.value().name() == "a")
+                .take(1),
+        );
+    let Some(link) = links.next() else {
+        return false;
+    };
+    link.value()
+        .attr("href")
+        .and_then(|h| page.join(h.trim()).ok())
+        .is_some_and(|u| u.path() == "/" && u.host_str() == page.host_str())
+}
+
+/// Whether a heading sits in navigation, a sidebar, a footer or a box of other
+/// stories (its own verdict or an ancestor's).
+fn in_chrome(el: ElementRef<'_>) -> bool {
+    let mut in_story = false;
+    let chain: Vec<ElementRef<'_>> = el.ancestors().filter_map(ElementRef::wrap).collect();
+    for a in chain.iter().rev() {
+        in_story |= matches!(a.value().name(), "article" | "main");
+        if matches!(a.value().name(), "nav" | "aside" | "footer") {
+            return true;
+        }
+        if verdict(*a, in_story) == Verdict::Never {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn title_of(page: &str) -> Option<String> {
+        let html = Html::parse_document(page);
+        let meta = Meta::read(&html);
+        headline(
+            &html,
+            &meta,
+            &Url::parse("https://blog.example/2020/post").unwrap(),
+        )
+        .0
+    }
+
+    #[test]
+    fn the_heading_the_metadata_names_wins_over_the_blogs_name() {
+        let page = r#"<html><head><title>Ins neue Jahr | Literaturgeflüster</title>
+            <meta property="og:site_name" content="Literaturgeflüster"></head><body>
+            <header><h1><a href="/">Literaturgeflüster</a></h1></header>
+            <article><h2 class="entry-title">Ins neue Jahr</h2><p>Text.</p></article></body></html>"#;
+        assert_eq!(title_of(page).as_deref(), Some("Ins neue Jahr"));
+    }
+
+    #[test]
+    fn the_pages_own_typography_is_kept() {
+        let page = r#"<html><head><meta property="og:title" content="Editor's Letter: bye"></head>
+            <body><h1>Editor’s Letter: bye</h1></body></html>"#;
+        assert_eq!(title_of(page).as_deref(), Some("Editor’s Letter: bye"));
+    }
+
+    #[test]
+    fn without_a_matching_heading_the_metadata_title_loses_the_site_name() {
+        let page = r#"<html><head><title>Peanut Butter Truffles - Blog</title>
+            <meta property="og:site_name" content="Blog"></head><body><p>x</p></body></html>"#;
+        assert_eq!(title_of(page).as_deref(), Some("Peanut Butter Truffles"));
+    }
+}
