@@ -23,6 +23,8 @@ const SHORT_BODY: usize = 250;
 /// The story's container (where figures are looked for) and its paragraphs.
 pub(super) struct Body<'a> {
     pub container: Option<ElementRef<'a>>,
+    /// The element of the story's first block.
+    pub first: Option<ElementRef<'a>>,
     pub text: String,
 }
 
@@ -71,6 +73,7 @@ pub(super) fn extract_body(doc: &Html) -> Body<'_> {
     let container = story.as_ref().map(|s| s.container);
     let mut text = String::new();
     let mut taken = 0;
+    let mut first = None;
     if let Some(story) = &story {
         let roots = story_roots(story, &blocks, &mass);
         let mut kept = story_blocks(&blocks, &mass, &roots);
@@ -81,6 +84,7 @@ pub(super) fn extract_body(doc: &Html) -> Body<'_> {
         let kept = without_orphan_headings(&blocks, without_related(&blocks, &mass, kept));
         taken = kept.iter().map(|&i| blocks[i].chars).sum();
         text = join(&blocks, &kept);
+        first = kept.first().map(|&i| blocks[i].el);
     }
     tracing::debug!(
         container = ?container.map(|c| (c.value().name(), super::boxes::box_words(c))),
@@ -95,9 +99,14 @@ pub(super) fn extract_body(doc: &Html) -> Body<'_> {
         tracing::debug!(found, "article body: the page's prose outside boxes");
         if found > taken * 2 {
             text = join(&blocks, &wild);
+            first = wild.first().map(|&i| blocks[i].el);
         }
     }
-    Body { container, text }
+    Body {
+        container,
+        first,
+        text,
+    }
 }
 
 /// The element the page's prose votes for.

@@ -69,7 +69,7 @@ pub fn extract_article(html: &Html, page: &Page<'_>, require_article: bool) -> O
     if !require_article && !declared && (paragraphs < 3 || found.text.len() < 400) {
         return None;
     }
-    let (title, headline) = title::headline(html, &meta, url);
+    let (title, headline) = title::headline(html, &meta, url, found.first);
     let body = fuller_structured_body(found.text, meta.ld.as_ref());
     if title.is_none() && body.is_empty() {
         return None;

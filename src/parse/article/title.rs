@@ -26,13 +26,17 @@ static TITLE: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("title").expect("valid selector"));
 
 /// Separators between a headline and the site's name in `<title>` and `og:title`.
-const SEPARATORS: [&str; 8] = [" | ", " - ", " – ", " — ", " :: ", " · ", " » ", " // "];
+const SEPARATORS: [&str; 9] = [
+    " | ", " - ", " – ", " — ", " :: ", " : ", " · ", " » ", " // ",
+];
 
-/// The headline and the element that shows it, if one does.
+/// The headline and the element that shows it, if one does. `story`: the element
+/// of the story's first block, if the body was found.
 pub(super) fn headline<'a>(
     html: &'a Html,
     meta: &Meta,
     url: &Url,
+    story: Option<ElementRef<'a>>,
 ) -> (Option<String>, Option<ElementRef<'a>>) {
     let page_title = html
         .select(&TITLE)
@@ -40,70 +44,154 @@ pub(super) fn headline<'a>(
         .map(element_text)
         .map(|t| clean(&t));
     let site = site_names(meta, url);
-    let declared: Vec<String> = [
-        meta.ld_text("headline"),
-        meta.tag(&["og:title"]).map(str::to_string),
-        meta.tag(&["twitter:title"]).map(str::to_string),
-        page_title.clone(),
+    // The titles the page declares, strongest first, each whole and as its longest
+    // part that does not name the site (`Headline | Site`, `Site - Section - Headline`).
+    let declared: Vec<(u8, String)> = [
+        (6, meta.ld_text("headline")),
+        (6, meta.tag(&["og:title"]).map(str::to_string)),
+        (5, meta.tag(&["twitter:title"]).map(str::to_string)),
+        (5, page_title.clone()),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(w, t)| Some((w, t?)))
     .collect();
-    // Each declared title and its parts, without the parts that name the site.
-    let mut names: Vec<String> = Vec::new();
-    for d in &declared {
-        names.push(fold(d));
-        for part in parts(d) {
-            let f = fold(&part);
-            if !site.iter().any(|s| *s == f) {
-                names.push(f);
-            }
-        }
+    let mut names: Vec<(u8, String)> = Vec::new();
+    for (weight, d) in &declared {
+        names.push((*weight, fold(d)));
+        names.push((*weight - 1, fold(&without_site_name(d, &site))));
     }
-    names.retain(|n| !n.is_empty() && !site.contains(n));
+    names.retain(|(_, n)| !n.is_empty() && !site.contains(n));
 
     let mut best: Option<(u8, ElementRef<'a>, String)> = None;
     let mut never = std::collections::HashMap::new();
     for el in html.select(&HEADINGS) {
-        let text = element_text(el);
-        let folded = fold(&text);
-        if folded.is_empty() || text.chars().count() > 300 || site.contains(&folded) {
-            continue;
-        }
         if links_home(el, url) || in_chrome(el) || in_never_story(el, &mut never) {
             continue;
         }
-        let score = if names.iter().any(|n| *n == folded) {
-            4
-        } else if folded.chars().count() >= 12
-            && names
+        // The heading without its kicker ("Immobilienkrise"), or a part of it.
+        for (part, text) in std::iter::once((el, without_kicker(el))).chain(
+            el.children()
+                .filter_map(ElementRef::wrap)
+                .map(|c| (c, element_text(c))),
+        ) {
+            let folded = fold(&text);
+            if folded.is_empty() || text.chars().count() > 300 || site.contains(&folded) {
+                continue;
+            }
+            let exact = names
                 .iter()
-                .any(|n| n.contains(&folded) || (n.chars().count() >= 12 && folded.contains(n)))
-        {
-            2
-        } else {
-            continue;
-        } + u8::from(el.value().name() == "h1");
-        if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
-            best = Some((score, el, text));
+                .filter(|(_, n)| *n == folded)
+                .map(|(w, _)| *w)
+                .max();
+            let contained = (folded.chars().count() >= 12)
+                .then(|| {
+                    names
+                        .iter()
+                        .filter(|(_, n)| {
+                            n.contains(&folded)
+                                || (n.chars().count() >= 12 && folded.contains(n.as_str()))
+                        })
+                        .map(|_| 2)
+                        .max()
+                })
+                .flatten();
+            let Some(score) = exact.or(contained) else {
+                continue;
+            };
+            let score = score + u8::from(el.value().name() == "h1") * 2;
+            if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+                best = Some((score, part, text));
+            }
         }
     }
     if let Some((_, el, text)) = best {
         return (Some(text), Some(el));
     }
-    let fallback = meta
+    if let Some(t) = meta
         .ld_text("headline")
         .or_else(|| meta.tag(&["og:title", "twitter:title"]).map(str::to_string))
         .map(|t| without_site_name(&t, &site))
-        .or_else(|| {
-            html.select(&HEADINGS)
-                .filter(|h| h.value().name() == "h1" && !links_home(*h, url) && !in_chrome(*h))
-                .map(element_text)
-                .find(|t| !t.is_empty() && !site.contains(&fold(t)))
-        })
-        .or_else(|| page_title.map(|t| without_site_name(&t, &site)))
+        .filter(|t| !t.is_empty())
+    {
+        return (Some(t), None);
+    }
+    // No metadata names a heading: the heading that opens the story.
+    if let Some(h) = story_heading(html, url, story, &site) {
+        return (Some(element_text(h)), Some(h));
+    }
+    let fallback = page_title
+        .map(|t| without_site_name(&t, &site))
         .filter(|t| !t.is_empty());
     (fallback, None)
+}
+
+/// The `<h1>` (else `<h2>`) nearest before the story's first block, or the first
+/// inside the story; never the site's name or a heading of the page's chrome.
+fn story_heading<'a>(
+    html: &'a Html,
+    url: &Url,
+    story: Option<ElementRef<'a>>,
+    site: &[String],
+) -> Option<ElementRef<'a>> {
+    let story = story?;
+    let order = super::order::Order::of_page(html);
+    let start = order.of(story);
+    let usable = |h: &ElementRef<'a>| {
+        let t = element_text(*h);
+        !t.is_empty() && !site.contains(&fold(&t)) && !links_home(*h, url) && !in_chrome(*h)
+    };
+    for level in ["h1", "h2"] {
+        let mut before: Option<ElementRef<'a>> = None;
+        let mut after: Option<ElementRef<'a>> = None;
+        for h in html.select(&HEADINGS).filter(|h| h.value().name() == level) {
+            if !usable(&h) {
+                continue;
+            }
+            if order.of(h) <= start {
+                before = Some(h);
+            } else if after.is_none() {
+                after = Some(h);
+            }
+        }
+        // An `<h2>` opens the story only right before it (else it heads a box).
+        let near = |h: &ElementRef<'a>| level == "h1" || start.abs_diff(order.of(*h)) <= 15;
+        if let Some(h) = before.filter(near).or(after.filter(near)) {
+            return Some(h);
+        }
+    }
+    None
+}
+
+/// Words of a kicker: the topic line set above or before a headline.
+static KICKER: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)kicker|topline|overline|dachzeile|roofline|eyebrow|spitzmarke|flag|label|rubric|category|ressort|supertitle|overtitle|pretitle")
+        .expect("valid regex")
+});
+
+/// A heading's text without the text of its kicker.
+fn without_kicker(el: ElementRef<'_>) -> String {
+    let kicker: Vec<ElementRef<'_>> = el
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .filter(|d| d.id() != el.id() && KICKER.is_match(&super::boxes::box_words(*d)))
+        .collect();
+    if kicker.is_empty() {
+        return element_text(el);
+    }
+    let text: String = el
+        .descendants()
+        .filter_map(|n| match n.value() {
+            scraper::Node::Text(t)
+                if !n
+                    .ancestors()
+                    .any(|a| kicker.iter().any(|k| k.id() == a.id())) =>
+            {
+                Some(&**t)
+            }
+            _ => None,
+        })
+        .collect();
+    super::text::squash(&text)
 }
 
 /// The names a site goes by: `og:site_name`, `application-name`, its host's name.
