@@ -44,25 +44,25 @@ static BY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst|erstellt)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
         r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da|a\s+cura\s+di",
         r"|(?:view|see)\s+all\s+(?:posts|articles|stories)\s+by|more\s+(?:posts|articles|stories)\s+by|(?:zeige\s+)?alle\s+(?:beiträge|artikel)\s+von",
-        r"|autor(?:in)?|author|auteur|autore|verfasser(?:in)?|text|texte|texto)\b\s*:?\s*",
+        r"|autor(?:in)?|autoren|authors?|auteurs?|autore|verfasser(?:in)?|text|texte|texto)\b\s*:?\s*",
     ))
     .expect("valid regex")
 });
 /// A line that is a byline: "By" and kin, then a capital or a name of one word.
 static READS_BY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)^(?:(?:(?:posted|written|published|reported)\s+by|by|von|vom|par|por|door|przez",
-        r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst)\s+von|(?:ein\s+)?(?:beitrag|artikel)\s+von",
-        r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da)\s+\S|(?:autor(?:in)?|author|auteur|text)\s*:\s*\S|by\p{Lu})",
+        r"(?i)^[^\p{L}]{0,25}(?:(?:(?:posted|written|published|reported)\s+by|by|von|vom|par|por|door|przez|autoren|authors",
+        r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
+        r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da)\b\s*:?\s*\S|(?:autor(?:in)?|author|auteur|text)\s*:\s*\S|by\p{Lu})",
     ))
     .expect("valid regex")
 });
 static BY_GLUED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:By|BY|Von|VON|By:)(\p{Lu}\p{Ll})").expect("valid regex"));
 static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\S+@\S+\.\S+|https?://\S+").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"\S+@\S+\.\S+|https?://\S+|@\w+").expect("valid regex"));
 static AUTHOR_SPLIT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\s*(?:,|;|&|\||•|·|/|\band\b|\bund\b|\bet\b|\s+y\s+|\boraz\b)\s*")
+    Regex::new(r"(?i)\s*(?:,|;|&|\||•|·|\band\b|\bund\b|\bet\b|\s+y\s+|\boraz\b)\s*")
         .expect("valid regex")
 });
 /// Roles and desks that follow or replace a name.
@@ -123,7 +123,31 @@ const NOT_NAMES: &[&str] = &[
     "autoren",
     "profil",
     "profile",
+    "stand",
+    "zuletzt",
+    "alle",
+    "all",
+    "tags",
+    "schlagwörter",
+    "kategorie",
+    "category",
+    "quelle",
+    "source",
+    "foto",
+    "fotos",
+    "photo",
+    "photos",
+    "bild",
+    "bilder",
 ];
+/// Where a byline's names end: a credit for pictures or graphics follows.
+static CREDITS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:illustrations?|fotos?|photos?|photography|bilder?|grafik|grafiken|videos?|kamera|infografik)\b\s*(?:von|by|:)?")
+        .expect("valid regex")
+});
+/// "Posted on September 21, 2020 by Adi Tzlil": the names after a date.
+static BY_AFTER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:by|von|par|por|door)\s+(\S.*)$").expect("valid regex"));
 /// Author boxes that are not bylines: biographies, lists of an author's stories.
 static NOT_BYLINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -160,12 +184,22 @@ pub(super) fn authors(
         return declared;
     }
     let byline = page_byline(html, order, headline);
-    if byline.is_empty() {
-        declared
-    } else {
-        byline
+    if !byline.is_empty() {
+        return byline;
     }
+    if !declared.is_empty() {
+        return declared;
+    }
+    // A forum thread: the author of its first post.
+    html.select(&DATA_AUTHOR)
+        .filter_map(|el| el.value().attr("data-author"))
+        .map(|a| names_in(a, true))
+        .find(|a| !a.is_empty())
+        .unwrap_or_default()
 }
+
+static DATA_AUTHOR: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse("[data-author]").expect("valid selector"));
 
 /// Names of a JSON-LD author value: people first; organizations only when no person
 /// is named.
@@ -236,16 +270,25 @@ fn page_byline(html: &Html, order: &Order, headline: Option<usize>) -> Vec<Strin
         |el: &ElementRef<'_>| short_text(*el, 160).is_some_and(|t| READS_BY.is_match(&t));
     let mut by_lines: Vec<(usize, Vec<String>)> = html
         .select(&BY_CANDIDATES)
-        .filter(|el| reads_by(el))
-        // The innermost such element: its parent may run the name into a role line.
-        .filter(|el| {
-            !el.select(&BY_CANDIDATES)
-                .any(|d| d.id() != el.id() && reads_by(&d))
+        .filter(|el| BY_LABEL.is_match(&spaced_text(*el)) && usable(*el))
+        .filter_map(|el| {
+            let next = text_after(el, 80)?;
+            Some((order.of(el), names_in(&next, false)))
         })
-        .filter(|el| usable(*el))
-        .map(|el| (order.of(el), names_in(&spaced_text(el), false)))
         .filter(|(_, names)| !names.is_empty())
         .collect();
+    by_lines.extend(
+        html.select(&BY_CANDIDATES)
+            .filter(|el| reads_by(el))
+            // The innermost such element: its parent may run the name into a role line.
+            .filter(|el| {
+                !el.select(&BY_CANDIDATES)
+                    .any(|d| d.id() != el.id() && reads_by(&d))
+            })
+            .filter(|el| usable(*el))
+            .map(|el| (order.of(el), names_in(&spaced_text(el), false)))
+            .filter(|(_, names)| !names.is_empty()),
+    );
     if let Some(found) = nearest(&mut by_lines, headline) {
         return found;
     }
@@ -287,6 +330,46 @@ fn in_form_or_chrome(el: ElementRef<'_>) -> bool {
                 .any(|s| matches!(s.value().name(), "article" | "main")),
             _ => false,
         })
+}
+
+/// A byline's label alone in its element ("By", "Von:", "Autor:"), its names in the
+/// next.
+static BY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(?:by|von|par|por|door|autor(?:in)?|author|auteur|text|written by|posted by)\s*:?$",
+    )
+    .expect("valid regex")
+});
+
+/// The text that follows an element in document order, up to `max` characters.
+fn text_after(el: ElementRef<'_>, max: usize) -> Option<String> {
+    let mut out = String::new();
+    let mut node = *el;
+    // Past the element's own subtree: its next sibling, or an ancestor's.
+    loop {
+        match node.next_sibling() {
+            Some(next) => {
+                node = next;
+                break;
+            }
+            None => node = node.parent()?,
+        }
+    }
+    let mut current = Some(node);
+    while let Some(n) = current {
+        for d in n.descendants() {
+            if let scraper::Node::Text(t) = d.value() {
+                out.push_str(t);
+                out.push(' ');
+            }
+        }
+        if squash(&out).chars().count() >= 3 {
+            break;
+        }
+        current = n.next_sibling();
+    }
+    let text = squash(&out);
+    (!text.is_empty() && text.chars().count() <= max).then_some(text)
 }
 
 /// An element's text with its text nodes apart ("Veröffentlicht von<a>Chris</a>").
@@ -356,6 +439,22 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
     let text = clean(&EMAIL.replace_all(byline, " "));
     // "ByJane Doe": a byline whose markup ran "By" into the name.
     let text = BY_GLUED.replace(&text, "$1").into_owned();
+    // Picture and graphics credits after the names.
+    let text = match CREDITS.find(&text) {
+        Some(m) if m.start() > 0 => text[..m.start()].to_string(),
+        _ => text,
+    };
+    // A filing line with the names last ("Posted on May 3, 2020 by Jane Doe").
+    let text = match BY_AFTER.captures(&text) {
+        Some(c)
+            if text[..c.get(0).map_or(0, |m| m.start())]
+                .split_whitespace()
+                .any(|w| w.chars().any(|ch| ch.is_ascii_digit()) || is_date_word(w)) =>
+        {
+            c[1].to_string()
+        }
+        _ => text,
+    };
     // A date or time after the names ("Von Henry am 12.03.2020", "oz on December 4").
     let cut = text
         .split_whitespace()
@@ -392,13 +491,28 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
     dedupe(names)
 }
 
-/// "Christoph Hein Chefredakteur": the name without its role.
+/// "Christoph Hein Chefredakteur", "Rechtsanwalt Sebastian Einbock": the name without
+/// its role.
 fn without_trailing_role(name: &str) -> &str {
-    match name.rsplit_once(' ') {
+    let name = match name.rsplit_once(' ') {
         Some((head, last)) if ROLE.is_match(last) && head.contains(' ') => head.trim(),
+        _ => name,
+    };
+    match name.split_once(' ') {
+        Some((first, rest))
+            if (ROLE.is_match(first) || LEGAL.is_match(first)) && rest.contains(' ') =>
+        {
+            rest.trim()
+        }
         _ => name,
     }
 }
+
+/// Professions that stand before a name in a byline.
+static LEGAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:rechtsanwalt|rechtsanwältin|fachanwalt|fachanwältin|notar|notarin|steuerberater(?:in)?|anwalt|anwältin|attorney|lawyer|avocat|abogad[oa])$")
+        .expect("valid regex")
+});
 
 /// "Klausmartin Friedrich Tags": the name without a label run into it.
 fn without_trailing_label(name: &str) -> &str {
@@ -483,6 +597,22 @@ mod tests {
         );
         assert_eq!(clean_authors("Artikel von: hausinfo"), ["hausinfo"]);
         assert_eq!(clean_authors("Eingestellt von der Michel"), ["der Michel"]);
+        assert_eq!(
+            clean_authors("Posted on September 21, 2020 by Adi Tzlil"),
+            ["Adi Tzlil"]
+        );
+        assert_eq!(
+            clean_authors("Text von Christian Seiler Illustration von Mara"),
+            ["Christian Seiler"]
+        );
+        assert_eq!(
+            clean_authors("Rechtsanwalt Sebastian Einbock"),
+            ["Sebastian Einbock"]
+        );
+        assert_eq!(
+            clean_authors("Williams Perdomo @wperdomod"),
+            ["Williams Perdomo"]
+        );
     }
 
     #[test]
