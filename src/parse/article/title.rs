@@ -309,6 +309,7 @@ mod tests {
             &html,
             &meta,
             &Url::parse("https://blog.example/2020/post").unwrap(),
+            None,
         )
         .0
     }
