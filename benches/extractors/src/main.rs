@@ -47,6 +47,7 @@ fn main() {
             headers: &[],
             body: &html,
             time_zone: want.time_zone.parse().unwrap(),
+            fetched_at: None,
             max_links: usize::MAX,
         };
         let record = ours
