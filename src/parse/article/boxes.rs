@@ -16,6 +16,13 @@ use scraper::ElementRef;
 
 use super::text::Mass;
 
+static ASKING: LazyLock<scraper::Selector> = LazyLock::new(|| {
+    scraper::Selector::parse(
+        r#"input[type="email"], input[type="search"], input[type="password"], textarea"#,
+    )
+    .expect("valid selector")
+});
+
 /// Words of boxes that are never the story and never wrap it: comments, sharing,
 /// related links, metadata lines, captions, advertising, consent and sign-up boxes.
 static CHROME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
@@ -29,7 +36,7 @@ static CHROME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
         r"|caption|credit|copyright|\btags?\b|[-_]tags?\b|\btags?[-_]|tagcloud|keywords|categor",
         r"|most-?read|most-?viewed|popular|trending|recommend|read-?more|readmore|see-also|more-on|also-read",
         r"|rating|\bvote|\blikes?\b|\bprint|toolbar|\btools\b|skip-?link|sr-only|screen-?reader|visually-?hidden",
-        r"|widget|\bbio\b|author-?bio|about-?the-?author|donat|support-us|paywall|\bpromo",
+        r"|widget|\bbio\b|author-?bio|about-?the-?author|donat|support-us|\bpromo",
     ))
     .expect("valid regex")
 });
@@ -37,8 +44,10 @@ static CHROME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// Words of layout boxes that may also wrap the whole page (`has-sidebar`,
 /// `menu-open`): chrome only when they do not hold most of the page's text.
 static LAYOUT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)sidebar|side-bar|\bside\b|rail|\bnav|navbar|navigation|menu|masthead|footer|\bextra\b|aside")
-        .expect("valid regex")
+    Regex::new(
+        r"(?i)sidebar|side-bar|\brail|\bnav|navbar|navigation|menu|masthead|footer|\bextra\b|aside",
+    )
+    .expect("valid regex")
 });
 
 /// Words of a header: the page's (chrome) or, inside an `<article>` or `<main>`, the
@@ -77,9 +86,9 @@ static TAXONOMY_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Class tokens that say what a box has or does, not what it is (`has-sidebar`,
-/// `enable-share`, `no-comments`).
+/// `enable-share`, `no-comments`, `modal-enabled`).
 static STATE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?i:has|with|no|is|enable|enabled|disable|disabled|show|js|can|allow)[-_]")
+    Regex::new(r"^(?i:has|with|no|is|enable|enabled|disable|disabled|show|js|can|allow)[-_]|[-_](?i:enabled|disabled|active|open|opened|visible|loaded|ready)$")
         .expect("valid regex")
 });
 
@@ -139,9 +148,12 @@ pub(super) fn verdict(el: ElementRef<'_>, in_story: bool) -> Verdict {
     let name = el.value().name();
     match name {
         "html" | "body" => return Verdict::Plain,
-        "nav" | "aside" | "menu" | "footer" | "form" | "figure" | "figcaption" | "address" => {
+        "nav" | "aside" | "menu" | "footer" | "figure" | "figcaption" | "address" => {
             return Verdict::Chrome
         }
+        // A form that asks for an address, a search or a password (sign-up, search,
+        // log-in); other forms wrap content (a shop's product, a whole ASP.NET page).
+        "form" if el.select(&ASKING).next().is_some() => return Verdict::Chrome,
         "header" if !in_story => return Verdict::Chrome,
         _ => {}
     }
