@@ -299,7 +299,9 @@ fn keep_block(b: &Block<'_>) -> bool {
     if matches!(name, "li" | "dd" | "dt" | "td" | "th") && density > 0.3 {
         return false;
     }
-    density < 0.5 && !stock::is_filing_or_credit(&b.text, b.chars)
+    density < 0.5
+        && !stock::is_filing_or_credit(&b.text, b.chars)
+        && !stock::is_service_line(&b.text, b.chars)
 }
 
 /// Drops the boxes of other stories a story's box holds: from a heading (or short

@@ -58,7 +58,7 @@ static HEADER_WORDS: LazyLock<Regex> =
 /// Words of boxes that never hold the story, however much text they hold: comments,
 /// consent and cookie notices, pop-ups.
 static NEVER_STORY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)comment(?:[^a]|$)|disqus|respond|replies|discussion|cookie|consent|gdpr|popup|pop-up|popmake|modal")
+    Regex::new(r"(?i)comment(?:[^a]|$)|kommentar|disqus|respond|replies|discussion|cookie|consent|gdpr|popup|pop-up|popmake|modal")
         .expect("valid regex")
 });
 

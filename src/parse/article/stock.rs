@@ -50,6 +50,37 @@ static CREDIT: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// Lines that talk to the reader about the page rather than tell the story: sharing
+/// and feedback prompts, advertising labels, subscription and log-in prompts, contact
+/// lines, comment counters.
+static SERVICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)^(?:[-*•\s]*)(?:",
+        r"(?:be sociable, )?share (?:this|on|via)|share!?$|teilen!?$|diesen (?:artikel|beitrag) teilen|möchten sie (?:den|diesen) (?:artikel|beitrag) teilen",
+        r"|(?:war|ist) (?:der|dieser) (?:artikel|beitrag) (?:nützlich|hilfreich)|was this (?:article|page|post) (?:helpful|useful)|did you (?:like|enjoy) this",
+        r"|gefällt (?:dir|ihnen) (?:unser|dieser|der)|like (?:us|this) on",
+        r"|anzeige\s*-?$|werbung\b|advertisement$|sponsored$|publicidad$|publicité$",
+        r"|subscribe (?:now|to|today)|to (?:view|read|continue reading) the full (?:story|article)|never miss|sign up (?:for|to)|already a subscriber|(?:first-time )?subscribers? ",
+        r"|jetzt abonnieren|abonnieren sie|ja\.? ich bin abonnent|sie sind (?:aktuell |derzeit )?nicht eingeloggt|bitte (?:melden sie sich an|registrieren sie sich)",
+        r"|hazte (?:miembro|socio)|suscr[ií]bete|abonnez-vous",
+        r"|kontakt:|tel\.?:|telefon:|fax:|e-mail:|pressekontakt|ihr ansprechpartner|bei fragen und anregungen",
+        r"|keine kommentare|kommentare? (?:schreiben|insgesamt|anzeigen)|bisherige kommentare|\d+ kommentare?$|no comments|leave a (?:comment|reply)|\d+ comments?$",
+        r")",
+    ))
+    .expect("valid regex")
+});
+/// A line that is a date or a time of day and little else ("19:49", "23.10.2018").
+static DATE_ONLY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[\s\d.:/,|–—-]*(?:\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?|uhr)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})[\s\d.:/,|–—-]*(?:[ap]\.?m\.?|uhr)?\s*$")
+        .expect("valid regex")
+});
+
+/// A short line that speaks to the reader about the page (share, subscribe, contact,
+/// comment counters) or is only a date.
+pub(super) fn is_service_line(text: &str, chars: usize) -> bool {
+    chars <= 160 && (SERVICE.is_match(text) || (chars <= 30 && DATE_ONLY.is_match(text)))
+}
+
 /// A heading or short line that opens a box of other stories.
 pub(super) fn opens_related(text: &str, chars: usize) -> bool {
     chars <= 60 && RELATED.is_match(text.trim_start_matches(|c: char| !c.is_alphanumeric()))
@@ -87,6 +118,31 @@ mod tests {
             "The minister said more from the fund would follow.",
         ] {
             assert!(!opens_related(line, chars(line)), "{line}");
+        }
+    }
+
+    #[test]
+    fn service_lines() {
+        for line in [
+            "Be Sociable, Share!",
+            "War der Artikel nützlich?",
+            "- Anzeige-",
+            "Subscribe now to our eNATION edition for the full story.",
+            "Sie sind aktuell nicht eingeloggt.",
+            "Keine Kommentare",
+            "Tel.: 030 1234",
+            "19:49",
+            "3:59 PM",
+            "23.10.2018",
+        ] {
+            assert!(is_service_line(line, chars(line)), "{line}");
+        }
+        for line in [
+            "Subscribers to the service paid 12 euros a month more than last year, the regulator said in its annual report on prices.",
+            "Shareholders met on Monday.",
+            "2019",
+        ] {
+            assert!(!is_service_line(line, chars(line)) || chars(line) > 160, "{line}");
         }
     }
 
