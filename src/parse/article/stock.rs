@@ -56,7 +56,7 @@ static CREDIT: LazyLock<Regex> = LazyLock::new(|| {
 static SERVICE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)^(?:[-*•\s]*)(?:",
-        r"(?:be sociable, )?share (?:this|on|via)|share!?$|teilen!?$|diesen (?:artikel|beitrag) teilen|möchten sie (?:den|diesen) (?:artikel|beitrag) teilen",
+        r"(?:be sociable, )?share(?: (?:this|on|via)|!?$)|teilen!?$|diesen (?:artikel|beitrag) teilen|möchten sie (?:den|diesen) (?:artikel|beitrag) teilen",
         r"|(?:war|ist) (?:der|dieser) (?:artikel|beitrag) (?:nützlich|hilfreich)|was this (?:article|page|post) (?:helpful|useful)|did you (?:like|enjoy) this",
         r"|gefällt (?:dir|ihnen) (?:unser|dieser|der)|like (?:us|this) on",
         r"|anzeige\s*-?$|werbung\b|advertisement$|sponsored$|publicidad$|publicité$",
