@@ -71,7 +71,7 @@ static SERVICE: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// A line that is a date or a time of day and little else ("19:49", "23.10.2018").
 static DATE_ONLY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[\s\d.:/,|–—-]*(?:\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?|uhr)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})[\s\d.:/,|–—-]*(?:[ap]\.?m\.?|uhr)?\s*$")
+    Regex::new(r"(?i)^[\s\d.:/,|–—-]*(?:\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?|uhr)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})[\s\d.:/,|–—-]*(?:[ap]\.?m\.?|uhr)?\s*$")
         .expect("valid regex")
 });
 
