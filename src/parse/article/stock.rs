@@ -60,7 +60,7 @@ static SERVICE: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?:war|ist) (?:der|dieser) (?:artikel|beitrag) (?:nützlich|hilfreich)|was this (?:article|page|post) (?:helpful|useful)|did you (?:like|enjoy) this",
         r"|gefällt (?:dir|ihnen) (?:unser|dieser|der)|like (?:us|this) on",
         r"|anzeige\s*-?$|werbung\b|advertisement$|sponsored$|publicidad$|publicité$",
-        r"|subscribe (?:now|to|today)|to (?:view|read|continue reading) the full (?:story|article)|never miss|sign up (?:for|to)|already a subscriber|(?:first-time )?subscribers? ",
+        r"|subscribe (?:now|to|today)|to (?:view|read|continue reading) the full (?:story|article)|never miss|sign up (?:for|to)|already a subscriber",
         r"|jetzt abonnieren|abonnieren sie|ja\.? ich bin abonnent|sie sind (?:aktuell |derzeit )?nicht eingeloggt|bitte (?:melden sie sich an|registrieren sie sich)",
         r"|hazte (?:miembro|socio)|suscr[ií]bete|abonnez-vous",
         r"|kontakt:|tel\.?:|telefon:|fax:|e-mail:|pressekontakt|ihr ansprechpartner|bei fragen und anregungen",
