@@ -147,29 +147,36 @@ pub(super) fn dates(cx: &Context<'_>) -> Dates {
                 .map(str::to_string),
         )
         .find_map(|d| parse_date(&d, cx.zone));
-    let published = structured
-        .or_else(|| any_meta_date(cx))
-        .or_else(|| microdata(cx, &MICRODATA))
-        .or_else(|| labelled(&PUBLISHED_LABEL))
-        .or_else(|| time_element(cx, &mut never))
-        .or_else(|| url_date(cx))
-        .or_else(|| date_box(cx, day_first, &mut never))
-        .or_else(|| after_headline(&lines, cx, day_first))
-        // A page that only says when it was updated was published no later.
-        .or_else(|| updated.clone());
-    if tracing::enabled!(tracing::Level::TRACE) {
-        tracing::trace!(
-            structured = ?cx.meta.ld_text("datePublished"),
-            microdata = ?microdata(cx, &MICRODATA),
-            labelled = ?labelled(&PUBLISHED_LABEL),
-            time = ?time_element(cx, &mut never),
-            url = ?url_date(cx),
-            date_box = ?date_box(cx, day_first, &mut never),
-            after_headline = ?after_headline(&lines, cx, day_first),
-            "date candidates"
-        );
-    }
+    // Every signal of the page, most reliable first; the day most of them name wins
+    // (a stale or wrong one is outvoted), ties going to the most reliable.
+    let signals = [
+        structured,
+        any_meta_date(cx),
+        microdata(cx, &MICRODATA),
+        labelled(&PUBLISHED_LABEL),
+        time_element(cx, &mut never),
+        url_date(cx),
+        date_box(cx, day_first, &mut never),
+        after_headline(&lines, cx, day_first),
+    ];
+    tracing::trace!(?signals, ?updated, "date signals");
+    // A page that only says when it was updated was published no later.
+    let published = most_named_day(&signals).or_else(|| updated.clone());
     Dates { published, updated }
+}
+
+/// The signal whose day most signals name; among equals, the first.
+fn most_named_day(signals: &[Option<String>]) -> Option<String> {
+    let day = |d: &String| d.get(..10).unwrap_or(d).to_string();
+    let votes = |d: &String| {
+        signals
+            .iter()
+            .flatten()
+            .filter(|o| day(o) == day(d))
+            .count()
+    };
+    let most = signals.iter().flatten().map(votes).max()?;
+    signals.iter().flatten().find(|d| votes(d) == most).cloned()
 }
 
 /// A publication date under another name: a meta tag whose name says so
