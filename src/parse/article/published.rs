@@ -165,7 +165,8 @@ pub(super) fn dates(cx: &Context<'_>) -> Dates {
     Dates { published, updated }
 }
 
-/// The signal whose day most signals name; among equals, the first.
+/// The signal whose day most signals name; among equals, the first, preferring one
+/// that also tells the time of day.
 fn most_named_day(signals: &[Option<String>]) -> Option<String> {
     let day = |d: &String| d.get(..10).unwrap_or(d).to_string();
     let votes = |d: &String| {
@@ -176,7 +177,17 @@ fn most_named_day(signals: &[Option<String>]) -> Option<String> {
             .count()
     };
     let most = signals.iter().flatten().map(votes).max()?;
-    signals.iter().flatten().find(|d| votes(d) == most).cloned()
+    let winners: Vec<&String> = signals
+        .iter()
+        .flatten()
+        .filter(|d| votes(d) == most)
+        .collect();
+    let first = winners.first()?;
+    let timed = winners
+        .iter()
+        .filter(|d| day(d) == day(first))
+        .find(|d| d.get(11..19).is_some_and(|t| t != "00:00:00"));
+    timed.or(Some(first)).map(|d| d.to_string())
 }
 
 /// A publication date under another name: a meta tag whose name says so
