@@ -34,7 +34,7 @@ impl Meta {
         let all_ld = json_ld(html);
         Self {
             tags: meta_tags(html),
-            ld: all_ld.iter().find_map(|v| article_object(v.clone(), 0)),
+            ld: all_ld.iter().find_map(|v| article_object(v, 0)).cloned(),
             all_ld,
         }
     }
@@ -137,23 +137,17 @@ fn json_ld(html: &Html) -> Vec<Value> {
 
 /// The first object of an article type in a JSON-LD value, searching arrays, `@graph`
 /// and the `mainEntity` of a page.
-fn article_object(value: Value, depth: usize) -> Option<Value> {
+fn article_object(value: &Value, depth: usize) -> Option<&Value> {
     if depth > 8 {
         return None;
     }
     match value {
-        Value::Array(items) => items.into_iter().find_map(|v| article_object(v, depth + 1)),
-        Value::Object(mut map) => {
-            for key in ["@graph", "mainEntity"] {
-                if let Some(inner) = map.remove(key) {
-                    if let Some(found) = article_object(inner, depth + 1) {
-                        return Some(found);
-                    }
-                }
-            }
-            let value = Value::Object(map);
-            is_article_type(&value).then_some(value)
-        }
+        Value::Array(items) => items.iter().find_map(|v| article_object(v, depth + 1)),
+        Value::Object(map) => ["@graph", "mainEntity"]
+            .iter()
+            .filter_map(|key| map.get(*key))
+            .find_map(|inner| article_object(inner, depth + 1))
+            .or_else(|| is_article_type(value).then_some(value)),
         _ => None,
     }
 }

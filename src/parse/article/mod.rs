@@ -69,12 +69,12 @@ pub fn extract_article(html: &Html, page: &Page<'_>, require_article: bool) -> O
     if !require_article && !declared && (paragraphs < 3 || found.text.len() < 400) {
         return None;
     }
-    let (title, headline) = title::headline(html, &meta, url, found.first);
+    let order = order::Order::of_page(html);
+    let (title, headline) = title::headline(html, &meta, url, found.first, &order);
     let body = fuller_structured_body(found.text, meta.ld.as_ref());
     if title.is_none() && body.is_empty() {
         return None;
     }
-    let order = order::Order::of_page(html);
     let headline_at = headline
         .map(|h| order.of(h))
         .or_else(|| html.select(&H1).next().map(|h| order.of(h)));

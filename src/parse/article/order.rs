@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use ego_tree::NodeId;
 use scraper::{ElementRef, Html};
 
-/// The position of every element of a page in document order.
+/// The position of every element of a page in document order (text nodes have none).
 pub(super) struct Order {
     at: HashMap<NodeId, usize>,
 }
@@ -20,6 +20,7 @@ impl Order {
             .tree
             .root()
             .descendants()
+            .filter(|node| node.value().is_element())
             .enumerate()
             .map(|(i, node)| (node.id(), i))
             .collect();

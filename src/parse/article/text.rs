@@ -37,47 +37,41 @@ impl Block<'_> {
 
 /// Readable text per element: characters of blocks that are mostly not links.
 pub(super) struct Mass {
-    pub readable: HashMap<NodeId, usize>,
-    /// Readable characters outside boxes of comments.
+    /// Per element: readable characters, all characters, link characters.
+    counts: HashMap<NodeId, [u32; 3]>,
+    /// Readable characters outside boxes that never hold the story.
     pub total: usize,
-    /// (all characters, link characters) per element.
-    pub chars: HashMap<NodeId, (usize, usize)>,
 }
 
 impl Mass {
     pub fn of(blocks: &[Block<'_>]) -> Self {
-        let mut readable: HashMap<NodeId, usize> = HashMap::new();
-        let mut chars: HashMap<NodeId, (usize, usize)> = HashMap::new();
+        let mut counts: HashMap<NodeId, [u32; 3]> = HashMap::new();
         let mut total = 0;
-        let mut comments = HashMap::new();
+        let mut never = HashMap::new();
         for b in blocks {
             let r = if b.link_density() < 0.5 { b.chars } else { 0 };
-            if !in_never_story(b.el, &mut comments) {
+            if !in_never_story(b.el, &mut never) {
                 total += r;
             }
             for el in std::iter::once(b.el).chain(b.el.ancestors().filter_map(ElementRef::wrap)) {
-                *readable.entry(el.id()).or_default() += r;
-                let c = chars.entry(el.id()).or_default();
-                c.0 += b.chars;
-                c.1 += b.link_chars;
+                let c = counts.entry(el.id()).or_default();
+                c[0] = c[0].saturating_add(r as u32);
+                c[1] = c[1].saturating_add(b.chars as u32);
+                c[2] = c[2].saturating_add(b.link_chars as u32);
             }
         }
-        Self {
-            readable,
-            chars,
-            total,
-        }
+        Self { counts, total }
     }
 
     pub fn link_density(&self, el: ElementRef<'_>) -> f64 {
-        match self.chars.get(&el.id()) {
-            Some(&(all, linked)) if all > 0 => linked as f64 / all as f64,
+        match self.counts.get(&el.id()) {
+            Some(&[_, all, linked]) if all > 0 => linked as f64 / all as f64,
             _ => 1.0,
         }
     }
 
     pub fn readable(&self, el: ElementRef<'_>) -> usize {
-        self.readable.get(&el.id()).copied().unwrap_or(0)
+        self.counts.get(&el.id()).map_or(0, |c| c[0] as usize)
     }
 }
 

@@ -14,6 +14,7 @@ use url::Url;
 
 use super::boxes::{in_never_story, verdict, Verdict};
 use super::meta::{clean, Meta};
+use super::order::Order;
 use super::text::element_text;
 
 static HEADINGS: LazyLock<Selector> = LazyLock::new(|| {
@@ -37,6 +38,7 @@ pub(super) fn headline<'a>(
     meta: &Meta,
     url: &Url,
     story: Option<ElementRef<'a>>,
+    order: &Order,
 ) -> (Option<String>, Option<ElementRef<'a>>) {
     let page_title = html
         .select(&TITLE)
@@ -107,6 +109,13 @@ pub(super) fn headline<'a>(
     if let Some((_, el, text)) = best {
         return (Some(text), Some(el));
     }
+    // No heading is named by the metadata: the `<h1>` that opens the story (what a
+    // reader sees, where the metadata's title is written for search engines), else
+    // the metadata's title.
+    let opening = story_heading(html, url, story, &site, order);
+    if let Some(h) = opening.filter(|h| h.value().name() == "h1") {
+        return (Some(element_text(h)), Some(h));
+    }
     if let Some(t) = meta
         .ld_text("headline")
         .or_else(|| meta.tag(&["og:title", "twitter:title"]).map(str::to_string))
@@ -115,8 +124,7 @@ pub(super) fn headline<'a>(
     {
         return (Some(t), None);
     }
-    // No metadata names a heading: the heading that opens the story.
-    if let Some(h) = story_heading(html, url, story, &site) {
+    if let Some(h) = opening {
         return (Some(element_text(h)), Some(h));
     }
     let fallback = page_title
@@ -132,9 +140,9 @@ fn story_heading<'a>(
     url: &Url,
     story: Option<ElementRef<'a>>,
     site: &[String],
+    order: &Order,
 ) -> Option<ElementRef<'a>> {
     let story = story?;
-    let order = super::order::Order::of_page(html);
     let start = order.of(story);
     let usable = |h: &ElementRef<'a>| {
         let t = element_text(*h);
@@ -310,6 +318,7 @@ mod tests {
             &meta,
             &Url::parse("https://blog.example/2020/post").unwrap(),
             None,
+            &Order::of_page(&html),
         )
         .0
     }
