@@ -327,20 +327,20 @@ static MONTH_ALTERNATION: LazyLock<String> = LazyLock::new(|| {
 
 /// Year, month, day with dashes, slashes or dots: `2019-10-16`, `2019/10/16`.
 static YMD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:T|\b)")
+    Regex::new(r"(?-u:\b)(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:T|(?-u:\b))")
         .expect("valid regex")
 });
 /// Day and month (or month and day), then year: `16.10.2019`, `10/16/2019`, `16.10.19`.
 static DMY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"\b(?P<a>\d{1,2})(?P<sep>[./-])\s?(?P<b>\d{1,2})[./-]\s?(?P<y>(?:19|20)\d{2}|\d{2})\b",
+        r"(?-u:\b)(?P<a>\d{1,2})(?P<sep>[./-])\s?(?P<b>\d{1,2})[./-]\s?(?P<y>(?:19|20)\d{2}|\d{2})(?-u:\b)",
     )
     .expect("valid regex")
 });
 /// Day, month name, year: `6. Mai 2014`, `19 May 2020`, `14 de enero de 2020`.
 static D_MONTH_Y: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i)\b(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|e|º|°)?\.?\s*(?:de\s+|of\s+)?(?P<mon>{})\.?,?\s*(?:de\s+|del\s+)?(?P<y>(?:19|20)\d{{2}})\b",
+        r"(?i)(?-u:\b)(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|e|º|°)?\.?\s*(?:de\s+|of\s+)?(?P<mon>{})\.?,?\s*(?:de\s+|del\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b)",
         *MONTH_ALTERNATION
     ))
     .expect("valid regex")
@@ -348,7 +348,7 @@ static D_MONTH_Y: LazyLock<Regex> = LazyLock::new(|| {
 /// Month name, day, year: `May 19, 2020`, `Jan. 3rd 2021`.
 static MONTH_D_Y: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i)\b(?P<mon>{})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>(?:19|20)\d{{2}})\b",
+        r"(?i)(?-u:\b)(?P<mon>{})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>(?:19|20)\d{{2}})(?-u:\b)",
         *MONTH_ALTERNATION
     ))
     .expect("valid regex")
@@ -455,7 +455,7 @@ fn ymd(year: i32, month: impl TryInto<u32>, day: impl TryInto<u32>) -> Option<Na
 /// "heute, 14:05".
 static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)(?:^|\b)(?:",
+        r"(?i)(?:^|(?-u:\b))(?:",
         r"(?P<n1>\d+|an?|one)\s+(?P<u1>minutes?|mins?|hours?|hrs?|days?|weeks?)\s+ago",
         r"|vor\s+(?P<n2>\d+|einer?|einem)\s+(?P<u2>minuten?|stunden?|tag(?:en)?|wochen?)",
         r"|il y a\s+(?P<n3>\d+|une?)\s+(?P<u3>minutes?|heures?|jours?|semaines?)",
@@ -463,7 +463,7 @@ static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
         r"|h[áa]\s+(?P<n5>\d+|uma?)\s+(?P<u5>minutos?|horas?|dias?|semanas?)",
         r"|(?P<n6>\d+|un|una)\s+(?P<u6>minut[oi]|or[ae]|giorn[oi]|settiman[ae])\s+fa",
         r"|(?P<day>yesterday|gestern|hier|ayer|ontem|ieri|wczoraj|today|heute|aujourd'hui|hoy|hoje|oggi|dzisiaj)",
-        r")\b",
+        r")(?-u:\b)",
     ))
     .expect("valid regex")
 });

@@ -27,16 +27,16 @@ static ASKING: LazyLock<scraper::Selector> = LazyLock::new(|| {
 /// related links, metadata lines, captions, advertising, consent and sign-up boxes.
 static CHROME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)comment(?:[^a]|$)|disqus|respond|replies|\breply\b|discussion",
-        r"|related|share|sharing|social|follow-us|newsletter|subscri|signup|sign-up|\blogin\b|register",
+        r"(?i-u)comment(?:[b-z0-9_ -]|$)|disqus|respond|replies|(?-u:\b)reply(?-u:\b)|discussion",
+        r"|related|share|sharing|social|follow-us|newsletter|subscri|signup|sign-up|(?-u:\b)login(?-u:\b)|register",
         r"|cookie|consent|gdpr|privacy-notice|banner|popup|pop-up|modal|overlay",
-        r"|\bads?\b|\bad[-_]|[-_]ads?\b|advert|adsense|adsbygoogle|sponsor|promo|\bcta\b|taboola|outbrain",
-        r"|breadcrumb|pagination|pager\b|paging|\bprev\b|\bnext\b",
-        r"|byline|author|\bmeta\b|[-_]meta\b|\bmeta[-_]|dateline|\bdate\b|[-_]date\b|timestamp|\bpubdate",
-        r"|caption|credit|copyright|\btags?\b|[-_]tags?\b|\btags?[-_]|tagcloud|keywords|categor",
+        r"|(?-u:\b)ads?(?-u:\b)|(?-u:\b)ad[-_]|[-_]ads?(?-u:\b)|advert|adsense|adsbygoogle|sponsor|promo|(?-u:\b)cta(?-u:\b)|taboola|outbrain",
+        r"|breadcrumb|pagination|pager(?-u:\b)|paging|(?-u:\b)prev(?-u:\b)|(?-u:\b)next(?-u:\b)",
+        r"|byline|author|(?-u:\b)meta(?-u:\b)|[-_]meta(?-u:\b)|(?-u:\b)meta[-_]|dateline|(?-u:\b)date(?-u:\b)|[-_]date(?-u:\b)|timestamp|(?-u:\b)pubdate",
+        r"|caption|credit|copyright|(?-u:\b)tags?(?-u:\b)|[-_]tags?(?-u:\b)|(?-u:\b)tags?[-_]|tagcloud|keywords|categor",
         r"|most-?read|most-?viewed|popular|trending|recommend|read-?more|readmore|see-also|more-on|also-read",
-        r"|rating|\bvote|\blikes?\b|\bprint|toolbar|\btools\b|skip-?link|sr-only|screen-?reader|visually-?hidden",
-        r"|widget|\bbio\b|author-?bio|about-?the-?author|donat|support-us|\bpromo",
+        r"|rating|(?-u:\b)vote|(?-u:\b)likes?(?-u:\b)|(?-u:\b)print|toolbar|(?-u:\b)tools(?-u:\b)|skip-?link|sr-only|screen-?reader|visually-?hidden",
+        r"|widget|(?-u:\b)bio(?-u:\b)|author-?bio|about-?the-?author|donat|support-us|(?-u:\b)promo",
     ))
     .expect("valid regex")
 });
@@ -45,26 +45,27 @@ static CHROME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// `menu-open`): chrome only when they do not hold most of the page's text.
 static LAYOUT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)sidebar|side-bar|\brail|\bnav|navbar|navigation|menu|masthead|footer|\bextra\b|aside",
+        r"(?i-u)sidebar|side-bar|(?-u:\b)rail|(?-u:\b)nav|navbar|navigation|menu|masthead|footer|(?-u:\b)extra(?-u:\b)|aside",
     )
     .expect("valid regex")
 });
 
 /// Words of a header: the page's (chrome) or, inside an `<article>` or `<main>`, the
 /// story's own (its headline, lead, byline).
-static HEADER_WORDS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)header|\bhead\b|heading").expect("valid regex"));
+static HEADER_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i-u)header|(?-u:\b)head(?-u:\b)|heading").expect("valid regex")
+});
 
 /// Words of boxes that never hold the story, however much text they hold: comments,
 /// consent and cookie notices, pop-ups.
 static NEVER_STORY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)comment(?:[^a]|$)|kommentar|disqus|respond|replies|discussion|cookie|consent|gdpr|popup|pop-up|popmake|modal")
+    Regex::new(r"(?i-u)comment(?:[b-z0-9_ -]|$)|kommentar|disqus|respond|replies|discussion|cookie|consent|gdpr|popup|pop-up|popmake|modal")
         .expect("valid regex")
 });
 
 /// Words of the story's container.
 static STORY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)article|body|content|entry|main|story|post|text|blog|single|hentry|markup")
+    Regex::new(r"(?i-u)article|body|content|entry|main|story|post|text|blog|single|hentry|markup")
         .expect("valid regex")
 });
 
@@ -72,7 +73,7 @@ static STORY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// content), more telling than the words of any box around it.
 static BODY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)article[-_]?(?:body|content|text|copy|main)|(?:article|entry|post|story|news|blog|single|page|main|rich|body|field)[-_]?(?:body|content|text|entry)\b",
+        r"(?i-u)article[-_]?(?:body|content|text|copy|main)|(?:article|entry|post|story|news|blog|single|page|main|rich|body|field)[-_]?(?:body|content|text|entry)(?-u:\b)",
         r"|articlebody|storytext|bodytext|body-?copy|artikel|beitrag",
     ))
     .expect("valid regex")

@@ -44,7 +44,7 @@ static BY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst|erstellt)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
         r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da|a\s+cura\s+di",
         r"|(?:view|see)\s+all\s+(?:posts|articles|stories)\s+by|more\s+(?:posts|articles|stories)\s+by|(?:zeige\s+)?alle\s+(?:beiträge|artikel)\s+von",
-        r"|autor(?:in)?|autoren|authors?|auteurs?|autore|verfasser(?:in)?|text|texte|texto)\b\s*:?\s*",
+        r"|autor(?:in)?|autoren|authors?|auteurs?|autore|verfasser(?:in)?|text|texte|texto)(?-u:\b)\s*:?\s*",
     ))
     .expect("valid regex")
 });
@@ -53,7 +53,7 @@ static READS_BY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)^[^\p{L}]{0,25}(?:(?:(?:posted|written|published|reported)\s+by|by|von|vom|par|por|door|przez|autoren|authors",
         r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
-        r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da)\b\s*:?\s*\S|(?:autor(?:in)?|author|auteur|text)\s*:\s*\S|by\p{Lu})",
+        r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da)(?-u:\b)\s*:?\s*\S|(?:autor(?:in)?|author|auteur|text)\s*:\s*\S|by\p{Lu})",
     ))
     .expect("valid regex")
 });
@@ -62,7 +62,7 @@ static BY_GLUED: LazyLock<Regex> =
 static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\S+@\S+\.\S+|https?://\S+|@\w+").expect("valid regex"));
 static AUTHOR_SPLIT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\s*(?:,|;|&|\||•|·|\band\b|\bund\b|\bet\b|\s+y\s+|\boraz\b)\s*")
+    Regex::new(r"(?i)\s*(?:,|;|&|\||•|·|(?-u:\b)and(?-u:\b)|(?-u:\b)und(?-u:\b)|(?-u:\b)et(?-u:\b)|\s+y\s+|(?-u:\b)oraz(?-u:\b))\s*")
         .expect("valid regex")
 });
 /// Roles and desks that follow or replace a name.
@@ -142,16 +142,17 @@ const NOT_NAMES: &[&str] = &[
 ];
 /// Where a byline's names end: a credit for pictures or graphics follows.
 static CREDITS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:illustrations?|fotos?|photos?|photography|bilder?|grafik|grafiken|videos?|kamera|infografik)\b\s*(?:von|by|:)?")
+    Regex::new(r"(?i)(?-u:\b)(?:illustrations?|fotos?|photos?|photography|bilder?|grafik|grafiken|videos?|kamera|infografik)(?-u:\b)\s*(?:von|by|:)?")
         .expect("valid regex")
 });
 /// "Posted on September 21, 2020 by Adi Tzlil": the names after a date.
-static BY_AFTER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(?:by|von|par|por|door)\s+(\S.*)$").expect("valid regex"));
+static BY_AFTER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?-u:\b)(?:by|von|par|por|door)\s+(\S.*)$").expect("valid regex")
+});
 /// Author boxes that are not bylines: biographies, lists of an author's stories.
 static NOT_BYLINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)bio|about|more-by|author-list|authors-list|avatar|comment|kommentar|respond|reply",
+        r"(?i-u)bio|about|more-by|author-list|authors-list|avatar|comment|kommentar|respond|reply",
     )
     .expect("valid regex")
 });
@@ -270,7 +271,7 @@ fn page_byline(html: &Html, order: &Order, headline: Option<usize>) -> Vec<Strin
         |el: &ElementRef<'_>| short_text(*el, 160).is_some_and(|t| READS_BY.is_match(&t));
     let mut by_lines: Vec<(usize, Vec<String>)> = html
         .select(&BY_CANDIDATES)
-        .filter(|el| BY_LABEL.is_match(&spaced_text(*el)) && usable(*el))
+        .filter(|el| short_text(*el, 30).is_some_and(|t| BY_LABEL.is_match(&t)) && usable(*el))
         .filter_map(|el| {
             let next = text_after(el, 80)?;
             Some((order.of(el), names_in(&next, false)))

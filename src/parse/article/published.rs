@@ -58,13 +58,13 @@ static DATE_BOXES: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("[class], [id]").expect("valid selector"));
 /// Box words of elements that print a date.
 static DATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)date|time|datum|fecha|\bdata\b|publi|posted|meta|byline|dateline|stamp|zeit|\binfo\b|details")
+    Regex::new(r"(?i-u)date|time|datum|fecha|(?-u:\b)data(?-u:\b)|publi|posted|meta|byline|dateline|stamp|zeit|(?-u:\b)info(?-u:\b)|details")
         .expect("valid regex")
 });
 /// Labels of publication lines, then the rest of the line.
 static PUBLISHED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)(?:^|\b)(?:posted|published|first published|publish date|date published|released|",
+        r"(?i)(?:^|(?-u:\b))(?:posted|published|first published|publish date|date published|released|",
         r"veröffentlicht|erstellt|publiziert|erschienen|datum|publié|publicado|publicada|fecha|pubblicato|data|opublikowano|gepubliceerd)",
         r"(?:\s+(?:on|am|le|el|il|op|dnia|at))?\s*:?\s*|입력\s*:?\s*|发布时间\s*[:：]?\s*|發布時間\s*[:：]?\s*",
     ))
@@ -72,7 +72,7 @@ static PUBLISHED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 static UPDATED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)(?:^|\b)(?:updated|last updated|modified|last modified|aktualisiert|zuletzt aktualisiert|geändert|",
+        r"(?i)(?:^|(?-u:\b))(?:updated|last updated|modified|last modified|aktualisiert|zuletzt aktualisiert|geändert|",
         r"mis à jour|actualizado|aggiornato|zaktualizowano)(?:\s+(?:on|am|le|el|il|at))?\s*:?\s*|수정\s*:?\s*",
     ))
     .expect("valid regex")
@@ -86,8 +86,10 @@ static URL_DATE: LazyLock<Regex> = LazyLock::new(|| {
 pub(super) fn dates(cx: &Context<'_>) -> Dates {
     let day_first = !us_english(cx.html, cx.meta);
     let mut never = HashMap::new();
-    let lines = printed_lines(cx, &mut never);
-    let labelled = |label: &Regex| {
+    // The page's printed lines: read only when the metadata leaves a question open.
+    let lines = std::cell::OnceCell::new();
+    let labelled = |label: &Regex, never: &mut HashMap<ego_tree::NodeId, bool>| {
+        let lines: &Vec<(usize, String)> = lines.get_or_init(|| printed_lines(cx, never));
         lines.iter().find_map(|(_, line)| {
             let m = label.find(line)?;
             let rest = &line[m.end()..];
@@ -112,8 +114,7 @@ pub(super) fn dates(cx: &Context<'_>) -> Dates {
                 .map(str::to_string)
         })
         .and_then(|d| parse_date(&d, cx.zone))
-        .or_else(|| microdata(cx, &MICRODATA_MODIFIED))
-        .or_else(|| labelled(&UPDATED_LABEL));
+        .or_else(|| microdata(cx, &MICRODATA_MODIFIED));
 
     let structured = cx
         .meta
@@ -147,17 +148,35 @@ pub(super) fn dates(cx: &Context<'_>) -> Dates {
                 .map(str::to_string),
         )
         .find_map(|d| parse_date(&d, cx.zone));
-    // Every signal of the page, most reliable first; the day most of them name wins
-    // (a stale or wrong one is outvoted), ties going to the most reliable.
-    let signals = [
+    // The cheap signals: when two agree and none disagrees, the page has said it.
+    let cheap = [
         structured,
         any_meta_date(cx),
         microdata(cx, &MICRODATA),
-        labelled(&PUBLISHED_LABEL),
-        time_element(cx, &mut never),
         url_date(cx),
+    ];
+    let named: Vec<&String> = cheap.iter().flatten().collect();
+    if named.len() >= 2 && named.iter().all(|d| d.get(..10) == named[0].get(..10)) {
+        let published = most_named_day(&cheap);
+        return Dates { published, updated };
+    }
+    let updated = updated.or_else(|| labelled(&UPDATED_LABEL, &mut never));
+    // Every signal of the page, most reliable first; the day most of them name wins
+    // (a stale or wrong one is outvoted), ties going to the most reliable.
+    let [structured, any_meta, microdata, url] = cheap;
+    let signals = [
+        structured,
+        any_meta,
+        microdata,
+        labelled(&PUBLISHED_LABEL, &mut never),
+        time_element(cx, &mut never),
+        url,
         date_box(cx, day_first, &mut never),
-        after_headline(&lines, cx, day_first),
+        after_headline(
+            lines.get_or_init(|| printed_lines(cx, &mut never)),
+            cx,
+            day_first,
+        ),
     ];
     tracing::trace!(?signals, ?updated, "date signals");
     // A page that only says when it was updated was published no later.
@@ -267,7 +286,7 @@ fn rank(cx: &Context<'_>, el: ElementRef<'_>, text: &str) -> Option<usize> {
 const BEFORE_HEADLINE: usize = 40;
 /// A time of day: what a render-time clock shows.
 static CLOCK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b\d{1,2}:\d{2}\b").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?-u:\b)\d{1,2}:\d{2}(?-u:\b)").expect("valid regex"));
 
 /// The `<time>` (or an element with a machine date in `datetime`, `title` or
 /// `content`, as `<abbr class="published" title="...">`) nearest the headline, outside
@@ -425,15 +444,15 @@ fn short_text(el: ElementRef<'_>, max: usize) -> Option<String> {
 /// Whether an element sits in the page's navigation or in a header outside the
 /// story (where a site prints today's date).
 fn in_page_chrome(el: ElementRef<'_>) -> bool {
-    let ancestors: Vec<ElementRef<'_>> = el.ancestors().filter_map(ElementRef::wrap).collect();
-    ancestors
-        .iter()
-        .enumerate()
-        .any(|(i, a)| match a.value().name() {
-            "nav" | "aside" => true,
-            "header" | "footer" => !ancestors[i + 1..]
-                .iter()
-                .any(|s| matches!(s.value().name(), "article" | "main")),
-            _ => false,
-        })
+    // Walking up: a header or footer counts unless an article or main holds it.
+    let mut pending_header = false;
+    for a in el.ancestors().filter_map(ElementRef::wrap) {
+        match a.value().name() {
+            "nav" | "aside" => return true,
+            "header" | "footer" => pending_header = true,
+            "article" | "main" => pending_header = false,
+            _ => {}
+        }
+    }
+    pending_header
 }

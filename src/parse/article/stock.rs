@@ -28,7 +28,7 @@ static RELATED: LazyLock<Regex> = LazyLock::new(|| {
         r"|lee (?:también|además)|te puede interesar|noticias relacionadas|(?:lo )?más (?:leíd[oa]s|visto)|también te puede interesar|relacionad[oa]s",
         r"|leggi anche|articoli correlati|potrebbe interessarti|leia também|veja também|notícias relacionadas",
         r"|czytaj (?:także|też|również)|zobacz (?:też|także|również)|polecane|lees ook|gerelateerde",
-        r")\b",
+        r")(?-u:\b)",
     ))
     .expect("valid regex")
 });
@@ -59,7 +59,7 @@ static SERVICE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:be sociable, )?share(?: (?:this|on|via)|!?$)|teilen!?$|diesen (?:artikel|beitrag) teilen|möchten sie (?:den|diesen) (?:artikel|beitrag) teilen",
         r"|(?:war|ist) (?:der|dieser) (?:artikel|beitrag) (?:nützlich|hilfreich)|was this (?:article|page|post) (?:helpful|useful)|did you (?:like|enjoy) this",
         r"|gefällt (?:dir|ihnen) (?:unser|dieser|der)|like (?:us|this) on",
-        r"|anzeige\s*-?$|werbung\b|advertisement$|sponsored$|publicidad$|publicité$",
+        r"|anzeige\s*-?$|werbung(?-u:\b)|advertisement$|sponsored$|publicidad$|publicité$",
         r"|subscribe (?:now|to|today)|to (?:view|read|continue reading) the full (?:story|article)|never miss|sign up (?:for|to)|already a subscriber",
         r"|jetzt abonnieren|abonnieren sie|ja\.? ich bin abonnent|sie sind (?:aktuell |derzeit )?nicht eingeloggt|bitte (?:melden sie sich an|registrieren sie sich)",
         r"|hazte (?:miembro|socio)|suscr[ií]bete|abonnez-vous",

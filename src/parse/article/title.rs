@@ -172,7 +172,7 @@ fn story_heading<'a>(
 
 /// Words of a kicker: the topic line set above or before a headline.
 static KICKER: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"(?i)kicker|topline|overline|dachzeile|roofline|eyebrow|spitzmarke|flag|label|rubric|category|ressort|supertitle|overtitle|pretitle")
+    regex::Regex::new(r"(?i-u)kicker|topline|overline|dachzeile|roofline|eyebrow|spitzmarke|flag|label|rubric|category|ressort|supertitle|overtitle|pretitle")
         .expect("valid regex")
 });
 
