@@ -10,6 +10,7 @@
 
 use std::sync::LazyLock;
 
+use crate::parse::rx::rx;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use regex::{Captures, Regex};
@@ -327,41 +328,37 @@ static MONTH_ALTERNATION: LazyLock<String> = LazyLock::new(|| {
 
 /// Year, month, day with dashes, slashes or dots: `2019-10-16`, `2019/10/16`.
 static YMD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?-u:\b)(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:T|(?-u:\b))")
-        .expect("valid regex")
+    rx(r"(?-u:\b)(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:T|(?-u:\b))")
 });
 /// Day and month (or month and day), then year: `16.10.2019`, `10/16/2019`, `16.10.19`.
 static DMY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    rx(
         r"(?-u:\b)(?P<a>\d{1,2})(?P<sep>[./-])\s?(?P<b>\d{1,2})[./-]\s?(?P<y>(?:19|20)\d{2}|\d{2})(?-u:\b)",
     )
-    .expect("valid regex")
 });
 /// Day, month name, year: `6. Mai 2014`, `19 May 2020`, `14 de enero de 2020`.
 static D_MONTH_Y: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+    rx(&format!(
         r"(?i)(?-u:\b)(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|e|º|°)?\.?\s*(?:de\s+|of\s+)?(?P<mon>{})\.?,?\s*(?:de\s+|del\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b)",
         *MONTH_ALTERNATION
     ))
-    .expect("valid regex")
 });
 /// Month name, day, year: `May 19, 2020`, `Jan. 3rd 2021`.
 static MONTH_D_Y: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+    rx(&format!(
         r"(?i)(?-u:\b)(?P<mon>{})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>(?:19|20)\d{{2}})(?-u:\b)",
         *MONTH_ALTERNATION
     ))
-    .expect("valid regex")
 });
 /// Chinese, Japanese and Korean: `2020年5月19日`, `2020년 5월 19일`.
 static CJK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?P<y>(?:19|20)\d{2})\s*[年년]\s*(?P<m>\d{1,2})\s*[月월]\s*(?P<d>\d{1,2})")
-        .expect("valid regex")
+    rx(r"(?P<y>(?:19|20)\d{2})\s*[年년]\s*(?P<m>\d{1,2})\s*[月월]\s*(?P<d>\d{1,2})")
 });
 /// A time of day right after a date: `, 15:49`, ` um 15.49 Uhr`, ` at 3:59 PM`.
 static TIME_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^[\s,|/–—-]*(?:(?:um|at|à|a las|alle|às|o|godz\.?|[日일]|-)\s*)?(?P<h>\d{1,2})[:.h시](?P<min>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ap>[ap]\.?\s?m\.?)?")
-        .expect("valid regex")
+    rx(
+        r"(?i)^[\s,|/–—-]*(?:(?:um|at|à|a las|alle|às|o|godz\.?|[日일]|-)\s*)?(?P<h>\d{1,2})[:.h시](?P<min>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ap>[ap]\.?\s?m\.?)?",
+    )
 });
 
 /// The first date printed in `text`, as RFC 3339 in `zone`, and the byte offset where
@@ -454,7 +451,7 @@ fn ymd(year: i32, month: impl TryInto<u32>, day: impl TryInto<u32>) -> Option<Na
 /// "2 hours ago", "vor 3 Tagen", "il y a 5 minutes", "hace 2 días", "yesterday",
 /// "heute, 14:05".
 static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i)(?:^|(?-u:\b))(?:",
         r"(?P<n1>\d+|an?|one)\s+(?P<u1>minutes?|mins?|hours?|hrs?|days?|weeks?)\s+ago",
         r"|vor\s+(?P<n2>\d+|einer?|einem)\s+(?P<u2>minuten?|stunden?|tag(?:en)?|wochen?)",
@@ -465,7 +462,6 @@ static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?P<day>yesterday|gestern|hier|ayer|ontem|ieri|wczoraj|today|heute|aujourd'hui|hoy|hoje|oggi|dzisiaj)",
         r")(?-u:\b)",
     ))
-    .expect("valid regex")
 });
 
 /// A relative date in `text`, read against the time the page was fetched: its day in

@@ -9,6 +9,7 @@ mod article;
 mod command;
 mod dates;
 mod links;
+mod rx;
 mod selectors;
 
 use std::collections::HashMap;

@@ -15,6 +15,7 @@ use regex::Regex;
 use scraper::ElementRef;
 
 use super::text::Mass;
+use crate::parse::rx::rx;
 
 static ASKING: LazyLock<scraper::Selector> = LazyLock::new(|| {
     scraper::Selector::parse(
@@ -26,7 +27,7 @@ static ASKING: LazyLock<scraper::Selector> = LazyLock::new(|| {
 /// Words of boxes that are never the story and never wrap it: comments, sharing,
 /// related links, metadata lines, captions, advertising, consent and sign-up boxes.
 static CHROME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i-u)comment(?:[b-z0-9_ -]|$)|disqus|respond|replies|(?-u:\b)reply(?-u:\b)|discussion",
         r"|related|share|sharing|social|follow-us|newsletter|subscri|signup|sign-up|(?-u:\b)login(?-u:\b)|register",
         r"|cookie|consent|gdpr|privacy-notice|banner|popup|pop-up|modal|overlay",
@@ -38,59 +39,54 @@ static CHROME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
         r"|rating|(?-u:\b)vote|(?-u:\b)likes?(?-u:\b)|(?-u:\b)print|toolbar|(?-u:\b)tools(?-u:\b)|skip-?link|sr-only|screen-?reader|visually-?hidden",
         r"|widget|(?-u:\b)bio(?-u:\b)|author-?bio|about-?the-?author|donat|support-us|(?-u:\b)promo",
     ))
-    .expect("valid regex")
 });
 
 /// Words of layout boxes that may also wrap the whole page (`has-sidebar`,
 /// `menu-open`): chrome only when they do not hold most of the page's text.
 static LAYOUT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    rx(
         r"(?i-u)sidebar|side-bar|(?-u:\b)rail|(?-u:\b)nav|navbar|navigation|menu|masthead|footer|(?-u:\b)extra(?-u:\b)|aside",
     )
-    .expect("valid regex")
 });
 
 /// Words of a header: the page's (chrome) or, inside an `<article>` or `<main>`, the
 /// story's own (its headline, lead, byline).
-static HEADER_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i-u)header|(?-u:\b)head(?-u:\b)|heading").expect("valid regex")
-});
+static HEADER_WORDS: LazyLock<Regex> =
+    LazyLock::new(|| rx(r"(?i-u)header|(?-u:\b)head(?-u:\b)|heading"));
 
 /// Words of boxes that never hold the story, however much text they hold: comments,
 /// consent and cookie notices, pop-ups.
 static NEVER_STORY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i-u)comment(?:[b-z0-9_ -]|$)|kommentar|disqus|respond|replies|discussion|cookie|consent|gdpr|popup|pop-up|popmake|modal")
-        .expect("valid regex")
+    rx(
+        r"(?i-u)comment(?:[b-z0-9_ -]|$)|kommentar|disqus|respond|replies|discussion|cookie|consent|gdpr|popup|pop-up|popmake|modal",
+    )
 });
 
 /// Words of the story's container.
 static STORY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i-u)article|body|content|entry|main|story|post|text|blog|single|hentry|markup")
-        .expect("valid regex")
+    rx(r"(?i-u)article|body|content|entry|main|story|post|text|blog|single|hentry|markup")
 });
 
 /// Words that name the box of the story's own text (the article body, a post's
 /// content), more telling than the words of any box around it.
 static BODY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i-u)article[-_]?(?:body|content|text|copy|main)|(?:article|entry|post|story|news|blog|single|page|main|rich|body|field)[-_]?(?:body|content|text|entry)(?-u:\b)",
         r"|articlebody|storytext|bodytext|body-?copy|artikel|beitrag",
     ))
-    .expect("valid regex")
 });
 
 /// Class tokens a CMS puts on the story itself to name its taxonomy (`tag-news`,
 /// `category-sport`, `author-jane` on a WordPress post): not words about the box.
-static TAXONOMY_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:tag|category|author|format|status|type|post|postid|page-id)-")
-        .expect("valid regex")
-});
+static TAXONOMY_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| rx(r"^(?:tag|category|author|format|status|type|post|postid|page-id)-"));
 
 /// Class tokens that say what a box has or does, not what it is (`has-sidebar`,
 /// `enable-share`, `no-comments`, `modal-enabled`).
 static STATE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?i:has|with|no|is|enable|enabled|disable|disabled|show|js|can|allow)[-_]|[-_](?i:enabled|disabled|active|open|opened|visible|loaded|ready)$")
-        .expect("valid regex")
+    rx(
+        r"^(?i:has|with|no|is|enable|enabled|disable|disabled|show|js|can|allow)[-_]|[-_](?i:enabled|disabled|active|open|opened|visible|loaded|ready)$",
+    )
 });
 
 /// The words a page names a box with: class, id, role and the data attributes that

@@ -21,6 +21,7 @@ use super::order::Order;
 use super::text::squash;
 use super::title::{fold, site_names};
 use crate::parse::dates::is_date_word;
+use crate::parse::rx::rx;
 
 static BYLINE_BOXES: LazyLock<Selector> = LazyLock::new(|| {
     Selector::parse(concat!(
@@ -39,35 +40,32 @@ static NAME_INSIDE: LazyLock<Selector> =
 
 /// The words that introduce a byline, in the languages news is written in most.
 static BY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i)^(?:(?:posted|written|published|created|reported|edited|text|words|story)\s+by|by|von|vom|par|por|di|door|przez",
         r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst|erstellt)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
         r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da|a\s+cura\s+di",
         r"|(?:view|see)\s+all\s+(?:posts|articles|stories)\s+by|more\s+(?:posts|articles|stories)\s+by|(?:zeige\s+)?alle\s+(?:beiträge|artikel)\s+von",
         r"|autor(?:in)?|autoren|authors?|auteurs?|autore|verfasser(?:in)?|text|texte|texto)(?-u:\b)\s*:?\s*",
     ))
-    .expect("valid regex")
 });
 /// A line that is a byline: "By" and kin, then a capital or a name of one word.
 static READS_BY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i)^[^\p{L}]{0,25}(?:(?:(?:posted|written|published|reported)\s+by|by|von|vom|par|por|door|przez|autoren|authors",
         r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
         r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da)(?-u:\b)\s*:?\s*\S|(?:autor(?:in)?|author|auteur|text)\s*:\s*\S|by\p{Lu})",
     ))
-    .expect("valid regex")
 });
-static BY_GLUED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:By|BY|Von|VON|By:)(\p{Lu}\p{Ll})").expect("valid regex"));
-static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\S+@\S+\.\S+|https?://\S+|@\w+").expect("valid regex"));
+static BY_GLUED: LazyLock<Regex> = LazyLock::new(|| rx(r"^(?:By|BY|Von|VON|By:)(\p{Lu}\p{Ll})"));
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| rx(r"\S+@\S+\.\S+|https?://\S+|@\w+"));
 static AUTHOR_SPLIT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\s*(?:,|;|&|\||•|·|(?-u:\b)and(?-u:\b)|(?-u:\b)und(?-u:\b)|(?-u:\b)et(?-u:\b)|\s+y\s+|(?-u:\b)oraz(?-u:\b))\s*")
-        .expect("valid regex")
+    rx(
+        r"(?i)\s*(?:,|;|&|\||•|·|(?-u:\b)and(?-u:\b)|(?-u:\b)und(?-u:\b)|(?-u:\b)et(?-u:\b)|\s+y\s+|(?-u:\b)oraz(?-u:\b))\s*",
+    )
 });
 /// Roles and desks that follow or replace a name.
 static ROLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i)^(?:(?:senior|staff|chief|deputy|freie[rn]?|stellvertretende[rn]?)\s+)?",
         r"(?:reporter(?:in)?|writer|correspondent|editor|columnist|contributor|photographer|journalist(?:in|e)?|",
         r"(?:chef)?redakteur(?:in)?|korrespondent(?:in)?|volontär(?:in)?|mitarbeiter(?:in)?|autor(?:in)?|",
@@ -75,7 +73,6 @@ static ROLE: LazyLock<Regex> = LazyLock::new(|| {
         r"|^(?:ph\.?\s?d\.?|m\.?d\.?|mba|msc|m\.?a\.?|b\.?a\.?|rdn?|ld)$",
         r"|^(?:the\s+)?(?:staff|newsroom)$",
     ))
-    .expect("valid regex")
 });
 /// Words that are never a name: labels of forms and buttons that sit in author boxes.
 const NOT_NAMES: &[&str] = &[
@@ -142,19 +139,16 @@ const NOT_NAMES: &[&str] = &[
 ];
 /// Where a byline's names end: a credit for pictures or graphics follows.
 static CREDITS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?-u:\b)(?:illustrations?|fotos?|photos?|photography|bilder?|grafik|grafiken|videos?|kamera|infografik)(?-u:\b)\s*(?:von|by|:)?")
-        .expect("valid regex")
+    rx(
+        r"(?i)(?-u:\b)(?:illustrations?|fotos?|photos?|photography|bilder?|grafik|grafiken|videos?|kamera|infografik)(?-u:\b)\s*(?:von|by|:)?",
+    )
 });
 /// "Posted on September 21, 2020 by Adi Tzlil": the names after a date.
-static BY_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?-u:\b)(?:by|von|par|por|door)\s+(\S.*)$").expect("valid regex")
-});
+static BY_AFTER: LazyLock<Regex> =
+    LazyLock::new(|| rx(r"(?i)(?-u:\b)(?:by|von|par|por|door)\s+(\S.*)$"));
 /// Author boxes that are not bylines: biographies, lists of an author's stories.
 static NOT_BYLINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i-u)bio|about|more-by|author-list|authors-list|avatar|comment|kommentar|respond|reply",
-    )
-    .expect("valid regex")
+    rx(r"(?i-u)bio|about|more-by|author-list|authors-list|avatar|comment|kommentar|respond|reply")
 });
 
 /// The story's authors: the structured ones, unless they only name the site (a
@@ -336,10 +330,7 @@ fn in_form_or_chrome(el: ElementRef<'_>) -> bool {
 /// A byline's label alone in its element ("By", "Von:", "Autor:"), its names in the
 /// next.
 static BY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^(?:by|von|par|por|door|autor(?:in)?|author|auteur|text|written by|posted by)\s*:?$",
-    )
-    .expect("valid regex")
+    rx(r"(?i)^(?:by|von|par|por|door|autor(?:in)?|author|auteur|text|written by|posted by)\s*:?$")
 });
 
 /// The text that follows an element in document order, up to `max` characters.
@@ -511,8 +502,9 @@ fn without_trailing_role(name: &str) -> &str {
 
 /// Professions that stand before a name in a byline.
 static LEGAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:rechtsanwalt|rechtsanwältin|fachanwalt|fachanwältin|notar|notarin|steuerberater(?:in)?|anwalt|anwältin|attorney|lawyer|avocat|abogad[oa])$")
-        .expect("valid regex")
+    rx(
+        r"(?i)^(?:rechtsanwalt|rechtsanwältin|fachanwalt|fachanwältin|notar|notarin|steuerberater(?:in)?|anwalt|anwältin|attorney|lawyer|avocat|abogad[oa])$",
+    )
 });
 
 /// "Klausmartin Friedrich Tags": the name without a label run into it.

@@ -22,6 +22,7 @@ use super::meta::Meta;
 use super::order::Order;
 use super::text::{element_text, never_text};
 use crate::parse::dates::{find_printed_date, parse_date, relative_date};
+use crate::parse::rx::rx;
 
 /// The story's publication and update times, RFC 3339.
 #[derive(Debug, Default)]
@@ -58,29 +59,27 @@ static DATE_BOXES: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("[class], [id]").expect("valid selector"));
 /// Box words of elements that print a date.
 static DATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i-u)date|time|datum|fecha|(?-u:\b)data(?-u:\b)|publi|posted|meta|byline|dateline|stamp|zeit|(?-u:\b)info(?-u:\b)|details")
-        .expect("valid regex")
+    rx(
+        r"(?i-u)date|time|datum|fecha|(?-u:\b)data(?-u:\b)|publi|posted|meta|byline|dateline|stamp|zeit|(?-u:\b)info(?-u:\b)|details",
+    )
 });
 /// Labels of publication lines, then the rest of the line.
 static PUBLISHED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i)(?:^|(?-u:\b))(?:posted|published|first published|publish date|date published|released|",
         r"veröffentlicht|erstellt|publiziert|erschienen|datum|publié|publicado|publicada|fecha|pubblicato|data|opublikowano|gepubliceerd)",
         r"(?:\s+(?:on|am|le|el|il|op|dnia|at))?\s*:?\s*|입력\s*:?\s*|发布时间\s*[:：]?\s*|發布時間\s*[:：]?\s*",
     ))
-    .expect("valid regex")
 });
 static UPDATED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i)(?:^|(?-u:\b))(?:updated|last updated|modified|last modified|aktualisiert|zuletzt aktualisiert|geändert|",
         r"mis à jour|actualizado|aggiornato|zaktualizowano)(?:\s+(?:on|am|le|el|il|at))?\s*:?\s*|수정\s*:?\s*",
     ))
-    .expect("valid regex")
 });
 /// Dates in URL paths: `/2019/10/16/`, `/2019-10-16-`, `/20191016/`.
 static URL_DATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)")
-        .expect("valid regex")
+    rx(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)")
 });
 
 pub(super) fn dates(cx: &Context<'_>) -> Dates {
@@ -285,8 +284,7 @@ fn rank(cx: &Context<'_>, el: ElementRef<'_>, text: &str) -> Option<usize> {
 /// How many elements before the headline a date line may stand.
 const BEFORE_HEADLINE: usize = 40;
 /// A time of day: what a render-time clock shows.
-static CLOCK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?-u:\b)\d{1,2}:\d{2}(?-u:\b)").expect("valid regex"));
+static CLOCK: LazyLock<Regex> = LazyLock::new(|| rx(r"(?-u:\b)\d{1,2}:\d{2}(?-u:\b)"));
 
 /// The `<time>` (or an element with a machine date in `datetime`, `title` or
 /// `content`, as `<abbr class="published" title="...">`) nearest the headline, outside

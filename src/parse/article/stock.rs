@@ -8,11 +8,12 @@
 
 use std::sync::LazyLock;
 
+use crate::parse::rx::rx;
 use regex::Regex;
 
 /// Headings that open a box of other stories or of the page's services.
 static RELATED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i)^(?:",
         // English
         r"related|read (?:more|also|next)|also read|more (?:from|on|about|stories|news|in)|you (?:may|might) (?:also )?(?:like|be interested)",
@@ -30,31 +31,30 @@ static RELATED: LazyLock<Regex> = LazyLock::new(|| {
         r"|czytaj (?:także|też|również)|zobacz (?:też|także|również)|polecane|lees ook|gerelateerde",
         r")(?-u:\b)",
     ))
-    .expect("valid regex")
 });
 
 /// Lines that say when or under what a post was filed, not what it says.
 static FILED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i)^(?:this (?:entry|post) was (?:posted|published)|posted (?:on|in|by)|published (?:on|in)|filed under|tags?:|tagged|categor(?:y|ies):",
         r"|last (?:updated|modified)|updated:?\s|dieser (?:eintrag|beitrag) wurde|erstellt am|veröffentlicht (?:am|:)|aktualisiert(?: am)?:?\s|zuletzt aktualisiert|schlagwörter|kategorien?:",
         r"|publié le|mis à jour le|publicado (?:el|:)|actualizado (?:el|:)|opublikowano|aktualizacja",
         r")",
     ))
-    .expect("valid regex")
 });
 
 /// Credit and caption lines: who took a picture, where a text comes from.
 static CREDIT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:foto|fotos|photo|photos|bild|bilder|image|credits?|crédits?(?: photos?)?|quelle|source|abbildung|copyright|©|\(c\))\s*:")
-        .expect("valid regex")
+    rx(
+        r"(?i)^(?:foto|fotos|photo|photos|bild|bilder|image|credits?|crédits?(?: photos?)?|quelle|source|abbildung|copyright|©|\(c\))\s*:",
+    )
 });
 
 /// Lines that talk to the reader about the page rather than tell the story: sharing
 /// and feedback prompts, advertising labels, subscription and log-in prompts, contact
 /// lines, comment counters.
 static SERVICE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    rx(concat!(
         r"(?i)^(?:[-*•\s]*)(?:",
         r"(?:be sociable, )?share(?: (?:this|on|via)|!?$)|teilen!?$|diesen (?:artikel|beitrag) teilen|möchten sie (?:den|diesen) (?:artikel|beitrag) teilen",
         r"|(?:war|ist) (?:der|dieser) (?:artikel|beitrag) (?:nützlich|hilfreich)|was this (?:article|page|post) (?:helpful|useful)|did you (?:like|enjoy) this",
@@ -67,12 +67,12 @@ static SERVICE: LazyLock<Regex> = LazyLock::new(|| {
         r"|keine kommentare|kommentare? (?:schreiben|insgesamt|anzeigen)|bisherige kommentare|\d+ kommentare?$|no comments|leave a (?:comment|reply)|\d+ comments?$",
         r")",
     ))
-    .expect("valid regex")
 });
 /// A line that is a date or a time of day and little else ("19:49", "23.10.2018").
 static DATE_ONLY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^[\s\d.:/,|–—-]*(?:\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?|uhr)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})[\s\d.:/,|–—-]*(?:[ap]\.?m\.?|uhr)?\s*$")
-        .expect("valid regex")
+    rx(
+        r"(?i)^[\s\d.:/,|–—-]*(?:\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?|uhr)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})[\s\d.:/,|–—-]*(?:[ap]\.?m\.?|uhr)?\s*$",
+    )
 });
 
 /// A short line that speaks to the reader about the page (share, subscribe, contact,

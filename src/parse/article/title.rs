@@ -16,6 +16,7 @@ use super::boxes::{in_never_story, verdict, Verdict};
 use super::meta::{clean, Meta};
 use super::order::Order;
 use super::text::element_text;
+use crate::parse::rx::rx;
 
 static HEADINGS: LazyLock<Selector> = LazyLock::new(|| {
     Selector::parse(
@@ -172,8 +173,9 @@ fn story_heading<'a>(
 
 /// Words of a kicker: the topic line set above or before a headline.
 static KICKER: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"(?i-u)kicker|topline|overline|dachzeile|roofline|eyebrow|spitzmarke|flag|label|rubric|category|ressort|supertitle|overtitle|pretitle")
-        .expect("valid regex")
+    rx(
+        r"(?i-u)kicker|topline|overline|dachzeile|roofline|eyebrow|spitzmarke|flag|label|rubric|category|ressort|supertitle|overtitle|pretitle",
+    )
 });
 
 /// A heading's text without the text of its kicker.

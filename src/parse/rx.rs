@@ -1,0 +1,21 @@
+//! How the parsers compile their regexes: with a small lazy-DFA cache.
+//!
+//! Invariant: every regex of the parsers is built here. The regex crate keeps one
+//! transition cache per regex per thread that uses it (2 MB each by default); the
+//! parsers' regexes run on short texts (class names, lines, dates) on every CPU-pool
+//! thread, where a small cache serves as well and the default ones add up to tens of
+//! megabytes of resident memory.
+
+use regex::{Regex, RegexBuilder};
+
+/// The lazy DFA's cache per regex and thread.
+const DFA_CACHE: usize = 128 * 1024;
+
+/// A regex of the parsers; panics on a pattern that does not compile (patterns are
+/// constants, and a test builds every one).
+pub(crate) fn rx(pattern: &str) -> Regex {
+    RegexBuilder::new(pattern)
+        .dfa_size_limit(DFA_CACHE)
+        .build()
+        .unwrap_or_else(|e| panic!("invalid regex {pattern:?}: {e}"))
+}
