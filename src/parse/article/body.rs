@@ -306,6 +306,7 @@ fn lead_blocks(blocks: &[Block<'_>], mass: &Mass, kept: &[usize]) -> Vec<usize> 
             b.chars >= MIN_VOTER
                 && b.link_density() < 0.25
                 && !is_heading(b.el.value().name())
+                && keep_block(b)
                 && !boxes.is_chrome(b.el)
         })
         .collect()

@@ -36,7 +36,7 @@ static RELATED: LazyLock<Regex> = LazyLock::new(|| {
 /// Lines that say when or under what a post was filed, not what it says.
 static FILED: LazyLock<Regex> = LazyLock::new(|| {
     rx(concat!(
-        r"(?i)^(?:this (?:entry|post) was (?:posted|published)|posted (?:on|in|by)|published (?:on|in)|filed under|tags?:|tagged|categor(?:y|ies):",
+        r"(?i)^(?:this (?:entry|post) was (?:posted|published)|posted (?:on|in|by)|published (?:on|in)|(?:posted|published|date|datum|입력)\s*:|filed under|tags?:|tagged|categor(?:y|ies):",
         r"|last (?:updated|modified)|updated:?\s|dieser (?:eintrag|beitrag) wurde|erstellt am|veröffentlicht (?:am|:)|aktualisiert(?: am)?:?\s|zuletzt aktualisiert|schlagwörter|kategorien?:",
         r"|publié le|mis à jour le|publicado (?:el|:)|actualizado (?:el|:)|opublikowano|aktualizacja",
         r")",
@@ -154,6 +154,7 @@ mod tests {
             "Foto: dpa",
             "Quelle: Landesregierung",
             "Aktualisiert: 03.04.2020",
+            "Posted : 2024-03-01 09:00 Updated : 2024-03-02 03:25",
         ] {
             assert!(is_filing_or_credit(line, chars(line)), "{line}");
         }
