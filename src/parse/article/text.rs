@@ -4,7 +4,8 @@
 //!
 //! Invariant: inline markup never splits a block and never adds a space the page did
 //! not have; what a reader is never shown (scripts, styles, templates, form controls,
-//! elements marked hidden) yields no text.
+//! elements marked hidden) and runs of control characters (binary data) yield no
+//! text.
 
 use std::collections::HashMap;
 
@@ -253,6 +254,12 @@ impl Run {
             return;
         }
         let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+        // Bytes that are not text (binary data served as HTML) decode to control
+        // characters, which no language's prose contains.
+        let controls = text.chars().filter(|c| c.is_control()).count();
+        if controls * 50 > chars {
+            return;
+        }
         out.push(Block {
             el: owner,
             text,
