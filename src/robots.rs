@@ -62,9 +62,10 @@ struct Pattern {
 
 impl Pattern {
     fn new(text: &str) -> Self {
+        let text = normalize_percent(text);
         Self {
             literal: text.find(['*', '$']).unwrap_or(text.len()),
-            text: text.to_string(),
+            text,
         }
     }
 
@@ -102,8 +103,14 @@ impl Robots {
     /// Parses a robots.txt body for the given product token (e.g. `newscrawl`).
     pub fn parse(body: &[u8], token: &str) -> Self {
         let body = &body[..body.len().min(MAX_ROBOTS_BYTES)];
+        // A byte-order mark, whole or cut short (EF BB, EF), is not part of the first
+        // line.
+        let body = [&[0xEF, 0xBB, 0xBF][..], &[0xEF, 0xBB], &[0xEF]]
+            .iter()
+            .find_map(|bom| body.strip_prefix(*bom))
+            .unwrap_or(body);
         let text = String::from_utf8_lossy(body);
-        let text = clean(text.strip_prefix('\u{feff}').unwrap_or(&text));
+        let text = clean(&text);
         let mut collector = Collector::new(token);
         let parsed = catch_unwind(AssertUnwindSafe(|| {
             robotstxt::parse_robotstxt(&text, &mut collector);
@@ -136,11 +143,45 @@ impl Robots {
         match &self.policy {
             Policy::AllowAll => true,
             Policy::DisallowAll { .. } => false,
-            Policy::Rules(rules) => {
-                catch_unwind(AssertUnwindSafe(|| rules.allows(path_and_query))).unwrap_or(false)
-            }
+            Policy::Rules(rules) => catch_unwind(AssertUnwindSafe(|| {
+                rules.allows(&normalize_percent(path_and_query))
+            }))
+            .unwrap_or(false),
         }
     }
+}
+
+/// The form RFC 9309 (section 2.2.2) compares rules and URLs in, applied to both:
+/// percent-encoded unreserved characters decoded (`%7E` is `~`), other escapes kept
+/// with upper-case hex digits (`%2f` is `%2F`, never `/`), octets outside US-ASCII
+/// percent-encoded (`ツ` is `%E3%83%84`). Idempotent.
+pub fn normalize_percent(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                let v = (h * 16 + l) as u8;
+                if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
+                    out.push(v as char);
+                } else {
+                    out.push_str(&format!("%{v:02X}"));
+                }
+                i += 3;
+                continue;
+            }
+        }
+        if b >= 0x80 {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Cuts every line to [`MAX_LINE_BYTES`] on a character boundary.
@@ -280,15 +321,15 @@ impl RobotsParseHandler for Collector {
         }
     }
 
+    // Other records (Sitemap, Crawl-delay, unknown lines) do not end a group (RFC 9309
+    // section 2.2.4): only a rule before the next user-agent line does.
     fn handle_sitemap(&mut self, _line: u32, value: &str) {
-        self.seen_rule = true;
         if !value.is_empty() {
             self.sitemaps.push(value.to_string());
         }
     }
 
     fn handle_unknown_action(&mut self, _line: u32, action: &str, value: &str) {
-        self.seen_rule = true;
         if action.eq_ignore_ascii_case("crawl-delay") {
             if let Ok(seconds) = value.trim().parse::<f64>() {
                 if seconds.is_finite() && seconds >= 0.0 {
@@ -396,24 +437,167 @@ mod tests {
         assert!(Robots::parse(&body, "newscrawl").allows("/anything"));
     }
 
+    /// RFC 9309 read literally, the oracle of the property tests: slow and plain. Lines
+    /// are `name: value` (a `#` starts a comment); a group is its user-agent lines and
+    /// the rules after them, ended by the next user-agent line after a rule; other
+    /// records end nothing; the groups naming the token (else `*`) are merged; the
+    /// longest matching pattern decides, `Allow` winning ties; an empty pattern
+    /// matches nothing; both sides are compared percent-normalized.
+    fn oracle(body: &str, token: &str, path: &str) -> bool {
+        let mut groups: Vec<(Vec<String>, Vec<(bool, String)>)> = Vec::new();
+        let (mut agents, mut rules): (Vec<String>, Vec<(bool, String)>) = (Vec::new(), Vec::new());
+        for line in body.lines() {
+            let line = line.split('#').next().unwrap_or_default();
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let (key, value) = (key.trim().to_ascii_lowercase(), value.trim());
+            match key.as_str() {
+                "user-agent" => {
+                    if !rules.is_empty() {
+                        groups.push((std::mem::take(&mut agents), std::mem::take(&mut rules)));
+                    }
+                    agents.push(value.to_ascii_lowercase());
+                }
+                "allow" | "disallow" if !agents.is_empty() => {
+                    rules.push((key == "allow", normalize_percent(value)));
+                }
+                _ => {}
+            }
+        }
+        if !agents.is_empty() {
+            groups.push((agents, rules));
+        }
+        let token = token.to_ascii_lowercase();
+        let named: Vec<&(bool, String)> = groups
+            .iter()
+            .filter(|(a, _)| a.contains(&token))
+            .flat_map(|(_, r)| r)
+            .collect();
+        let chosen = if groups.iter().any(|(a, _)| a.contains(&token)) {
+            named
+        } else {
+            groups
+                .iter()
+                .filter(|(a, _)| a.iter().any(|x| x == "*"))
+                .flat_map(|(_, r)| r)
+                .collect()
+        };
+        let path = normalize_percent(path);
+        let best = |allow: bool| {
+            chosen
+                .iter()
+                .filter(|(a, p)| {
+                    *a == allow && !p.is_empty() && wildcard(p.as_bytes(), path.as_bytes())
+                })
+                .map(|(_, p)| p.len() as i64)
+                .max()
+                .unwrap_or(-1)
+        };
+        best(true) >= best(false)
+    }
+
+    /// Whether a robots.txt pattern (`*` any run, `$` at the end anchors) matches a
+    /// prefix of `path`.
+    fn wildcard(pattern: &[u8], path: &[u8]) -> bool {
+        match pattern.split_first() {
+            None => true,
+            Some((b'$', [])) => path.is_empty(),
+            Some((b'*', rest)) => (0..=path.len()).any(|i| wildcard(rest, &path[i..])),
+            Some((c, rest)) => path.first() == Some(c) && wildcard(rest, &path[1..]),
+        }
+    }
+
+    fn line() -> impl Strategy<Value = String> {
+        proptest::prop_oneof![
+            proptest::strategy::Just("User-agent: *".to_string()),
+            proptest::strategy::Just("User-agent: newscrawl".to_string()),
+            proptest::strategy::Just("User-agent: otherbot".to_string()),
+            proptest::strategy::Just(String::new()),
+            "(Allow|Disallow|disallow): ?(/[a-c~]{0,2}){0,3}[*]?[$]?".prop_map(|s| s),
+            "Disallow: /[a-c*]{0,4}(%7[Ee]|%2[Ff])?".prop_map(|s| s),
+        ]
+    }
+
     proptest::proptest! {
+        /// Where the crate follows RFC 9309 (files made of user-agent lines and rules
+        /// only), we agree with it.
         #[test]
-        fn agrees_with_the_crate_on_generated_files(
-            lines in proptest::collection::vec(
-                proptest::prop_oneof![
-                    proptest::strategy::Just("User-agent: *".to_string()),
-                    proptest::strategy::Just("User-agent: newscrawl".to_string()),
-                    proptest::strategy::Just("User-agent: otherbot".to_string()),
-                    proptest::strategy::Just(String::new()),
-                    "(Allow|Disallow|disallow|Crawl-delay): ?(/[a-c]{0,2}){0,3}[*]?[$]?".prop_map(|s| s),
-                    "Disallow: /[a-c*]{0,4}(index.html)?".prop_map(|s| s),
-                ],
-                0..12,
-            ),
+        fn agrees_with_the_crate_on_files_of_groups_and_rules(
+            lines in proptest::collection::vec(line(), 0..12),
             path in "(/[a-c]{0,2}){1,3}(index.html)?([?][a-c=]{0,3})?",
         ) {
             let body = lines.join("\n");
+            proptest::prop_assume!(!body.contains('%') && !body.contains('~'));
             agree(&body, "newscrawl", &path);
+        }
+
+        /// Everywhere, we agree with RFC 9309 read literally: files that also hold
+        /// other records between groups (which the crate takes for the end of a group)
+        /// and escapes (which it compares as written).
+        #[test]
+        fn agrees_with_rfc_9309_on_generated_files(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    line(),
+                    proptest::strategy::Just("Crawl-delay: 5".to_string()),
+                    proptest::strategy::Just("Sitemap: http://x.example/s.xml".to_string()),
+                    proptest::strategy::Just("Noindex: /b".to_string()),
+                ],
+                0..14,
+            ),
+            path in "(/([a-c]|~|%7[Ee]|%2[Ff]){0,2}){1,3}([?][a-c=]{0,3})?",
+        ) {
+            let body = lines.join("\n");
+            let ours = Robots::parse(body.as_bytes(), "newscrawl").allows(&path);
+            proptest::prop_assert_eq!(ours, oracle(&body, "newscrawl", &path), "{} with:\n{}", path, body);
+        }
+    }
+
+    #[test]
+    fn other_records_do_not_end_a_group() {
+        for record in [
+            "Sitemap: http://x.example/s.xml",
+            "Crawl-delay: 5",
+            "Noindex: /x",
+        ] {
+            let body =
+                format!("User-agent: newscrawl\n{record}\nUser-agent: *\nDisallow: /private/\n");
+            let robots = Robots::parse(body.as_bytes(), "newscrawl");
+            assert!(!robots.allows("/private/a.html"), "{record}");
+            assert!(robots.allows("/public/a.html"), "{record}");
+        }
+        // A rule does end it.
+        let body = "User-agent: newscrawl\nAllow: /\nUser-agent: *\nDisallow: /private/\n";
+        assert!(Robots::parse(body.as_bytes(), "newscrawl").allows("/private/a.html"));
+    }
+
+    #[test]
+    fn escapes_are_compared_normalized_on_both_sides() {
+        let body = "User-agent: *\nDisallow: /%7Euser/\nDisallow: /a%2fb\nDisallow: /caf%c3%a9\nDisallow: /ツ\n";
+        let robots = Robots::parse(body.as_bytes(), "newscrawl");
+        // %7E is an escaped unreserved character: the same as ~.
+        assert!(!robots.allows("/~user/x.html"));
+        assert!(!robots.allows("/%7Euser/y.html"));
+        assert!(!robots.allows("/%7euser/y.html"));
+        // %2F is an escaped reserved character: distinct from /.
+        assert!(!robots.allows("/a%2Fb"));
+        assert!(robots.allows("/a/b"));
+        // Non-ASCII: the rule's raw bytes match the URL's escapes, in either case.
+        assert!(!robots.allows("/caf%C3%A9"));
+        assert!(!robots.allows("/%E3%83%84/page"));
+        assert_eq!(normalize_percent("/%7e%2f%c3%A9ツ"), "/~%2F%C3%A9%E3%83%84");
+    }
+
+    #[test]
+    fn a_partial_byte_order_mark_is_skipped() {
+        for bom in [&b"\xEF\xBB\xBF"[..], &b"\xEF\xBB"[..], &b"\xEF"[..]] {
+            let mut body = bom.to_vec();
+            body.extend_from_slice(b"User-agent: *\nDisallow: /private\n");
+            assert!(
+                !Robots::parse(&body, "newscrawl").allows("/private"),
+                "{bom:?}"
+            );
         }
     }
 
