@@ -26,9 +26,11 @@ use crate::store::{HostRecord, RobotsCopy, Store};
 /// Redirects followed while fetching robots.txt (RFC 9309 asks for at least five).
 const MAX_REDIRECTS: usize = 5;
 
-/// Whether a stored copy can be used to check URLs (2xx parsed, 4xx allow-all).
+/// Whether a stored copy can be used to check URLs (2xx parsed, 4xx allow-all). A 429
+/// asks the crawler to slow down, not that nothing is restricted: it counts as
+/// unavailable, like a 5xx.
 pub(super) fn is_usable(copy: &RobotsCopy) -> bool {
-    (200..500).contains(&copy.status)
+    (200..500).contains(&copy.status) && copy.status != 429
 }
 
 /// The policy of a usable copy.
@@ -245,6 +247,7 @@ mod tests {
             "4xx: no restrictions"
         );
         assert!(is_usable(&copy(401, "")));
+        assert!(!is_usable(&copy(429, "")), "429: slow down, not allow-all");
         assert!(!is_usable(&copy(503, "")));
         assert!(!is_usable(&copy(0, "")));
         assert_eq!(unavailable_reason(&copy(503, "")), "HTTP 503");
