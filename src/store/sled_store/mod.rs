@@ -1544,7 +1544,8 @@ mod tests {
                 .unwrap();
             store.flush().unwrap();
         }
-        let err = SledStore::open(dir.path()).err().unwrap();
+        // (The closed handle's lock goes with sled's background thread.)
+        let err = open_when_unlocked(dir.path()).err().unwrap();
         assert!(matches!(err, StoreError::Schema { found: 99, .. }), "{err}");
     }
 
