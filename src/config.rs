@@ -909,7 +909,11 @@ mod tests {
 
     #[test]
     fn shipped_configs_are_valid() {
-        for file in ["config/demo.toml", "config/koreatimes.toml"] {
+        for file in [
+            "config/demo.toml",
+            "config/koreatimes.toml",
+            "config/fixture-selectors.toml",
+        ] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             let text = std::fs::read_to_string(&path)
                 .unwrap()

@@ -299,7 +299,7 @@ fn parse_runs_a_sites_parser_on_a_saved_page() {
     let page = site.render(&path, "https://www.koreatimes.co.kr");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("page.html"), &page.body).unwrap();
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/koreatimes.toml");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/fixture-selectors.toml");
     let url = format!("https://www.koreatimes.co.kr{path}");
     let out = newscrawl(
         &["parse", "--config", config, "--url", &url, "page.html"],

@@ -1,5 +1,5 @@
 //! The three ways to plug in a parser, each crawling the fixture site: CSS selectors
-//! from the config (those of `config/koreatimes.toml`), an external program (the
+//! from the config (those of `config/fixture-selectors.toml`), an external program (the
 //! Python example, and one that crashes, hangs and talks nonsense), and a Rust parser
 //! registered on the crawler builder (and one that panics).
 
@@ -61,12 +61,12 @@ fn failed_articles(store: &dyn Store) -> Vec<UrlState> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_koreatimes_selectors_extract_every_field_of_the_fixture_articles() {
+async fn the_fixture_selectors_extract_every_field_of_the_fixture_articles() {
     // The selectors exactly as shipped, with the fallback off: every field below comes
     // from a selector.
     let shipped = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/config/koreatimes.toml"
+        "/config/fixture-selectors.toml"
     ))
     .unwrap();
     let tables = &shipped[shipped.find("[site.selectors]").unwrap()..];
@@ -297,7 +297,7 @@ fn store_in(dir: &Path) -> Arc<dyn Store> {
     store(dir)
 }
 
-/// A site redesigned mid-crawl: the koreatimes selectors (without the fallback) stop
+/// A site redesigned mid-crawl: the fixture selectors (without the fallback) stop
 /// finding anything on the new article pages; the crawler says so, naming the site,
 /// the fields and sample URLs, and `status` keeps the alert.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,7 +308,7 @@ async fn a_layout_change_mid_crawl_raises_an_extraction_warning() {
     let dir = tempfile::tempdir().unwrap();
     let shipped = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/config/koreatimes.toml"
+        "/config/fixture-selectors.toml"
     ))
     .unwrap();
     let tables = shipped[shipped.find("[site.selectors]").unwrap()..]
