@@ -444,8 +444,10 @@ mod tests {
     /// longest matching pattern decides, `Allow` winning ties; an empty pattern
     /// matches nothing; both sides are compared percent-normalized.
     fn oracle(body: &str, token: &str, path: &str) -> bool {
-        let mut groups: Vec<(Vec<String>, Vec<(bool, String)>)> = Vec::new();
-        let (mut agents, mut rules): (Vec<String>, Vec<(bool, String)>) = (Vec::new(), Vec::new());
+        /// (allow, pattern)
+        type Rule = (bool, String);
+        let mut groups: Vec<(Vec<String>, Vec<Rule>)> = Vec::new();
+        let (mut agents, mut rules): (Vec<String>, Vec<Rule>) = (Vec::new(), Vec::new());
         for line in body.lines() {
             let line = line.split('#').next().unwrap_or_default();
             let Some((key, value)) = line.split_once(':') else {
@@ -469,7 +471,7 @@ mod tests {
             groups.push((agents, rules));
         }
         let token = token.to_ascii_lowercase();
-        let named: Vec<&(bool, String)> = groups
+        let named: Vec<&Rule> = groups
             .iter()
             .filter(|(a, _)| a.contains(&token))
             .flat_map(|(_, r)| r)
