@@ -71,44 +71,6 @@ pub(super) fn extract_body(doc: &Html) -> Body<'_> {
     let mass = Mass::of(&blocks);
     let story = choose_container(&blocks, &mass);
     let container = story.as_ref().map(|s| s.container);
-    if tracing::enabled!(tracing::Level::TRACE) {
-        let needle = std::env::var("NC_NEEDLE").unwrap_or_default();
-        for b in blocks
-            .iter()
-            .filter(|b| !needle.is_empty() && b.text.contains(&needle))
-        {
-            let chain: Vec<String> = std::iter::once(b.el)
-                .chain(b.el.ancestors().filter_map(ElementRef::wrap))
-                .map(|e| {
-                    format!(
-                        "{}[{}]={:?}",
-                        e.value().name(),
-                        super::boxes::box_words(e),
-                        super::boxes::verdict(e, false)
-                    )
-                })
-                .collect();
-            tracing::trace!(?chain, text = %b.text, ld = b.link_density(), "needle");
-        }
-        if let Some(b) = story.as_ref().map(|s| s.container).and_then(|c| {
-            blocks
-                .iter()
-                .find(|b| b.el.id() == c.id() || b.el.ancestors().any(|a| a.id() == c.id()))
-        }) {
-            let chain: Vec<String> = std::iter::once(b.el)
-                .chain(b.el.ancestors().filter_map(ElementRef::wrap))
-                .map(|e| {
-                    format!(
-                        "{}[{}]={:?}",
-                        e.value().name(),
-                        super::boxes::box_words(e),
-                        super::boxes::verdict(e, false)
-                    )
-                })
-                .collect();
-            tracing::trace!(?chain, "container chain");
-        }
-    }
     let mut text = String::new();
     let mut taken = 0;
     let mut first = None;
