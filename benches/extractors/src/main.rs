@@ -4,21 +4,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use extractor_comparison::names;
 use newscrawl::eval::{score, Expected, PageScore};
 use newscrawl::parse::{Page, ParserRegistry};
 use newscrawl::record::Article;
 use newscrawl::site::UrlKind;
 
-fn names(byline: &str) -> Vec<String> {
-    let byline = byline.trim();
-    let byline = byline.strip_prefix("By ").unwrap_or(byline);
-    byline
-        .split([',', ';', '&'])
-        .flat_map(|p| p.split(" and "))
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .collect()
-}
 
 fn main() {
     let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/extraction/pages");

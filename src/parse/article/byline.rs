@@ -18,7 +18,7 @@ use url::Url;
 use super::boxes::{box_words, in_never_story};
 use super::meta::{clean, text_of, Meta};
 use super::order::Order;
-use super::text::squash;
+use super::text::{short_text, squash};
 use super::title::{fold, site_names};
 use crate::parse::dates::is_date_word;
 use crate::parse::rx::rx;
@@ -367,21 +367,6 @@ fn text_after(el: ElementRef<'_>, max: usize) -> Option<String> {
 /// An element's text with its text nodes apart ("Veröffentlicht von<a>Chris</a>").
 fn spaced_text(el: ElementRef<'_>) -> String {
     squash(&el.text().collect::<Vec<_>>().join(" "))
-}
-
-/// An element's text when it is at most `max` bytes long (stops reading past that, so
-/// asking every `<div>` of a page costs little).
-fn short_text(el: ElementRef<'_>, max: usize) -> Option<String> {
-    let mut out = String::new();
-    for t in el.text() {
-        out.push_str(t);
-        out.push(' ');
-        if out.len() > max * 4 {
-            return None;
-        }
-    }
-    let text = squash(&out);
-    (text.len() < max).then_some(text)
 }
 
 /// The names in a byline, or none when a part does not read as a name.

@@ -20,7 +20,7 @@ use url::Url;
 use super::boxes::{box_words, in_never_story};
 use super::meta::Meta;
 use super::order::Order;
-use super::text::{element_text, never_text};
+use super::text::{element_text, never_text, short_text};
 use crate::parse::dates::{find_printed_date, parse_date, relative_date};
 use crate::parse::rx::rx;
 
@@ -423,20 +423,6 @@ fn is_label_only(line: &str) -> bool {
         l.find(line)
             .is_some_and(|m| m.start() == 0 && m.end() == line.len())
     })
-}
-
-/// An element's text when it is short.
-fn short_text(el: ElementRef<'_>, max: usize) -> Option<String> {
-    let mut out = String::new();
-    for t in el.text() {
-        out.push_str(t);
-        out.push(' ');
-        if out.len() > max * 4 {
-            return None;
-        }
-    }
-    let text = out.split_whitespace().collect::<Vec<_>>().join(" ");
-    (!text.is_empty() && text.len() < max).then_some(text)
 }
 
 /// Whether an element sits in the page's navigation or in a header outside the

@@ -282,6 +282,22 @@ pub(super) fn squash(text: &str) -> String {
     out
 }
 
+/// An element's text with its text nodes apart, whitespace collapsed, when it is
+/// shorter than `max` bytes; stops reading well past that, so asking every `<div>` of
+/// a page costs little. `None` for an empty or longer text.
+pub(super) fn short_text(el: ElementRef<'_>, max: usize) -> Option<String> {
+    let mut out = String::new();
+    for t in el.text() {
+        out.push_str(t);
+        out.push(' ');
+        if out.len() > max * 4 {
+            return None;
+        }
+    }
+    let text = squash(&out);
+    (!text.is_empty() && text.len() < max).then_some(text)
+}
+
 /// An element's text, whitespace collapsed (inline: no block boundaries).
 pub(super) fn element_text(el: ElementRef<'_>) -> String {
     squash(&el.text().collect::<String>())

@@ -6,18 +6,9 @@
 //! Peers: `trafilatura` (the crate's defaults), `trafilatura-recall` (favour recall),
 //! `trafilatura-fallback` (its readability fallback on), `dom_smoothie`.
 
+use extractor_comparison::names;
 use serde_json::json;
 
-fn names(byline: &str) -> Vec<String> {
-    let byline = byline.trim();
-    let byline = byline.strip_prefix("By ").unwrap_or(byline);
-    byline
-        .split([',', ';', '&'])
-        .flat_map(|p| p.split(" and "))
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .collect()
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
