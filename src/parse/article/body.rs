@@ -300,7 +300,13 @@ fn keep_block(b: &Block<'_>) -> bool {
     if matches!(name, "li" | "dd" | "dt" | "td" | "th") && density > 0.3 {
         return false;
     }
-    density < 0.5
+    // A paragraph that is a bare address (a source cited, a contact) is the story's,
+    // though it is all link.
+    let address = name == "p"
+        && b.chars <= 120
+        && !b.text.contains(' ')
+        && (b.text.contains("://") || b.text.starts_with("www.") || b.text.contains('@'));
+    (density < 0.5 || address)
         && !stock::is_filing_or_credit(&b.text, b.chars)
         && !stock::is_service_line(&b.text, b.chars)
 }
