@@ -75,6 +75,9 @@ pub struct CrawlerSection {
     /// Whole-request limit, body included.
     #[serde(with = "human_duration")]
     pub request_timeout: Duration,
+    /// Longest wait for the next byte once connected.
+    #[serde(with = "human_duration")]
+    pub read_timeout: Duration,
     pub max_redirects: usize,
     /// Cap on the decoded body size; larger pages are recorded as skipped.
     pub max_body_bytes: u64,
@@ -108,6 +111,7 @@ impl Default for CrawlerSection {
             concurrency: 32,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(10),
             max_redirects: 5,
             max_body_bytes: 10 * 1024 * 1024,
             strip_query_params: crate::urlnorm::DEFAULT_STRIP_PARAMS
@@ -299,6 +303,7 @@ pub struct CrawlConfig {
     pub concurrency: usize,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    pub read_timeout: Duration,
     pub max_redirects: usize,
     pub max_body_bytes: u64,
     pub politeness: Politeness,
@@ -580,6 +585,7 @@ impl ConfigFile {
             concurrency: crawler.concurrency,
             connect_timeout: crawler.connect_timeout,
             request_timeout: crawler.request_timeout,
+            read_timeout: crawler.read_timeout,
             max_redirects: crawler.max_redirects,
             max_body_bytes: crawler.max_body_bytes,
             politeness,

@@ -24,6 +24,9 @@ pub struct FetchSettings {
     pub user_agent: String,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// Longest wait for the next byte once connected (headers or body): a stalled
+    /// server is cut after this, a slow one that keeps sending is not.
+    pub read_timeout: Duration,
     pub max_body_bytes: u64,
     /// Which addresses may be connected to.
     pub address_policy: std::sync::Arc<crate::netguard::AddressPolicy>,
@@ -72,8 +75,8 @@ pub struct Response {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
-    #[error("timed out")]
-    Timeout,
+    #[error("timed out: {0}")]
+    Timeout(String),
     #[error("connection failed: {0}")]
     Connect(String),
     #[error("body exceeds {limit} bytes")]
@@ -86,7 +89,7 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    fn from_reqwest(e: reqwest::Error) -> Self {
+    fn from_reqwest(e: reqwest::Error, started: tokio::time::Instant, limits: &Limits) -> Self {
         let mut source = std::error::Error::source(&e);
         while let Some(cause) = source {
             if let Some(refused) = cause.downcast_ref::<crate::netguard::PrivateAddressRefused>() {
@@ -95,7 +98,13 @@ impl FetchError {
             source = cause.source();
         }
         if e.is_timeout() {
-            FetchError::Timeout
+            // Which timer fired: the whole request's, or the wait for a byte.
+            let how = if started.elapsed() + Duration::from_millis(50) >= limits.request {
+                format!("the whole request took over {:?}", limits.request)
+            } else {
+                format!("no byte came for {:?}", limits.read)
+            };
+            FetchError::Timeout(how)
         } else if e.is_connect() {
             FetchError::Connect(error_chain(&e))
         } else {
@@ -119,8 +128,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    limits: Limits,
     max_body_bytes: u64,
     address_policy: std::sync::Arc<crate::netguard::AddressPolicy>,
+}
+
+/// The two timers of a request, to say which one fired.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    request: Duration,
+    read: Duration,
 }
 
 impl Fetcher {
@@ -129,6 +146,7 @@ impl Fetcher {
             .user_agent(settings.user_agent.clone())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
+            .read_timeout(settings.read_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(4);
         if settings.address_policy.block_private {
@@ -141,6 +159,10 @@ impl Fetcher {
             .map_err(|e| FetchError::Other(error_chain(&e)))?;
         Ok(Self {
             client,
+            limits: Limits {
+                request: settings.request_timeout,
+                read: settings.read_timeout,
+            },
             max_body_bytes: settings.max_body_bytes,
             address_policy: settings.address_policy.clone(),
         })
@@ -179,7 +201,10 @@ impl Fetcher {
         if let Some(lm) = &validators.last_modified {
             request = request.header(IF_MODIFIED_SINCE, lm);
         }
-        let mut response = request.send().await.map_err(FetchError::from_reqwest)?;
+        let started = tokio::time::Instant::now();
+        let limits = self.limits;
+        let failed = |e| FetchError::from_reqwest(e, started, &limits);
+        let mut response = request.send().await.map_err(failed)?;
         let answered_at = tokio::time::Instant::now();
         if let Some(length) = response.content_length() {
             if !truncate
@@ -218,7 +243,7 @@ impl Fetcher {
             .collect();
         let mut body = Vec::new();
         let mut truncated = false;
-        while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if body.len() as u64 + chunk.len() as u64 > max_bytes {
                 if !truncate {
                     return Err(FetchError::TooLarge { limit: max_bytes });

@@ -71,10 +71,80 @@ fn fetcher_with(policy: AddressPolicy) -> Fetcher {
         user_agent: "newscrawl-test/0.1 (+https://example.org/)".into(),
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
+        read_timeout: Duration::from_secs(5),
         max_body_bytes: 1024 * 1024,
         address_policy: std::sync::Arc::new(policy),
     })
     .unwrap()
+}
+
+/// A server that sends the head of a 200 with a 20-byte body, then the body one byte
+/// every `every` (or never, for `None`).
+async fn trickling_server(every: Option<Duration>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let head =
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 20\r\n\r\n";
+                let _ = stream.write_all(head.as_bytes()).await;
+                match every {
+                    Some(every) => {
+                        for _ in 0..20 {
+                            tokio::time::sleep(every).await;
+                            if stream.write_all(b"x").await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    // Silence, until the client gives up.
+                    None => {
+                        let _ = stream.read(&mut buf).await;
+                    }
+                }
+            });
+        }
+    });
+    origin
+}
+
+fn fetcher_with_timeouts(request: Duration, read: Duration) -> Fetcher {
+    Fetcher::new(&FetchSettings {
+        user_agent: "newscrawl-test/0.1 (+https://example.org/)".into(),
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: request,
+        read_timeout: read,
+        max_body_bytes: 1024 * 1024,
+        address_policy: std::sync::Arc::new(AddressPolicy::default()),
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_cut_by_the_idle_timer_and_a_slow_one_is_read() {
+    let stalled = trickling_server(None).await;
+    let url = url::Url::parse(&format!("{stalled}/page")).unwrap();
+    let err = fetcher_with_timeouts(Duration::from_secs(60), Duration::from_millis(300))
+        .get(&url, &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, FetchError::Timeout(how) if how.starts_with("no byte came")),
+        "{err}"
+    );
+
+    // Twenty bytes over about two seconds: never idle for the read timeout.
+    let slow = trickling_server(Some(Duration::from_millis(100))).await;
+    let url = url::Url::parse(&format!("{slow}/page")).unwrap();
+    let response = fetcher_with_timeouts(Duration::from_secs(60), Duration::from_secs(5))
+        .get(&url, &Validators::default())
+        .await
+        .unwrap();
+    assert_eq!(response.body.len(), 20);
 }
 
 /// With the guard on, only the allowed host may be a private address: another

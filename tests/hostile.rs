@@ -634,7 +634,10 @@ fn headers_then_silence_and_one_byte_a_second_both_hit_the_total_timeout() {
         let state = o.main_state(path);
         assert_eq!(
             (state.status, state.note.as_deref()),
-            (UrlStatus::Failed, Some("timed out")),
+            (
+                UrlStatus::Failed,
+                Some("timed out: the whole request took over 2s")
+            ),
             "{path}"
         );
         assert_eq!(o.requested(Personality::Main, path), 2, "{path}");

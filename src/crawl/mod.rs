@@ -486,6 +486,7 @@ pub(crate) fn fetcher_for(config: &CrawlConfig) -> Result<Fetcher, FetchError> {
         user_agent: config.user_agent.clone(),
         connect_timeout: config.connect_timeout,
         request_timeout: config.request_timeout,
+        read_timeout: config.read_timeout,
         max_body_bytes: config.max_body_bytes,
         address_policy: config.address_policy.clone(),
     })

@@ -157,7 +157,7 @@ fn error_kind(response: &Result<Response, FetchError>) -> Option<&'static str> {
         Ok(r) if (400..500).contains(&r.status) => Some("http_4xx"),
         Ok(r) if r.status >= 500 => Some("http_5xx"),
         Ok(_) => None,
-        Err(FetchError::Timeout) => Some("timeout"),
+        Err(FetchError::Timeout(_)) => Some("timeout"),
         Err(FetchError::Connect(_)) => Some("connect"),
         Err(FetchError::TooLarge { .. }) => Some("too_large"),
         Err(FetchError::Other(_)) => Some("network"),
