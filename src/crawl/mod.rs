@@ -150,7 +150,12 @@ pub fn now_ms() -> u64 {
 }
 
 pub(crate) fn rfc3339_now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(chrono::Utc::now())
+}
+
+/// A time as records, states and WARC headers write it (RFC 3339, milliseconds, UTC).
+pub(crate) fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// A configured crawler, ready to run.

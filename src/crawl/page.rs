@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::known_links::KnownLinks;
 use super::pool::WorkerPool;
-use super::{now_ms, rfc3339_now, CrawlError};
+use super::{now_ms, rfc3339, CrawlError};
 use crate::config::CrawlConfig;
 use crate::discover::{maybe_gunzip, parse_feed, parse_sitemap, Sitemap};
 use crate::fetch::{decode_html, is_html, BodyLimit, FetchError, Fetcher, Response, Validators};
@@ -207,7 +207,7 @@ impl PageJob {
             answered_at,
             feedback_of(&response, sent, &self.config.politeness, &self.url),
         );
-        let fetched_at = rfc3339_now();
+        let fetched_at = chrono::Utc::now();
         let cpu = self.cpu.clone();
         let (known_links, metrics) = (self.known_links.clone(), self.metrics.clone());
         let settled = cpu.run(move || self.settle(response, fetched_at)).await??;
@@ -223,7 +223,7 @@ impl PageJob {
     fn settle(
         self,
         response: Result<Response, FetchError>,
-        fetched_at: String,
+        fetched_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<Settled, CrawlError> {
         let mut state = self
             .store
@@ -244,7 +244,7 @@ impl PageJob {
         let mut followed = Vec::new();
         if self.config.warc_path.is_some() {
             if let Ok(response) = &response {
-                commit.capture = Some(self.capture(response, &fetched_at));
+                commit.capture = Some(self.capture(response, &rfc3339(fetched_at)));
             }
         }
         if let Some(reason) = is_temporary(&response) {
@@ -282,7 +282,7 @@ impl PageJob {
                 }
                 self.settle_response(
                     response,
-                    &fetched_at,
+                    fetched_at,
                     &mut state,
                     &mut commit,
                     &mut outcome,
@@ -309,7 +309,7 @@ impl PageJob {
     fn settle_response(
         &self,
         response: Response,
-        fetched_at: &str,
+        fetched_at: chrono::DateTime<chrono::Utc>,
         state: &mut UrlState,
         commit: &mut PageCommit,
         outcome: &mut PageOutcome,
@@ -378,9 +378,7 @@ impl PageJob {
             headers: &response.headers,
             body: &text,
             time_zone: self.site.time_zone,
-            fetched_at: chrono::DateTime::parse_from_rfc3339(fetched_at)
-                .ok()
-                .map(|d| d.with_timezone(&chrono::Utc)),
+            fetched_at: Some(fetched_at),
             max_links: self.config.max_links_per_page,
         };
         let parsed = match catch_unwind(AssertUnwindSafe(|| self.parser.parse(&page))) {
@@ -484,7 +482,7 @@ impl PageJob {
             }
             state.record_hash = Some(record_hash);
             state.version += 1;
-            article.fetched_at = fetched_at.to_string();
+            article.fetched_at = rfc3339(fetched_at);
             article.content_hash = hex(&hash);
             article.version = state.version;
             match serde_json::to_vec(&article) {
