@@ -93,9 +93,12 @@ async fn trickling_server(every: Option<Duration>) -> String {
                     "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 20\r\n\r\n";
                 let _ = stream.write_all(head.as_bytes()).await;
                 match every {
+                    // The behaviour under test: a body paced at one byte per `every`.
                     Some(every) => {
+                        let mut pace = tokio::time::interval(every);
+                        pace.tick().await;
                         for _ in 0..20 {
-                            tokio::time::sleep(every).await;
+                            pace.tick().await;
                             if stream.write_all(b"x").await.is_err() {
                                 return;
                             }

@@ -45,12 +45,15 @@ where
     Fut: Future<Output = Option<T>>,
 {
     let deadline = Instant::now() + within;
+    // The probe's cadence; the deadline, not the cadence, is what may fail the test.
+    let mut cadence = tokio::time::interval(every);
+    cadence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        cadence.tick().await;
         if let Some(found) = probe().await {
             return found;
         }
         assert!(Instant::now() < deadline, "{}", what());
-        tokio::time::sleep(every).await;
     }
 }
 
