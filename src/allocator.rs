@@ -6,10 +6,10 @@
 //! of a polite crawl), without transparent huge pages (the crate's `no_thp` feature:
 //! with them, mimalloc's arenas doubled the peak RSS), giving freed memory back to the
 //! OS at once. mimalloc 3 (libmimalloc-sys's default) kept 7-21 MB more of a polite or
-//! article crawl resident at the same speed, even with its thread-page options tuned
-//! (BENCHMARKS.md, "Memory: mimalloc 2"). Built without it (`--no-default-features`):
+//! article crawl resident at the same speed, even with its thread-page options tuned.
+//! Built without it (`--no-default-features`):
 //! the system allocator, which heap profilers can follow, limited to two arenas; less
-//! memory for 5-20% more CPU (BENCHMARKS.md, "Memory"). An environment variable that
+//! memory for 5-20% more CPU. An environment variable that
 //! sets one of these options (`MIMALLOC_PURGE_DELAY`, `MALLOC_ARENA_MAX`) wins.
 
 #[cfg(feature = "mimalloc")]

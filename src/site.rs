@@ -137,7 +137,7 @@ pub struct SiteDefaults {
 /// One crawled site, validated.
 /// One list of a site's URL patterns; no set at all when the list is empty: an empty
 /// `RegexSet` still holds about 5 KB of matcher caches, which came to 150 MB over the
-/// 10,000 pattern-less sites of a seed list (see BENCHMARKS.md, "Scale").
+/// 10,000 pattern-less sites of a seed list.
 #[derive(Debug, Clone)]
 struct Patterns(Option<RegexSet>);
 

@@ -83,8 +83,7 @@ const QUEUE_HOST_LEN: usize = 8;
 /// every leaf it reads resident until its cache's access log has counted it: each of
 /// its 256 cache shards counts accesses 64 at a time, so up to 16,384 leaves are
 /// resident uncounted. Reading the first segment of 10,000 hosts held about 430 MB
-/// with 64-URL segments and about 50 MB with 16 (BENCHMARKS.md, "The 10-million-URL
-/// frontier's memory"); enqueueing still runs at 295,000-360,000 URLs/s.
+/// with 64-URL segments and about 50 MB with 16; enqueueing still runs at 295,000-360,000 URLs/s.
 pub const SEGMENT_MAX: usize = 16;
 
 /// The schema this build migrates from (see `migrate_from_schema_2`).
@@ -321,8 +320,7 @@ impl SledStore {
         let config = sled::Config::new()
             .path(dir)
             // 4 MB rather than 16: 3-6 MB less RSS in a polite crawl at the same
-            // speed; 1 MB slowed the page commit, which then reads nodes back from disk
-            // (BENCHMARKS.md, "Memory: fewer threads, a smaller sled cache").
+            // speed; 1 MB slowed the page commit, which then reads nodes back from disk.
             .cache_capacity(4 * 1024 * 1024)
             .flush_every_ms(Some(500))
             .mode(sled::Mode::HighThroughput);

@@ -1,6 +1,5 @@
 //! The seen set: the 64-bit fingerprints of every URL a store has found, in memory,
-//! at about 8.5 bytes each (a hash table of them took 14.5: BENCHMARKS.md, "A denser
-//! seen set, and the seen snapshot").
+//! at about 8.5 bytes each (a hash table of them took 14.5).
 //!
 //! Most fingerprints sit in one sorted array; a directory indexed by a fingerprint's
 //! top bits gives the slice of the array that can hold it, so a lookup is a binary

@@ -1,8 +1,7 @@
 //! The seen snapshot: the file `seen.snapshot` beside sled's files, which holds the
 //! fingerprints of the `seen` log's chunks up to one key, so that those chunks can
 //! leave the log. Opening a store reads it with plain file reads: the seen log's
-//! chunks, read through sled, stayed resident in sled's cache after they were loaded
-//! (BENCHMARKS.md, "A denser seen set, and the seen snapshot").
+//! chunks, read through sled, stayed resident in sled's cache after they were loaded.
 //!
 //! Format (integers little-endian): the magic `NCSEEN01`; the last `seen` key the
 //! snapshot covers (u64); the fingerprints (u64 each, as many as the file's length
