@@ -314,6 +314,12 @@ pub fn is_date_word(word: &str) -> bool {
             ))
 }
 
+/// Whether a text names a day of the week.
+pub fn names_weekday(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|w| w.len() >= 3 && WEEKDAYS.contains(&w.to_lowercase().as_str()))
+}
+
 fn month_number(name: &str) -> Option<u32> {
     let name = name.trim_end_matches('.').to_lowercase();
     MONTHS.iter().find(|(n, _)| *n == name).map(|&(_, m)| m)

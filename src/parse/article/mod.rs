@@ -254,6 +254,10 @@ mod tests {
     }
 
     fn extract(page: &str, url: &str, require_article: bool) -> Option<Article> {
+        extract_in(page, url, require_article, seoul())
+    }
+
+    fn extract_in(page: &str, url: &str, require_article: bool, zone: Tz) -> Option<Article> {
         let html = Html::parse_document(page);
         let url = Url::parse(url).unwrap();
         let page = Page {
@@ -261,7 +265,7 @@ mod tests {
             kind: UrlKind::Article,
             headers: &[],
             body: page,
-            time_zone: seoul(),
+            time_zone: zone,
             fetched_at: Some(chrono::Utc.with_ymd_and_hms(2024, 5, 3, 0, 0, 0).unwrap()),
             max_links: usize::MAX,
         };
@@ -285,6 +289,63 @@ mod tests {
                 .published,
             None
         );
+    }
+
+    #[test]
+    fn a_utc_instant_takes_the_offset_the_page_shows_when_the_site_has_no_zone() {
+        let story =
+            "<h1>Headline</h1><p>First paragraph of the story, long enough to be prose.</p>";
+        let published = |head: &str, body: &str| {
+            let page = format!("<html><head>{head}</head><body>{body}</body></html>");
+            extract_in(&page, "https://news.example/a/1", true, Tz::UTC)
+                .unwrap()
+                .published
+        };
+        // Another of the page's dates carries the publisher's offset.
+        let head = r#"<script type="application/ld+json">{"@type":"NewsArticle","datePublished":"2019-10-18T22:04:00Z"}</script>
+            <meta name="date" content="Sat, 19 Oct 2019 00:04:00 +0200">"#;
+        assert_eq!(
+            published(head, story).as_deref(),
+            Some("2019-10-19T00:04:00+02:00")
+        );
+        // Local midnight stored as 23:00Z, and the day the page prints.
+        let head = r#"<meta property="article:published_time" content="2021-11-04T23:00Z">"#;
+        let printed = format!("{story}<div class=\"meta\">5. November 2021</div>");
+        assert_eq!(
+            published(head, &printed).as_deref(),
+            Some("2021-11-05T00:00:00+01:00")
+        );
+        // Without a printed day, or with one that agrees, the instant stays in UTC.
+        assert_eq!(
+            published(head, story).as_deref(),
+            Some("2021-11-04T23:00:00+00:00")
+        );
+        // A printed day further away than any nearby zone is another date.
+        let head = r#"<meta property="article:published_time" content="2021-11-04T10:00Z">"#;
+        assert_eq!(
+            published(head, &printed).as_deref(),
+            Some("2021-11-04T10:00:00+00:00")
+        );
+    }
+
+    #[test]
+    fn a_dated_line_just_above_the_headline_is_the_story_s_unless_it_is_a_clock() {
+        let page = |line: &str| {
+            format!(
+                r#"<html><body><div class="top">Menu</div><p><em>{line}</em></p><h1>Rates held</h1>
+                <p>First paragraph of the story, long enough to be prose.</p></body></html>"#
+            )
+        };
+        let published = |line: &str| {
+            extract(&page(line), "https://news.example/a/1", true)
+                .unwrap()
+                .published
+        };
+        assert_eq!(
+            published("01.11.2023 11:35").as_deref(),
+            Some("2023-11-01T11:35:00+09:00")
+        );
+        assert_eq!(published("Sun, December 3, 2023 | 20:48"), None);
     }
 
     #[test]

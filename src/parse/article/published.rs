@@ -21,7 +21,7 @@ use super::boxes::{box_words, in_never_story};
 use super::meta::Meta;
 use super::order::Order;
 use super::text::{element_text, never_text, short_text};
-use crate::parse::dates::{find_printed_date, parse_date, relative_date};
+use crate::parse::dates::{find_printed_date, names_weekday, parse_date, relative_date};
 use crate::parse::rx::rx;
 
 /// The story's publication and update times, RFC 3339.
@@ -77,12 +77,60 @@ static UPDATED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
         r"mis à jour|actualizado|aggiornato|zaktualizowano)(?:\s+(?:on|am|le|el|il|at))?\s*:?\s*|수정\s*:?\s*",
     ))
 });
+/// Meta tags that name the publication date, most reliable first.
+const STRUCTURED_TAGS: [&str; 20] = [
+    "article:published_time",
+    "og:published_time",
+    "datepublished",
+    "published_time",
+    "article.published",
+    "dcterms.date",
+    "dcterms.created",
+    "dcterms.issued",
+    "dc.date",
+    "dc.date.issued",
+    "dc.date.created",
+    "date",
+    "pubdate",
+    "publish-date",
+    "publish_date",
+    "publishdate",
+    "parsely-pub-date",
+    "sailthru.date",
+    "citation_publication_date",
+    "citation_date",
+];
 /// Dates in URL paths: `/2019/10/16/`, `/2019-10-16-`, `/20191016/`.
 static URL_DATE: LazyLock<Regex> = LazyLock::new(|| {
     rx(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)")
 });
 
 pub(super) fn dates(cx: &Context<'_>) -> Dates {
+    if cx.zone != Tz::UTC {
+        return dates_in(cx, cx.zone).0;
+    }
+    // The site's zone is UTC (or not configured): the page may say its own.
+    if let Some(zone) = offset_named(cx).and_then(etc_zone) {
+        return dates_in(cx, zone).0;
+    }
+    let (dates, printed_day) = dates_in(cx, cx.zone);
+    match dates
+        .published
+        .as_deref()
+        .zip(printed_day.as_deref())
+        .and_then(|(published, day)| offset_to_day(published, day))
+        .and_then(etc_zone)
+    {
+        Some(zone) => dates_in(cx, zone).0,
+        None => dates,
+    }
+}
+
+/// The page's dates, zone-less ones read in `zone` and UTC instants given in it; and
+/// the first day the page prints (labelled, in a date box or after the headline),
+/// when the metadata left the question open.
+fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
+    let cx = &Context { zone, ..*cx };
     let day_first = !us_english(cx.html, cx.meta);
     let mut never = HashMap::new();
     // The page's printed lines: read only when the metadata leaves a question open.
@@ -120,32 +168,7 @@ pub(super) fn dates(cx: &Context<'_>) -> Dates {
         .ld_text("datePublished")
         .or_else(|| cx.meta.ld_text("dateCreated"))
         .into_iter()
-        .chain(
-            cx.meta
-                .tag(&[
-                    "article:published_time",
-                    "og:published_time",
-                    "datepublished",
-                    "published_time",
-                    "article.published",
-                    "dcterms.date",
-                    "dcterms.created",
-                    "dcterms.issued",
-                    "dc.date",
-                    "dc.date.issued",
-                    "dc.date.created",
-                    "date",
-                    "pubdate",
-                    "publish-date",
-                    "publish_date",
-                    "publishdate",
-                    "parsely-pub-date",
-                    "sailthru.date",
-                    "citation_publication_date",
-                    "citation_date",
-                ])
-                .map(str::to_string),
-        )
+        .chain(cx.meta.tag(&STRUCTURED_TAGS).map(str::to_string))
         .find_map(|d| parse_date(&d, cx.zone));
     // The cheap signals: when two agree and none disagrees, the page has said it.
     let cheap = [
@@ -157,7 +180,10 @@ pub(super) fn dates(cx: &Context<'_>) -> Dates {
     let named: Vec<&String> = cheap.iter().flatten().collect();
     if named.len() >= 2 && named.iter().all(|d| d.get(..10) == named[0].get(..10)) {
         let published = most_named_day(&cheap);
-        return Dates { published, updated };
+        // Unless it is a UTC instant the site's zone cannot place on a day.
+        if zone != Tz::UTC || !published.as_deref().is_some_and(utc_instant) {
+            return (Dates { published, updated }, None);
+        }
     }
     let updated = updated.or_else(|| labelled(&UPDATED_LABEL, &mut never));
     // Every signal of the page, most reliable first; the day most of them name wins
@@ -177,10 +203,70 @@ pub(super) fn dates(cx: &Context<'_>) -> Dates {
             day_first,
         ),
     ];
-    tracing::trace!(?signals, ?updated, "date signals");
+    tracing::trace!(?signals, ?updated, %zone, "date signals");
     // A page that only says when it was updated was published no later.
     let published = most_named_day(&signals).or_else(|| updated.clone());
-    Dates { published, updated }
+    let printed_day = [&signals[3], &signals[6], &signals[7]]
+        .into_iter()
+        .flatten()
+        .next()
+        .cloned();
+    (Dates { published, updated }, printed_day)
+}
+
+/// How far (whole hours) from UTC the page's own dates say it is: the first offset
+/// other than UTC that one of its machine-readable dates carries.
+fn offset_named(cx: &Context<'_>) -> Option<i32> {
+    const KEYS: [&str; 8] = [
+        "article:published_time",
+        "article:modified_time",
+        "og:published_time",
+        "og:updated_time",
+        "date",
+        "dcterms.date",
+        "dc.date",
+        "pubdate",
+    ];
+    ["datePublished", "dateModified", "dateCreated"]
+        .iter()
+        .filter_map(|key| cx.meta.any_ld_text(key))
+        .chain(
+            KEYS.iter()
+                .filter_map(|key| cx.meta.tag(&[key]).map(str::to_string)),
+        )
+        .filter_map(|d| parse_date(&d, Tz::UTC))
+        .filter_map(|d| DateTime::parse_from_rfc3339(&d).ok())
+        .map(|d| d.offset().local_minus_utc())
+        .find(|seconds| *seconds != 0)
+        .filter(|seconds| seconds % 3600 == 0)
+        .map(|seconds| seconds / 3600)
+}
+
+/// The smallest whole-hour offset that puts an instant on the day the page prints
+/// (a CMS that stores local midnight as `23:00Z`), from the Americas' (UTC-8) to
+/// eastern Australia's (UTC+11): further out, a printed day that disagrees is more
+/// likely another date than another zone.
+fn offset_to_day(instant: &str, day: &str) -> Option<i32> {
+    let at = DateTime::parse_from_rfc3339(instant).ok()?;
+    let day = chrono::NaiveDate::parse_from_str(day.get(..10)?, "%Y-%m-%d").ok()?;
+    if !utc_instant(instant) || at.date_naive() == day {
+        return None;
+    }
+    (1..=11)
+        .flat_map(|h| [h, -h])
+        .filter(|h| *h >= -8)
+        .find(|h| (at + chrono::Duration::hours(i64::from(*h))).date_naive() == day)
+}
+
+/// Whether a date is an instant at UTC (not a day, which reads as midnight).
+fn utc_instant(date: &str) -> bool {
+    DateTime::parse_from_rfc3339(date)
+        .is_ok_and(|at| at.offset().local_minus_utc() == 0 && at.time() != chrono::NaiveTime::MIN)
+}
+
+/// The fixed zone `hours` east of UTC (`Etc/GMT-2` is UTC+2).
+fn etc_zone(hours: i32) -> Option<Tz> {
+    format!("Etc/GMT{:+}", -hours).parse().ok()
 }
 
 /// The signal whose day most signals name; among equals, the first, preferring one
@@ -276,13 +362,23 @@ fn rank(cx: &Context<'_>, el: ElementRef<'_>, text: &str) -> Option<usize> {
     match cx.headline {
         None => Some(at),
         Some(h) if at > h => Some(at - h),
-        Some(h) if h - at <= BEFORE_HEADLINE && !CLOCK.is_match(text) => Some(1_000_000 + (h - at)),
+        Some(h) if may_stand_above(h - at, text) => Some(1_000_000 + (h - at)),
         Some(_) => None,
     }
 }
 
 /// How many elements before the headline a date line may stand.
 const BEFORE_HEADLINE: usize = 40;
+/// A date line this close above the headline may show a time of day.
+const JUST_ABOVE: usize = 4;
+
+/// Whether a date line `distance` elements above the headline may be the story's: a
+/// render-time clock shows the time of day, and stands further up, in the top bar, or
+/// names the day of the week ("Sun, December 3, 2023 | 20:48").
+fn may_stand_above(distance: usize, text: &str) -> bool {
+    distance <= BEFORE_HEADLINE
+        && (!CLOCK.is_match(text) || (distance <= JUST_ABOVE && !names_weekday(text)))
+}
 /// A time of day: what a render-time clock shows.
 static CLOCK: LazyLock<Regex> = LazyLock::new(|| rx(r"(?-u:\b)\d{1,2}:\d{2}(?-u:\b)"));
 
@@ -363,16 +459,15 @@ fn after_headline(lines: &[(usize, String)], cx: &Context<'_>, day_first: bool) 
     if let Some((date, _)) = find_printed_date(&near, cx.zone, day_first) {
         return Some(date);
     }
-    let above: Vec<&String> = lines
+    let above: Vec<&(usize, String)> = lines
         .iter()
         .filter(|(at, _)| *at < h && h - *at <= BEFORE_HEADLINE)
-        .map(|(_, line)| line)
         .collect();
     above
         .iter()
         .rev()
-        .filter(|line| !CLOCK.is_match(line))
-        .find_map(|line| find_printed_date(line, cx.zone, day_first))
+        .filter(|(at, line)| may_stand_above(h - at, line))
+        .find_map(|(_, line)| find_printed_date(line, cx.zone, day_first))
         .map(|(d, _)| d)
 }
 

@@ -20,7 +20,7 @@ use crate::parse::rx::rx;
 
 static HEADINGS: LazyLock<Selector> = LazyLock::new(|| {
     Selector::parse(
-        r#"h1, h2, [itemprop~="headline"], [class*="entry-title"], [class*="post-title"], [class*="article-title"], [class*="headline"]"#,
+        r#"h1, h2, h3, h4, [itemprop~="headline"], [class*="entry-title"], [class*="post-title"], [class*="article-title"], [class*="headline"]"#,
     )
     .expect("valid selector")
 });
