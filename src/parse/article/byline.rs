@@ -176,11 +176,11 @@ pub(super) fn authors(
             .any(|s| n.contains(s.as_str()) || s.contains(n.as_str()))
     };
     if !declared.is_empty() && !declared.iter().all(names_site) {
-        return declared;
+        return with_surnames(declared, html);
     }
     let byline = page_byline(html, order, headline);
     if !byline.is_empty() {
-        return byline;
+        return with_surnames(byline, html);
     }
     if !declared.is_empty() {
         return declared;
@@ -193,6 +193,9 @@ pub(super) fn authors(
         .unwrap_or_default()
 }
 
+static JSON_LD: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(r#"script[type="application/ld+json"]"#).expect("valid selector")
+});
 static DATA_AUTHOR: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("[data-author]").expect("valid selector"));
 
@@ -538,6 +541,71 @@ fn trim_connectors(text: &str) -> String {
     words.join(" ")
 }
 
+/// Names given as a first name alone ("Nils") completed with the surname the page's
+/// structured data gives them (a JSON-LD person's description: "Nils Pickert ist
+/// freier Autor"). Not from the visible text: blogs sign with first names, and the
+/// word after one there is as often a greeting or a noun as a surname.
+fn with_surnames(names: Vec<String>, html: &Html) -> Vec<String> {
+    let alone = |n: &String| {
+        n.chars().count() >= 3
+            && !n.contains(char::is_whitespace)
+            && n.chars().next().is_some_and(char::is_uppercase)
+            && n.chars().skip(1).all(char::is_lowercase)
+    };
+    if !names.iter().any(alone) {
+        return names;
+    }
+    let text: String = html
+        .select(&JSON_LD)
+        .flat_map(|script| script.text())
+        .collect::<Vec<_>>()
+        .join(" ");
+    names
+        .into_iter()
+        .map(|name| {
+            if !alone(&name) {
+                return name;
+            }
+            let Ok(after) = Regex::new(&format!(
+                r"(?i-u:\b){}\s+(\p{{Lu}}[\p{{L}}'-]+)(?-u:\b)",
+                regex::escape(&name)
+            )) else {
+                return name;
+            };
+            let mut counts: HashMap<String, usize> = HashMap::new();
+            for c in after.captures_iter(&text) {
+                let word = &c[1];
+                // The surname is spelled as a name or shouted; "Nils ansehen" is not one.
+                let spelled = word.chars().skip(1).all(char::is_lowercase)
+                    || word.chars().all(|ch| !ch.is_lowercase());
+                if spelled && word.chars().count() >= 2 && !is_date_word(word) {
+                    *counts.entry(title_case(word)).or_default() += 1;
+                }
+            }
+            let best = counts
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)));
+            match best {
+                Some((surname, _)) if plausible(&format!("{name} {surname}"), false) => {
+                    format!("{name} {surname}")
+                }
+                _ => name,
+            }
+        })
+        .collect()
+}
+
+/// "STEINHAU" as "Steinhau"; "Pickert" as it is.
+fn title_case(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect()
+    })
+}
+
 fn dedupe(names: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(names.len());
     for name in names {
@@ -591,6 +659,26 @@ mod tests {
             clean_authors("Williams Perdomo @wperdomod"),
             ["Williams Perdomo"]
         );
+    }
+
+    #[test]
+    fn a_first_name_alone_takes_the_surname_the_structured_data_gives() {
+        let page = |ld: &str| {
+            Html::parse_document(&format!(
+                r#"<html><head><script type="application/ld+json">{ld}</script></head>
+                <body><p>Nils Hallo, Nils Meinung</p></body></html>"#
+            ))
+        };
+        let described = page(
+            r#"{"@type":"Person","name":"Nils","description":"Nils Pickert ist freier Autor"}"#,
+        );
+        assert_eq!(
+            with_surnames(vec!["Nils".into(), "Jane Doe".into()], &described),
+            ["Nils Pickert", "Jane Doe"]
+        );
+        // The visible text's "Nils Hallo" is no surname; without data the name stays.
+        let bare = page(r#"{"@type":"Person","name":"Nils"}"#);
+        assert_eq!(with_surnames(vec!["Nils".into()], &bare), ["Nils"]);
     }
 
     #[test]
