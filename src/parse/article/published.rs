@@ -180,8 +180,10 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
     let named: Vec<&String> = cheap.iter().flatten().collect();
     if named.len() >= 2 && named.iter().all(|d| d.get(..10) == named[0].get(..10)) {
         let published = most_named_day(&cheap);
-        // Unless it is a UTC instant the site's zone cannot place on a day.
-        if zone != Tz::UTC || !published.as_deref().is_some_and(utc_instant) {
+        // Unless it is a UTC instant near midnight, which the site's zone cannot place
+        // on a day (further from midnight, the offsets of Europe and the Americas keep
+        // UTC's day, and the long path walks the page's text: not for every page).
+        if zone != Tz::UTC || !published.as_deref().is_some_and(utc_near_midnight) {
             return (Dates { published, updated }, None);
         }
     }
@@ -262,6 +264,13 @@ fn offset_to_day(instant: &str, day: &str) -> Option<i32> {
 fn utc_instant(date: &str) -> bool {
     DateTime::parse_from_rfc3339(date)
         .is_ok_and(|at| at.offset().local_minus_utc() == 0 && at.time() != chrono::NaiveTime::MIN)
+}
+
+/// A UTC instant within five hours of midnight.
+fn utc_near_midnight(date: &str) -> bool {
+    utc_instant(date)
+        && DateTime::parse_from_rfc3339(date)
+            .is_ok_and(|at| !(5..19).contains(&chrono::Timelike::hour(&at)))
 }
 
 /// The fixed zone `hours` east of UTC (`Etc/GMT-2` is UTC+2).
