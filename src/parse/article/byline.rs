@@ -16,7 +16,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::boxes::{box_words, in_never_story};
-use super::meta::{clean, text_of, Meta};
+use super::meta::{clean, text_of, Meta, JSON_LD};
 use super::order::Order;
 use super::text::{short_text, squash};
 use super::title::{fold, site_names};
@@ -193,9 +193,6 @@ pub(super) fn authors(
         .unwrap_or_default()
 }
 
-static JSON_LD: LazyLock<Selector> = LazyLock::new(|| {
-    Selector::parse(r#"script[type="application/ld+json"]"#).expect("valid selector")
-});
 static DATA_AUTHOR: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("[data-author]").expect("valid selector"));
 

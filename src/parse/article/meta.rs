@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::text::squash;
 
-static JSON_LD: LazyLock<Selector> = LazyLock::new(|| {
+/// The page's JSON-LD blocks.
+pub(super) static JSON_LD: LazyLock<Selector> = LazyLock::new(|| {
     Selector::parse(r#"script[type="application/ld+json"]"#).expect("valid selector")
 });
 static META: LazyLock<Selector> =

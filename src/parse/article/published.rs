@@ -249,9 +249,9 @@ fn offset_named(cx: &Context<'_>) -> Option<i32> {
 /// eastern Australia's (UTC+11): further out, a printed day that disagrees is more
 /// likely another date than another zone.
 fn offset_to_day(instant: &str, day: &str) -> Option<i32> {
-    let at = DateTime::parse_from_rfc3339(instant).ok()?;
+    let at = utc_instant(instant)?;
     let day = chrono::NaiveDate::parse_from_str(day.get(..10)?, "%Y-%m-%d").ok()?;
-    if !utc_instant(instant) || at.date_naive() == day {
+    if at.date_naive() == day {
         return None;
     }
     (1..=11)
@@ -260,17 +260,16 @@ fn offset_to_day(instant: &str, day: &str) -> Option<i32> {
         .find(|h| (at + chrono::Duration::hours(i64::from(*h))).date_naive() == day)
 }
 
-/// Whether a date is an instant at UTC (not a day, which reads as midnight).
-fn utc_instant(date: &str) -> bool {
+/// A date that is an instant at UTC (not a day, which reads as midnight).
+fn utc_instant(date: &str) -> Option<DateTime<chrono::FixedOffset>> {
     DateTime::parse_from_rfc3339(date)
-        .is_ok_and(|at| at.offset().local_minus_utc() == 0 && at.time() != chrono::NaiveTime::MIN)
+        .ok()
+        .filter(|at| at.offset().local_minus_utc() == 0 && at.time() != chrono::NaiveTime::MIN)
 }
 
 /// A UTC instant within five hours of midnight.
 fn utc_near_midnight(date: &str) -> bool {
-    utc_instant(date)
-        && DateTime::parse_from_rfc3339(date)
-            .is_ok_and(|at| !(5..19).contains(&chrono::Timelike::hour(&at)))
+    utc_instant(date).is_some_and(|at| !(5..19).contains(&chrono::Timelike::hour(&at)))
 }
 
 /// The fixed zone `hours` east of UTC (`Etc/GMT-2` is UTC+2).
