@@ -175,12 +175,22 @@ pub(super) fn authors(
         site.iter()
             .any(|s| n.contains(s.as_str()) || s.contains(n.as_str()))
     };
-    if !declared.is_empty() && !declared.iter().all(names_site) {
-        return with_surnames(declared, html);
+    // A list that opens with the publisher is the publisher's (its name and address).
+    let publisher = |names: &[String]| names.first().is_some_and(names_site);
+    // "Rob Picheta, CNN": the publisher named after a person is not an author.
+    let people = |names: Vec<String>| -> Vec<String> {
+        if publisher(&names) {
+            names
+        } else {
+            names.into_iter().filter(|n| !names_site(n)).collect()
+        }
+    };
+    if !declared.is_empty() && !publisher(&declared) {
+        return with_surnames(people(declared), html);
     }
     let byline = page_byline(html, order, headline);
     if !byline.is_empty() {
-        return with_surnames(byline, html);
+        return with_surnames(people(byline), html);
     }
     if !declared.is_empty() {
         return declared;
@@ -380,7 +390,8 @@ fn names_in(byline: &str, structured: bool) -> Vec<String> {
 }
 
 /// Whether a part of a byline reads as a person's or desk's name: a few words without
-/// digits, or one handle (`gizzmo`, `r23`); never a label or a sentence.
+/// digits, or one handle (`gizzmo`, `r23`) or agency credit (`det/dpa`); never a label
+/// or a sentence.
 fn plausible(name: &str, structured: bool) -> bool {
     let words: Vec<&str> = name.split_whitespace().collect();
     if words.is_empty() || words.len() > 6 || name.chars().count() > 60 {
@@ -396,7 +407,7 @@ fn plausible(name: &str, structured: bool) -> bool {
         let w = words[0];
         return w.chars().any(char::is_alphabetic)
             && w.chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '\''));
+                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '\'' | '/'));
     }
     !name.chars().any(|c| c.is_ascii_digit())
         && (structured
@@ -446,6 +457,11 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
         ),
         _ => text.clone(),
     };
+    // "Kirsten Freund / handwerksblatt.de": the site's address after the names.
+    let text = match TRAILING_HOST.find(&text) {
+        Some(m) if m.start() > 0 => text[..m.start()].to_string(),
+        _ => text,
+    };
     let mut text = text.as_str();
     while let Some(m) = BY_PREFIX.find(text) {
         if m.end() == 0 {
@@ -460,6 +476,8 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
                 c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '-' | '|' | ':' | '/')
             })
         })
+        // "by Aureliana · in Gefühle": the category the story is filed in ends the names.
+        .take_while(|n| !FILED_IN.is_match(n))
         .map(without_trailing_role)
         .map(without_trailing_label)
         .filter(|n| !n.is_empty() && !ROLE.is_match(n))
@@ -467,6 +485,13 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
         .collect();
     dedupe(names)
 }
+
+/// A web address closing a byline after a slash, or a bar or dash between spaces.
+static TRAILING_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    rx(r"(?i)(?:\s*/|\s+[|–—-])\s*(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,6}\s*$")
+});
+/// A part of a byline that names where the story is filed, not who wrote it.
+static FILED_IN: LazyLock<Regex> = LazyLock::new(|| rx(r"^(?:in|im|dans|en|w)\s+\p{Lu}"));
 
 /// "Christoph Hein Chefredakteur", "Rechtsanwalt Sebastian Einbock": the name without
 /// its role.
@@ -506,7 +531,9 @@ fn trim_connectors(text: &str) -> String {
     while let Some(last) = words.last() {
         let l = last.to_lowercase();
         let l = l.trim_matches(|c: char| !c.is_alphanumeric());
+        // "Gàbor Muniér, Datum: 03.Mär.19": the label of what was cut.
         if l.is_empty()
+            || (last.ends_with(':') && words.len() > 1)
             || matches!(
                 l,
                 "am" | "on"
@@ -656,6 +683,15 @@ mod tests {
             clean_authors("Williams Perdomo @wperdomod"),
             ["Williams Perdomo"]
         );
+        assert_eq!(
+            clean_authors("Kirsten Freund / handwerksblatt.de"),
+            ["Kirsten Freund"]
+        );
+        assert_eq!(
+            clean_authors("Author: Jane Doe, Datum: 03.Mär.19"),
+            ["Jane Doe"]
+        );
+        assert_eq!(clean_authors("by Jane Doe · in Gefühle"), ["Jane Doe"]);
     }
 
     #[test]
