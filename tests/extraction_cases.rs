@@ -196,3 +196,23 @@ fn the_render_time_clock_above_the_headline_is_never_the_date() {
     );
     assert_eq!(extract(&html, "UTC").published, None);
 }
+
+#[test]
+fn of_stories_stacked_by_an_endless_scroll_the_first_is_the_page() {
+    // The later story is longer: length alone would pick it.
+    let later: String = PROSE.iter().map(|p| format!("<p>{p} {p}</p>")).collect();
+    let html = format!(
+        r#"<html><body>{}<main><article><header><h1>Library stays open</h1></header>
+        <div class="entry-text"><p>{}</p><p>{}</p><p>{}</p><p>{}</p></div></article>
+        <article><header><h1>Council elects a new mayor</h1></header>
+        <div class="entry-text">{later}</div></article></main></body></html>"#,
+        chrome(),
+        PROSE[0],
+        PROSE[1],
+        PROSE[2],
+        PROSE[3],
+    );
+    let a = extract(&html, "UTC");
+    assert_eq!(a.body, PROSE.join("\n\n"));
+    assert_eq!(a.title.as_deref(), Some("Library stays open"));
+}

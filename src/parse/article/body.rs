@@ -145,11 +145,23 @@ fn choose_container<'a>(blocks: &[Block<'a>], mass: &Mass) -> Option<Story<'a>> 
             (el.id(), score * weight)
         })
         .collect();
-    let (_, mut container) = scores
-        .values()
-        .map(|&(_, el)| (weighted[&el.id()], el))
-        .max_by(|a, b| a.0.total_cmp(&b.0))?;
-    let top = weighted[&container.id()];
+    let best_within = |outer: Option<ElementRef<'a>>| {
+        scores
+            .values()
+            .filter(|&&(_, el)| outer.is_none_or(|o| within(el, o)))
+            .map(|&(_, el)| (weighted[&el.id()], el))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+    };
+    let (mut top, mut container) = best_within(None)?;
+    // Stories stacked by an endless scroll: the page's own is the first, when it
+    // holds a story's worth of prose.
+    if let Some(first) = first_stacked_story(container) {
+        if let Some((score, el)) = best_within(Some(first)) {
+            if score * 10.0 >= top {
+                (top, container) = (score, el);
+            }
+        }
+    }
     // A story split over sibling boxes (a paragraph or three per box): climb to the
     // ancestor holding clearly more of the page's prose, within the story's
     // <article> when there is one.
@@ -177,6 +189,43 @@ fn choose_container<'a>(blocks: &[Block<'a>], mass: &Mass) -> Option<Story<'a>> 
         top,
         scores: weighted,
     })
+}
+
+/// The first of the page's stacked stories (the innermost `<article>`s with a
+/// headline each), when `container` is in a later one or holds several.
+fn first_stacked_story(container: ElementRef<'_>) -> Option<ElementRef<'_>> {
+    let has_h1 = |a: &ElementRef<'_>| {
+        a.descendants()
+            .filter_map(ElementRef::wrap)
+            .any(|d| d.value().name() == "h1")
+    };
+    let story = |a: &ElementRef<'_>| {
+        a.value().name() == "article"
+            && has_h1(a)
+            && !a
+                .descendants()
+                .filter_map(ElementRef::wrap)
+                .any(|d| d.id() != a.id() && d.value().name() == "article" && has_h1(&d))
+    };
+    let root = container.ancestors().filter_map(ElementRef::wrap).last()?;
+    let first = root
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .find(story)?;
+    if within(container, first) {
+        return None;
+    }
+    let in_later = container
+        .ancestors()
+        .filter_map(ElementRef::wrap)
+        .any(|a| story(&a));
+    let holds_several = container
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .filter(story)
+        .nth(1)
+        .is_some();
+    (in_later || holds_several).then_some(first)
 }
 
 /// The chosen container, its score and every element's score.
