@@ -68,6 +68,13 @@ static SERVICE: LazyLock<Regex> = LazyLock::new(|| {
         r")",
     ))
 });
+/// Copyright and reprint notices: they run longer than other service lines.
+static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
+    rx(concat!(
+        r"(?i)^(?:this (?:article|story|content|material) is (?:the )?copyright(?:ed)?|(?:prior )?written permission (?:must|is required)",
+        r"|all rights reserved|alle rechte vorbehalten|tous droits réservés|todos los derechos reservados|(?:©|copyright)\s*(?:©\s*)?\d{4}(?-u:\b))",
+    ))
+});
 /// A line that is a date or a time of day and little else ("19:49", "23.10.2018").
 static DATE_ONLY: LazyLock<Regex> = LazyLock::new(|| {
     rx(
@@ -76,9 +83,10 @@ static DATE_ONLY: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// A short line that speaks to the reader about the page (share, subscribe, contact,
-/// comment counters) or is only a date.
+/// comment counters), a copyright notice, or a line that is only a date.
 pub(super) fn is_service_line(text: &str, chars: usize) -> bool {
-    chars <= 160 && (SERVICE.is_match(text) || (chars <= 30 && DATE_ONLY.is_match(text)))
+    (chars <= 160 && (SERVICE.is_match(text) || (chars <= 30 && DATE_ONLY.is_match(text))))
+        || (chars <= 400 && NOTICE.is_match(text))
 }
 
 /// A heading or short line that opens a box of other stories.
@@ -134,12 +142,17 @@ mod tests {
             "19:49",
             "3:59 PM",
             "23.10.2018",
+            "This article is the copyrighted property of The Daily Example.",
+            "Written permission must be obtained before reprint in online or print media.",
+            "© 2022 The Daily Example. All rights reserved.",
+            "© 2022, Example.com. This article is the copyrighted property of Example News. Written permission must be obtained before reprint in online or print media. REPRINTING CONTENT WITHOUT PERMISSION AND/OR PAYMENT IS THEFT AND PUNISHABLE BY LAW.",
         ] {
             assert!(is_service_line(line, chars(line)), "{line}");
         }
         for line in [
             "Subscribers to the service paid 12 euros a month more than last year, the regulator said in its annual report on prices.",
             "Shareholders met on Monday.",
+            "All rights groups condemned the ruling.",
             "2019",
         ] {
             assert!(!is_service_line(line, chars(line)) || chars(line) > 160, "{line}");
