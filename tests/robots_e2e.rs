@@ -5,11 +5,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const ROBOTS: &str = "User-agent: newscrawl-test\n\
     Sitemap: http://example.invalid/sitemap.xml\n\
@@ -27,49 +23,9 @@ const HOME: &str = r#"<html><body><h1>Home</h1>
     <a href="/café/menu.html">café</a> <a href="/caf%C3%A9/list.html">escaped café</a>
     <a href="/public/ok.html">ok</a></body></html>"#;
 
-/// Serves ROBOTS, HOME and a small page for anything else; logs each request's path.
-async fn serve(listener: TcpListener, log: Arc<Mutex<Vec<String>>>) {
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            return;
-        };
-        let log = log.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 8192];
-            let mut read = 0;
-            while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf[read..]).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => read += n,
-                }
-            }
-            let head = String::from_utf8_lossy(&buf[..read]).into_owned();
-            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-            log.lock().unwrap().push(path.clone());
-            let (kind, body) = match path.as_str() {
-                "/robots.txt" => ("text/plain", ROBOTS.to_string()),
-                "/" => ("text/html", HOME.to_string()),
-                _ => (
-                    "text/html",
-                    "<html><body><p>A page.</p></body></html>".to_string(),
-                ),
-            };
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        });
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_spelling_of_a_disallowed_path_is_requested() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let log = Arc::new(Mutex::new(Vec::new()));
-    tokio::spawn(serve(listener, log.clone()));
+    let (origin, log) = common::logging_site(ROBOTS.into(), HOME.into()).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"[crawler]

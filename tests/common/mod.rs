@@ -1,10 +1,14 @@
 //! Helpers shared by the end-to-end tests: configs for the fixture site, one crawl
-//! run in-process, and reading the records a run wrote.
+//! run in-process, a loopback site that logs what it is asked for, and reading the
+//! records a run wrote.
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::{Crawler, Summary};
@@ -63,4 +67,51 @@ pub fn read_records(dir: &Path) -> Vec<Article> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("every line is a whole record"))
         .collect()
+}
+
+/// The paths a [`logging_site`] was asked for, in order.
+pub type RequestLog = Arc<Mutex<Vec<String>>>;
+
+/// A site on 127.0.0.1 and a free port that serves `robots` as `/robots.txt`, `home`
+/// as `/` and a small page for any other path, and logs each request's path (as
+/// sent, query included). Returns its origin and its log.
+pub async fn logging_site(robots: String, home: String) -> (String, RequestLog) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let log = RequestLog::default();
+    let pages = Arc::new((robots, home));
+    let served = log.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (log, pages) = (served.clone(), pages.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut read = 0;
+                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf[read..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read += n,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..read]).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                log.lock().unwrap().push(path.clone());
+                let (kind, body) = match path.as_str() {
+                    "/robots.txt" => ("text/plain", pages.0.as_str()),
+                    "/" => ("text/html", pages.1.as_str()),
+                    _ => ("text/html", "<html><body><p>A page.</p></body></html>"),
+                };
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (origin, log)
 }
