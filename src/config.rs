@@ -100,6 +100,9 @@ pub struct CrawlerSection {
     /// Refuse to connect to private, loopback and link-local addresses, except for
     /// hosts a site allows or a seed names (default: on for `daemon`, off for `crawl`).
     pub block_private_addresses: Option<bool>,
+    /// A PEM file of certificate authorities trusted beyond the built-in roots (a
+    /// company CA, a test CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for CrawlerSection {
@@ -125,6 +128,7 @@ impl Default for CrawlerSection {
             max_urls_per_host: 1_000_000,
             shutdown_grace: Duration::from_secs(10),
             block_private_addresses: None,
+            ca_file: None,
         }
     }
 }
@@ -306,6 +310,8 @@ pub struct CrawlConfig {
     pub read_timeout: Duration,
     pub max_redirects: usize,
     pub max_body_bytes: u64,
+    /// Certificate authorities trusted beyond the built-in roots.
+    pub ca_certs: Vec<reqwest::Certificate>,
     pub politeness: Politeness,
     pub max_pages: Option<u64>,
     pub max_time: Option<Duration>,
@@ -339,6 +345,8 @@ pub struct Overrides {
     pub store_url: Option<String>,
     /// `--worker`: this worker's name in a shared crawl.
     pub worker: Option<String>,
+    /// `--ca-file`: a PEM file of certificate authorities to trust.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -508,6 +516,11 @@ impl ConfigFile {
                 "must be positive".into(),
             ));
         }
+        let ca_certs = match overrides.ca_file.as_ref().or(crawler.ca_file.as_ref()) {
+            Some(path) => crate::tls::read_ca_file(path)
+                .map_err(|reason| invalid("crawler.ca_file".into(), reason))?,
+            None => Vec::new(),
+        };
         let normalizer = Normalizer::new(crawler.strip_query_params.clone())
             .map_err(|reason| invalid("crawler.strip_query_params".into(), reason))?;
 
@@ -588,6 +601,7 @@ impl ConfigFile {
             read_timeout: crawler.read_timeout,
             max_redirects: crawler.max_redirects,
             max_body_bytes: crawler.max_body_bytes,
+            ca_certs,
             politeness,
             max_pages: crawler.max_pages,
             max_time: crawler.max_time,

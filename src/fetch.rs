@@ -30,6 +30,8 @@ pub struct FetchSettings {
     pub max_body_bytes: u64,
     /// Which addresses may be connected to.
     pub address_policy: std::sync::Arc<crate::netguard::AddressPolicy>,
+    /// Certificate authorities trusted beyond the built-in roots (`crawler.ca_file`).
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 /// Validators from an earlier fetch, for a conditional request.
@@ -79,6 +81,9 @@ pub enum FetchError {
     Timeout(String),
     #[error("connection failed: {0}")]
     Connect(String),
+    /// The TLS layer failed: the certificate or the handshake (see [`crate::tls`]).
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("body exceeds {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("request failed: {0}")]
@@ -96,6 +101,9 @@ impl FetchError {
                 return FetchError::Refused(refused.0.clone());
             }
             source = cause.source();
+        }
+        if let Some(reason) = crate::tls::failure(&e) {
+            return FetchError::Tls(reason);
         }
         if e.is_timeout() {
             // Which timer fired: the whole request's, or the wait for a byte.
@@ -149,6 +157,9 @@ impl Fetcher {
             .read_timeout(settings.read_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(4);
+        for root in &settings.extra_roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
         if settings.address_policy.block_private {
             builder = builder.dns_resolver(std::sync::Arc::new(crate::netguard::GuardedResolver {
                 policy: settings.address_policy.clone(),

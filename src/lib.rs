@@ -25,4 +25,5 @@ pub mod robots;
 pub mod sink;
 pub mod site;
 pub mod store;
+pub mod tls;
 pub mod urlnorm;

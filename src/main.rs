@@ -211,6 +211,10 @@ struct OverrideArgs {
     /// This worker's name in a shared crawl (overrides store.worker).
     #[arg(long, value_name = "NAME")]
     worker: Option<String>,
+    /// Also trust the certificate authorities in this PEM file (overrides
+    /// crawler.ca_file).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 impl From<OverrideArgs> for Overrides {
@@ -226,6 +230,7 @@ impl From<OverrideArgs> for Overrides {
             block_private_by_default: false,
             store_url: a.store,
             worker: a.worker,
+            ca_file: a.ca_file,
         }
     }
 }

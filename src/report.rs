@@ -38,6 +38,10 @@ pub struct HostQueue {
     pub queued: u64,
     /// RFC 3339.
     pub next_due: String,
+    /// Why the host's robots.txt could not be read, when its last try failed (its URLs
+    /// wait until it can be): a TLS certificate problem, an outage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub robots_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,12 +87,19 @@ pub fn status(store: &dyn Store, errors: usize) -> Result<Status, StoreError> {
     let queued_hosts = store
         .queue_by_host()?
         .into_iter()
-        .map(|(host, queued, due)| HostQueue {
-            host,
-            queued,
-            next_due: rfc3339(due),
+        .map(|(host, queued, due)| {
+            let robots_error = store
+                .host(&host)?
+                .and_then(|record| record.robots)
+                .and_then(|copy| copy.error);
+            Ok(HostQueue {
+                host,
+                queued,
+                next_due: rfc3339(due),
+                robots_error,
+            })
         })
-        .collect();
+        .collect::<Result<_, StoreError>>()?;
     let sinks = store
         .sink_offsets()?
         .into_iter()
@@ -145,6 +156,9 @@ impl std::fmt::Display for Status {
                 "  {:<40} {:>8} queued, next due {}",
                 h.host, h.queued, h.next_due
             )?;
+            if let Some(error) = &h.robots_error {
+                writeln!(f, "    robots.txt unavailable: {error}")?;
+            }
         }
         writeln!(
             f,

@@ -74,6 +74,7 @@ fn fetcher_with(policy: AddressPolicy) -> Fetcher {
         read_timeout: Duration::from_secs(5),
         max_body_bytes: 1024 * 1024,
         address_policy: std::sync::Arc::new(policy),
+        extra_roots: Vec::new(),
     })
     .unwrap()
 }
@@ -123,6 +124,7 @@ fn fetcher_with_timeouts(request: Duration, read: Duration) -> Fetcher {
         read_timeout: read,
         max_body_bytes: 1024 * 1024,
         address_policy: std::sync::Arc::new(AddressPolicy::default()),
+        extra_roots: Vec::new(),
     })
     .unwrap()
 }

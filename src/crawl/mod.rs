@@ -494,6 +494,7 @@ pub(crate) fn fetcher_for(config: &CrawlConfig) -> Result<Fetcher, FetchError> {
         read_timeout: config.read_timeout,
         max_body_bytes: config.max_body_bytes,
         address_policy: config.address_policy.clone(),
+        extra_roots: config.ca_certs.clone(),
     })
 }
 

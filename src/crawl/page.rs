@@ -159,6 +159,7 @@ fn error_kind(response: &Result<Response, FetchError>) -> Option<&'static str> {
         Ok(_) => None,
         Err(FetchError::Timeout(_)) => Some("timeout"),
         Err(FetchError::Connect(_)) => Some("connect"),
+        Err(FetchError::Tls(_)) => Some("tls"),
         Err(FetchError::TooLarge { .. }) => Some("too_large"),
         Err(FetchError::Other(_)) => Some("network"),
         Err(FetchError::Refused(_)) => Some("refused"),
@@ -199,6 +200,9 @@ impl PageJob {
         }
         if let Some(kind) = error_kind(&response) {
             self.metrics.error(kind);
+        }
+        if let Err(e @ FetchError::Tls(_)) = &response {
+            tracing::warn!(host = self.url.host_str().unwrap_or_default(), url = %self.url, "{e}");
         }
         let answered_at = response
             .as_ref()

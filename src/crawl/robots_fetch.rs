@@ -162,6 +162,9 @@ pub(super) async fn fetch_robots(
             }
             Err(e) => {
                 feedback = Feedback::Failed;
+                if let crate::fetch::FetchError::Tls(_) = &e {
+                    tracing::warn!(host, "robots.txt: {e}");
+                }
                 if let crate::fetch::FetchError::Refused(reason) = &e {
                     refused = Some(reason.clone());
                 }

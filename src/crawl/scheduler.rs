@@ -717,6 +717,22 @@ impl Scheduler {
         });
     }
 
+    /// Keeps a failure for `/status`: the crawl's last errors and the host's last.
+    fn note_error(&mut self, host: &str, url: String, error: String) {
+        let note = ErrorNote {
+            url,
+            error,
+            at: rfc3339_now(),
+        };
+        if self.last_errors.len() >= LAST_ERRORS {
+            self.last_errors.pop_back();
+        }
+        self.last_errors.push_front(note.clone());
+        if let Some(slot) = self.hosts.get_mut(host) {
+            slot.last_error = Some(note);
+        }
+    }
+
     /// Ends a request on its clock and feeds the answer back.
     fn request_ended(
         &mut self,
@@ -816,6 +832,11 @@ impl Scheduler {
                     RobotsState::Fetching { failures } => failures,
                     _ => 0,
                 };
+                if usable.is_none() {
+                    let url = format!("{}://{host}/robots.txt", self.hosts[&host].scheme);
+                    let reason = format!("robots.txt unavailable: {}", unavailable_reason(&copy));
+                    self.note_error(&host, url, reason);
+                }
                 let next = if let Some(robots) = usable {
                     RobotsState::Ready {
                         robots: Arc::new(robots),
@@ -911,18 +932,7 @@ impl Scheduler {
                     self.timers.arm(&host, instant_of(due_ms, now));
                 }
                 if let Some(error) = outcome.error {
-                    let note = ErrorNote {
-                        url: outcome.url,
-                        error,
-                        at: rfc3339_now(),
-                    };
-                    if self.last_errors.len() >= LAST_ERRORS {
-                        self.last_errors.pop_back();
-                    }
-                    self.last_errors.push_front(note.clone());
-                    if let Some(slot) = self.hosts.get_mut(&host) {
-                        slot.last_error = Some(note);
-                    }
+                    self.note_error(&host, outcome.url, error);
                 }
             }
         }
