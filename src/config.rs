@@ -103,6 +103,9 @@ pub struct CrawlerSection {
     /// A PEM file of certificate authorities trusted beyond the built-in roots (a
     /// company CA, a test CA).
     pub ca_file: Option<PathBuf>,
+    /// The proxy for every request (`http://host:port`); without it, `HTTPS_PROXY`,
+    /// `HTTP_PROXY` and `NO_PROXY` from the environment apply.
+    pub proxy: Option<String>,
 }
 
 impl Default for CrawlerSection {
@@ -129,6 +132,7 @@ impl Default for CrawlerSection {
             shutdown_grace: Duration::from_secs(10),
             block_private_addresses: None,
             ca_file: None,
+            proxy: None,
         }
     }
 }
@@ -279,6 +283,12 @@ pub struct SiteSection {
     /// `crawler.block_private_addresses` is on.
     #[serde(default)]
     pub allow_private_addresses: bool,
+    /// Keep the cookies this site's servers set (a consent cookie) and send them back.
+    #[serde(default)]
+    pub cookies: bool,
+    /// Extra request headers for this site's pages, e.g. `{ "Accept-Language" = "de" }`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -312,6 +322,8 @@ pub struct CrawlConfig {
     pub max_body_bytes: u64,
     /// Certificate authorities trusted beyond the built-in roots.
     pub ca_certs: Vec<reqwest::Certificate>,
+    /// `crawler.proxy`, checked to be a proxy URL.
+    pub proxy: Option<String>,
     pub politeness: Politeness,
     pub max_pages: Option<u64>,
     pub max_time: Option<Duration>,
@@ -399,6 +411,8 @@ impl ConfigFile {
                     selectors: None,
                     command: None,
                     allow_private_addresses: false,
+                    cookies: false,
+                    headers: Default::default(),
                 }),
             }
         }
@@ -521,6 +535,18 @@ impl ConfigFile {
                 .map_err(|reason| invalid("crawler.ca_file".into(), reason))?,
             None => Vec::new(),
         };
+        let proxy = match &crawler.proxy {
+            Some(url) => {
+                reqwest::Proxy::all(url.as_str()).map_err(|e| {
+                    invalid(
+                        "crawler.proxy".into(),
+                        format!("{url:?} is not a proxy URL: {e}"),
+                    )
+                })?;
+                Some(url.clone())
+            }
+            None => None,
+        };
         let normalizer = Normalizer::new(crawler.strip_query_params.clone())
             .map_err(|reason| invalid("crawler.strip_query_params".into(), reason))?;
 
@@ -602,6 +628,7 @@ impl ConfigFile {
             max_redirects: crawler.max_redirects,
             max_body_bytes: crawler.max_body_bytes,
             ca_certs,
+            proxy,
             politeness,
             max_pages: crawler.max_pages,
             max_time: crawler.max_time,

@@ -32,6 +32,20 @@ pub struct FetchSettings {
     pub address_policy: std::sync::Arc<crate::netguard::AddressPolicy>,
     /// Certificate authorities trusted beyond the built-in roots (`crawler.ca_file`).
     pub extra_roots: Vec<reqwest::Certificate>,
+    /// The proxy of every request; `None`: the environment's (`HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `NO_PROXY`), if any.
+    pub proxy: Option<String>,
+    /// Sites whose page requests keep cookies or carry extra headers.
+    pub sites: Vec<SiteTransport>,
+}
+
+/// What a site adds to its page requests.
+#[derive(Debug, Clone, Default)]
+pub struct SiteTransport {
+    pub site: String,
+    /// Keep a cookie jar (the site's own, apart from other sites').
+    pub cookies: bool,
+    pub headers: Vec<(String, String)>,
 }
 
 /// Validators from an earlier fetch, for a conditional request.
@@ -136,6 +150,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// Clients of sites with cookies or headers of their own, by site name.
+    site_clients: std::sync::Arc<std::collections::HashMap<String, reqwest::Client>>,
     limits: Limits,
     max_body_bytes: u64,
     address_policy: std::sync::Arc<crate::netguard::AddressPolicy>,
@@ -150,6 +166,52 @@ struct Limits {
 
 impl Fetcher {
     pub fn new(settings: &FetchSettings) -> Result<Self, FetchError> {
+        let build = |builder: reqwest::ClientBuilder| {
+            builder
+                .build()
+                .map_err(|e| FetchError::Other(error_chain(&e)))
+        };
+        let client = build(Self::builder(settings)?)?;
+        let mut site_clients = std::collections::HashMap::new();
+        for site in settings
+            .sites
+            .iter()
+            .filter(|s| s.cookies || !s.headers.is_empty())
+        {
+            let mut headers = reqwest::header::HeaderMap::new();
+            for (name, value) in &site.headers {
+                let bad = |what: &str| {
+                    FetchError::Other(format!(
+                        "site {}: header {name}: not a valid {what}",
+                        site.site
+                    ))
+                };
+                headers.insert(
+                    reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|_| bad("name"))?,
+                    reqwest::header::HeaderValue::from_str(value).map_err(|_| bad("value"))?,
+                );
+            }
+            let builder = Self::builder(settings)?
+                .cookie_store(site.cookies)
+                .default_headers(headers);
+            site_clients.insert(site.site.clone(), build(builder)?);
+        }
+        Ok(Self {
+            client,
+            site_clients: std::sync::Arc::new(site_clients),
+            limits: Limits {
+                request: settings.request_timeout,
+                read: settings.read_timeout,
+            },
+            max_body_bytes: settings.max_body_bytes,
+            address_policy: settings.address_policy.clone(),
+        })
+    }
+
+    /// A client as the settings ask for: timeouts, no redirects, trust, proxy, the
+    /// private-address guard.
+    fn builder(settings: &FetchSettings) -> Result<reqwest::ClientBuilder, FetchError> {
         let mut builder = reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .connect_timeout(settings.connect_timeout)
@@ -160,23 +222,18 @@ impl Fetcher {
         for root in &settings.extra_roots {
             builder = builder.add_root_certificate(root.clone());
         }
+        if let Some(proxy) = &settings.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|e| FetchError::Other(format!("proxy {proxy:?}: {e}")))?
+                .no_proxy(reqwest::NoProxy::from_env());
+            builder = builder.proxy(proxy);
+        }
         if settings.address_policy.block_private {
             builder = builder.dns_resolver(std::sync::Arc::new(crate::netguard::GuardedResolver {
                 policy: settings.address_policy.clone(),
             }));
         }
-        let client = builder
-            .build()
-            .map_err(|e| FetchError::Other(error_chain(&e)))?;
-        Ok(Self {
-            client,
-            limits: Limits {
-                request: settings.request_timeout,
-                read: settings.read_timeout,
-            },
-            max_body_bytes: settings.max_body_bytes,
-            address_policy: settings.address_policy.clone(),
-        })
+        Ok(builder)
     }
 
     /// GETs `url`, conditionally when validators are given, under the page size limit.
@@ -191,6 +248,20 @@ impl Fetcher {
         validators: &Validators,
         limit: BodyLimit,
     ) -> Result<Response, FetchError> {
+        self.get_for_site(None, url, validators, limit).await
+    }
+
+    /// As [`Fetcher::get_limited`], with `site`'s cookies and headers when it has any.
+    pub async fn get_for_site(
+        &self,
+        site: Option<&str>,
+        url: &Url,
+        validators: &Validators,
+        limit: BodyLimit,
+    ) -> Result<Response, FetchError> {
+        let client = site
+            .and_then(|name| self.site_clients.get(name))
+            .unwrap_or(&self.client);
         let (max_bytes, truncate) = match limit {
             BodyLimit::Default => (self.max_body_bytes, false),
             BodyLimit::Fail(n) => (n, false),
@@ -205,7 +276,7 @@ impl Fetcher {
         if let Some(reason) = self.address_policy.refusal(url) {
             return Err(FetchError::Refused(reason));
         }
-        let mut request = self.client.get(url.clone());
+        let mut request = client.get(url.clone());
         if let Some(etag) = &validators.etag {
             request = request.header(IF_NONE_MATCH, etag);
         }

@@ -173,6 +173,10 @@ pub struct Site {
     pub robots_sitemaps: bool,
     /// Its hosts may be private addresses (see [`crate::netguard`]).
     pub allow_private_addresses: bool,
+    /// Its pages' requests keep a cookie jar.
+    pub cookies: bool,
+    /// Extra headers of its pages' requests, checked to be valid HTTP.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Site {
@@ -275,6 +279,15 @@ impl Site {
                 format!("revisit bounds {revisit_min:?}..{revisit_max:?}: need 0 < revisit_min <= revisit_max"),
             ));
         }
+        let mut headers = Vec::with_capacity(raw.headers.len());
+        for (name, value) in &raw.headers {
+            let key = format!("headers.{name}");
+            reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| err(&key, format!("{name:?} is not an HTTP header name")))?;
+            reqwest::header::HeaderValue::from_str(value)
+                .map_err(|_| err(&key, format!("{value:?} is not an HTTP header value")))?;
+            headers.push((name.clone(), value.clone()));
+        }
         Ok(Self {
             name: raw.name,
             seeds,
@@ -295,6 +308,8 @@ impl Site {
             feeds,
             robots_sitemaps: raw.robots_sitemaps,
             allow_private_addresses: raw.allow_private_addresses,
+            cookies: raw.cookies,
+            headers,
         })
     }
 

@@ -75,6 +75,8 @@ fn fetcher_with(policy: AddressPolicy) -> Fetcher {
         max_body_bytes: 1024 * 1024,
         address_policy: std::sync::Arc::new(policy),
         extra_roots: Vec::new(),
+        proxy: None,
+        sites: Vec::new(),
     })
     .unwrap()
 }
@@ -125,6 +127,8 @@ fn fetcher_with_timeouts(request: Duration, read: Duration) -> Fetcher {
         max_body_bytes: 1024 * 1024,
         address_policy: std::sync::Arc::new(AddressPolicy::default()),
         extra_roots: Vec::new(),
+        proxy: None,
+        sites: Vec::new(),
     })
     .unwrap()
 }

@@ -7,79 +7,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use newscrawl::fixture::tls::TlsIdentity;
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
 use newscrawl::store::{Store, UrlStatus};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use common::ca::{tls_server, TestCa};
 use common::{crawl_text, demo_config_text, read_records};
 
 const DELAY: Duration = Duration::from_millis(20);
-
-/// A throwaway certificate authority.
-struct TestCa {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-impl TestCa {
-    fn new() -> Self {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "newscrawl test CA");
-        let pem = params.self_signed(&key).unwrap().pem();
-        Self {
-            issuer: Issuer::new(params, key),
-            pem,
-        }
-    }
-
-    /// A server identity for 127.0.0.1 (or `names` instead), valid now unless
-    /// `expired`.
-    fn identity(&self, names: &[&str], expired: bool, http2: bool) -> TlsIdentity {
-        let key = KeyPair::generate().unwrap();
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        if names.is_empty() {
-            params
-                .subject_alt_names
-                .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        }
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2001, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2002, 1, 1);
-        }
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        TlsIdentity {
-            cert_chain: vec![cert.der().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            http2,
-        }
-    }
-
-    /// Writes the CA's certificate to `dir/ca.pem`.
-    fn write(&self, dir: &std::path::Path) -> std::path::PathBuf {
-        let path = dir.join("ca.pem");
-        std::fs::write(&path, &self.pem).unwrap();
-        path
-    }
-}
-
-async fn tls_server(identity: TlsIdentity) -> FixtureServer {
-    let site = Arc::new(FixtureSite::new(FixtureSpec::default()));
-    FixtureServer::start_tls(site, [127, 0, 0, 1].into(), 0, identity)
-        .await
-        .expect("the TLS fixture server starts")
-}
 
 /// The demo config for `origin`, trusting `ca_file` when given, with `extra` in its
 /// site table.
@@ -270,4 +208,84 @@ fn a_ca_file_that_holds_no_certificate_is_a_config_error() {
         err.contains("crawler.ca_file") && err.contains("ca.pem"),
         "{err}"
     );
+}
+
+/// A plain HTTP server that answers every request with a permanent redirect to the
+/// same path at `target` (a site that moved to https).
+async fn mover(target: String) -> (String, common::RequestLog) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let log = common::RequestLog::default();
+    let seen = log.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (target, seen) = (target.clone(), seen.clone());
+        async move {
+            let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+            seen.lock().unwrap().push(path.clone());
+            axum::response::Redirect::permanent(&format!("{target}{path}"))
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (origin, log)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_that_moved_to_https_is_one_site() {
+    let ca = TestCa::new();
+    let keys = tempfile::tempdir().unwrap();
+    let ca_file = ca.write(keys.path());
+    let secure = tls_server(ca.identity(&[], false, true)).await;
+    let (old, old_log) = mover(secure.origin().to_string()).await;
+    let site = secure.site();
+    // The old home page and an article's old URL, which the new site also links: a
+    // twin of one article under both schemes.
+    let article = FixtureSite::article_path(&site, &site.articles[0]);
+    let new_host = secure.origin().trim_start_matches("https://").to_string();
+    let old_host = old.trim_start_matches("http://").to_string();
+    let text = config(&old, Some(&ca_file), "").replacen(
+        &format!("seeds = [\"{old}/\"]"),
+        &format!("seeds = [\"{old}/\", \"{old}{article}\"]\nallowed_hosts = [\"{old_host}\", \"{new_host}\"]"),
+        1,
+    );
+    assert!(text.contains("allowed_hosts"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = crawl_text(&text, dir.path(), DELAY)
+        .await
+        .expect("the crawl runs");
+
+    // Records once each, all under https.
+    let records = read_records(dir.path());
+    assert!(!records.is_empty());
+    let urls: BTreeSet<&str> = records.iter().map(|r| r.url.as_str()).collect();
+    assert_eq!(urls.len(), records.len(), "a record written twice");
+    assert!(records.iter().all(|r| r.url.starts_with("https://")));
+    assert!(urls.contains(format!("{}{article}", secure.origin()).as_str()));
+    // The old URLs are aliases of the new ones.
+    for path in ["/", article.as_str()] {
+        let state = store
+            .url_state(&format!("{old}{path}"))
+            .unwrap()
+            .expect("the old URL is known");
+        assert_eq!(state.status, UrlStatus::Alias, "{path}: {state:?}");
+        assert_eq!(
+            state.alias_of.as_deref(),
+            Some(format!("{}{path}", secure.origin()).as_str())
+        );
+    }
+    // robots.txt of the https origin decides: asked for through the old host's redirect
+    // too, and nothing it disallows is requested.
+    assert!(old_log.lock().unwrap().iter().any(|p| p == "/robots.txt"));
+    let log = secure.requests();
+    assert!(log.iter().any(|r| r.target == "/robots.txt"));
+    for r in &log {
+        assert!(
+            !FixtureSite::DISALLOWED_PREFIXES
+                .iter()
+                .any(|d| r.target.starts_with(d)),
+            "requested disallowed {}",
+            r.target
+        );
+    }
+    // The twin was fetched once, under https.
+    assert_eq!(log.iter().filter(|r| r.target == article).count(), 1);
 }

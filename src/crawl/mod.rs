@@ -495,6 +495,16 @@ pub(crate) fn fetcher_for(config: &CrawlConfig) -> Result<Fetcher, FetchError> {
         max_body_bytes: config.max_body_bytes,
         address_policy: config.address_policy.clone(),
         extra_roots: config.ca_certs.clone(),
+        proxy: config.proxy.clone(),
+        sites: config
+            .sites
+            .iter()
+            .map(|site| crate::fetch::SiteTransport {
+                site: site.name.clone(),
+                cookies: site.cookies,
+                headers: site.headers.clone(),
+            })
+            .collect(),
     })
 }
 

@@ -189,7 +189,7 @@ impl PageJob {
         };
         let response = self
             .fetcher
-            .get_limited(&self.url, &validators, limit)
+            .get_for_site(Some(&self.site.name), &self.url, &validators, limit)
             .await;
         match &response {
             Ok(r) => {

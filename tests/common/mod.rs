@@ -3,6 +3,8 @@
 //! records a run wrote.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod ca;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
