@@ -381,6 +381,8 @@ mod tests {
             robots_sitemaps: true,
             article_recheck: None,
             allow_private_addresses: false,
+            cookies: false,
+            headers: Default::default(),
         };
         let defaults = SiteDefaults {
             min_delay: Duration::from_secs(1),
