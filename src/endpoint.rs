@@ -15,8 +15,9 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 
-use crate::crawl::{now_ms, CrawlHandle, LiveStatus};
-use crate::report::rfc3339;
+use crate::clock::now_ms;
+use crate::crawl::{CrawlHandle, LiveStatus};
+use crate::clock::rfc3339_secs as rfc3339;
 
 /// How long the scheduler may go without a turn before `/healthz` fails. It turns at
 /// least once a second when healthy.

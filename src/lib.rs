@@ -5,6 +5,7 @@
 //! fetcher -> parser -> store commit (URL state + records) -> sink. See
 //! ARCHITECTURE.md for the map and the invariants each module keeps.
 
+pub mod clock;
 pub mod config;
 pub mod crawl;
 pub mod discover;

@@ -10,6 +10,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::clock::rfc3339_secs as rfc3339;
 use crate::health::HealthReport;
 use crate::store::{Store, StoreError, UrlStatus};
 
@@ -58,12 +59,6 @@ pub struct SinkStatus {
     pub bytes: u64,
 }
 
-/// A Unix-ms time as RFC 3339 (UTC, seconds).
-pub fn rfc3339(ms: u64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms as i64)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
 
 /// Reads the whole state (a scan of every URL: seconds for millions).
 pub fn status(store: &dyn Store, errors: usize) -> Result<Status, StoreError> {

@@ -22,10 +22,11 @@ mod shared;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clock::now_ms;
 use crate::config::CrawlConfig;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
 use crate::metrics::Metrics;
@@ -141,22 +142,6 @@ impl std::fmt::Display for Summary {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-}
-
-pub(crate) fn rfc3339_now() -> String {
-    rfc3339(chrono::Utc::now())
-}
-
-/// A time as records, states and WARC headers write it (RFC 3339, milliseconds, UTC).
-pub(crate) fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 /// A configured crawler, ready to run.
 pub struct Crawler {

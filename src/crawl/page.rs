@@ -14,7 +14,8 @@ use tokio::time::Instant;
 
 use super::known_links::KnownLinks;
 use super::pool::WorkerPool;
-use super::{now_ms, rfc3339, CrawlError};
+use super::CrawlError;
+use crate::clock::{now_ms, rfc3339};
 use crate::config::CrawlConfig;
 use crate::discover::{maybe_gunzip, parse_feed, parse_sitemap, Sitemap};
 use crate::fetch::{decode_html, is_html, BodyLimit, FetchError, Fetcher, Response, Validators};

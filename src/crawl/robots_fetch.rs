@@ -11,12 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::url::Url;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::now_ms;
+use crate::clock::now_ms;
 use super::pool::WorkerPool;
-use super::scheduler::Event;
 use crate::fetch::{BodyLimit, Fetcher, Response, Validators};
 use crate::metrics::Metrics;
 use crate::politeness::Feedback;
@@ -58,7 +56,6 @@ pub(super) struct RobotsJob {
     pub url: String,
     /// The host's gap, kept between redirect hops.
     pub delay: Duration,
-    pub events: mpsc::UnboundedSender<Event>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -187,14 +184,10 @@ pub(super) async fn fetch_robots(
 }
 
 impl RobotsJob {
-    /// Fetches, stores the copy in the host's record, and reports to the scheduler.
-    pub async fn run(self) {
-        let RobotsFetched {
-            copy,
-            answered_at,
-            feedback,
-            refused,
-        } = fetch_robots(
+    /// Fetches and stores the copy in the host's record; returns the result for the
+    /// scheduler.
+    pub async fn run(self) -> RobotsFetched {
+        let fetched = fetch_robots(
             &self.fetcher,
             &self.metrics,
             &self.host,
@@ -202,7 +195,8 @@ impl RobotsJob {
             self.delay,
         )
         .await;
-        let (store, host, saved_copy) = (self.store.clone(), self.host.clone(), copy.clone());
+        let (store, host) = (self.store.clone(), self.host.clone());
+        let saved_copy = fetched.copy.clone();
         let saved = self
             .io
             .run(move || {
@@ -216,13 +210,7 @@ impl RobotsJob {
             Ok(Err(e)) => tracing::warn!(host = self.host, "could not save robots.txt copy: {e}"),
             Err(e) => tracing::warn!(host = self.host, "could not save robots.txt copy: {e}"),
         }
-        let _ = self.events.send(Event::Robots {
-            host: self.host,
-            copy,
-            answered_at,
-            feedback,
-            refused,
-        });
+        fetched
     }
 }
 

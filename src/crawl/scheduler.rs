@@ -23,10 +23,11 @@ use super::control::{Control, ErrorNote, HostLive, LiveStatus, SiteLive};
 use super::page::{PageJob, PageOutcome};
 use super::robots_fetch::{is_usable, policy_of, unavailable_reason, RobotsJob};
 use super::{
-    fetcher_for, host_sites_of, now_ms, rfc3339_now, CrawlError, Crawler, Mode, Stats, StopReason,
+    fetcher_for, host_sites_of, CrawlError, Crawler, Mode, Stats, StopReason,
 };
 use crate::config::CrawlConfig;
 use crate::health::{ExtractionHealth, HealthReport};
+use crate::clock::{now_ms, rfc3339_now};
 use crate::politeness::{Feedback, HostClock, ReadyQueue};
 use crate::robots::Robots;
 use crate::site::{path_and_query, Site, UrlKind};
@@ -547,10 +548,19 @@ impl Scheduler {
             host: host.to_string(),
             url: format!("{}://{}/robots.txt", slot.scheme, host),
             delay,
-            events: self.events_tx.clone(),
             metrics: self.crawler.metrics.clone(),
         };
-        tokio::spawn(job.run());
+        let (events, host) = (self.events_tx.clone(), host.to_string());
+        tokio::spawn(async move {
+            let fetched = job.run().await;
+            let _ = events.send(Event::Robots {
+                host,
+                copy: fetched.copy,
+                answered_at: fetched.answered_at,
+                feedback: fetched.feedback,
+                refused: fetched.refused,
+            });
+        });
     }
 
     /// Starts fetching the host's next leased URL; URLs robots.txt disallows are

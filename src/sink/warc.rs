@@ -237,7 +237,7 @@ fn warcinfo(path: &Path) -> Vec<u8> {
     let headers = [
         ("WARC-Type", "warcinfo".to_string()),
         ("WARC-Record-ID", record_id(0, &filename, "warcinfo")),
-        ("WARC-Date", crate::crawl::rfc3339_now()),
+        ("WARC-Date", crate::clock::rfc3339_now()),
         ("WARC-Filename", clean(&filename)),
         ("Content-Type", "application/warc-fields".to_string()),
     ];

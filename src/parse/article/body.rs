@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use ego_tree::NodeId;
 use scraper::{ElementRef, Html};
 
-use super::boxes::{story_words, Boxes};
+use super::boxes::{in_never_story, story_words, Boxes};
 use super::stock;
 use super::text::{self, Block, Mass};
 
@@ -68,7 +68,8 @@ pub(super) fn extract_body(doc: &Html) -> Body<'_> {
         .find(|e| e.value().name() == "body")
         .unwrap_or_else(|| doc.root_element());
     let blocks = text::blocks(root);
-    let mass = Mass::of(&blocks);
+    let mut never = HashMap::new();
+    let mass = Mass::of(&blocks, |el| in_never_story(el, &mut never));
     let story = choose_container(&blocks, &mass);
     let container = story.as_ref().map(|s| s.container);
     let mut text = String::new();

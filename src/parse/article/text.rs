@@ -13,7 +13,6 @@ use ego_tree::{NodeId, NodeRef};
 use scraper::node::Element;
 use scraper::{ElementRef, Node};
 
-use super::boxes::in_never_story;
 
 /// One run of text between block boundaries.
 #[derive(Debug, Clone)]
@@ -45,13 +44,17 @@ pub(super) struct Mass {
 }
 
 impl Mass {
-    pub fn of(blocks: &[Block<'_>]) -> Self {
+    /// The mass of `blocks`; `never_story` says which blocks sit in boxes that never
+    /// hold the story (they do not count in the total).
+    pub fn of<'a>(
+        blocks: &[Block<'a>],
+        mut never_story: impl FnMut(ElementRef<'a>) -> bool,
+    ) -> Self {
         let mut counts: HashMap<NodeId, [u32; 3]> = HashMap::new();
         let mut total = 0;
-        let mut never = HashMap::new();
         for b in blocks {
             let r = if b.link_density() < 0.5 { b.chars } else { 0 };
-            if !in_never_story(b.el, &mut never) {
+            if !never_story(b.el) {
                 total += r;
             }
             for el in std::iter::once(b.el).chain(b.el.ancestors().filter_map(ElementRef::wrap)) {
