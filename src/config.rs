@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::politeness::Politeness;
 use crate::revisit::RevisitBounds;
-use crate::site::{Site, SiteDefaults, SiteError};
+use crate::site::{Site, SiteDefaults, SiteError, SiteSection};
 use crate::urlnorm::Normalizer;
 
 /// Default product token and contact, used when the config names none.
@@ -70,13 +70,13 @@ pub struct CrawlerSection {
     pub state_dir: PathBuf,
     /// Requests in flight across all hosts.
     pub concurrency: usize,
-    #[serde(with = "human_duration")]
+    #[serde(with = "crate::durations::human_duration")]
     pub connect_timeout: Duration,
     /// Whole-request limit, body included.
-    #[serde(with = "human_duration")]
+    #[serde(with = "crate::durations::human_duration")]
     pub request_timeout: Duration,
     /// Longest wait for the next byte once connected.
-    #[serde(with = "human_duration")]
+    #[serde(with = "crate::durations::human_duration")]
     pub read_timeout: Duration,
     pub max_redirects: usize,
     /// Cap on the decoded body size; larger pages are recorded as skipped.
@@ -84,7 +84,7 @@ pub struct CrawlerSection {
     /// Query parameters removed during normalization; a trailing `*` matches a prefix.
     pub strip_query_params: Vec<String>,
     pub max_pages: Option<u64>,
-    #[serde(default, with = "human_duration::option")]
+    #[serde(default, with = "crate::durations::human_duration::option")]
     pub max_time: Option<Duration>,
     /// Links deeper than this many hops from a seed are not followed.
     pub max_depth: Option<u32>,
@@ -95,7 +95,7 @@ pub struct CrawlerSection {
     pub max_urls_per_host: u64,
     /// How long a stop (Ctrl-C, SIGTERM) waits for requests in flight; those still
     /// running after it are abandoned and retried by the next run.
-    #[serde(with = "human_duration")]
+    #[serde(with = "crate::durations::human_duration")]
     pub shutdown_grace: Duration,
     /// Refuse to connect to private, loopback and link-local addresses, except for
     /// hosts a site allows or a seed names (default: on for `daemon`, off for `crawl`).
@@ -145,9 +145,9 @@ pub struct DaemonSection {
     pub http: String,
     /// Bounds of a listing page's revisit interval (the estimate of its change rate
     /// moves it between them); sites may set their own.
-    #[serde(with = "human_duration")]
+    #[serde(with = "crate::durations::human_duration")]
     pub revisit_min: Duration,
-    #[serde(with = "human_duration")]
+    #[serde(with = "crate::durations::human_duration")]
     pub revisit_max: Duration,
 }
 
@@ -190,7 +190,7 @@ pub struct StoreSection {
     /// host name when absent.
     pub worker: Option<String>,
     /// How long a claim on a host lasts; `request_timeout` + 30 s when absent.
-    #[serde(default, with = "human_duration::option")]
+    #[serde(default, with = "crate::durations::human_duration::option")]
     pub lease: Option<Duration>,
 }
 
@@ -228,79 +228,6 @@ pub struct OutputSection {
     pub rotate_bytes: Option<u64>,
     /// WARC/1.1 file (gzip per record) for every page exchange; none when absent.
     pub warc: Option<PathBuf>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SiteSection {
-    pub name: String,
-    #[serde(default)]
-    pub seeds: Vec<String>,
-    /// Hosts (with `:port` when not the default) whose URLs belong to the site;
-    /// the seeds' hosts when empty.
-    #[serde(default)]
-    pub allowed_hosts: Vec<String>,
-    /// Regexes over a URL's path and query that mark listing pages.
-    #[serde(default)]
-    pub section_patterns: Vec<String>,
-    /// Regexes over a URL's path and query that mark article pages.
-    #[serde(default)]
-    pub article_patterns: Vec<String>,
-    /// Regexes over a URL's path and query that are never followed.
-    #[serde(default)]
-    pub deny_patterns: Vec<String>,
-    #[serde(default = "default_parser")]
-    pub parser: String,
-    /// IANA zone used for dates printed without one (e.g. `Asia/Seoul`).
-    #[serde(default = "default_time_zone")]
-    pub time_zone: String,
-    /// Overrides `politeness.min_delay` for this site's hosts.
-    #[serde(default, with = "human_duration::option")]
-    pub min_delay: Option<Duration>,
-    /// Sitemaps (or sitemap indexes) to read for URLs, besides those robots.txt names.
-    #[serde(default)]
-    pub sitemaps: Vec<String>,
-    /// RSS, Atom or JSON feeds to read for URLs; revisited like section pages.
-    #[serde(default)]
-    pub feeds: Vec<String>,
-    /// Read the sitemaps that the hosts' robots.txt files name.
-    #[serde(default = "yes")]
-    pub robots_sitemaps: bool,
-    /// When a fetched article is fetched again (conditionally) to catch edits:
-    /// `"never"` (the default) or a duration such as `"6h"`.
-    #[serde(default, with = "never_or_duration")]
-    pub article_recheck: Option<Duration>,
-    /// Override `daemon.revisit_min` / `daemon.revisit_max` for this site.
-    #[serde(default, with = "human_duration::option")]
-    pub revisit_min: Option<Duration>,
-    #[serde(default, with = "human_duration::option")]
-    pub revisit_max: Option<Duration>,
-    /// CSS selectors per field, for `parser = "selectors"`.
-    pub selectors: Option<crate::parse::SelectorsSection>,
-    /// The external program, for `parser = "command"`.
-    pub command: Option<crate::parse::CommandSection>,
-    /// Let this site's hosts be private, loopback or link-local addresses when
-    /// `crawler.block_private_addresses` is on.
-    #[serde(default)]
-    pub allow_private_addresses: bool,
-    /// Keep the cookies this site's servers set (a consent cookie) and send them back.
-    #[serde(default)]
-    pub cookies: bool,
-    /// Extra request headers for this site's pages, e.g. `{ "Accept-Language" = "de" }`.
-    #[serde(default)]
-    pub headers: std::collections::BTreeMap<String, String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn default_parser() -> String {
-    "article".to_string()
-}
-
-fn default_time_zone() -> String {
-    "UTC".to_string()
 }
 
 /// A validated crawl: what the engine runs.
@@ -400,7 +327,7 @@ impl ConfigFile {
                     article_patterns: Vec::new(),
                     deny_patterns: Vec::new(),
                     parser: parser.to_string(),
-                    time_zone: default_time_zone(),
+                    time_zone: crate::site::default_time_zone(),
                     min_delay: None,
                     sitemaps: Vec::new(),
                     feeds: Vec::new(),
@@ -716,51 +643,6 @@ impl StoreSection {
             worker,
             lease,
         }))
-    }
-}
-
-/// Parses a human duration such as `500ms`, `1s`, `2m 30s` or `0s`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("invalid duration {text:?} ({e}); write e.g. \"500ms\", \"1s\", \"2m\"")
-    })
-}
-
-/// Serde adapter for `"never"` or a human duration.
-mod never_or_duration {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(d)?;
-        if text.trim() == "never" {
-            return Ok(None);
-        }
-        super::parse_duration(&text)
-            .map(Some)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// Serde adapter for durations written as human strings.
-pub(crate) mod human_duration {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        super::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
-
-    pub mod option {
-        use super::*;
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-            let text = String::deserialize(d)?;
-            super::super::parse_duration(&text)
-                .map(Some)
-                .map_err(serde::de::Error::custom)
-        }
     }
 }
 

@@ -16,8 +16,8 @@ use axum::Router;
 use serde::Serialize;
 
 use crate::clock::now_ms;
-use crate::crawl::{CrawlHandle, LiveStatus};
 use crate::clock::rfc3339_secs as rfc3339;
+use crate::crawl::{CrawlHandle, LiveStatus};
 
 /// How long the scheduler may go without a turn before `/healthz` fails. It turns at
 /// least once a second when healthy.

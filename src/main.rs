@@ -12,8 +12,9 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::ProgressBar;
 
-use newscrawl::config::{parse_duration, ConfigError, ConfigFile, CrawlConfig, Overrides};
+use newscrawl::config::{ConfigError, ConfigFile, CrawlConfig, Overrides};
 use newscrawl::crawl::{CrawlError, Crawler, Summary};
+use newscrawl::durations::parse_duration;
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
 use newscrawl::parse::ParserRegistry;
 use newscrawl::store::SledStore;
@@ -458,7 +459,7 @@ impl ConfigSource {
 fn check_parsers(config: &CrawlConfig, origin: &str) -> Result<(), ConfigError> {
     let registry = ParserRegistry::default();
     for (i, site) in config.sites.iter().enumerate() {
-        if registry.for_site(site).is_none() {
+        if registry.for_spec(&site.parser_spec).is_none() {
             return Err(ConfigError::Invalid {
                 file: origin.to_string(),
                 key: format!("site[{i}].parser"),
@@ -771,7 +772,7 @@ fn parse_page(args: ParseArgs) -> Result<()> {
                     .find(|s| s.allows_host(&url))
                     .unwrap_or(&config.sites[0]),
             };
-            let parser = registry.for_site(site).ok_or_else(|| {
+            let parser = registry.for_spec(&site.parser_spec).ok_or_else(|| {
                 usage(
                     "--config",
                     format!("site {:?} uses parser {:?}, which only a program embedding the crawler can register", site.name, site.parser),

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::config::human_duration;
+use crate::durations::human_duration;
 
 /// The politeness policy (`[politeness]` in the config).
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -59,7 +59,6 @@ pub struct SinkStatus {
     pub bytes: u64,
 }
 
-
 /// Reads the whole state (a scan of every URL: seconds for millions).
 pub fn status(store: &dyn Store, errors: usize) -> Result<Status, StoreError> {
     let states = store.url_states()?;

@@ -11,12 +11,86 @@ use std::time::Duration;
 use ::url::Url;
 use chrono_tz::Tz;
 use regex::RegexSet;
-use serde::{Deserialize, Serialize};
 
-use crate::config::SiteSection;
-use crate::parse::{CommandSection, SelectorRules};
+use crate::parse::{ParserSpec, SelectorRules};
 use crate::revisit::RevisitBounds;
+pub use crate::url_kind::UrlKind;
 use crate::urlnorm::{host_key, Normalizer};
+use serde::Deserialize;
+
+/// A `[[site]]` table exactly as written in the config file; validated into a [`Site`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSection {
+    pub name: String,
+    #[serde(default)]
+    pub seeds: Vec<String>,
+    /// Hosts (with `:port` when not the default) whose URLs belong to the site;
+    /// the seeds' hosts when empty.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Regexes over a URL's path and query that mark listing pages.
+    #[serde(default)]
+    pub section_patterns: Vec<String>,
+    /// Regexes over a URL's path and query that mark article pages.
+    #[serde(default)]
+    pub article_patterns: Vec<String>,
+    /// Regexes over a URL's path and query that are never followed.
+    #[serde(default)]
+    pub deny_patterns: Vec<String>,
+    #[serde(default = "default_parser")]
+    pub parser: String,
+    /// IANA zone used for dates printed without one (e.g. `Asia/Seoul`).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// Overrides `politeness.min_delay` for this site's hosts.
+    #[serde(default, with = "crate::durations::human_duration::option")]
+    pub min_delay: Option<Duration>,
+    /// Sitemaps (or sitemap indexes) to read for URLs, besides those robots.txt names.
+    #[serde(default)]
+    pub sitemaps: Vec<String>,
+    /// RSS, Atom or JSON feeds to read for URLs; revisited like section pages.
+    #[serde(default)]
+    pub feeds: Vec<String>,
+    /// Read the sitemaps that the hosts' robots.txt files name.
+    #[serde(default = "yes")]
+    pub robots_sitemaps: bool,
+    /// When a fetched article is fetched again (conditionally) to catch edits:
+    /// `"never"` (the default) or a duration such as `"6h"`.
+    #[serde(default, with = "crate::durations::never_or_duration")]
+    pub article_recheck: Option<Duration>,
+    /// Override `daemon.revisit_min` / `daemon.revisit_max` for this site.
+    #[serde(default, with = "crate::durations::human_duration::option")]
+    pub revisit_min: Option<Duration>,
+    #[serde(default, with = "crate::durations::human_duration::option")]
+    pub revisit_max: Option<Duration>,
+    /// CSS selectors per field, for `parser = "selectors"`.
+    pub selectors: Option<crate::parse::SelectorsSection>,
+    /// The external program, for `parser = "command"`.
+    pub command: Option<crate::parse::CommandSection>,
+    /// Let this site's hosts be private, loopback or link-local addresses when
+    /// `crawler.block_private_addresses` is on.
+    #[serde(default)]
+    pub allow_private_addresses: bool,
+    /// Keep the cookies this site's servers set (a consent cookie) and send them back.
+    #[serde(default)]
+    pub cookies: bool,
+    /// Extra request headers for this site's pages, e.g. `{ "Accept-Language" = "de" }`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_parser() -> String {
+    "article".to_string()
+}
+
+pub(crate) fn default_time_zone() -> String {
+    "UTC".to_string()
+}
 
 /// Checks the parser a site names, and the table it needs.
 fn parser_spec(raw: &SiteSection) -> Result<ParserSpec, (String, String)> {
@@ -72,52 +146,6 @@ fn parser_spec(raw: &SiteSection) -> Result<ParserSpec, (String, String)> {
         }
         _ => Ok(ParserSpec::Named(name.to_string())),
     }
-}
-
-/// What a page is to the crawl.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum UrlKind {
-    /// A listing page (home, section, subsection, reporter page): revisited, followed.
-    Section,
-    /// An article page: fetched once, parsed into a record.
-    Article,
-    /// A page of an ad-hoc site without patterns: followed, and parsed if it looks
-    /// like an article.
-    Page,
-    /// A sitemap or sitemap index: read for URLs, revisited like a section.
-    Sitemap,
-    /// An RSS, Atom or JSON feed: read for URLs, revisited like a section.
-    Feed,
-}
-
-impl UrlKind {
-    /// Kinds fetched again on every run (their lists of links change).
-    pub fn is_revisited(self) -> bool {
-        matches!(self, UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed)
-    }
-
-    /// Lower-case name, as in reports and the `command` parser's requests.
-    pub fn name(self) -> &'static str {
-        match self {
-            UrlKind::Section => "section",
-            UrlKind::Article => "article",
-            UrlKind::Page => "page",
-            UrlKind::Sitemap => "sitemap",
-            UrlKind::Feed => "feed",
-        }
-    }
-}
-
-/// How a site's pages are parsed.
-#[derive(Debug, Clone)]
-pub enum ParserSpec {
-    /// A parser registered by name: a built-in (`article`, `links`) or one the program
-    /// embedding the crawler registered.
-    Named(String),
-    /// `selectors`: the site's CSS selectors.
-    Selectors(Arc<SelectorRules>),
-    /// `command`: an external program.
-    Command(Arc<CommandSection>),
 }
 
 /// A configuration value that does not validate; the key is relative to the site.

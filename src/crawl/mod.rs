@@ -142,7 +142,6 @@ impl std::fmt::Display for Summary {
     }
 }
 
-
 /// A configured crawler, ready to run.
 pub struct Crawler {
     pub(crate) config: Arc<CrawlConfig>,
@@ -459,12 +458,13 @@ pub(crate) fn site_parsers(
         .sites
         .iter()
         .map(|site| {
-            let parser = registry
-                .for_site(site)
-                .ok_or_else(|| CrawlError::UnknownParser {
-                    site: site.name.clone(),
-                    parser: site.parser.clone(),
-                })?;
+            let parser =
+                registry
+                    .for_spec(&site.parser_spec)
+                    .ok_or_else(|| CrawlError::UnknownParser {
+                        site: site.name.clone(),
+                        parser: site.parser.clone(),
+                    })?;
             Ok((site.name.clone(), parser))
         })
         .collect()

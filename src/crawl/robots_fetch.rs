@@ -13,8 +13,8 @@ use std::time::Duration;
 use ::url::Url;
 use tokio::time::Instant;
 
-use crate::clock::now_ms;
 use super::pool::WorkerPool;
+use crate::clock::now_ms;
 use crate::fetch::{BodyLimit, Fetcher, Response, Validators};
 use crate::metrics::Metrics;
 use crate::politeness::Feedback;

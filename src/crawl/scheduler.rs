@@ -22,12 +22,10 @@ use tokio::time::Instant;
 use super::control::{Control, ErrorNote, HostLive, LiveStatus, SiteLive};
 use super::page::{PageJob, PageOutcome};
 use super::robots_fetch::{is_usable, policy_of, unavailable_reason, RobotsJob};
-use super::{
-    fetcher_for, host_sites_of, CrawlError, Crawler, Mode, Stats, StopReason,
-};
+use super::{fetcher_for, host_sites_of, CrawlError, Crawler, Mode, Stats, StopReason};
+use crate::clock::{now_ms, rfc3339_now};
 use crate::config::CrawlConfig;
 use crate::health::{ExtractionHealth, HealthReport};
-use crate::clock::{now_ms, rfc3339_now};
 use crate::politeness::{Feedback, HostClock, ReadyQueue};
 use crate::robots::Robots;
 use crate::site::{path_and_query, Site, UrlKind};

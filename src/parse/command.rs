@@ -35,7 +35,7 @@ pub struct CommandSection {
     #[serde(default)]
     pub args: Vec<String>,
     /// Longest wait for one page's answer.
-    #[serde(default = "default_timeout", with = "crate::config::human_duration")]
+    #[serde(default = "default_timeout", with = "crate::durations::human_duration")]
     pub timeout: Duration,
     /// Environment variables to set besides `PATH` and `LANG`.
     #[serde(default)]

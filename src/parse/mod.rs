@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 use scraper::Html;
 
 use crate::record::Article;
-use crate::site::UrlKind;
+use crate::url_kind::UrlKind;
 
 pub use article::extract_article;
 pub use command::{CommandParser, CommandSection};
@@ -268,6 +268,18 @@ fn parse_extracting(
     Ok(Parsed { links, articles })
 }
 
+/// How a site's pages are parsed.
+#[derive(Debug, Clone)]
+pub enum ParserSpec {
+    /// A parser registered by name: a built-in (`article`, `links`) or one the program
+    /// embedding the crawler registered.
+    Named(String),
+    /// `selectors`: the site's CSS selectors.
+    Selectors(Arc<SelectorRules>),
+    /// `command`: an external program.
+    Command(Arc<CommandSection>),
+}
+
 /// Parsers by name.
 #[derive(Clone)]
 pub struct ParserRegistry {
@@ -295,9 +307,8 @@ impl ParserRegistry {
 
     /// The parser a site asks for: a registered one by name, or one built from its
     /// `selectors` or `command` table. `None` when the name is not registered.
-    pub fn for_site(&self, site: &crate::site::Site) -> Option<Arc<dyn Parser>> {
-        use crate::site::ParserSpec;
-        match &site.parser_spec {
+    pub fn for_spec(&self, spec: &ParserSpec) -> Option<Arc<dyn Parser>> {
+        match spec {
             ParserSpec::Named(name) => self.get(name),
             ParserSpec::Selectors(rules) => Some(Arc::new(SelectorsParser::new((**rules).clone()))),
             ParserSpec::Command(spec) => Some(Arc::new(CommandParser::new((**spec).clone()))),

@@ -329,7 +329,7 @@ impl Parser for SelectorsParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::UrlKind;
+    use crate::url_kind::UrlKind;
     use ::url::Url;
 
     fn rules(toml_text: &str) -> Result<SelectorRules, (String, String)> {

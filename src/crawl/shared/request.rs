@@ -16,9 +16,9 @@ use tokio::time::Instant;
 
 use super::lease::{next_gap, LeasedPage};
 use super::{millis, ClaimHint, SharedCrawler, SharedRobots, SAFETY_MARGIN};
+use crate::clock::now_ms;
 use crate::crawl::page::{PageJob, PageOutcome};
 use crate::crawl::robots_fetch::{fetch_robots, is_usable, policy_of, RobotsFetched};
-use crate::clock::now_ms;
 use crate::crawl::{CrawlError, Mode};
 use crate::politeness::Feedback;
 use crate::robots::Robots;

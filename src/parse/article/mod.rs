@@ -245,7 +245,7 @@ fn figures(container: ElementRef<'_>, page: &Url) -> Vec<Image> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::UrlKind;
+    use crate::url_kind::UrlKind;
     use chrono::TimeZone;
     use chrono_tz::Tz;
 

@@ -13,7 +13,6 @@ use ego_tree::{NodeId, NodeRef};
 use scraper::node::Element;
 use scraper::{ElementRef, Node};
 
-
 /// One run of text between block boundaries.
 #[derive(Debug, Clone)]
 pub(super) struct Block<'a> {
