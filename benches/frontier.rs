@@ -9,7 +9,7 @@
 //! Memory is measured with the binary's allocator and its settings (the same module).
 
 // The binary's allocator module; its unit test is run with the binary's tests.
-#[path = "../src/allocator.rs"]
+#[path = "../src/bin/newscrawl/allocator.rs"]
 #[allow(unused_imports)]
 mod allocator;
 
