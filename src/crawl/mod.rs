@@ -19,6 +19,7 @@ mod robots_fetch;
 mod scheduler;
 #[cfg(feature = "redis")]
 mod shared;
+mod starts;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -341,7 +342,7 @@ impl Crawler {
                 "{revisits} section pages and due articles queued for a conditional revisit"
             );
         }
-        let seeds = scheduler::start_entries(&self.config);
+        let seeds = starts::start_entries(&self.config);
         let new_seeds = io
             .run({
                 let store = store.clone();

@@ -322,7 +322,7 @@ impl SharedCrawler {
                 "{unparked} hosts left for later by an earlier run may be claimed again"
             );
         }
-        let seeds = super::scheduler::start_entries(&this.config);
+        let seeds = super::starts::start_entries(&this.config);
         let (new_seeds, _) = this.frontier.enqueue(&seeds, 0).await?;
         tracing::info!(
             worker = %this.shared.worker,

@@ -204,7 +204,7 @@ impl SharedCrawler {
         }
         let sitemaps = parsed
             .as_ref()
-            .map(|robots| crate::crawl::scheduler::sitemaps_named(site, robots, &self.config))
+            .map(|robots| crate::crawl::starts::sitemaps_named(site, robots, &self.config))
             .unwrap_or_default();
         let encoded =
             postcard::to_stdvec(&SharedRobots { copy, failures }).expect("robots copy serializes");
