@@ -39,16 +39,6 @@ fn spec(articles: usize) -> FixtureSpec {
     }
 }
 
-async fn server(articles: usize) -> FixtureServer {
-    FixtureServer::start(
-        Arc::new(FixtureSite::new(spec(articles))),
-        [127, 0, 0, 1].into(),
-        0,
-    )
-    .await
-    .unwrap()
-}
-
 /// The daemon's config: the demo site on `first`, and a second site on `second`.
 fn config_text(first: &FixtureServer, second: Option<&FixtureServer>, state: &Path) -> String {
     let bounds = format!(
@@ -299,7 +289,7 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
     let state: PathBuf = dir.path().join("state");
     let records_dir = state.clone();
     let config = dir.path().join("daemon.toml");
-    let first = server(30).await;
+    let first = common::fixture_server(30).await;
     std::fs::write(&config, config_text(&first, None, &state)).unwrap();
     let daemon = Daemon::start(&config).await;
 
@@ -435,7 +425,7 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
     assert_eq!(daemon.get("/healthz").await.0, 200);
 
     // SIGHUP with a second site: crawled without a restart.
-    let second = server(6).await;
+    let second = common::fixture_server(6).await;
     std::fs::write(&config, config_text(&first, Some(&second), &state)).unwrap();
     daemon.signal(libc::SIGHUP);
     daemon.wait_for_log("configuration reloaded").await;

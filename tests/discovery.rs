@@ -4,11 +4,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{crawl_text, demo_config_text, read_records};
-use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
+use newscrawl::fixture::{FixtureSite, FixtureSpec};
 
 const DELAY: Duration = Duration::from_millis(5);
 
@@ -21,15 +20,9 @@ fn spec(articles: usize, edited: Vec<u32>, hidden: Vec<u32>) -> FixtureSpec {
     }
 }
 
-async fn server(spec: FixtureSpec) -> FixtureServer {
-    FixtureServer::start(Arc::new(FixtureSite::new(spec)), [127, 0, 0, 1].into(), 0)
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_article_only_a_gzipped_news_sitemap_lists_is_found() {
-    let server = server(spec(10, vec![], vec![1004])).await;
+    let server = common::site_server(spec(10, vec![], vec![1004]), [127, 0, 0, 1]).await;
     let dir = tempfile::tempdir().unwrap();
     crawl_text(&demo_config_text(server.origin(), ""), dir.path(), DELAY)
         .await
@@ -59,7 +52,7 @@ async fn an_article_only_a_gzipped_news_sitemap_lists_is_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feed_alone_is_enough_to_start_a_crawl() {
-    let server = server(spec(14, vec![], vec![])).await;
+    let server = common::site_server(spec(14, vec![], vec![]), [127, 0, 0, 1]).await;
     let dir = tempfile::tempdir().unwrap();
     let text = demo_config_text(server.origin(), "")
         .replace("seeds = [\"", "feeds = [\"")
@@ -77,7 +70,7 @@ async fn a_feed_alone_is_enough_to_start_a_crawl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_lastmod_brings_an_edited_article_back() {
-    let server = server(spec(10, vec![], vec![])).await;
+    let server = common::site_server(spec(10, vec![], vec![]), [127, 0, 0, 1]).await;
     let dir = tempfile::tempdir().unwrap();
     let text = demo_config_text(server.origin(), "");
     crawl_text(&text, dir.path(), DELAY).await.unwrap();

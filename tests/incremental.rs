@@ -5,11 +5,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{crawl_text, demo_config_text, read_records};
-use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
+use newscrawl::fixture::{FixtureSite, FixtureSpec};
 use newscrawl::store::{Store, UrlStatus};
 
 const DELAY: Duration = Duration::from_millis(5);
@@ -22,19 +21,13 @@ fn spec(articles: usize, edited: Vec<u32>) -> FixtureSpec {
     }
 }
 
-async fn server(spec: FixtureSpec) -> FixtureServer {
-    FixtureServer::start(Arc::new(FixtureSite::new(spec)), [127, 0, 0, 1].into(), 0)
-        .await
-        .unwrap()
-}
-
 fn is_article(target: &str) -> bool {
     target.starts_with("/www/")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_site_answers_304_and_nothing_is_emitted() {
-    let server = server(spec(12, vec![])).await;
+    let server = common::site_server(spec(12, vec![]), [127, 0, 0, 1]).await;
     let dir = tempfile::tempdir().unwrap();
     let text = demo_config_text(server.origin(), "");
     crawl_text(&text, dir.path(), DELAY).await.unwrap();
@@ -60,7 +53,7 @@ async fn an_unchanged_site_answers_304_and_nothing_is_emitted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_articles_are_fetched_and_emitted_and_nothing_else() {
-    let server = server(spec(12, vec![])).await;
+    let server = common::site_server(spec(12, vec![]), [127, 0, 0, 1]).await;
     let dir = tempfile::tempdir().unwrap();
     let text = demo_config_text(server.origin(), "");
     crawl_text(&text, dir.path(), DELAY).await.unwrap();
@@ -99,7 +92,7 @@ async fn new_articles_are_fetched_and_emitted_and_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_article_is_emitted_again_as_version_2() {
-    let server = server(spec(12, vec![])).await;
+    let server = common::site_server(spec(12, vec![]), [127, 0, 0, 1]).await;
     let dir = tempfile::tempdir().unwrap();
     let text = demo_config_text(server.origin(), "article_recheck = \"0s\"");
     crawl_text(&text, dir.path(), DELAY).await.unwrap();
@@ -133,7 +126,7 @@ async fn an_edited_article_is_emitted_again_as_version_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_print_preview_twin_becomes_an_alias_of_its_canonical_article() {
-    let server = server(spec(6, vec![])).await;
+    let server = common::site_server(spec(6, vec![]), [127, 0, 0, 1]).await;
     let dir = tempfile::tempdir().unwrap();
     // This site's patterns take print previews for articles too.
     let text = demo_config_text(server.origin(), "")
@@ -159,7 +152,7 @@ async fn a_print_preview_twin_becomes_an_alias_of_its_canonical_article() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_directory_of_another_crawl_is_refused() {
-    let server = server(spec(3, vec![])).await;
+    let server = common::site_server(spec(3, vec![]), [127, 0, 0, 1]).await;
     let dir = tempfile::tempdir().unwrap();
     let text = demo_config_text(server.origin(), "");
     crawl_text(&text, dir.path(), DELAY).await.unwrap();

@@ -7,27 +7,16 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{crawl_text, demo_config_text, read_records};
-use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
+use newscrawl::fixture::FixtureServer;
 use newscrawl::record::Article;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::timeout;
 
 const DELAY: Duration = Duration::from_millis(10);
-
-async fn server() -> FixtureServer {
-    let spec = FixtureSpec {
-        articles: 30,
-        ..FixtureSpec::default()
-    };
-    FixtureServer::start(Arc::new(FixtureSite::new(spec)), [127, 0, 0, 1].into(), 0)
-        .await
-        .unwrap()
-}
 
 /// What a record says, keyed by URL path and version (origins differ between servers).
 fn by_path(records: &[Article], origin: &str) -> BTreeMap<(String, u32), (Option<String>, String)> {
@@ -42,7 +31,7 @@ fn by_path(records: &[Article], origin: &str) -> BTreeMap<(String, u32), (Option
 
 /// The records of an uninterrupted crawl of the same site.
 async fn reference() -> BTreeMap<(String, u32), (Option<String>, String)> {
-    let server = server().await;
+    let server = common::fixture_server(30).await;
     let dir = tempfile::tempdir().unwrap();
     crawl_text(&demo_config_text(server.origin(), ""), dir.path(), DELAY)
         .await
@@ -112,7 +101,7 @@ async fn wait_for_delivery(child: &mut Child) {
 async fn kill_9_at_many_moments_loses_nothing_and_repeats_nothing() {
     let (expected, server, dir) = (
         reference().await,
-        server().await,
+        common::fixture_server(30).await,
         tempfile::tempdir().unwrap(),
     );
     let (config, state) = write_config(&server, dir.path());
@@ -173,7 +162,7 @@ async fn kill_9_at_many_moments_loses_nothing_and_repeats_nothing() {
 async fn sigterm_stops_cleanly_and_the_next_run_finishes_the_crawl() {
     let (expected, server, dir) = (
         reference().await,
-        server().await,
+        common::fixture_server(30).await,
         tempfile::tempdir().unwrap(),
     );
     let (config, state) = write_config(&server, dir.path());

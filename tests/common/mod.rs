@@ -33,7 +33,13 @@ pub async fn fixture_server(articles: usize) -> FixtureServer {
         articles,
         ..FixtureSpec::default()
     };
-    FixtureServer::start(Arc::new(FixtureSite::new(spec)), [127, 0, 0, 1].into(), 0)
+    site_server(spec, [127, 0, 0, 1]).await
+}
+
+/// The bundled news site as `spec` describes it, on loopback address `ip` and a free
+/// port.
+pub async fn site_server(spec: FixtureSpec, ip: [u8; 4]) -> FixtureServer {
+    FixtureServer::start(Arc::new(FixtureSite::new(spec)), ip.into(), 0)
         .await
         .unwrap()
 }
