@@ -174,13 +174,10 @@ impl HostClock {
     /// Records the server's answer to a request (or its failure) at `at`, and what it
     /// says about the server.
     pub fn answered(&mut self, at: Instant, feedback: Feedback, policy: &Politeness) {
+        self.backoff = next_backoff(self.backoff, &feedback, policy);
         match feedback {
             Feedback::Healthy { latency } => {
                 self.failures = 0;
-                self.backoff /= 2;
-                if self.backoff < policy.error_backoff / 2 {
-                    self.backoff = Duration::ZERO;
-                }
                 if policy.adaptive {
                     let target = latency
                         .div_f64(policy.target_concurrency)
@@ -189,14 +186,7 @@ impl HostClock {
                     self.adaptive = (self.adaptive + target) / 2;
                 }
             }
-            Feedback::Failed => {
-                self.failures += 1;
-                let factor = 2u32.saturating_pow(self.failures.saturating_sub(1).min(20));
-                self.backoff = policy
-                    .error_backoff
-                    .saturating_mul(factor)
-                    .min(policy.max_delay);
-            }
+            Feedback::Failed => self.failures += 1,
             Feedback::Pause(pause) => {
                 self.next_allowed = self.next_allowed.max(at + pause);
             }
@@ -212,6 +202,27 @@ impl HostClock {
     /// earlier run, or a robots.txt retry).
     pub fn not_before(&mut self, at: Instant) {
         self.next_allowed = self.next_allowed.max(at);
+    }
+}
+
+/// A host's failure backoff after an answer, the one rule of both engines: a failure
+/// doubles it (starting at `error_backoff`, up to `max_delay`); a success halves it,
+/// and drops it once it is under half of `error_backoff`; a pause leaves it as it is.
+pub fn next_backoff(backoff: Duration, feedback: &Feedback, policy: &Politeness) -> Duration {
+    match feedback {
+        Feedback::Healthy { .. } => {
+            let halved = backoff / 2;
+            if halved < policy.error_backoff / 2 {
+                Duration::ZERO
+            } else {
+                halved
+            }
+        }
+        Feedback::Failed => backoff
+            .saturating_mul(2)
+            .max(policy.error_backoff)
+            .min(policy.max_delay),
+        Feedback::Pause(_) => backoff,
     }
 }
 
@@ -360,6 +371,23 @@ mod tests {
         }
         assert_eq!(recovering, [4000, 2000, 1000, 500, 500, 500]);
         assert_eq!(clock.failures(), 0);
+    }
+
+    #[test]
+    fn the_backoff_rule_both_engines_use() {
+        let p = policy();
+        let failed = |b| next_backoff(b, &Feedback::Failed, &p);
+        let healthy = |b| next_backoff(b, &Feedback::Healthy { latency: MS }, &p);
+        assert_eq!(failed(Duration::ZERO), p.error_backoff);
+        assert_eq!(failed(p.error_backoff), p.error_backoff * 2);
+        assert_eq!(failed(p.max_delay), p.max_delay, "capped");
+        // A success halves it; a failure after it doubles from there, not from scratch.
+        assert_eq!(healthy(4 * p.error_backoff), 2 * p.error_backoff);
+        assert_eq!(failed(healthy(4 * p.error_backoff)), 4 * p.error_backoff);
+        // Under half of error_backoff it is gone.
+        assert_eq!(healthy(p.error_backoff / 2), Duration::ZERO);
+        let pause = Feedback::Pause(30_000 * MS);
+        assert_eq!(next_backoff(p.error_backoff, &pause, &p), p.error_backoff);
     }
 
     #[test]

@@ -35,23 +35,10 @@ pub(super) fn next_gap(
     feedback: &Feedback,
     policy: &Politeness,
 ) -> (Duration, Duration) {
+    let backoff = crate::politeness::next_backoff(backoff, feedback, policy);
     match feedback {
-        Feedback::Healthy { .. } => {
-            let backoff = backoff / 2;
-            let backoff = if backoff < Duration::from_millis(10) {
-                Duration::ZERO
-            } else {
-                backoff
-            };
-            (delay + backoff, backoff)
-        }
-        Feedback::Failed => {
-            let backoff = (backoff * 2)
-                .max(policy.error_backoff)
-                .min(policy.max_delay);
-            (delay + backoff, backoff)
-        }
         Feedback::Pause(pause) => ((delay + backoff).max(*pause), backoff),
+        _ => (delay + backoff, backoff),
     }
 }
 
