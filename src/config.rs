@@ -249,8 +249,8 @@ pub struct CrawlConfig {
     pub max_body_bytes: u64,
     /// Certificate authorities trusted beyond the built-in roots.
     pub ca_certs: Vec<reqwest::Certificate>,
-    /// `crawler.proxy`, checked to be a proxy URL.
-    pub proxy: Option<String>,
+    /// `crawler.proxy`.
+    pub proxy: Option<reqwest::Proxy>,
     pub politeness: Politeness,
     pub max_pages: Option<u64>,
     pub max_time: Option<Duration>,
@@ -463,15 +463,12 @@ impl ConfigFile {
             None => Vec::new(),
         };
         let proxy = match &crawler.proxy {
-            Some(url) => {
-                reqwest::Proxy::all(url.as_str()).map_err(|e| {
-                    invalid(
-                        "crawler.proxy".into(),
-                        format!("{url:?} is not a proxy URL: {e}"),
-                    )
-                })?;
-                Some(url.clone())
-            }
+            Some(url) => Some(reqwest::Proxy::all(url.as_str()).map_err(|e| {
+                invalid(
+                    "crawler.proxy".into(),
+                    format!("{url:?} is not a proxy URL: {e}"),
+                )
+            })?),
             None => None,
         };
         let normalizer = Normalizer::new(crawler.strip_query_params.clone())

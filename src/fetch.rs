@@ -34,7 +34,7 @@ pub struct FetchSettings {
     pub extra_roots: Vec<reqwest::Certificate>,
     /// The proxy of every request; `None`: the environment's (`HTTPS_PROXY`,
     /// `HTTP_PROXY`, `NO_PROXY`), if any.
-    pub proxy: Option<String>,
+    pub proxy: Option<reqwest::Proxy>,
     /// Sites whose page requests keep cookies or carry extra headers.
     pub sites: Vec<SiteTransport>,
 }
@@ -45,7 +45,7 @@ pub struct SiteTransport {
     pub site: String,
     /// Keep a cookie jar (the site's own, apart from other sites').
     pub cookies: bool,
-    pub headers: Vec<(String, String)>,
+    pub headers: reqwest::header::HeaderMap,
 }
 
 /// Validators from an earlier fetch, for a conditional request.
@@ -171,30 +171,16 @@ impl Fetcher {
                 .build()
                 .map_err(|e| FetchError::Other(error_chain(&e)))
         };
-        let client = build(Self::builder(settings)?)?;
+        let client = build(Self::builder(settings))?;
         let mut site_clients = std::collections::HashMap::new();
         for site in settings
             .sites
             .iter()
             .filter(|s| s.cookies || !s.headers.is_empty())
         {
-            let mut headers = reqwest::header::HeaderMap::new();
-            for (name, value) in &site.headers {
-                let bad = |what: &str| {
-                    FetchError::Other(format!(
-                        "site {}: header {name}: not a valid {what}",
-                        site.site
-                    ))
-                };
-                headers.insert(
-                    reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                        .map_err(|_| bad("name"))?,
-                    reqwest::header::HeaderValue::from_str(value).map_err(|_| bad("value"))?,
-                );
-            }
-            let builder = Self::builder(settings)?
+            let builder = Self::builder(settings)
                 .cookie_store(site.cookies)
-                .default_headers(headers);
+                .default_headers(site.headers.clone());
             site_clients.insert(site.site.clone(), build(builder)?);
         }
         Ok(Self {
@@ -211,7 +197,7 @@ impl Fetcher {
 
     /// A client as the settings ask for: timeouts, no redirects, trust, proxy, the
     /// private-address guard.
-    fn builder(settings: &FetchSettings) -> Result<reqwest::ClientBuilder, FetchError> {
+    fn builder(settings: &FetchSettings) -> reqwest::ClientBuilder {
         let mut builder = reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .connect_timeout(settings.connect_timeout)
@@ -223,17 +209,14 @@ impl Fetcher {
             builder = builder.add_root_certificate(root.clone());
         }
         if let Some(proxy) = &settings.proxy {
-            let proxy = reqwest::Proxy::all(proxy.as_str())
-                .map_err(|e| FetchError::Other(format!("proxy {proxy:?}: {e}")))?
-                .no_proxy(reqwest::NoProxy::from_env());
-            builder = builder.proxy(proxy);
+            builder = builder.proxy(proxy.clone().no_proxy(reqwest::NoProxy::from_env()));
         }
         if settings.address_policy.block_private {
             builder = builder.dns_resolver(std::sync::Arc::new(crate::netguard::GuardedResolver {
                 policy: settings.address_policy.clone(),
             }));
         }
-        Ok(builder)
+        builder
     }
 
     /// GETs `url`, conditionally when validators are given, under the page size limit.

@@ -203,8 +203,8 @@ pub struct Site {
     pub allow_private_addresses: bool,
     /// Its pages' requests keep a cookie jar.
     pub cookies: bool,
-    /// Extra headers of its pages' requests, checked to be valid HTTP.
-    pub headers: Vec<(String, String)>,
+    /// Extra headers of its pages' requests.
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Site {
@@ -307,14 +307,15 @@ impl Site {
                 format!("revisit bounds {revisit_min:?}..{revisit_max:?}: need 0 < revisit_min <= revisit_max"),
             ));
         }
-        let mut headers = Vec::with_capacity(raw.headers.len());
+        let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &raw.headers {
             let key = format!("headers.{name}");
-            reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| err(&key, format!("{name:?} is not an HTTP header name")))?;
-            reqwest::header::HeaderValue::from_str(value)
-                .map_err(|_| err(&key, format!("{value:?} is not an HTTP header value")))?;
-            headers.push((name.clone(), value.clone()));
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| err(&key, format!("{name:?} is not an HTTP header name")))?,
+                reqwest::header::HeaderValue::from_str(value)
+                    .map_err(|_| err(&key, format!("{value:?} is not an HTTP header value")))?,
+            );
         }
         Ok(Self {
             name: raw.name,

@@ -130,9 +130,7 @@ async fn a_polite_crawl_of_the_fixture_site() {
     // Nothing robots.txt disallows, nothing off the allowed host.
     for r in &log {
         assert!(
-            !FixtureSite::DISALLOWED_PREFIXES
-                .iter()
-                .any(|d| r.target.starts_with(d)),
+            !FixtureSite::disallows(&r.target),
             "requested disallowed {}",
             r.target
         );

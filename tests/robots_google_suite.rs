@@ -174,13 +174,13 @@ async fn through_the_crawler() {
     for token in tokens {
         let mut config =
             format!("[crawler]\nuser_agent = \"{token}/1.0 (+https://example.invalid/bot)\"\n");
-        for (n, ((site_token, _), (origin, _))) in sites.iter().enumerate() {
+        for (n, (site_token, site_robots)) in sites.keys().enumerate() {
             if site_token != token {
                 continue;
             }
             let mut seeds: Vec<String> = cases
                 .iter()
-                .filter(|c| c.token == token && on_site(c).starts_with(origin.as_str()))
+                .filter(|c| c.token == token && c.robots == *site_robots)
                 .map(&on_site)
                 .collect();
             seeds.sort();

@@ -279,9 +279,7 @@ async fn a_site_that_moved_to_https_is_one_site() {
     assert!(log.iter().any(|r| r.target == "/robots.txt"));
     for r in &log {
         assert!(
-            !FixtureSite::DISALLOWED_PREFIXES
-                .iter()
-                .any(|d| r.target.starts_with(d)),
+            !FixtureSite::disallows(&r.target),
             "requested disallowed {}",
             r.target
         );

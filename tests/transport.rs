@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use common::{crawl_text, demo_config_text, read_records};
@@ -37,15 +37,10 @@ async fn proxy() -> (String, Log) {
             };
             let seen = seen.clone();
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                let mut read = 0;
-                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match client.read(&mut buf[read..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => read += n,
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf[..read]).into_owned();
+                let Some(read) = common::read_head(&mut client).await else {
+                    return;
+                };
+                let head = String::from_utf8_lossy(&read).into_owned();
                 let mut words = head.split_whitespace();
                 let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
                 seen.lock().unwrap().push(format!("{method} {target}"));
@@ -62,7 +57,7 @@ async fn proxy() -> (String, Log) {
                     let _ = client
                         .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
                         .await;
-                } else if server.write_all(&buf[..read]).await.is_err() {
+                } else if server.write_all(&read).await.is_err() {
                     return;
                 }
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;

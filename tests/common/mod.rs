@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::{Crawler, Summary};
@@ -77,6 +77,21 @@ pub fn read_records(dir: &Path) -> Vec<Article> {
         .collect()
 }
 
+/// Reads a request's head (up to its blank line; maybe some of the body after it);
+/// `None` when the connection closes first or the head is over 64 KiB.
+pub async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut read = 0;
+    while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf[read..]).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => read += n,
+        }
+    }
+    buf.truncate(read);
+    Some(buf)
+}
+
 /// The paths a [`logging_site`] was asked for, in order.
 pub type RequestLog = Arc<Mutex<Vec<String>>>;
 
@@ -96,15 +111,10 @@ pub async fn logging_site(robots: String, home: String) -> (String, RequestLog) 
             };
             let (log, pages) = (served.clone(), pages.clone());
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                let mut read = 0;
-                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf[read..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => read += n,
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf[..read]).into_owned();
+                let Some(read) = read_head(&mut stream).await else {
+                    return;
+                };
+                let head = String::from_utf8_lossy(&read).into_owned();
                 let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
                 log.lock().unwrap().push(path.clone());
                 let (kind, body) = match path.as_str() {
