@@ -44,7 +44,7 @@ static BY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^(?:(?:posted|written|published|created|reported|edited|text|words|story)\s+by|by|von|vom|par|por|di|door|przez",
         r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst|erstellt)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
         r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da|a\s+cura\s+di",
-        r"|(?:view|see)\s+all\s+(?:posts|articles|stories)\s+by|more\s+(?:posts|articles|stories)\s+by|(?:zeige\s+)?alle\s+(?:beiträge|artikel)\s+von",
+        r"|(?:view|see)\s+all\s+(?:posts|articles|stories)\s+by|more\s+(?:posts|articles|stories)\s+by|(?:zeige\s+)?alle(?:s|\s+(?:beiträge|artikel))\s+von",
         r"|autor(?:in)?|autoren|authors?|auteurs?|autore|verfasser(?:in)?|text|texte|texto)(?-u:\b)\s*:?\s*",
     ))
 });
@@ -95,6 +95,8 @@ const NOT_NAMES: &[&str] = &[
     "mehr",
     "home",
     "login",
+    "admin",
+    "administrator",
     "menu",
     "search",
     "suche",
@@ -162,7 +164,7 @@ pub(super) fn authors(
 ) -> Vec<String> {
     let declared = meta
         .ld_value("author")
-        .map(structured)
+        .map(|v| structured(v, meta))
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| meta_authors(meta));
     let site: Vec<String> = site_names(meta, url)
@@ -207,8 +209,9 @@ static DATA_AUTHOR: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("[data-author]").expect("valid selector"));
 
 /// Names of a JSON-LD author value: people first; organizations only when no person
-/// is named.
-fn structured(value: &Value) -> Vec<String> {
+/// is named. An author given by reference (`{"@id": ...}`) is the graph's node of
+/// that id.
+fn structured(value: &Value, meta: &Meta) -> Vec<String> {
     let mut people = Vec::new();
     let mut organizations = Vec::new();
     let items: Vec<&Value> = match value {
@@ -216,6 +219,10 @@ fn structured(value: &Value) -> Vec<String> {
         other => vec![other],
     };
     for item in items {
+        let item = match item.get("@id").and_then(Value::as_str) {
+            Some(id) if item.get("name").is_none() => meta.ld_node(id).unwrap_or(item),
+            _ => item,
+        };
         let is_org = item
             .get("@type")
             .and_then(Value::as_str)
@@ -244,7 +251,7 @@ fn structured(value: &Value) -> Vec<String> {
 fn meta_authors(meta: &Meta) -> Vec<String> {
     let written_by = meta
         .tag(&["twitter:label1"])
-        .is_some_and(|l| l.eq_ignore_ascii_case("written by"))
+        .is_some_and(|l| BY_PREFIX.find(l).is_some_and(|m| m.end() == l.len()))
         .then(|| meta.tag(&["twitter:data1"]))
         .flatten();
     [
@@ -473,7 +480,8 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
         .split(text)
         .map(|n| {
             n.trim_matches(|c: char| {
-                c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '-' | '|' | ':' | '/')
+                c.is_whitespace()
+                    || matches!(c, '(' | ')' | '[' | ']' | '-' | '|' | ':' | '/' | '©')
             })
         })
         // "by Aureliana · in Gefühle": the category the story is filed in ends the names.
@@ -517,13 +525,30 @@ static LEGAL: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// "Klausmartin Friedrich Tags": the name without a label run into it.
+/// "Klausmartin Friedrich Tags", "Johanna Kropfitsch Alle Artikel", "Poppy Reid Feb":
+/// the name without the labels, or the abbreviated month or weekday of a cut date, run
+/// into it.
 fn without_trailing_label(name: &str) -> &str {
-    match name.rsplit_once(' ') {
-        Some((head, last)) if NOT_NAMES.contains(&last.to_lowercase().as_str()) => head.trim(),
-        _ => name,
+    let mut name = name.trim_end_matches(" .").trim();
+    while let Some((head, last)) = name.rsplit_once(' ') {
+        let last = last.to_lowercase();
+        let label = NOT_NAMES.contains(&last.as_str()) || LINK_LABELS.contains(&last.as_str());
+        let cut_date = head.contains(' ') && DATE_ABBREVIATIONS.contains(&last.as_str());
+        if !(label || cut_date) {
+            break;
+        }
+        name = head.trim();
     }
+    name
 }
+
+/// Words of the links that follow a name in an author box ("Alle Artikel").
+const LINK_LABELS: &[&str] = &["artikel", "articles", "beiträge", "posts", "stories"];
+/// Abbreviated months and weekdays that open a date cut off after a name.
+const DATE_ABBREVIATIONS: &[&str] = &[
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon",
+    "tue", "wed", "thu", "fri", "sat", "sun", "mo", "di", "mi", "do", "fr", "sa", "so",
+];
 
 /// Drops the words that join a name to a date ("am", "on", "le", ...).
 fn trim_connectors(text: &str) -> String {
@@ -692,6 +717,33 @@ mod tests {
             ["Jane Doe"]
         );
         assert_eq!(clean_authors("by Jane Doe · in Gefühle"), ["Jane Doe"]);
+        assert_eq!(clean_authors("Poppy Reid Feb"), ["Poppy Reid"]);
+        assert_eq!(clean_authors("Jane Doe Alle Artikel"), ["Jane Doe"]);
+        assert_eq!(clean_authors("© Jane Doe"), ["Jane Doe"]);
+        assert_eq!(clean_authors("Alles von Jane Doe"), ["Jane Doe"]);
+        // An abbreviated month that is a surname stays: only a third word is cut.
+        assert_eq!(clean_authors("Maria Jan"), ["Maria Jan"]);
+    }
+
+    #[test]
+    fn authors_come_from_graph_references_and_translated_written_by_labels() {
+        let url = Url::parse("https://news.example/a").unwrap();
+        let read = |head: &str| {
+            let html =
+                Html::parse_document(&format!("<html><head>{head}</head><body></body></html>"));
+            let meta = Meta::read(&html);
+            authors(&html, &meta, &url, &Order::of_page(&html), None)
+        };
+        let graph = r#"<script type="application/ld+json">{"@graph":[
+            {"@type":"NewsArticle","headline":"H","author":{"@id":"https://news.example/#/person/1"}},
+            {"@type":"Person","@id":"https://news.example/#/person/1","name":"Jane Doe"}]}</script>"#;
+        assert_eq!(read(graph), ["Jane Doe"]);
+        let labelled = r#"<meta name="twitter:label1" content="Verfasst von">
+            <meta name="twitter:data1" content="Jane Doe">"#;
+        assert_eq!(read(labelled), ["Jane Doe"]);
+        let reading_time = r#"<meta name="twitter:label1" content="Geschätzte Lesezeit">
+            <meta name="twitter:data1" content="3 Minuten">"#;
+        assert!(read(reading_time).is_empty());
     }
 
     #[test]

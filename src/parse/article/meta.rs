@@ -59,6 +59,29 @@ impl Meta {
         self.all_ld.iter().find_map(|v| find(v, key, 0))
     }
 
+    /// The JSON-LD object with this `@id` (a graph names its article's author by
+    /// reference: `"author": {"@id": "...#author"}`).
+    pub fn ld_node(&self, id: &str) -> Option<&Value> {
+        fn find<'a>(value: &'a Value, id: &str, depth: usize) -> Option<&'a Value> {
+            if depth > 8 {
+                return None;
+            }
+            match value {
+                Value::Array(items) => items.iter().find_map(|v| find(v, id, depth + 1)),
+                Value::Object(map) => {
+                    if map.get("@id").and_then(Value::as_str) == Some(id) && map.len() > 1 {
+                        return Some(value);
+                    }
+                    map.values()
+                        .filter(|v| v.is_object() || v.is_array())
+                        .find_map(|v| find(v, id, depth + 1))
+                }
+                _ => None,
+            }
+        }
+        self.all_ld.iter().find_map(|v| find(v, id, 0))
+    }
+
     /// The first of these meta tags the page has.
     pub fn tag(&self, keys: &[&str]) -> Option<&str> {
         keys.iter()
