@@ -52,6 +52,10 @@ pub struct Politeness {
     /// Times a page is tried again after a failure that may be temporary; in a
     /// one-shot crawl also the robots.txt attempts before a host is left for later.
     pub max_retries: u32,
+    /// How long a page that failed waits before its next try (behind the host's
+    /// other queued URLs); it doubles with each failed attempt of that page.
+    #[serde(with = "human_duration")]
+    pub retry_delay: Duration,
     /// Hosts that resolve to the same IP address share one clock.
     pub group_by_ip: bool,
 }
@@ -69,6 +73,7 @@ impl Default for Politeness {
             error_backoff: Duration::from_secs(5),
             max_retry_after: Duration::from_secs(600),
             max_retries: 3,
+            retry_delay: Duration::from_secs(60),
             group_by_ip: false,
         }
     }
@@ -224,6 +229,16 @@ pub fn next_backoff(backoff: Duration, feedback: &Feedback, policy: &Politeness)
             .min(policy.max_delay),
         Feedback::Pause(_) => backoff,
     }
+}
+
+/// How long a page waits before its next try after its `attempts`-th attempt failed:
+/// `retry_delay`, doubled for each earlier failed attempt, at most a day.
+pub fn retry_wait(attempts: u32, policy: &Politeness) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(20);
+    policy
+        .retry_delay
+        .saturating_mul(1 << doublings)
+        .min(Duration::from_secs(24 * 3600))
 }
 
 /// Parses a `Retry-After` value: delay-seconds or an HTTP-date.
@@ -388,6 +403,23 @@ mod tests {
         assert_eq!(healthy(p.error_backoff / 2), Duration::ZERO);
         let pause = Feedback::Pause(30_000 * MS);
         assert_eq!(next_backoff(p.error_backoff, &pause, &p), p.error_backoff);
+    }
+
+    #[test]
+    fn a_failed_page_waits_longer_after_each_attempt_up_to_a_day() {
+        let p = Politeness {
+            retry_delay: Duration::from_secs(60),
+            ..Politeness::default()
+        };
+        assert_eq!(retry_wait(1, &p), Duration::from_secs(60));
+        assert_eq!(retry_wait(2, &p), Duration::from_secs(120));
+        assert_eq!(retry_wait(3, &p), Duration::from_secs(240));
+        assert_eq!(retry_wait(40, &p), Duration::from_secs(24 * 3600));
+        let now = Politeness {
+            retry_delay: Duration::ZERO,
+            ..p
+        };
+        assert_eq!(retry_wait(3, &now), Duration::ZERO);
     }
 
     #[test]

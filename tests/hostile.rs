@@ -507,6 +507,7 @@ min_delay = "0s"
 adaptive = false
 per_host_concurrency = 4
 max_retries = 1
+retry_delay = "0s"
 error_backoff = "10ms"
 max_delay = "1s"
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::read_records;
 use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::Crawler;
-use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec};
+use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec, Scripted};
 use newscrawl::parse::ParserRegistry;
 use newscrawl::record::Article;
 use newscrawl::site::UrlKind;
@@ -375,9 +375,28 @@ async fn three_workers_share_one_crawl_exactly_once_and_politely() {
     let workers = Workers::new(dir.path(), &servers, &redis, "");
     let mut first = workers.start("w1");
     let mut second = workers.start("w2");
-    // The third joins once the crawl is under way.
+    // The third joins once the crawl is under way, while the sites hold their answers
+    // (so that work is left for it however long it takes to start).
     under_way(&servers, 10, &mut [&mut first, &mut second]).await;
+    servers.iter().for_each(FixtureServer::hold);
     let third = workers.start("w3");
+    let frontier = RedisFrontier::connect(&redis.url(), false, "newscrawl", 16)
+        .await
+        .unwrap();
+    eventually(
+        || "the third worker did not join".into(),
+        Duration::from_secs(60),
+        Duration::from_millis(20),
+        || {
+            let frontier = &frontier;
+            async move {
+                let live = frontier.live_workers().await.ok()?;
+                live.iter().any(|name| name == "w3").then_some(())
+            }
+        },
+    )
+    .await;
+    servers.iter().for_each(FixtureServer::release);
     let outputs = [
         finish(first, "w1").await,
         finish(second, "w2").await,
@@ -1116,4 +1135,26 @@ async fn two_workers_write_the_reference(
         got.len(),
         expected.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_leaves_retries_not_yet_due_queued_and_says_how_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let servers = servers().await;
+    // A section that fails: its retry is due a minute later (the default retry_delay).
+    let failing = "/section/business";
+    servers[0].set(failing, Scripted::status(503));
+    let workers = Workers::new(dir.path(), &servers, &redis, "");
+    let stderr = finish(workers.start("w1"), "w1").await;
+    assert!(
+        stderr.contains(", 1 retries not yet due left queued"),
+        "{stderr}"
+    );
+    let tries = servers[0]
+        .requests()
+        .iter()
+        .filter(|r| r.target == failing)
+        .count();
+    assert_eq!(tries, 1, "the worker ends without waiting for the retry");
 }

@@ -119,6 +119,9 @@ pub struct Summary {
     pub stop: StopReason,
     pub elapsed: Duration,
     pub records_delivered: u64,
+    /// URLs left queued for a retry not yet due (a one-shot crawl does not wait for
+    /// them; the next run or the daemon tries them).
+    pub retries_waiting: u64,
 }
 
 impl std::fmt::Display for Summary {
@@ -139,7 +142,15 @@ impl std::fmt::Display for Summary {
             s.aliases,
             s.robots_denied,
             s.links_ignored
-        )
+        )?;
+        if self.retries_waiting > 0 {
+            write!(
+                f,
+                ", {} retries not yet due left queued",
+                self.retries_waiting
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -380,11 +391,13 @@ impl Crawler {
             .await
             .map_err(|e| CrawlError::Join(e.to_string()))??;
         let stop = result?;
+        let retries_waiting = io.run(move || store.retries_waiting(now_ms())).await??;
         Ok(Summary {
             stats: scheduler.stats(),
             stop,
             elapsed: started.elapsed(),
             records_delivered: delivered,
+            retries_waiting,
         })
     }
 }

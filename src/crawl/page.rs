@@ -7,7 +7,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use ::url::Url;
 use tokio::time::Instant;
@@ -21,7 +21,7 @@ use crate::discover::{maybe_gunzip, parse_feed, parse_sitemap, Sitemap};
 use crate::fetch::{decode_html, is_html, BodyLimit, FetchError, Fetcher, Response, Validators};
 use crate::metrics::Metrics;
 use crate::parse::Page;
-use crate::politeness::{parse_retry_after, Feedback, Politeness};
+use crate::politeness::{parse_retry_after, retry_wait, Feedback, Politeness};
 use crate::site::{Site, UrlKind};
 use crate::store::{
     fingerprint, hex, Capture, CommitReport, PageCommit, PageStore, QueueEntry, Revisit, UrlState,
@@ -34,6 +34,8 @@ pub(super) struct PageOutcome {
     pub status: Option<UrlStatus>,
     /// Put back in the queue after a temporary failure.
     pub requeued: bool,
+    /// Unix ms at which a page put back is due for its next try.
+    pub retry_due_ms: Option<u64>,
     pub new_links: Vec<(String, usize)>,
     pub records: usize,
     pub links_ignored: usize,
@@ -87,6 +89,16 @@ struct Settled {
 }
 
 /// What the answer (or failure) says about the server, for its clock.
+/// The pause a 429 or 503 asks for in its `Retry-After`, uncapped.
+fn requested_pause(r: &Response) -> Option<Duration> {
+    if !matches!(r.status, 429 | 503) {
+        return None;
+    }
+    r.retry_after
+        .as_deref()
+        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+}
+
 pub(super) fn feedback_of(
     response: &Result<Response, FetchError>,
     sent: Instant,
@@ -95,17 +107,11 @@ pub(super) fn feedback_of(
 ) -> Feedback {
     match response {
         Ok(r) => {
-            if matches!(r.status, 429 | 503) {
-                if let Some(pause) = r
-                    .retry_after
-                    .as_deref()
-                    .and_then(|v| parse_retry_after(v, SystemTime::now()))
-                {
-                    if pause > policy.max_retry_after {
-                        tracing::warn!(%url, "Retry-After of {pause:?} capped at {:?}", policy.max_retry_after);
-                    }
-                    return Feedback::Pause(pause.min(policy.max_retry_after));
+            if let Some(pause) = requested_pause(r) {
+                if pause > policy.max_retry_after {
+                    tracing::warn!(%url, "Retry-After of {pause:?} capped at {:?}", policy.max_retry_after);
                 }
+                return Feedback::Pause(pause.min(policy.max_retry_after));
             }
             if r.status >= 500 || r.status == 429 {
                 Feedback::Failed
@@ -254,12 +260,21 @@ impl PageJob {
         }
         if let Some(reason) = is_temporary(&response) {
             if state.attempts <= self.config.politeness.max_retries {
-                tracing::debug!(url = %self.url, "attempt {} failed ({reason}); will try again", state.attempts);
+                // When the server said when to come back, then; else the page's own
+                // backoff.
+                let policy = &self.config.politeness;
+                let wait = match response.as_ref().ok().and_then(requested_pause) {
+                    Some(pause) => pause.min(policy.max_retry_after),
+                    None => retry_wait(state.attempts, policy),
+                };
+                let due_ms = state.fetched_at_ms + wait.as_millis() as u64;
+                tracing::debug!(url = %self.url, "attempt {} failed ({reason}); will try again in {wait:?}", state.attempts);
                 state.status = UrlStatus::Queued;
                 state.note = Some(format!("attempt {} failed: {reason}", state.attempts));
                 state.http_status = response.as_ref().map_or(0, |r| r.status);
-                commit.requeue = Some(self.entry.clone());
+                commit.requeue = Some((self.entry.clone(), due_ms));
                 outcome.requeued = true;
+                outcome.retry_due_ms = Some(due_ms);
                 outcome.status = Some(UrlStatus::Queued);
                 commit.state = Some(state);
                 return Ok(Settled {

@@ -247,8 +247,9 @@ pub struct PageCommit {
     /// Discovered links robots.txt disallows: those never seen are recorded as denied
     /// (so no later page queues them), not queued.
     pub denied: Vec<QueueEntry>,
-    /// Puts this entry (the leased URL) back in the queue, due now, for another try.
-    pub requeue: Option<QueueEntry>,
+    /// Puts this entry (the leased URL) back in its host's queue for another try,
+    /// due at the given Unix ms: behind the URLs waiting there.
+    pub requeue: Option<(QueueEntry, u64)>,
     /// URLs a sitemap or feed says were modified at the given Unix ms: each fetched one
     /// whose modification is newer than the one listed last time (or, the first time,
     /// than its fetch) is queued again, with its validators.
@@ -413,6 +414,8 @@ pub trait Store: Send + Sync + 'static {
     /// Queued URLs in all, from the queue's entry counts without decoding them; URLs
     /// settled by other means (a redirect's target) count until a lease reaches them.
     fn queue_len(&self) -> Result<u64, StoreError>;
+    /// Queued URLs that failed before and are due after `now_ms`: retries not yet due.
+    fn retries_waiting(&self, now_ms: u64) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

@@ -174,6 +174,9 @@ impl Scheduler {
                 if outcome.requeued {
                     self.wake_host(&host, now, true);
                 }
+                if let Some(due_ms) = outcome.retry_due_ms.filter(|_| self.daemon()) {
+                    self.timers.arm(&host, instant_of(due_ms, now));
+                }
                 if let Some(found) = outcome.found {
                     self.observe_extraction(&host, &outcome.url, found);
                 }

@@ -219,7 +219,10 @@ impl PageStore for LeasedPage {
         let completion = Completion {
             url,
             state: commit.state,
-            requeue_after: commit.requeue.as_ref().map(|_| Duration::ZERO),
+            requeue_after: commit
+                .requeue
+                .as_ref()
+                .map(|(_, due_ms)| Duration::from_millis(due_ms.saturating_sub(commit.now_ms))),
             next_gap: gap,
             delay: self.delay,
             backoff,

@@ -354,13 +354,14 @@ impl SharedCrawler {
         {
             tracing::warn!("could not give the worker name up (it expires by itself): {e}");
         }
-        let stop = result?;
+        let (stop, retries_waiting) = result?;
         let stats = this.stats().clone();
         Ok(Summary {
             stats,
             stop,
             elapsed: started.elapsed(),
             records_delivered: delivered,
+            retries_waiting,
         })
     }
 
@@ -371,7 +372,7 @@ impl SharedCrawler {
         self: Arc<Self>,
         started: Instant,
         shutdown: impl Future<Output = ()>,
-    ) -> Result<StopReason, CrawlError> {
+    ) -> Result<(StopReason, u64), CrawlError> {
         let room = Room {
             requests: Arc::new(Semaphore::new(self.config.concurrency)),
             claims: Arc::new(Semaphore::new(MAX_CLAIMS)),
@@ -387,6 +388,8 @@ impl SharedCrawler {
             .collect();
         let deadline = self.config.max_time.map(|t| started + t);
         let mut quiet: Option<Vec<u64>> = None;
+        // URLs left queued for later (retries not yet due) when the crawl is done.
+        let mut waiting = 0;
         tokio::pin!(shutdown);
         let stop = loop {
             tokio::select! {
@@ -409,8 +412,11 @@ impl SharedCrawler {
                 continue;
             }
             match self.scan().await {
-                Ok(Some(writes)) if quiet.as_ref() == Some(&writes) => break StopReason::Done,
-                Ok(scan) => quiet = scan,
+                Ok(Some((writes, later))) if quiet.as_ref() == Some(&writes) => {
+                    waiting = later;
+                    break StopReason::Done;
+                }
+                Ok(scan) => quiet = scan.map(|(writes, _)| writes),
                 Err(e) => {
                     tracing::warn!("could not read the crawl's progress: {e}");
                     quiet = None;
@@ -423,7 +429,7 @@ impl SharedCrawler {
         }
         // Let this worker's requests end and their pages commit.
         let _ = room.claims.acquire_many(MAX_CLAIMS as u32).await;
-        Ok(stop)
+        Ok((stop, waiting))
     }
 
     /// Claims hosts of one bucket whenever it may have one to give and this worker
@@ -520,18 +526,21 @@ impl SharedCrawler {
         }
     }
 
-    /// The write counts of every bucket if none has work (queued URLs, a lease, links
-    /// to route), else `None`.
-    async fn scan(&self) -> Result<Option<Vec<u64>>, StoreError> {
+    /// The write counts of every bucket and the URLs queued for later (retries not
+    /// yet due) if no bucket has work now or soon (URLs due, a lease, links to
+    /// route), else `None`.
+    async fn scan(&self) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
         let mut writes = Vec::with_capacity(self.frontier.buckets() as usize);
+        let mut later = 0;
         for bucket in 0..self.frontier.buckets() {
             let load = self.frontier.load(bucket).await?;
             if load.hosts > 0 || load.links > 0 {
                 return Ok(None);
             }
             writes.push(load.writes);
+            later += load.later;
         }
-        Ok(Some(writes))
+        Ok(Some((writes, later)))
     }
 }
 

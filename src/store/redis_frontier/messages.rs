@@ -138,8 +138,11 @@ pub struct Completed {
 /// What is left in a bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BucketLoad {
-    /// Hosts with queued URLs or a lease.
+    /// Hosts with work now or soon (a URL due, a lease, a gap, a page settling);
+    /// counted up to the first.
     pub hosts: u64,
+    /// When no host has work soon: the URLs queued for later (retries not yet due).
+    pub later: u64,
     /// Links waiting to be routed to their bucket.
     pub links: u64,
     /// Writes to the bucket so far.

@@ -566,7 +566,7 @@ impl RedisFrontier {
 
     /// What is left in a bucket.
     pub async fn load(&self, bucket: u32) -> Result<BucketLoad, StoreError> {
-        let (hosts, links, writes): (u64, u64, u64) = self
+        let (hosts, links, writes, later): (u64, u64, u64, u64) = self
             .scripts
             .idle
             .key(self.key(bucket, "ready"))
@@ -578,6 +578,7 @@ impl RedisFrontier {
             hosts,
             links,
             writes,
+            later,
         })
     }
 

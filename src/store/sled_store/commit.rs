@@ -322,8 +322,8 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
         }
         urls.insert(&fp, encode(&state))?;
     }
-    if let Some(entry) = &commit.requeue {
-        write_segments(frontier, [entry], commit.now_ms)?;
+    if let Some((entry, due_ms)) = &commit.requeue {
+        write_segments(frontier, [entry], (*due_ms).max(commit.now_ms))?;
     }
     for (fp, state) in &plan.new_denied {
         urls.insert(fp, encode(state))?;
@@ -463,7 +463,7 @@ mod tests {
         retry.attempts = 1;
         commits[3] = PageCommit {
             state: Some(retry),
-            requeue: Some(entry(&page(3))),
+            requeue: Some((entry(&page(3)), 0)),
             now_ms: 13,
             ..Default::default()
         };

@@ -602,6 +602,25 @@ impl Store for SledStore {
         Ok(entries.saturating_sub(consumed))
     }
 
+    fn retries_waiting(&self, now_ms: u64) -> Result<u64, StoreError> {
+        let mut waiting = 0;
+        for item in self.frontier.iter() {
+            let (key, value) = item?;
+            if due_of(&key) <= now_ms {
+                continue;
+            }
+            let entries: Vec<QueueEntry> = decode("frontier", &key, &value)?;
+            for entry in entries {
+                let fp = fingerprint(entry.url.as_bytes());
+                if let Some(v) = self.urls.get(fp)? {
+                    let state: UrlState = decode("urls", &fp, &v)?;
+                    waiting += u64::from(state.status == UrlStatus::Queued && state.attempts > 0);
+                }
+            }
+        }
+        Ok(waiting)
+    }
+
     fn url_states(&self) -> Result<Vec<UrlState>, StoreError> {
         let mut states = Vec::new();
         let mut recorded = HashSet::new();
