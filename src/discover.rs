@@ -235,6 +235,24 @@ mod tests {
     }
 
     #[test]
+    fn a_sitemap_or_feed_is_read_up_to_50000_entries() {
+        let urls: String = (0..60_000)
+            .map(|i| format!("<url><loc>https://n.example/a/{i}</loc></url>"))
+            .collect();
+        let sitemap = format!("<urlset>{urls}</urlset>");
+        let Sitemap::Urls(found) = parse_sitemap(sitemap.as_bytes()).unwrap() else {
+            panic!("a urlset");
+        };
+        assert_eq!(found.len(), MAX_ENTRIES);
+        assert_eq!(found.last().unwrap().url, "https://n.example/a/49999");
+        let items: String = (0..60_000)
+            .map(|i| format!("<item><title>{i}</title><link>https://n.example/a/{i}</link></item>"))
+            .collect();
+        let feed = format!("<rss version=\"2.0\"><channel><title>N</title>{items}</channel></rss>");
+        assert_eq!(parse_feed(feed.as_bytes()).unwrap().len(), MAX_ENTRIES);
+    }
+
+    #[test]
     fn gzip_is_detected_and_capped() {
         use std::io::Write;
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

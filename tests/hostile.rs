@@ -890,3 +890,48 @@ fn a_calendar_trap_stops_at_the_host_budget() {
         .count();
     assert_eq!(requested, 122, "121 days and robots.txt");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_depth_stops_a_calendar_trap_at_its_hop_count() {
+    let log: Log = Arc::default();
+    let (calendar, listener) = bind().await;
+    let fx = Arc::new(Fixtures {
+        main: calendar.clone(),
+        gzip_bomb: Vec::new(),
+        many_links: Vec::new(),
+        euc_kr: Vec::new(),
+    });
+    spawn_server(listener, Personality::Calendar, log.clone(), fx);
+    let config = format!(
+        r#"
+[crawler]
+max_depth = 3
+
+[politeness]
+min_delay = "0s"
+adaptive = false
+
+[[site]]
+name = "calendar"
+seeds = ["{calendar}/cal/1000"]
+section_patterns = ["^/cal/"]
+article_patterns = []
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    common::crawl_text(&config, dir.path(), Duration::ZERO)
+        .await
+        .expect("the crawl ends");
+    let mut days: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, target)| target.clone())
+        .filter(|t| t != "/robots.txt")
+        .collect();
+    days.sort();
+    // Three hops either way from the seed, each day once.
+    let mut expected: Vec<String> = (997..=1003).map(|d| format!("/cal/{d}")).collect();
+    expected.sort();
+    assert_eq!(days, expected);
+}

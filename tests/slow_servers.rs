@@ -249,3 +249,45 @@ async fn a_one_shot_crawl_leaves_retries_not_yet_due_queued_across_restarts() {
         "neither is tried before it is due"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_robots_txt_that_never_answers_blocks_its_host_and_leaves_its_urls_queued() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let served = log.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let log = served.clone();
+            tokio::spawn(async move {
+                if let Some(head) = common::read_head(&mut stream).await {
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    log.lock()
+                        .unwrap()
+                        .push(head.split_whitespace().nth(1).unwrap_or("").to_string());
+                    until_closed(&mut stream).await;
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (summary, store) = common::crawl_text(
+        &config(&origin, "0s"),
+        dir.path(),
+        Duration::from_millis(20),
+    )
+    .await
+    .expect("the crawl ends");
+    // robots.txt, tried 1 + max_retries times; nothing else.
+    assert_eq!(*log.lock().unwrap(), ["/robots.txt", "/robots.txt"]);
+    assert_eq!(summary.stats.requests, 0);
+    let seed = store.url_state(&format!("{origin}/")).unwrap().unwrap();
+    assert_eq!(seed.status, UrlStatus::Queued);
+    let host = origin.trim_start_matches("http://");
+    let copy = store.host(host).unwrap().unwrap().robots.unwrap();
+    assert_eq!(
+        copy.error.as_deref(),
+        Some("timed out: no byte came for 300ms"),
+        "{copy:?}"
+    );
+}

@@ -676,3 +676,23 @@ fn export(args: ExportArgs) -> Result<()> {
     eprintln!("{written} records");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message a full disk gives, as the README quotes it (a test cannot fill a
+    /// disk without privileges; `tests/storage.rs` reaches the same path with a file
+    /// size limit).
+    #[test]
+    fn a_full_disk_is_named_with_the_place_and_the_way_out() {
+        let full = CrawlError::Sink(newscrawl::sink::SinkError::Io {
+            path: "/srv/crawl/records.jsonl".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        });
+        assert_eq!(
+            storage_stop(full, Path::new("/srv/crawl")).to_string(),
+            "the crawl stopped: cannot write its state under /srv/crawl: No space left on device (os error 28) (the disk is full). Everything committed before this is kept; make room and run the same command again to resume"
+        );
+    }
+}
