@@ -115,15 +115,75 @@ pub enum Feedback {
     Pause(Duration),
 }
 
+/// What a host's clock learns from its answers: the rule both engines keep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pace {
+    /// The AutoThrottle estimate: latency / target concurrency, smoothed.
+    pub adaptive: Duration,
+    /// Grows with consecutive failures, shrinks with successes ([`next_backoff`]).
+    pub backoff: Duration,
+}
+
+impl Pace {
+    /// The pace after an answer, and the gap the host's next request keeps after
+    /// it: max(`base`, adaptive estimate, failure backoff), or the server's pause if
+    /// longer. A pure function of the host's history, so the local clock and the
+    /// shared (Redis) one agree.
+    pub fn after(
+        self,
+        base: Duration,
+        feedback: &Feedback,
+        policy: &Politeness,
+    ) -> (Self, Duration) {
+        let backoff = next_backoff(self.backoff, feedback, policy);
+        let adaptive = match feedback {
+            Feedback::Healthy { latency } if policy.adaptive => {
+                let target = latency
+                    .div_f64(policy.target_concurrency)
+                    .min(policy.max_delay);
+                // Halfway towards the target, as AutoThrottle moves.
+                (self.adaptive + target) / 2
+            }
+            _ => self.adaptive,
+        };
+        let pace = Self { adaptive, backoff };
+        let gap = pace.delay(base);
+        let gap = match feedback {
+            Feedback::Pause(pause) => gap.max(*pause),
+            _ => gap,
+        };
+        (pace, gap)
+    }
+
+    /// The gap between requests at this pace over the floor `base`.
+    pub fn delay(&self, base: Duration) -> Duration {
+        base.max(self.adaptive).max(self.backoff)
+    }
+
+    /// As a store keeps it: "backoff_ms adaptive_ms".
+    pub fn to_field(&self) -> String {
+        format!("{} {}", self.backoff.as_millis(), self.adaptive.as_millis())
+    }
+
+    /// Read back from [`Pace::to_field`]; what does not read is a fresh pace (a
+    /// lost estimate only costs a few requests at the floor).
+    pub fn from_field(field: &str) -> Self {
+        let mut ms = field
+            .split_whitespace()
+            .map(|n| n.parse::<u64>().map(Duration::from_millis));
+        match (ms.next(), ms.next()) {
+            (Some(Ok(backoff)), Some(Ok(adaptive))) => Self { adaptive, backoff },
+            _ => Self::default(),
+        }
+    }
+}
+
 /// One clock: a host, or the group of hosts that share an IP address.
 #[derive(Debug, Clone)]
 pub struct HostClock {
     /// max(site min_delay, Crawl-delay): the floor of every delay.
     base: Duration,
-    /// The AutoThrottle estimate: latency / target concurrency, smoothed.
-    adaptive: Duration,
-    /// Grows with consecutive failures, shrinks with successes.
-    backoff: Duration,
+    pace: Pace,
     failures: u32,
     pub limit: usize,
     pub next_allowed: Instant,
@@ -134,8 +194,7 @@ impl HostClock {
     pub fn new(base: Duration, limit: usize, now: Instant) -> Self {
         Self {
             base,
-            adaptive: Duration::ZERO,
-            backoff: Duration::ZERO,
+            pace: Pace::default(),
             failures: 0,
             limit,
             next_allowed: now,
@@ -145,7 +204,7 @@ impl HostClock {
 
     /// The gap the next request must keep after the last one.
     pub fn delay(&self) -> Duration {
-        self.base.max(self.adaptive).max(self.backoff)
+        self.pace.delay(self.base)
     }
 
     /// Raises the floor (a site's min_delay, or a robots.txt Crawl-delay).
@@ -179,24 +238,14 @@ impl HostClock {
     /// Records the server's answer to a request (or its failure) at `at`, and what it
     /// says about the server.
     pub fn answered(&mut self, at: Instant, feedback: Feedback, policy: &Politeness) {
-        self.backoff = next_backoff(self.backoff, &feedback, policy);
         match feedback {
-            Feedback::Healthy { latency } => {
-                self.failures = 0;
-                if policy.adaptive {
-                    let target = latency
-                        .div_f64(policy.target_concurrency)
-                        .min(policy.max_delay);
-                    // Move halfway towards the target, as AutoThrottle does.
-                    self.adaptive = (self.adaptive + target) / 2;
-                }
-            }
+            Feedback::Healthy { .. } => self.failures = 0,
             Feedback::Failed => self.failures += 1,
-            Feedback::Pause(pause) => {
-                self.next_allowed = self.next_allowed.max(at + pause);
-            }
+            Feedback::Pause(_) => {}
         }
-        self.next_allowed = self.next_allowed.max(at + self.delay());
+        let (pace, gap) = self.pace.after(self.base, &feedback, policy);
+        self.pace = pace;
+        self.next_allowed = self.next_allowed.max(at + gap);
     }
 
     pub fn finished(&mut self) {
@@ -403,6 +452,56 @@ mod tests {
         assert_eq!(healthy(p.error_backoff / 2), Duration::ZERO);
         let pause = Feedback::Pause(30_000 * MS);
         assert_eq!(next_backoff(p.error_backoff, &pause, &p), p.error_backoff);
+    }
+
+    #[test]
+    fn the_pace_rule_takes_the_largest_of_floor_estimate_backoff_and_pause() {
+        let policy = Politeness {
+            error_backoff: Duration::from_secs(2),
+            max_delay: Duration::from_secs(10),
+            target_concurrency: 1.0,
+            ..Politeness::default()
+        };
+        let base = Duration::from_secs(1);
+        let healthy = |ms| Feedback::Healthy {
+            latency: Duration::from_millis(ms),
+        };
+        // A slow server: the estimate moves halfway towards its latency each time.
+        let (pace, gap) = Pace::default().after(base, &healthy(4000), &policy);
+        assert_eq!(
+            (pace.adaptive, gap),
+            (Duration::from_secs(2), Duration::from_secs(2))
+        );
+        let (pace, gap) = pace.after(base, &healthy(4000), &policy);
+        assert_eq!(gap, Duration::from_secs(3));
+        // Failures: the backoff doubles from error_backoff up to max_delay; the gap is
+        // the larger of it and the estimate, not their sum.
+        let (pace, gap) = pace.after(base, &Feedback::Failed, &policy);
+        assert_eq!(
+            (pace.backoff, gap),
+            (Duration::from_secs(2), Duration::from_secs(3))
+        );
+        let (pace, _) = pace.after(base, &Feedback::Failed, &policy);
+        let (pace, gap) = pace.after(base, &Feedback::Failed, &policy);
+        assert_eq!(
+            (pace.backoff, gap),
+            (Duration::from_secs(8), Duration::from_secs(8))
+        );
+        // A pause longer than everything else is the gap; the estimate is kept.
+        let (after, gap) = pace.after(base, &Feedback::Pause(Duration::from_secs(30)), &policy);
+        assert_eq!((after, gap), (pace, Duration::from_secs(30)));
+        // Without `adaptive` a slow answer teaches nothing.
+        let fixed = Politeness {
+            adaptive: false,
+            ..policy.clone()
+        };
+        assert_eq!(
+            Pace::default().after(base, &healthy(4000), &fixed),
+            (Pace::default(), base)
+        );
+        // As a store keeps it; an older or damaged field reads as a fresh pace.
+        assert_eq!(Pace::from_field(&pace.to_field()), pace);
+        assert_eq!(Pace::from_field("1234"), Pace::default());
     }
 
     #[test]

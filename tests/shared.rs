@@ -19,6 +19,7 @@ use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::Crawler;
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec, Scripted};
 use newscrawl::parse::ParserRegistry;
+use newscrawl::politeness::Pace;
 use newscrawl::record::Article;
 use newscrawl::site::UrlKind;
 use newscrawl::store::redis_frontier::{Claim, Claimed, Completion, RedisFrontier};
@@ -759,7 +760,7 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
         async move {
             let url = url_of(&claim);
             frontier
-                .hand_on(&claim, &url, gap, Duration::ZERO, Duration::ZERO, settle)
+                .hand_on(&claim, &url, gap, Duration::ZERO, Pace::default(), settle)
                 .await
                 .unwrap()
         }

@@ -18,29 +18,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::ClaimHint;
-use crate::politeness::{Feedback, Politeness};
+use crate::politeness::{Feedback, Pace, Politeness};
 use crate::revisit::ChangeEstimate;
 use crate::store::redis_frontier::{Claim, Completion, RedisFrontier, RevisitPlan};
 use crate::store::{
     CommitFuture, CommitReport, Fingerprint, PageCommit, PageStore, QueueEntry, Revisit,
     RevisitSchedule, StoreError, UrlState, UrlStatus,
 };
-
-/// The host's clock after one request, from its delay, its failure backoff before the
-/// request and what the answer said: the gap until the next request may start, and
-/// the new backoff.
-pub(super) fn next_gap(
-    delay: Duration,
-    backoff: Duration,
-    feedback: &Feedback,
-    policy: &Politeness,
-) -> (Duration, Duration) {
-    let backoff = crate::politeness::next_backoff(backoff, feedback, policy);
-    match feedback {
-        Feedback::Pause(pause) => ((delay + backoff).max(*pause), backoff),
-        _ => (delay + backoff, backoff),
-    }
-}
 
 /// When a settled page is queued again (daemon mode), for either outcome of the visit:
 /// pages that were not fetched or failed (skipped, aliases) are not revisited, as
@@ -141,19 +125,14 @@ pub(super) struct LeasedPage {
 }
 
 impl LeasedPage {
-    /// The host's gap after this answer and its new backoff.
-    fn clock_after(&self, feedback: &Feedback) -> (Duration, Duration) {
-        next_gap(
-            self.delay,
-            Duration::from_millis(self.claim.backoff_ms),
-            feedback,
-            &self.policy,
-        )
+    /// The host's pace after this answer, and its gap.
+    fn clock_after(&self, feedback: &Feedback) -> (Pace, Duration) {
+        self.claim.pace.after(self.delay, feedback, &self.policy)
     }
 
     /// Called when the server answered: keeps what it said and hands the host on.
     pub fn answered(self: &Arc<Self>, answered_at: Instant, feedback: Feedback) {
-        let (full_gap, backoff) = self.clock_after(&feedback);
+        let (pace, full_gap) = self.clock_after(&feedback);
         // The gap counts from the answer. (The script's own clock reading is later
         // than this, so the start it sets is never earlier than the answer plus the
         // gap.)
@@ -173,7 +152,7 @@ impl LeasedPage {
         let task = self.runtime.spawn(async move {
             let handed = this
                 .frontier
-                .hand_on(&this.claim, &url, gap, this.delay, backoff, this.settle)
+                .hand_on(&this.claim, &url, gap, this.delay, pace, this.settle)
                 .await;
             handed.map(|next| {
                 this.claim_hint.tell(Instant::now(), next);
@@ -203,7 +182,7 @@ impl PageStore for LeasedPage {
             .unwrap_or_else(|| (Instant::now(), Feedback::Failed));
         // Used only when no hand-on was acknowledged: parsing the page took part of
         // the gap already.
-        let (gap, backoff) = self.clock_after(&feedback);
+        let (pace, gap) = self.clock_after(&feedback);
         let gap = gap.saturating_sub(answered_at.elapsed());
         let hand_on = self.hand_on.lock().expect("hand-on lock poisoned").take();
         let records = commit.records.len();
@@ -225,7 +204,7 @@ impl PageStore for LeasedPage {
                 .map(|(_, due_ms)| Duration::from_millis(due_ms.saturating_sub(commit.now_ms))),
             next_gap: gap,
             delay: self.delay,
-            backoff,
+            pace,
             content: commit.content.map(|(hash, _)| hash),
             robots: None,
             max_urls_per_host: commit.max_urls_per_host.unwrap_or(0),
@@ -303,39 +282,5 @@ mod tests {
         let packed = pack_record(record);
         assert_eq!(unpack_record(&packed).unwrap(), record);
         assert!(unpack_record(b"not deflate at all").is_err());
-    }
-
-    #[test]
-    fn failures_back_off_and_successes_recover() {
-        let policy = Politeness {
-            error_backoff: Duration::from_secs(2),
-            max_delay: Duration::from_secs(10),
-            ..Politeness::default()
-        };
-        let delay = Duration::from_secs(1);
-        let (gap, backoff) = next_gap(delay, Duration::ZERO, &Feedback::Failed, &policy);
-        assert_eq!(
-            (gap, backoff),
-            (Duration::from_secs(3), Duration::from_secs(2))
-        );
-        let (_, backoff) = next_gap(delay, backoff, &Feedback::Failed, &policy);
-        let (gap, backoff) = next_gap(delay, backoff, &Feedback::Failed, &policy);
-        assert_eq!(backoff, Duration::from_secs(8));
-        assert_eq!(gap, Duration::from_secs(9));
-        let (_, backoff) = next_gap(delay, backoff, &Feedback::Failed, &policy);
-        assert_eq!(backoff, Duration::from_secs(10), "capped at max_delay");
-        let healthy = Feedback::Healthy {
-            latency: Duration::from_millis(5),
-        };
-        let (gap, backoff) = next_gap(delay, backoff, &healthy, &policy);
-        assert_eq!(
-            (gap, backoff),
-            (Duration::from_secs(6), Duration::from_secs(5))
-        );
-        let pause = Feedback::Pause(Duration::from_secs(30));
-        assert_eq!(
-            next_gap(delay, backoff, &pause, &policy).0,
-            Duration::from_secs(30)
-        );
     }
 }

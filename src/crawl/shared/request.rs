@@ -14,7 +14,7 @@ use ::url::Url;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
-use super::lease::{next_gap, LeasedPage};
+use super::lease::LeasedPage;
 use super::{millis, ClaimHint, SharedCrawler, SharedRobots, SAFETY_MARGIN};
 use crate::clock::now_ms;
 use crate::crawl::page::{PageJob, PageOutcome};
@@ -65,14 +65,14 @@ impl SharedCrawler {
     }
 
     /// The completion of a lease that made no request: the host keeps its site's
-    /// `min_delay` and its failure backoff.
+    /// `min_delay` and its pace.
     fn unrequested(&self, claim: &Claim) -> Completion {
         Completion {
             delay: self
                 .host_sites
                 .get(&claim.host)
                 .map_or(self.config.politeness.min_delay, |s| s.min_delay),
-            backoff: Duration::from_millis(claim.backoff_ms),
+            pace: claim.pace,
             ..Default::default()
         }
     }
@@ -181,12 +181,7 @@ impl SharedCrawler {
         };
         let parsed = usable.then(|| policy_of(&copy, &self.config.robots_token));
         let delay = self.delay_of(site, parsed.as_ref());
-        let (gap, backoff) = next_gap(
-            delay,
-            Duration::from_millis(claim.backoff_ms),
-            &feedback,
-            policy,
-        );
+        let (pace, gap) = claim.pace.after(delay, &feedback, policy);
         // An unusable copy is tried again after the failure backoff; after
         // `max_retries` tries the host is left for a later run.
         let valid = if usable {
@@ -213,7 +208,7 @@ impl SharedCrawler {
             Completion {
                 next_gap: gap,
                 delay,
-                backoff,
+                pace,
                 robots: Some((encoded, valid)),
                 park,
                 links: sitemaps,
@@ -272,7 +267,7 @@ impl SharedCrawler {
                 url: Some(page.entry.url.clone()),
                 state: Some(state),
                 delay,
-                backoff: Duration::from_millis(claim.backoff_ms),
+                pace: claim.pace,
                 ..Default::default()
             }
         };

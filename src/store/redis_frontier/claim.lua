@@ -9,7 +9,7 @@
 -- KEYS[1]: the bucket's ready set.
 -- ARGV: prefix, worker, max, lease_ms, default_delay_ms, ahead_ms.
 -- Returns: {now, earliest, then per claim: host, epoch, deadline, start, url, entry,
--- state, robots, revisit schedule, backoff}; `earliest` is when the next host not
+-- state, robots, revisit schedule, pace}; `earliest` is when the next host not
 -- claimed here becomes claimable (-1: the bucket has no other work).
 local ready, prefix, worker = KEYS[1], ARGV[1], ARGV[2]
 local max, lease, default_delay = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -47,7 +47,7 @@ for _, host in ipairs(candidates) do
       redis.call('HSET', hk, 'owner', worker, 'deadline', deadline)
       redis.call('ZADD', ready, deadline + delay, host)
       claimed = claimed + 1
-      local backoff = redis.call('HGET', hk, 'backoff') or '0'
+      local pace = redis.call('HGET', hk, 'pace') or ''
       table.insert(out, host)
       table.insert(out, tostring(epoch))
       table.insert(out, tostring(deadline))
@@ -62,7 +62,7 @@ for _, host in ipairs(candidates) do
         table.insert(out, redis.call('HGET', hk, 'robots') or '')
         table.insert(out, redis.call('HGET', prefix .. 'revisit:' .. host, url) or '')
       end
-      table.insert(out, backoff)
+      table.insert(out, pace)
     else
       reschedule(ready, prefix, host, now)
     end

@@ -11,7 +11,7 @@
 -- ARGV: 1 prefix, 2 host, 3 epoch, 4 worker, 5 url ('' when no URL was settled),
 --   6 state ('' none), 7 '1' to remove the URL from the queue, '0' to keep it queued,
 --   8 ms after now that a kept URL is due, 9 ms after now of the host's next allowed
---   start, 10 the host's delay in ms, 11 its failure backoff in ms, 12 content
+--   start, 10 the host's delay in ms, 11 its pace ("backoff_ms adaptive_ms"), 12 content
 --   fingerprint ('' none), 13 robots.txt copy ('' none), 14 ms after now that the copy
 --   must be fetched again ('' unchanged), 15 URL budget per host (0: none), 16 '1' to
 --   park the host (it keeps its queue but is not claimed until a worker starts),
@@ -50,7 +50,7 @@ if ARGV[12] ~= '' then redis.call('HSETNX', prefix .. 'content', ARGV[12], url) 
 if ARGV[13] ~= '' then redis.call('HSET', hk, 'robots', ARGV[13]) end
 if ARGV[14] ~= '' then redis.call('HSET', hk, 'robots_until', now + tonumber(ARGV[14])) end
 if not settles then
-  redis.call('HSET', hk, 'next', now + tonumber(ARGV[9]), 'delay', ARGV[10], 'backoff', ARGV[11])
+  redis.call('HSET', hk, 'next', now + tonumber(ARGV[9]), 'delay', ARGV[10], 'pace', ARGV[11])
   redis.call('HDEL', hk, 'owner', 'deadline')
   -- This epoch can never commit again.
   redis.call('HINCRBY', hk, 'epoch', 1)

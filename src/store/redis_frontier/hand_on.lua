@@ -7,14 +7,14 @@
 -- the URL again.
 -- KEYS[1]: the bucket's ready set.
 -- ARGV: prefix, host, epoch, url, gap_ms (from now to the host's next allowed start),
---   delay_ms, backoff_ms, settle_ms.
+--   delay_ms, pace, settle_ms.
 -- Returns {1, now, when the host may next be claimed (-1: not before more work comes)},
 -- or {0} when the lease had been lost (nothing changed).
 local ready, prefix, host, epoch, url = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local hk = prefix .. 'host:' .. host
 if redis.call('HGET', hk, 'epoch') ~= epoch then return {0} end
 local now = now_ms()
-redis.call('HSET', hk, 'next', now + tonumber(ARGV[5]), 'delay', ARGV[6], 'backoff', ARGV[7])
+redis.call('HSET', hk, 'next', now + tonumber(ARGV[5]), 'delay', ARGV[6], 'pace', ARGV[7])
 redis.call('HDEL', hk, 'owner', 'deadline')
 redis.call('HINCRBY', hk, 'epoch', 1)
 redis.call('ZREM', prefix .. 'q:' .. host, url)

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use super::number;
+use crate::politeness::Pace;
 use crate::store::{Fingerprint, QueueEntry, RevisitSchedule, StoreError, UrlState};
 
 /// A host claimed for one request.
@@ -25,8 +26,8 @@ pub struct Claim {
     pub page: Option<ClaimedPage>,
     /// The host's stored robots.txt copy (as the worker encoded it), if any.
     pub robots: Option<Vec<u8>>,
-    /// The host's failure backoff, in ms.
-    pub backoff_ms: u64,
+    /// What the host's clock learned from its answers so far.
+    pub pace: Pace,
 }
 
 #[derive(Debug, Clone)]
@@ -63,9 +64,9 @@ pub struct Completion {
     pub requeue_after: Option<Duration>,
     /// From now until the host's next request may start.
     pub next_gap: Duration,
-    /// The host's delay and failure backoff, kept for the next lease.
+    /// The host's delay and pace, kept for the next lease.
     pub delay: Duration,
-    pub backoff: Duration,
+    pub pace: Pace,
     pub content: Option<Fingerprint>,
     /// A robots.txt copy (encoded by the worker) and how long it may be used; an
     /// empty copy keeps the stored one and only sets how long it may be used.

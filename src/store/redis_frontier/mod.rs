@@ -32,6 +32,7 @@ use redis::streams::{StreamAutoClaimReply, StreamReadOptions, StreamReadReply};
 use redis::AsyncCommands;
 
 use super::{fingerprint, Fingerprint, QueueEntry, StoreError};
+use crate::politeness::Pace;
 
 mod messages;
 
@@ -177,6 +178,16 @@ fn number(text: &[u8], what: &str) -> Result<u64, StoreError> {
 
 fn millis(d: Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
+}
+
+/// A host's gap as the scripts add it to the server's clock: that clock is read in
+/// whole ms, floored, so the gap is rounded up and one ms is added; a next allowed
+/// start is never early by a fraction of a ms.
+fn gap_millis(d: Duration) -> u64 {
+    if d.is_zero() {
+        return 0;
+    }
+    (d.as_micros().div_ceil(1000) + 1).min(u64::MAX as u128) as u64
 }
 
 /// Pairs of (host, count) after `skip` leading fields of a script's answer.
@@ -364,8 +375,7 @@ impl RedisFrontier {
         }
         let mut claims = Vec::new();
         for fields in reply[2..].chunks(10) {
-            let [host, epoch, deadline, start, url, entry, state, robots, revisit, backoff] =
-                fields
+            let [host, epoch, deadline, start, url, entry, state, robots, revisit, pace] = fields
             else {
                 return Err(StoreError::Redis(
                     "claim script answered a partial claim".into(),
@@ -399,7 +409,7 @@ impl RedisFrontier {
                 start_ms: number(start, "start")?,
                 page,
                 robots: (!robots.is_empty()).then(|| robots.clone()),
-                backoff_ms: number(backoff, "backoff")?,
+                pace: Pace::from_field(&String::from_utf8_lossy(pace)),
                 host,
             });
         }
@@ -430,9 +440,9 @@ impl RedisFrontier {
                 "1"
             })
             .arg(done.requeue_after.map_or(0, millis))
-            .arg(millis(done.next_gap))
+            .arg(gap_millis(done.next_gap))
             .arg(millis(done.delay))
-            .arg(millis(done.backoff))
+            .arg(done.pace.to_field())
             .arg(done.content.map(|c| c.to_vec()).unwrap_or_default())
             .arg(
                 done.robots
@@ -522,7 +532,7 @@ impl RedisFrontier {
         url: &str,
         next_gap: Duration,
         delay: Duration,
-        backoff: Duration,
+        pace: Pace,
         settle: Duration,
     ) -> Result<Option<NextClaim>, StoreError> {
         let handed: Vec<i64> = self
@@ -533,9 +543,9 @@ impl RedisFrontier {
             .arg(&claim.host)
             .arg(&claim.epoch)
             .arg(url)
-            .arg(millis(next_gap))
+            .arg(gap_millis(next_gap))
             .arg(millis(delay))
-            .arg(millis(backoff))
+            .arg(pace.to_field())
             .arg(millis(settle))
             .invoke_async(&mut self.clock.clone())
             .await?;
