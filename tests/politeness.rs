@@ -366,3 +366,25 @@ async fn hosts_on_one_address_share_a_clock_when_grouped() {
     assert!(smallest_gap(&a.requests()) >= delay && smallest_gap(&b.requests()) >= delay);
     assert!(smallest_gap(&separate) < delay, "{:?}", gaps(&separate));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_answer_lengthens_the_next_gap_by_the_adaptive_estimate() {
+    let server = small_server().await;
+    let latency = Duration::from_millis(400);
+    server.set("/robots.txt", Scripted::status(404).after(latency));
+    let dir = tempfile::tempdir().unwrap();
+    let sites = site_table("s", server.origin());
+    crawl(
+        dir.path(),
+        "min_delay = \"20ms\"\nadaptive = true\ntarget_concurrency = 1.0",
+        &sites,
+        Some(1),
+    )
+    .await;
+    let log = server.requests();
+    assert_eq!(log[1].target, "/");
+    // The estimate moves halfway to the latency: the next request keeps 200 ms after
+    // the answer, which came 400 ms after the request.
+    let gap = log[1].at.duration_since(log[0].at);
+    assert!(gap >= latency + latency / 2, "{gap:?}");
+}

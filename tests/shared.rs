@@ -1162,3 +1162,39 @@ async fn a_worker_leaves_retries_not_yet_due_queued_and_says_how_many() {
         .count();
     assert_eq!(tries, 1, "the worker ends without waiting for the retry");
 }
+
+/// The pace rule on shared workers: a slow answer lengthens the host's next gap by
+/// the adaptive estimate, and a `Retry-After` pauses the host and sets when the page
+/// is tried again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_keep_the_adaptive_delay_and_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let servers = servers().await;
+    let latency = Duration::from_millis(400);
+    servers[0].set("/robots.txt", Scripted::status(404).after(latency));
+    servers[1].script("/", [Scripted::status(503).header("retry-after", "1")]);
+    let workers = Workers::new(dir.path(), &servers, &redis, "");
+    finish(workers.start("w1"), "w1").await;
+
+    let slow = servers[0].requests();
+    assert_eq!(
+        (slow[0].target.as_str(), slow[1].target.as_str()),
+        ("/robots.txt", "/")
+    );
+    let gap = slow[1].at.duration_since(slow[0].at);
+    assert!(gap >= latency + latency / 2, "{gap:?}");
+
+    let paused = servers[1].requests();
+    let home: Vec<_> = paused.iter().filter(|r| r.target == "/").collect();
+    assert_eq!(
+        home.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [503, 200],
+        "tried again once the pause was over"
+    );
+    let after = paused.iter().position(|r| r.target == "/").unwrap() + 1;
+    assert!(
+        paused[after].at.duration_since(home[0].at) >= Duration::from_secs(1),
+        "the host's next request waits for the pause"
+    );
+}
