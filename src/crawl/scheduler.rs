@@ -39,6 +39,9 @@ use crate::urlnorm::host_key;
 mod events;
 mod persist;
 mod reload;
+mod window;
+
+use window::{Window, WINDOW};
 
 /// What finished tasks report. `answered_at` is when the server answered (or the
 /// request failed); `feedback` is what the answer says about the server.
@@ -110,31 +113,13 @@ struct HostSlot {
     /// Scheme for robots.txt: that of the site's first start URL (seed, feed or
     /// sitemap) on the host, else https.
     scheme: String,
-    /// URLs leased from the store and not yet requested. The window is refilled in
-    /// the background before it runs dry, so dispatching never waits for the store,
-    /// and only a few URLs per host are held in memory.
-    window: VecDeque<QueueEntry>,
-    refilling: bool,
-    /// The store had no due URL for the host at the last refill.
-    exhausted: bool,
-    /// Counts wake-ups with new work, so that a refill that started before new links
-    /// were committed does not mark the host exhausted.
-    generation: u64,
+    /// URLs leased from the store and not yet requested; only a few per host are
+    /// held in memory.
+    window: Window,
     /// The host belongs to no site of the current config (dropped by a reload): its
     /// URLs stay queued, untouched.
     retired: bool,
-    /// Since when the next URL in the window has been ready to go (for metrics).
-    work_since: Option<Instant>,
-    /// Unix ms of the earliest URL the store holds for later (daemon mode).
-    next_due_ms: Option<u64>,
     last_error: Option<ErrorNote>,
-}
-
-impl HostSlot {
-    /// Nothing to request now, and nothing on the way.
-    fn out_of_work(&self) -> bool {
-        self.window.is_empty() && (self.exhausted || self.refilling)
-    }
 }
 
 /// Daemon mode: how long a host whose robots.txt stayed unavailable rests before the
@@ -142,8 +127,6 @@ impl HostSlot {
 const PARKED_RETRY: Duration = Duration::from_secs(15 * 60);
 /// Failures kept for `/status`.
 const LAST_ERRORS: usize = 20;
-/// URLs leased per host at a time.
-const WINDOW: usize = 8;
 /// Pages answered but not yet settled (each holds its body); dispatching pauses at
 /// this many, so a parser slower than the network bounds memory, not the queue.
 const MAX_SETTLING: usize = 128;
@@ -362,13 +345,8 @@ impl Scheduler {
                     clock: None,
                     robots: RobotsState::Unknown,
                     scheme,
-                    window: VecDeque::new(),
-                    refilling: false,
-                    exhausted: false,
-                    generation: 0,
+                    window: Window::default(),
                     retired: false,
-                    work_since: None,
-                    next_due_ms: None,
                     last_error: None,
                 },
             );
@@ -385,11 +363,10 @@ impl Scheduler {
         }
         let slot = self.hosts.get_mut(host).expect("slot exists");
         if new_work {
-            slot.exhausted = false;
-            slot.generation += 1;
+            slot.window.new_work();
         }
         if slot.retired
-            || slot.out_of_work()
+            || slot.window.out_of_work()
             || matches!(
                 slot.robots,
                 RobotsState::Fetching { .. } | RobotsState::Parked
@@ -575,19 +552,16 @@ impl Scheduler {
         };
         let robots = robots.clone();
         loop {
-            let slot = self.hosts.get_mut(host).expect("slot exists");
-            if slot.window.len() < WINDOW / 2 && !slot.refilling && !slot.exhausted {
+            if self.hosts[host].window.wants_refill() {
                 self.refill(host);
             }
-            let Some(entry) = self
-                .hosts
-                .get_mut(host)
-                .expect("slot exists")
-                .window
-                .pop_front()
-            else {
+            let slot = self.hosts.get_mut(host).expect("slot exists");
+            let Some((entry, waited)) = slot.window.next(now) else {
                 return;
             };
+            if let Some(waited) = waited {
+                self.crawler.metrics.host_waited(waited);
+            }
             let Ok(url) = Url::parse(&entry.url) else {
                 self.settle_without_request(&entry, UrlStatus::Failed, "queued URL does not parse");
                 continue;
@@ -612,14 +586,7 @@ impl Scheduler {
             self.settling += 1;
             self.stats.requests += 1;
             let slot = self.hosts.get_mut(host).expect("slot exists");
-            if let Some(since) = slot.work_since.take() {
-                self.crawler
-                    .metrics
-                    .host_waited(now.saturating_duration_since(since));
-            }
-            if !slot.window.is_empty() {
-                slot.work_since = Some(now);
-            }
+            slot.window.requested(now);
             let site = slot.site.clone();
             let revisit = match self.mode {
                 Mode::OneShot => None,
@@ -665,8 +632,7 @@ impl Scheduler {
     /// Leases more of the host's URLs in the background.
     fn refill(&mut self, host: &str) {
         let slot = self.hosts.get_mut(host).expect("slot exists");
-        slot.refilling = true;
-        let generation = slot.generation;
+        let generation = slot.window.refill_started();
         let (host, leased_host) = (host.to_string(), host.to_string());
         self.store_in_background(
             move |store| store.lease(&leased_host, now_ms(), WINDOW),

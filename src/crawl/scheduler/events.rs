@@ -17,27 +17,11 @@ impl Scheduler {
             } => {
                 self.pending -= 1;
                 let slot = self.hosts.get_mut(&host).expect("slot exists");
-                slot.refilling = false;
-                match lease? {
-                    Lease::Urls(urls) => {
-                        if slot.window.is_empty() && slot.work_since.is_none() {
-                            slot.work_since = Some(now);
-                        }
-                        slot.window.extend(urls);
-                    }
-                    // One-shot crawls do not wait for URLs that are due later; the
-                    // daemon sets a timer for them.
-                    Lease::NotDue(due_ms) => {
-                        slot.exhausted = slot.generation == generation;
-                        slot.next_due_ms = Some(due_ms);
-                        if self.mode == Mode::Daemon {
-                            self.timers.arm(&host, instant_of(due_ms, now));
-                        }
-                    }
-                    Lease::Empty => {
-                        slot.exhausted = slot.generation == generation;
-                        slot.next_due_ms = None;
-                    }
+                let later = slot.window.leased(lease?, generation, now);
+                // One-shot crawls do not wait for URLs that are due later; the daemon
+                // sets a timer for them.
+                if let Some(due_ms) = later.filter(|_| self.mode == Mode::Daemon) {
+                    self.timers.arm(&host, instant_of(due_ms, now));
                 }
                 self.wake_host(&host, now, false);
             }

@@ -156,7 +156,8 @@ impl Scheduler {
                         c.next_allowed.saturating_duration_since(now).as_secs_f64()
                     }),
                     next_due_in_seconds: slot
-                        .next_due_ms
+                        .window
+                        .next_due_ms()
                         .map(|due| due.saturating_sub(now_unix) as f64 / 1000.0),
                     last_error: slot.last_error.clone(),
                 }
