@@ -150,6 +150,21 @@ impl RedisServer {
             .unwrap_or_else(|_| panic!("redis-cli answered {text:?}"))
     }
 
+    /// The Unix ms until which `url` of `host` may settle, if it is settling.
+    async fn settling_deadline(&self, host: &str, url: &str) -> Option<u64> {
+        const READ: &str = "for _, k in ipairs(redis.call('KEYS', '*:settling:' .. ARGV[1])) do \
+              local v = redis.call('HGET', k, ARGV[2]) \
+              if v then return string.match(v, ' (%d+)$') end \
+            end \
+            return ''";
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "EVAL", READ, "0", host, url])
+            .output()
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
     /// Kills it with SIGKILL and starts it again on the same port and files.
     async fn kill_and_restart(mut self) -> Self {
         self.child.kill().await.unwrap();
@@ -509,7 +524,7 @@ async fn a_killed_worker_loses_nothing_and_its_hosts_are_taken_over() {
     eprintln!("fetched again after the kill: {twice} (unsettled at the kill: {unsettled})");
     assert!(
         twice <= unsettled,
-        "{twice} extra fetches; at most the killed worker's {unsettled} leased or settling URLs may be fetched again"
+        "{twice} extra fetches; at most the killed worker's {unsettled} leased or settling URLs may be fetched again\n{survivor_out}"
     );
 }
 
@@ -554,7 +569,7 @@ fn article(i: usize) -> QueueEntry {
 struct OneHost {
     frontier: RedisFrontier,
     bucket: u32,
-    _redis: RedisServer,
+    redis: RedisServer,
     _dir: tempfile::TempDir,
 }
 
@@ -570,7 +585,7 @@ impl OneHost {
         Self {
             bucket: frontier.bucket_of(ONE_HOST),
             frontier,
-            _redis: redis,
+            redis,
             _dir: dir,
         }
     }
@@ -872,6 +887,34 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
     assert_eq!(url_of(&claims[0]), format!("http://{ONE_HOST}/a/3"));
     assert!(claims[0].start_ms >= claims[0].now_ms + 3_500_000);
     assert!(claims[0].start_ms <= claims[0].now_ms + 3_600_000);
+
+    // A page its worker still processes: renewing its settling moves its deadline on,
+    // under the claim's epoch only.
+    let slow = &claims[0];
+    let url = url_of(slow);
+    assert!(hand_on(slow, no_gap, settle).await.is_some());
+    let before = one
+        .redis
+        .settling_deadline(ONE_HOST, &url)
+        .await
+        .expect("settling");
+    let page = |epoch: &str| [(ONE_HOST.to_string(), url.clone(), epoch.to_string())];
+    let renewed = frontier
+        .renew_settling(bucket, &page(&slow.epoch), 2 * settle)
+        .await
+        .unwrap();
+    assert_eq!(renewed, 1);
+    let after = one
+        .redis
+        .settling_deadline(ONE_HOST, &url)
+        .await
+        .expect("settling");
+    assert!(after >= before + 3_500_000, "{before} then {after}");
+    let stale = frontier
+        .renew_settling(bucket, &page("1"), 2 * settle)
+        .await
+        .unwrap();
+    assert_eq!(stale, 0, "another epoch's page is not renewed");
 }
 
 /// Two daemon workers share a crawl: listing pages are revisited (by either worker),

@@ -240,6 +240,10 @@ impl PageJob {
             .store
             .recorded_state(&self.entry.url)?
             .unwrap_or_else(|| UrlState::queued(&self.entry));
+        // A settled URL taken again (a shared crawl's revisit) starts a new visit.
+        if state.status != UrlStatus::Queued {
+            state.attempts = 0;
+        }
         state.attempts += 1;
         state.fetched_at_ms = now_ms();
         let mut commit = PageCommit {
@@ -295,6 +299,8 @@ impl PageJob {
                 state.note = Some(e.to_string());
             }
             Ok(response) => {
+                // An earlier try's failure is no longer the news.
+                state.note = None;
                 state.http_status = response.status;
                 if response.status != 304 {
                     state.etag = response.etag.clone();

@@ -169,6 +169,8 @@ pub struct UrlState {
     /// HTTP status of the last response, 0 when there was none.
     pub http_status: u16,
     pub fetched_at_ms: u64,
+    /// Tries of the current visit (a failure that may pass counts one and queues
+    /// the URL again; a new visit starts from zero).
     pub attempts: u32,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
@@ -186,6 +188,13 @@ pub struct UrlState {
 }
 
 impl UrlState {
+    /// A settled URL queued again for a new visit (a revisit, a refresh): its tries
+    /// count from zero, so a page visited many times keeps its retries.
+    pub fn queue_again(&mut self) {
+        self.status = UrlStatus::Queued;
+        self.attempts = 0;
+    }
+
     pub fn queued(entry: &QueueEntry) -> Self {
         Self {
             url: entry.url.clone(),

@@ -10,6 +10,7 @@
 //! commit waits for the hand-on's answer, and is a whole completion of the lease
 //! (clock included) when no hand-on was acknowledged.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -102,6 +103,41 @@ pub(super) fn unpack_record(packed: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(record)
 }
 
+/// Pages this worker handed on and has not committed yet, by (bucket, host, URL), with
+/// their claim's epoch: their settling deadlines in Redis are renewed while the worker
+/// lives, so a page is queued again because its worker died or stalled, never because
+/// a busy machine processed it slowly.
+#[derive(Default)]
+pub(super) struct Settling(Mutex<HashMap<(u32, String, String), String>>);
+
+impl Settling {
+    fn add(&self, claim: &Claim, url: &str) {
+        self.0.lock().expect("settling lock poisoned").insert(
+            (claim.bucket, claim.host.clone(), url.to_string()),
+            claim.epoch.clone(),
+        );
+    }
+
+    fn remove(&self, claim: &Claim, url: &str) {
+        self.0.lock().expect("settling lock poisoned").remove(&(
+            claim.bucket,
+            claim.host.clone(),
+            url.to_string(),
+        ));
+    }
+
+    /// The pages as the renewal script takes them, by bucket.
+    pub fn by_bucket(&self) -> HashMap<u32, Vec<(String, String, String)>> {
+        let mut out: HashMap<u32, Vec<_>> = HashMap::new();
+        for ((bucket, host, url), epoch) in self.0.lock().expect("settling lock poisoned").iter() {
+            out.entry(*bucket)
+                .or_default()
+                .push((host.clone(), url.clone(), epoch.clone()));
+        }
+        out
+    }
+}
+
 /// A lease on one host for one page.
 pub(super) struct LeasedPage {
     pub frontier: RedisFrontier,
@@ -122,6 +158,8 @@ pub(super) struct LeasedPage {
     pub feedback: Mutex<Option<(Instant, Feedback)>>,
     /// The hand-on in flight, started when the answer came.
     pub hand_on: Mutex<Option<JoinHandle<Result<bool, StoreError>>>>,
+    /// This worker's pages settling, renewed until committed.
+    pub settling: Arc<Settling>,
 }
 
 impl LeasedPage {
@@ -155,6 +193,9 @@ impl LeasedPage {
                 .hand_on(&this.claim, &url, gap, this.delay, pace, this.settle)
                 .await;
             handed.map(|next| {
+                if next.is_some() {
+                    this.settling.add(&this.claim, &url);
+                }
                 this.claim_hint.tell(Instant::now(), next);
                 next.is_some()
             })
@@ -245,7 +286,11 @@ impl PageStore for LeasedPage {
             let done = self
                 .frontier
                 .complete(&self.claim, &self.worker, completion)
-                .await?;
+                .await;
+            if let Some(page) = &self.claim.page {
+                self.settling.remove(&self.claim, &page.entry.url);
+            }
+            let done = done?;
             self.claim_hint.tell(Instant::now(), done.next_claim);
             if !done.accepted {
                 return Err(StoreError::Redis(format!(

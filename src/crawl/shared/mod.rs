@@ -185,6 +185,8 @@ pub struct SharedCrawler {
     live: Mutex<Vec<String>>,
     /// When a claimed request may start, on this machine's clock.
     server_clock: ServerClock,
+    /// Pages handed on and not yet committed, whose settling is renewed.
+    settling: Arc<lease::Settling>,
 }
 
 impl SharedCrawler {
@@ -222,6 +224,7 @@ impl SharedCrawler {
             mode: Mode::OneShot,
             live: Mutex::default(),
             server_clock: ServerClock::new(),
+            settling: Arc::default(),
         })
     }
 
@@ -313,6 +316,7 @@ impl SharedCrawler {
         let this = Arc::new(self);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let heartbeat = tokio::spawn(heartbeat(this.clone(), token.clone(), stop_rx.clone()));
+        let renewal = tokio::spawn(renew_settling(this.clone(), stop_rx.clone()));
         let mut unparked = 0;
         for bucket in 0..this.frontier.buckets() {
             unparked += this.frontier.unpark(bucket).await?;
@@ -347,6 +351,7 @@ impl SharedCrawler {
             .await
             .map_err(|e| CrawlError::Join(e.to_string()))??;
         let _ = heartbeat.await;
+        let _ = renewal.await;
         if let Err(e) = this
             .frontier
             .release_worker_id(&this.shared.worker, &token)
@@ -580,6 +585,26 @@ async fn heartbeat(
                 tracing::error!(worker = %this.shared.worker, "another process took this worker's name: two workers share a name")
             }
             Err(e) => tracing::warn!("could not renew the worker's name: {e}"),
+        }
+    }
+}
+
+/// Renews the settling of this worker's pages (handed on, not committed) every third
+/// of the settling time, until the run stops.
+async fn renew_settling(this: Arc<SharedCrawler>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let settle = this.shared.lease;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(settle / 3) => {}
+            _ = stop.changed() => return,
+        }
+        for (bucket, pages) in this.settling.by_bucket() {
+            if let Err(e) = this.frontier.renew_settling(bucket, &pages, settle).await {
+                tracing::warn!(
+                    bucket,
+                    "could not renew the settling of this worker's pages: {e}"
+                );
+            }
         }
     }
 }

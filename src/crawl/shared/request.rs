@@ -304,6 +304,7 @@ impl SharedCrawler {
             claim_hint: hint.clone(),
             feedback: Mutex::new(None),
             hand_on: Mutex::new(None),
+            settling: self.settling.clone(),
         });
         let revisit = match self.mode {
             Mode::OneShot => None,

@@ -91,6 +91,7 @@ struct Scripts {
     enqueue: redis::Script,
     idle: redis::Script,
     unpark: redis::Script,
+    renew: redis::Script,
 }
 
 /// A connection to one Redis server (reconnecting by itself) or to a Redis Cluster
@@ -234,6 +235,7 @@ impl RedisFrontier {
                 enqueue: script(include_str!("enqueue.lua")),
                 idle: script(include_str!("idle.lua")),
                 unpark: script(include_str!("unpark.lua")),
+                renew: script(include_str!("renew.lua")),
             }),
         };
         frontier.agree_on_buckets().await?;
@@ -590,6 +592,26 @@ impl RedisFrontier {
             writes,
             later,
         })
+    }
+
+    /// Gives pages of `bucket` that this worker handed on and still processes another
+    /// `settle` before they are queued again: (host, url, epoch of the claim) each.
+    /// Returns how many were still settling under that epoch.
+    pub async fn renew_settling(
+        &self,
+        bucket: u32,
+        pages: &[(String, String, String)],
+        settle: Duration,
+    ) -> Result<u64, StoreError> {
+        let mut invocation = self.scripts.renew.prepare_invoke();
+        invocation
+            .key(self.key(bucket, "ready"))
+            .arg(self.prefix(bucket))
+            .arg(millis(settle));
+        for (host, url, epoch) in pages {
+            invocation.arg(host).arg(url).arg(epoch);
+        }
+        Ok(invocation.invoke_async(&mut self.con.clone()).await?)
     }
 
     /// Makes hosts parked by an earlier run claimable again; returns how many.

@@ -372,7 +372,7 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
             urls.insert(&fp, encode(&state))?;
             continue;
         }
-        state.status = UrlStatus::Queued;
+        state.queue_again();
         let again = QueueEntry {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),

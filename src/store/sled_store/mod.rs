@@ -494,7 +494,7 @@ impl Store for SledStore {
                 continue;
             }
             let entry = QueueEntry::again(&state);
-            state.status = UrlStatus::Queued;
+            state.queue_again();
             let seq = self.db.generate_id()?;
             let key = queue_key(&entry.host(), now_ms, seq);
             let result = (&self.urls, &self.frontier).transaction(|(urls, frontier)| {
@@ -701,12 +701,11 @@ fn schedule_revisit(
     };
     let entry = QueueEntry::again(state);
     let mut queued = state.clone();
-    queued.status = UrlStatus::Queued;
     if let Some(current) = urls.get(fp)? {
         // Keep what the commit wrote (e.g. a sitemap's lastmod), only requeued.
         queued = decode("urls", &fp, &current).map_err(ConflictableTransactionError::Abort)?;
-        queued.status = UrlStatus::Queued;
     }
+    queued.queue_again();
     urls.insert(&fp, encode(&queued))?;
     write_segments(frontier, [&entry], due_ms)?;
     Ok(Some(due_ms))

@@ -1,0 +1,194 @@
+//! Freshness of the daemon against a live site: sections publish as Poisson processes
+//! (`fixture::live`), the daemon revisits their pages, and the server's request log
+//! says when each article was first fetched. Reports coverage, latency from
+//! publication to fetch (median, mean, p95) and requests, against two references that
+//! spend the same listing requests: one interval for every section (uniform) and the
+//! optimum for Poisson arrivals (intervals proportional to 1/sqrt(rate)), or, when
+//! the home page lists the newest articles of the whole site, polling it alone.
+//!
+//! Run: `cargo bench --bench freshness -- [seeds] [window_s] [scale]`; defaults 3, 120,
+//! 5. `scale` speeds the site and the daemon's bounds up together: at 5, a 120 s
+//! window is ten minutes of a site publishing one article every 15 s in one section,
+//! one every 90 s in three, one every 10 minutes in four, revisited between 5 s and
+//! 10 minutes, 200 ms apart (all divided by 5).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use newscrawl::config::{ConfigFile, Overrides};
+use newscrawl::crawl::Crawler;
+use newscrawl::fixture::live::{LiveSite, LiveSpec};
+use newscrawl::fixture::FixtureServer;
+use newscrawl::parse::ParserRegistry;
+use newscrawl::store::SledStore;
+
+/// Articles an hour of each section, before scaling.
+const RATES: [f64; 8] = [240.0, 40.0, 40.0, 40.0, 6.0, 6.0, 6.0, 6.0];
+
+struct Run {
+    scored: usize,
+    fetched: usize,
+    latencies_s: Vec<f64>,
+    listing_requests: usize,
+    article_requests: usize,
+    uniform_s: f64,
+    optimum_s: f64,
+}
+
+async fn run(seed: u64, window: Duration, scale: f64, home_newest: usize) -> Run {
+    let rates: Vec<f64> = RATES.iter().map(|r| r * scale).collect();
+    let spec = LiveSpec {
+        rates_per_hour: rates.clone(),
+        home_newest,
+        per_page: 20,
+        backlog: 20,
+        span: window + Duration::from_secs(5),
+        seed,
+    };
+    let site = Arc::new(LiveSite::start(spec));
+    let server = FixtureServer::start_live(site.clone(), [127, 0, 0, 1].into())
+        .await
+        .expect("the live site starts");
+    let origin = server.origin().to_string();
+    let ms = |s: f64| format!("{}ms", (s * 1000.0 / scale).round() as u64);
+    let config = format!(
+        r#"
+[politeness]
+min_delay = "{gap}"
+adaptive = false
+
+[daemon]
+http = "off"
+revisit_min = "{min}"
+revisit_max = "{max}"
+
+[[site]]
+name = "live"
+seeds = ["{origin}/"]
+section_patterns = ['^/$', '^/section/s\d+$']
+article_patterns = ['^/news/']
+robots_sitemaps = false
+"#,
+        gap = ms(0.2),
+        min = ms(5.0),
+        max = ms(600.0),
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let overrides = Overrides {
+        state_dir: Some(dir.path().to_path_buf()),
+        output_path: Some(dir.path().join("records.jsonl")),
+        ..Overrides::default()
+    };
+    let config = ConfigFile::parse(&config, "freshness.toml")
+        .and_then(|c| c.validate("freshness.toml", &overrides))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = Arc::new(SledStore::open(&dir.path().join("db")).expect("the store opens"));
+    Crawler::new(config, store, ParserRegistry::default())
+        .expect("the crawler starts")
+        .run_daemon(tokio::time::sleep(window))
+        .await
+        .expect("the daemon runs");
+
+    let log = server.requests();
+    let start = site.start_ms;
+    let end = start + window.as_millis() as u64;
+    // Articles published in the middle 80% of the window are scored.
+    let (from, to) = (start + (end - start) / 10, end - (end - start) / 10);
+    let mut scored = 0;
+    let mut latencies_s = Vec::new();
+    for article in site.articles() {
+        if article.published_ms < from || article.published_ms > to {
+            continue;
+        }
+        scored += 1;
+        let path = LiveSite::article_path(article);
+        if let Some(first) = log.iter().find(|r| r.target == path) {
+            latencies_s.push(first.unix_ms.saturating_sub(article.published_ms) as f64 / 1000.0);
+        }
+    }
+    let listing_requests = log
+        .iter()
+        .filter(|r| r.target == "/" || r.target.starts_with("/section/"))
+        .count();
+    let article_requests = log
+        .iter()
+        .filter(|r| r.target.starts_with("/news/"))
+        .count();
+    // The references, for the same listing requests over the window, with the true
+    // rates (per second).
+    let lambda: Vec<f64> = rates.iter().map(|r| r / 3600.0).collect();
+    let d = window.as_secs_f64();
+    let r = listing_requests.max(1) as f64;
+    let total: f64 = lambda.iter().sum();
+    let (uniform_s, optimum_s) = if home_newest > 0 {
+        // One page shows all news: poll it alone.
+        let t = d / r;
+        (t / 2.0, t / 2.0)
+    } else {
+        let k = lambda.len() as f64;
+        let uniform = k * d / r / 2.0;
+        let c = d * lambda.iter().map(|l| l.sqrt()).sum::<f64>() / r;
+        let optimum = lambda.iter().map(|l| l * c / l.sqrt()).sum::<f64>() / 2.0 / total;
+        (uniform, optimum)
+    };
+    Run {
+        scored,
+        fetched: latencies_s.len(),
+        latencies_s,
+        listing_requests,
+        article_requests,
+        uniform_s,
+        optimum_s,
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let at = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[at]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let seeds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(3);
+    let window = Duration::from_secs(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(120));
+    let scale: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5.0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    println!(
+        "window {window:?} at scale {scale} (latencies in the site's time: seconds x {scale})"
+    );
+    println!("| home lists newest | seed | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for home_newest in [0, 10] {
+        for seed in 1..=seeds {
+            let run = runtime.block_on(run(seed, window, scale, home_newest));
+            let mut sorted = run.latencies_s.clone();
+            sorted.sort_by(f64::total_cmp);
+            // In the site's own time, so runs at any scale compare.
+            let site_s = |s: f64| s * scale;
+            let mean = sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
+            println!(
+                "| {} | {seed} | {}/{} | {:.1} / {:.1} / {:.1} | {} | {} | {:.1} | {:.1} | {:.2}x |",
+                if home_newest > 0 { "yes" } else { "no" },
+                run.fetched,
+                run.scored,
+                site_s(percentile(&sorted, 0.5)),
+                site_s(mean),
+                site_s(percentile(&sorted, 0.95)),
+                run.listing_requests,
+                run.article_requests,
+                site_s(run.uniform_s),
+                site_s(run.optimum_s),
+                mean / run.optimum_s,
+            );
+        }
+    }
+}
