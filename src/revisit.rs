@@ -9,14 +9,19 @@
 //! a change. Counts decay by [`DECAY`] per visit, so the estimate follows a section
 //! whose rhythm changes (a busy morning, a quiet night).
 //!
-//! The estimate sets how far one visit moves the interval, and the visit sets the
-//! direction: within the bounds, a visit that found a change shortens the interval
-//! (to between 1/2 and 3/4 of it) and one that found none lengthens it (to between
-//! 5/4 and twice it), so a section that was quiet all night is looked at sooner as
-//! soon as the morning's first article appears.
+//! The interval follows the square-root law: for pages that change as Poisson
+//! processes, the mean delay between a change and the visit that sees it, for a given
+//! number of visits, is least when each page's interval is proportional to
+//! 1/sqrt(rate) (not 1/rate, which costs as much delay as visiting all pages alike).
+//! The lower bound sets the price of a visit: a page that changes once per `min` is
+//! visited every `min`, one that changes k times less often sqrt(k) times less often,
+//! `interval = sqrt(min / rate)`. One visit moves the interval by at most a factor of
+//! two, and never against what it saw: a visit that found a change does not lengthen
+//! it, one that found none does not shorten it, so a section that was quiet all night
+//! is looked at sooner as soon as the morning's first article appears.
 //!
 //! Invariants: the interval always lies within the bounds; one visit moves it by at
-//! most a factor of two, in the direction the visit points.
+//! most a factor of two, never in the direction opposite to the visit's finding.
 
 use std::time::Duration;
 
@@ -24,16 +29,6 @@ use serde::{Deserialize, Serialize};
 
 /// Weight left to past visits at each new one (an effective memory of ~5 visits).
 pub const DECAY: f64 = 0.8;
-
-/// Expected changes per visit the interval aims at: visiting twice per expected
-/// change finds a new article about a quarter of an interval after it appears.
-pub const CHANGES_PER_VISIT: f64 = 0.5;
-
-/// The least a visit that found a change shortens the interval by (and the least one
-/// that found none lengthens it by): the estimate decides how much more, up to a
-/// factor of two.
-const SHRINK: f64 = 0.75;
-const GROW: f64 = 1.25;
 
 /// The range a page's revisit interval stays in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,16 +106,17 @@ impl ChangeEstimate {
         }
         let old = self.interval_ms as f64;
         let rate = self.rate_per_ms();
+        let price = bounds.min.as_millis().max(1) as f64;
         let wanted = if rate > 0.0 {
-            CHANGES_PER_VISIT / rate
+            (price / rate).sqrt()
         } else {
             f64::INFINITY
         };
         let step = wanted.clamp(old / 2.0, old * 2.0);
         let directed = if changed {
-            step.min(old * SHRINK)
+            step.min(old)
         } else {
-            step.max(old * GROW)
+            step.max(old)
         };
         self.interval_ms = bounds.clamp_ms(directed);
     }
@@ -178,20 +174,43 @@ mod tests {
     }
 
     #[test]
-    fn the_interval_settles_near_the_change_rate() {
+    fn the_interval_settles_at_the_square_root_of_price_and_period() {
         // A new article every 30 minutes, on the half hour.
         let period = 30 * MIN;
         let estimate = simulate(200, |start, interval| {
             (start + interval) / period > start / period
         });
-        // Twice per change, give or take the estimator's bias on a regular process.
+        // sqrt(1 min x 30 min), give or take the estimator's bias on a regular process.
         let interval = estimate.interval_ms as f64;
+        let law = ((MIN * period) as f64).sqrt();
         assert!(
-            (0.3 * period as f64..=1.0 * period as f64).contains(&interval),
-            "interval {interval} ms for a change every {period} ms"
+            (0.5 * law..=2.0 * law).contains(&interval),
+            "interval {interval} ms for a change every {period} ms (law: {law})"
         );
         let per_hour = estimate.changes_per_hour();
         assert!((1.0..=4.0).contains(&per_hour), "{per_hour} changes/hour");
+    }
+
+    #[test]
+    fn a_page_sixteen_times_busier_is_visited_four_times_as_often() {
+        // The mean interval over many visits, for a change every `period`.
+        let mean_interval = |period: u64| {
+            let (mut now, mut sum) = (0, 0);
+            let mut estimate = ChangeEstimate::first(now, &BOUNDS);
+            for visit in 0..600 {
+                let interval = estimate.interval_ms;
+                let changed = (now + interval) / period > now / period;
+                now += interval;
+                estimate.observe(now, changed, &BOUNDS);
+                if visit >= 100 {
+                    sum += interval;
+                }
+            }
+            sum as f64 / 500.0
+        };
+        // The square-root law: 4x (1/rate would give 16x).
+        let ratio = mean_interval(64 * MIN) / mean_interval(4 * MIN);
+        assert!((2.5..=6.0).contains(&ratio), "{ratio}");
     }
 
     #[test]
