@@ -179,8 +179,8 @@ async fn a_crashing_hanging_or_babbling_program_costs_only_its_pages() {
             "parser = \"command\"\n[site.command]\nprogram = \"python3\"\nargs = [{script:?}]\ntimeout = \"3s\"\n"
         ),
     );
-    // The timeout leaves room for a restarted python3 to start on a busy machine: only
-    // the program that never answers may hit it.
+    // A restarted python3's first answer also has its start-up allowance, so on a busy
+    // machine only the program that never answers hits the timeout.
     let store = store(dir.path());
     crawl(Crawler::new(config, store.clone(), Default::default()).unwrap()).await;
 
@@ -197,7 +197,7 @@ async fn a_crashing_hanging_or_babbling_program_costs_only_its_pages() {
     };
     assert!(note_of(1002).contains("exited"), "{}", note_of(1002));
     assert!(
-        note_of(1004).contains("no answer within 3s"),
+        note_of(1004).contains("no answer within"),
         "{}",
         note_of(1004)
     );

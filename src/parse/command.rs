@@ -12,6 +12,8 @@
 //! a crash, a hang past the per-page timeout, or an answer that is not one JSON object
 //! becomes that page's error, the program is killed, and it is started again on the
 //! next page after a backoff that doubles per consecutive failure (up to a minute).
+//! The first answer of a program just started may also take [`START_ALLOWANCE`]: an
+//! interpreter that starts slowly on a busy machine is not a program that hangs.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -64,6 +66,8 @@ impl CommandSection {
 /// Longest pause between restarts of a failing program.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Extra time for the first answer of a program just started (its start-up).
+pub const START_ALLOWANCE: Duration = Duration::from_secs(10);
 
 #[derive(Serialize)]
 struct Request<'a> {
@@ -99,6 +103,8 @@ impl Drop for Running {
 #[derive(Default)]
 struct State {
     running: Option<Running>,
+    /// The running program has not answered yet.
+    fresh: bool,
     /// Consecutive failures (crashes, hangs, malformed answers).
     failures: u32,
     /// No start before this moment (backoff after a failure).
@@ -198,7 +204,10 @@ impl CommandParser {
                 std::thread::sleep(wait);
             }
             match self.start() {
-                Ok(running) => state.running = Some(running),
+                Ok(running) => {
+                    state.running = Some(running);
+                    state.fresh = true;
+                }
                 Err(e) => return Err(self.failed(state, e)),
             }
         }
@@ -214,12 +223,21 @@ impl CommandParser {
                 format!("cannot write to it ({e}); exit status {status:?}"),
             ));
         }
-        let line = match running.lines.recv_timeout(self.spec.timeout) {
+        let timeout = if state.fresh {
+            self.spec.timeout + START_ALLOWANCE
+        } else {
+            self.spec.timeout
+        };
+        let line = match running.lines.recv_timeout(timeout) {
             Ok(Ok(line)) => line,
             Ok(Err(e)) => return Err(self.failed(state, format!("unreadable answer: {e}"))),
             Err(RecvTimeoutError::Timeout) => {
-                let timeout = self.spec.timeout;
-                return Err(self.failed(state, format!("no answer within {timeout:?}")));
+                let started = if state.fresh {
+                    ", its start included"
+                } else {
+                    ""
+                };
+                return Err(self.failed(state, format!("no answer within {timeout:?}{started}")));
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let status = running.child.wait().ok();
@@ -236,6 +254,7 @@ impl CommandParser {
         };
         state.failures = 0;
         state.not_before = None;
+        state.fresh = false;
         if let Some(error) = answer.error {
             return Err(ParseError(format!("parser program: {error}")));
         }
