@@ -469,7 +469,10 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
         Some(m) if m.start() > 0 => text[..m.start()].to_string(),
         _ => text,
     };
-    let mut text = text.as_str();
+    // ", par Jane Doe": a separator the markup put before the byline.
+    let mut text = text.trim_start_matches(|c: char| {
+        c.is_whitespace() || matches!(c, ',' | ';' | '|' | '·' | '•' | '-' | '–' | '—')
+    });
     while let Some(m) = BY_PREFIX.find(text) {
         if m.end() == 0 {
             break;
@@ -721,6 +724,7 @@ mod tests {
         assert_eq!(clean_authors("Jane Doe Alle Artikel"), ["Jane Doe"]);
         assert_eq!(clean_authors("© Jane Doe"), ["Jane Doe"]);
         assert_eq!(clean_authors("Alles von Jane Doe"), ["Jane Doe"]);
+        assert_eq!(clean_authors(", par Jane Doe"), ["Jane Doe"]);
         // An abbreviated month that is a surname stays: only a third word is cut.
         assert_eq!(clean_authors("Maria Jan"), ["Maria Jan"]);
     }
