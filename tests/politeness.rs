@@ -37,6 +37,22 @@ fn site_table(name: &str, origin: &str) -> String {
     )
 }
 
+/// A crawler of the config `text`, with its state in `dir`.
+fn crawler(dir: &std::path::Path, text: &str, max_pages: Option<u64>) -> (Crawler, Arc<SledStore>) {
+    let overrides = Overrides {
+        state_dir: Some(dir.to_path_buf()),
+        max_pages,
+        ..Overrides::default()
+    };
+    let config = ConfigFile::parse(text, "test.toml")
+        .unwrap()
+        .validate("test.toml", &overrides)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = Arc::new(SledStore::open(&dir.join("db")).unwrap());
+    let crawler = Crawler::new(config, store.clone(), ParserRegistry::default()).unwrap();
+    (crawler, store)
+}
+
 /// Crawls with `[politeness]` set to `politeness` (TOML lines) and the given sites.
 async fn crawl(
     dir: &std::path::Path,
@@ -45,21 +61,8 @@ async fn crawl(
     max_pages: Option<u64>,
 ) -> (Summary, Arc<SledStore>) {
     let text = format!("[politeness]\n{politeness}\n{sites}");
-    let overrides = Overrides {
-        state_dir: Some(dir.to_path_buf()),
-        max_pages,
-        ..Overrides::default()
-    };
-    let config = ConfigFile::parse(&text, "test.toml")
-        .unwrap()
-        .validate("test.toml", &overrides)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let store = Arc::new(SledStore::open(&dir.join("db")).unwrap());
-    let summary = Crawler::new(config, store.clone(), ParserRegistry::default())
-        .unwrap()
-        .run(std::future::pending())
-        .await
-        .unwrap();
+    let (crawler, store) = crawler(dir, &text, max_pages);
+    let summary = crawler.run(std::future::pending()).await.unwrap();
     (summary, store)
 }
 
@@ -73,17 +76,8 @@ async fn daemon_until(
     requests: usize,
 ) -> Arc<SledStore> {
     let text = format!("[politeness]\n{politeness}\n[daemon]\nhttp = \"off\"\n{sites}");
-    let overrides = Overrides {
-        state_dir: Some(dir.to_path_buf()),
-        ..Overrides::default()
-    };
-    let config = ConfigFile::parse(&text, "test.toml")
-        .unwrap()
-        .validate("test.toml", &overrides)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let store = Arc::new(SledStore::open(&dir.join("db")).unwrap());
-    Crawler::new(config, store.clone(), ParserRegistry::default())
-        .unwrap()
+    let (crawler, store) = crawler(dir, &text, None);
+    crawler
         .run_daemon(server.wait_for_requests(requests))
         .await
         .unwrap();

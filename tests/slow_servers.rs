@@ -44,13 +44,22 @@ async fn until_closed(stream: &mut TcpStream) {
     let _ = stream.read(&mut [0u8; 1]).await;
 }
 
-async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<String>>>) {
-    let Some(head) = common::read_head(&mut stream).await else {
-        return;
-    };
+/// The paths a host was asked for, in order.
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// Reads a request's head and logs its path.
+async fn read_path(stream: &mut TcpStream, log: &Log) -> Option<String> {
+    let head = common::read_head(stream).await?;
     let head = String::from_utf8_lossy(&head).into_owned();
     let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
     log.lock().unwrap().push(path.clone());
+    Some(path)
+}
+
+async fn serve(mut stream: TcpStream, log: Log) {
+    let Some(path) = read_path(&mut stream, &log).await else {
+        return;
+    };
     match path.as_str() {
         "/robots.txt" => respond(&mut stream, "404 Not Found", "").await,
         "/" => {
@@ -120,18 +129,29 @@ async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<String>>>) {
     }
 }
 
-/// A host on 127.0.0.1 and a free port; returns its origin and request log.
-async fn hostile_host() -> (String, Arc<Mutex<Vec<String>>>) {
+/// A host on 127.0.0.1 and a free port that answers each connection with `handle`;
+/// returns its origin and request log.
+async fn host<F>(handle: fn(TcpStream, Log) -> F) -> (String, Log)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
-    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log: Log = Arc::default();
     let served = log.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, served.clone()));
+            tokio::spawn(handle(stream, served.clone()));
         }
     });
     (origin, log)
+}
+
+/// Never answers: reads the request and waits for the client to leave.
+async fn silent(mut stream: TcpStream, log: Log) {
+    if read_path(&mut stream, &log).await.is_some() {
+        until_closed(&mut stream).await;
+    }
 }
 
 fn config(origin: &str, retry_delay: &str) -> String {
@@ -161,7 +181,7 @@ robots_sitemaps = false
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn good_pages_are_written_before_any_failed_url_is_tried_again() {
-    let (origin, log) = hostile_host().await;
+    let (origin, log) = host(serve).await;
     let dir = tempfile::tempdir().unwrap();
     let (summary, store) = common::crawl_text(
         &config(&origin, "0s"),
@@ -205,7 +225,7 @@ async fn good_pages_are_written_before_any_failed_url_is_tried_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_shot_crawl_leaves_retries_not_yet_due_queued_across_restarts() {
-    let (origin, log) = hostile_host().await;
+    let (origin, log) = host(serve).await;
     let dir = tempfile::tempdir().unwrap();
     // A retry a minute away: the crawl ends before it falls due.
     let text = config(&origin, "1m").replace("^/(good|bad)/", "^/(good/|bad/50)");
@@ -252,24 +272,7 @@ async fn a_one_shot_crawl_leaves_retries_not_yet_due_queued_across_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_robots_txt_that_never_answers_blocks_its_host_and_leaves_its_urls_queued() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let log: Arc<Mutex<Vec<String>>> = Arc::default();
-    let served = log.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let log = served.clone();
-            tokio::spawn(async move {
-                if let Some(head) = common::read_head(&mut stream).await {
-                    let head = String::from_utf8_lossy(&head).into_owned();
-                    log.lock()
-                        .unwrap()
-                        .push(head.split_whitespace().nth(1).unwrap_or("").to_string());
-                    until_closed(&mut stream).await;
-                }
-            });
-        }
-    });
+    let (origin, log) = host(silent).await;
     let dir = tempfile::tempdir().unwrap();
     let (summary, store) = common::crawl_text(
         &config(&origin, "0s"),
