@@ -35,17 +35,24 @@ static BY_CANDIDATES: LazyLock<Selector> = LazyLock::new(|| {
     Selector::parse("p, span, div, address, li, a, em, strong, small, time")
         .expect("valid selector")
 });
+/// Where a byline's label may stand alone ("<h5>Autor:</h5> Jane Doe"): a heading or
+/// a term names what follows, it does not open a sentence.
+static LABEL_CANDIDATES: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse("p, span, div, li, em, strong, b, small, dt, th, h2, h3, h4, h5, h6")
+        .expect("valid selector")
+});
 static NAME_INSIDE: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse(r#"[itemprop~="name"]"#).expect("valid selector"));
 
 /// The words that introduce a byline, in the languages news is written in most.
 static BY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     rx(concat!(
-        r"(?i)^(?:(?:posted|written|published|created|reported|edited|text|words|story)\s+by|by|von|vom|par|por|di|door|przez",
+        r"(?i)^(?:(?:redaktion|interview)\s*:\s*|(?:(?:posted|written|published|created|reported|edited|text|words|story|submitted)\s+by|by|von|vom|par|por|di|door|przez",
+        r"|soumis\s+par|gespeichert\s+von",
         r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst|erstellt)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
         r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da|a\s+cura\s+di",
         r"|(?:view|see)\s+all\s+(?:posts|articles|stories)\s+by|more\s+(?:posts|articles|stories)\s+by|(?:zeige\s+)?alle(?:s|\s+(?:beiträge|artikel))\s+von",
-        r"|autor(?:in)?|autoren|authors?|auteurs?|autore|verfasser(?:in)?|text|texte|texto)(?-u:\b)\s*:?\s*",
+        r"|autor(?:in)?|autoren|authors?|auteurs?|autore|verfasser(?:in)?|text|texte|texto)(?-u:\b)\s*:?\s*)",
     ))
 });
 /// A line that is a byline: "By" and kin, then a capital or a name of one word.
@@ -53,7 +60,8 @@ static READS_BY: LazyLock<Regex> = LazyLock::new(|| {
     rx(concat!(
         r"(?i)^[^\p{L}]{0,25}(?:(?:(?:posted|written|published|reported)\s+by|by|von|vom|par|por|door|przez|autoren|authors",
         r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
-        r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da)(?-u:\b)\s*:?\s*\S|(?:autor(?:in)?|author|auteur|text)\s*:\s*\S|by\p{Lu})",
+        r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da|submitted\s+by|soumis\s+par|gespeichert\s+von)",
+        r"(?-u:\b)\s*:?\s*\S|(?:autor(?:in)?|author|auteur|text|redaktion)\s*:\s*\S|by\p{Lu})",
     ))
 });
 static BY_GLUED: LazyLock<Regex> = LazyLock::new(|| rx(r"^(?:By|BY|Von|VON|By:)(\p{Lu}\p{Ll})"));
@@ -77,6 +85,8 @@ static ROLE: LazyLock<Regex> = LazyLock::new(|| {
 /// Words that are never a name: labels of forms and buttons that sit in author boxes.
 const NOT_NAMES: &[&str] = &[
     "name",
+    "kontakt",
+    "contact",
     "posted",
     "published",
     "share",
@@ -187,10 +197,22 @@ pub(super) fn authors(
             names.into_iter().filter(|n| !names_site(n)).collect()
         }
     };
+    // A login handle ("jane.doe", "janedoe") is a name the CMS keeps, not the one the
+    // page prints: a byline that spells a name wins over it.
+    let handles = |names: &[String]| {
+        names
+            .iter()
+            .all(|n| !n.contains(char::is_whitespace) && !n.chars().any(char::is_uppercase))
+    };
+    let byline = std::cell::OnceCell::new();
+    let byline = || byline.get_or_init(|| page_byline(html, order, headline));
     if !declared.is_empty() && !publisher(&declared) {
+        if handles(&declared) && !byline().is_empty() && byline().iter().all(|n| spelled(n)) {
+            return with_surnames(people(byline().clone()), html);
+        }
         return with_surnames(people(declared), html);
     }
-    let byline = page_byline(html, order, headline);
+    let byline = byline().clone();
     if !byline.is_empty() {
         return with_surnames(people(byline), html);
     }
@@ -203,6 +225,15 @@ pub(super) fn authors(
         .map(|a| names_in(a, true))
         .find(|a| !a.is_empty())
         .unwrap_or_default()
+}
+
+/// A name as people spell theirs: two to four words, each opening with a capital.
+fn spelled(name: &str) -> bool {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    (2..=4).contains(&words.len())
+        && words
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase))
 }
 
 static DATA_AUTHOR: LazyLock<Selector> =
@@ -281,7 +312,7 @@ fn page_byline(html: &Html, order: &Order, headline: Option<usize>) -> Vec<Strin
     let reads_by =
         |el: &ElementRef<'_>| short_text(*el, 160).is_some_and(|t| READS_BY.is_match(&t));
     let mut by_lines: Vec<(usize, Vec<String>)> = html
-        .select(&BY_CANDIDATES)
+        .select(&LABEL_CANDIDATES)
         .filter(|el| short_text(*el, 30).is_some_and(|t| BY_LABEL.is_match(&t)) && usable(*el))
         .filter_map(|el| {
             let next = text_after(el, 80)?;
@@ -347,7 +378,9 @@ fn in_form_or_chrome(el: ElementRef<'_>) -> bool {
 /// A byline's label alone in its element ("By", "Von:", "Autor:"), its names in the
 /// next.
 static BY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    rx(r"(?i)^(?:by|von|par|por|door|autor(?:in)?|author|auteur|text|written by|posted by)\s*:?$")
+    rx(
+        r"(?i)^(?:(?:by|von|par|por|door|autor(?:in)?|author|auteur|text|written by|posted by)\s*:?|redaktion\s*:)$",
+    )
 });
 
 /// The text that follows an element in document order, up to `max` characters.
@@ -432,6 +465,9 @@ fn plausible(name: &str, structured: bool) -> bool {
 /// what follows the first digit (a date), and role words.
 pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
     let text = clean(&EMAIL.replace_all(byline, " "));
+    // "Jane Doe (Pressesprecherin)": a role or affiliation in brackets (a web address
+    // there stays: "Deutsche Welle (www.dw.com)" is a publisher, not a person).
+    let text = BRACKETED.replace_all(&text, " ").into_owned();
     // "ByJane Doe": a byline whose markup ran "By" into the name.
     let text = BY_GLUED.replace(&text, "$1").into_owned();
     // Picture and graphics credits after the names.
@@ -497,6 +533,7 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
     dedupe(names)
 }
 
+static BRACKETED: LazyLock<Regex> = LazyLock::new(|| rx(r"\s*\([^().]*\)"));
 /// A web address closing a byline after a slash, or a bar or dash between spaces.
 static TRAILING_HOST: LazyLock<Regex> = LazyLock::new(|| {
     rx(r"(?i)(?:\s*/|\s+[|–—-])\s*(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,6}\s*$")
@@ -725,6 +762,13 @@ mod tests {
         assert_eq!(clean_authors("© Jane Doe"), ["Jane Doe"]);
         assert_eq!(clean_authors("Alles von Jane Doe"), ["Jane Doe"]);
         assert_eq!(clean_authors(", par Jane Doe"), ["Jane Doe"]);
+        assert_eq!(
+            clean_authors("Redaktion: Jane Doe (Pressesprecherin des Vereins)"),
+            ["Jane Doe"]
+        );
+        assert_eq!(clean_authors("Interview: Jane Doe"), ["Jane Doe"]);
+        assert_eq!(clean_authors("Submitted by jdoe on 24. July"), ["jdoe"]);
+        assert_eq!(clean_authors("Gespeichert von jdoe am 24. Juli"), ["jdoe"]);
         // An abbreviated month that is a surname stays: only a third word is cut.
         assert_eq!(clean_authors("Maria Jan"), ["Maria Jan"]);
     }

@@ -149,14 +149,32 @@ fn is_article_type(value: &Value) -> bool {
     }
 }
 
-/// The page's JSON-LD blocks that parse.
+/// The page's JSON-LD blocks that parse, as written or after the two slips CMS
+/// templates make most: raw line breaks inside strings and a comma before a closing
+/// bracket.
 fn json_ld(html: &Html) -> Vec<Value> {
     html.select(&JSON_LD)
         .filter_map(|s| {
             let raw: String = s.text().collect();
-            serde_json::from_str::<Value>(raw.trim().trim_end_matches(';')).ok()
+            let raw = raw.trim().trim_end_matches(';');
+            serde_json::from_str::<Value>(raw)
+                .or_else(|_| serde_json::from_str::<Value>(&lenient(raw)))
+                .ok()
         })
         .collect()
+}
+
+static TRAILING_COMMA: LazyLock<regex::Regex> =
+    LazyLock::new(|| crate::parse::rx::rx(r",(\s*[}\]])"));
+
+/// JSON with control characters as spaces (JSON whitespace outside strings, and what
+/// a reader sees inside them) and without commas before `}` or `]`.
+fn lenient(raw: &str) -> String {
+    let spaced: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    TRAILING_COMMA.replace_all(&spaced, "$1").into_owned()
 }
 
 /// The first object of an article type in a JSON-LD value, searching arrays, `@graph`
@@ -200,5 +218,15 @@ mod tests {
         assert_eq!(meta.tag(&["twitter:title", "og:title"]), Some("A & B"));
         assert_eq!(meta.tag(&["author"]), Some("Jane Doe"));
         assert!(meta.declares_article());
+    }
+
+    #[test]
+    fn json_ld_with_raw_line_breaks_or_trailing_commas_still_reads() {
+        let page = "<html><head><script type=\"application/ld+json\">{\"@type\":\"NewsArticle\",
+            \"headline\":\"Two\nlines\",\"sameAs\":[\"https://a.example\",],}</script></head></html>";
+        let meta = Meta::read(&Html::parse_document(page));
+        assert_eq!(meta.ld_text("headline").as_deref(), Some("Two lines"));
+        let broken = r#"<html><head><script type="application/ld+json">{"headline": "a "quoted" word"}</script></head></html>"#;
+        assert!(Meta::read(&Html::parse_document(broken)).ld.is_none());
     }
 }

@@ -394,6 +394,39 @@ mod tests {
     }
 
     #[test]
+    fn a_script_state_dates_a_page_that_says_nothing_else() {
+        let page = |script: &str| {
+            format!(
+                r#"<html><head><script>{script}</script></head><body><h1>Headline</h1>
+                <p>First paragraph of the story, long enough to be prose.</p></body></html>"#
+            )
+        };
+        let hydrated =
+            page(r#"window.__STATE__ = {"post":{"published_at":"2019-03-02T06:22:28+01:00"}}"#);
+        let a = extract(&hydrated, "https://news.example/a/1", true).unwrap();
+        assert_eq!(a.published.as_deref(), Some("2019-03-02T06:22:28+01:00"));
+        let other = page(r#"window.__STATE__ = {"post":{"created":"2019-03-02T06:22:28+01:00"}}"#);
+        let a = extract(&other, "https://news.example/a/1", true).unwrap();
+        assert_eq!(a.published, None);
+    }
+
+    #[test]
+    fn a_printed_byline_wins_over_a_login_handle_in_the_metadata() {
+        let page = |byline: &str| {
+            format!(
+                r#"<html><head><script type="application/ld+json">{{"@type":"NewsArticle",
+                "author":{{"@type":"Person","name":"jane.doe"}}}}</script></head><body><h1>Headline</h1>
+                <p class="byline">{byline}</p><p>First paragraph of the story, long enough to be prose.</p>
+                </body></html>"#
+            )
+        };
+        let a = extract(&page("By Jane Doe"), "https://news.example/a/1", true).unwrap();
+        assert_eq!(a.authors, ["Jane Doe"]);
+        let a = extract(&page("Share this"), "https://news.example/a/1", true).unwrap();
+        assert_eq!(a.authors, ["jane.doe"]);
+    }
+
+    #[test]
     fn listing_like_pages_of_pattern_less_sites_are_not_articles() {
         let page = "<ul><li><a href='/1'>One</a></li></ul>";
         assert!(extract(page, "https://news.example/", false).is_none());

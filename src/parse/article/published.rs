@@ -207,7 +207,9 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
     ];
     tracing::trace!(?signals, ?updated, %zone, "date signals");
     // A page that only says when it was updated was published no later.
-    let published = most_named_day(&signals).or_else(|| updated.clone());
+    let published = most_named_day(&signals)
+        .or_else(|| script_date(cx))
+        .or_else(|| updated.clone());
     let printed_day = [&signals[3], &signals[6], &signals[7]]
         .into_iter()
         .flatten()
@@ -420,6 +422,28 @@ fn time_element(cx: &Context<'_>, never: &mut HashMap<ego_tree::NodeId, bool>) -
     found.into_iter().next().map(|(_, d)| d)
 }
 
+/// A publication date an application's script state carries (`"published_at":
+/// "..."` in a page's hydration JSON), for pages that print theirs with JavaScript.
+static SCRIPT_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    rx(concat!(
+        r#"\\?"(?:datePublished|date_published|published_at|publishedAt|publishDate|publish_date|"#,
+        r#"publicationDate|publication_date|publication_time|firstPublished(?:At|Date)?|first_published_at)"#,
+        r#"\\?"\s*:\s*\\?"([0-9][^"\\]{7,34})\\?""#,
+    ))
+});
+static SCRIPTS: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(r#"script:not([type="application/ld+json"])"#).expect("valid selector")
+});
+
+/// The first publication date in the page's scripts; only when nothing else dates it.
+fn script_date(cx: &Context<'_>) -> Option<String> {
+    cx.html.select(&SCRIPTS).find_map(|script| {
+        let text: String = script.text().collect();
+        SCRIPT_DATE
+            .captures_iter(&text)
+            .find_map(|c| parse_date(&c[1], cx.zone))
+    })
+}
 /// A full date in the URL's path.
 fn url_date(cx: &Context<'_>) -> Option<String> {
     let c = URL_DATE.captures(cx.url.path())?;
