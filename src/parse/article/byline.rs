@@ -27,12 +27,12 @@ static BYLINE_BOXES: LazyLock<Selector> = LazyLock::new(|| {
     Selector::parse(concat!(
         r#"[itemprop~="author"], [rel~="author"], [class*="byline"], [class*="Byline"], [class*="author"], [class*="Author"], "#,
         r#"[class*="autor"], [class*="Autor"], [class*="writer"], [class*="reporter"], [class*="contributor"], [class*="Contributor"], "#,
-        r#"[class*="verfasser"], [id*="author"], [data-component="byline-block"], .field--name-uid, a[href*="/author/"], a[href*="/autor/"]"#,
+        r#"[class*="verfasser"], [id*="author"], [data-component="byline-block"], .field--name-uid, a[href*="/author/"], a[href*="/autor/"], byline"#,
     ))
     .expect("valid selector")
 });
 static BY_CANDIDATES: LazyLock<Selector> = LazyLock::new(|| {
-    Selector::parse("p, span, div, address, li, a, em, strong, small, time")
+    Selector::parse("p, span, div, address, li, a, em, strong, small, time, byline")
         .expect("valid selector")
 });
 /// Where a byline's label may stand alone ("<h5>Autor:</h5> Jane Doe"): a heading or
@@ -40,6 +40,14 @@ static BY_CANDIDATES: LazyLock<Selector> = LazyLock::new(|| {
 static LABEL_CANDIDATES: LazyLock<Selector> = LazyLock::new(|| {
     Selector::parse("p, span, div, li, em, strong, b, small, dt, th, h2, h3, h4, h5, h6")
         .expect("valid selector")
+});
+/// A link to a person's page on the site.
+static PROFILE_LINK: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(concat!(
+        r#"a[href*="author"], a[href*="autor"], a[href*="profil"], a[href*="people"], a[href*="person"], "#,
+        r#"a[href*="staff"], a[href*="journalist"], a[href*="contributor"], a[href*="writer"], a[href*="user"]"#,
+    ))
+    .expect("valid selector")
 });
 static NAME_INSIDE: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse(r#"[itemprop~="name"]"#).expect("valid selector"));
@@ -172,30 +180,39 @@ pub(super) fn authors(
     order: &Order,
     headline: Option<usize>,
 ) -> Vec<String> {
-    let declared = meta
-        .ld_value("author")
-        .map(|v| structured(v, meta))
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| meta_authors(meta));
     let site: Vec<String> = site_names(meta, url)
         .iter()
         .map(|s| s.replace(' ', ""))
         .filter(|s| s.chars().count() >= 4)
         .collect();
+    let without_site_words = |names: Vec<String>| -> Vec<String> {
+        names
+            .into_iter()
+            .map(|n| without_site_word(n, &site))
+            .collect()
+    };
+    let declared = without_site_words(
+        meta.ld_value("author")
+            .map(|v| structured(v, meta))
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| meta_authors(meta)),
+    );
+    // A web address as a name ("example.de") is a publisher too, this one or another.
     let names_site = |name: &String| {
         let n = fold(name).replace(' ', "");
-        site.iter()
-            .any(|s| n.contains(s.as_str()) || s.contains(n.as_str()))
+        HOST_NAME.is_match(name)
+            || site
+                .iter()
+                .any(|s| n.contains(s.as_str()) || s.contains(n.as_str()))
     };
     // A list that opens with the publisher is the publisher's (its name and address).
     let publisher = |names: &[String]| names.first().is_some_and(names_site);
     // "Rob Picheta, CNN": the publisher named after a person is not an author.
     let people = |names: Vec<String>| -> Vec<String> {
         if publisher(&names) {
-            names
-        } else {
-            names.into_iter().filter(|n| !names_site(n)).collect()
+            return names;
         }
+        names.into_iter().filter(|n| !names_site(n)).collect()
     };
     // A login handle ("jane.doe", "janedoe") is a name the CMS keeps, not the one the
     // page prints: a byline that spells a name wins over it.
@@ -205,12 +222,19 @@ pub(super) fn authors(
             .all(|n| !n.contains(char::is_whitespace) && !n.chars().any(char::is_uppercase))
     };
     let byline = std::cell::OnceCell::new();
-    let byline = || byline.get_or_init(|| page_byline(html, order, headline));
+    let byline = || {
+        byline.get_or_init(|| without_site_words(without_codes(page_byline(html, order, headline))))
+    };
     if !declared.is_empty() && !publisher(&declared) {
         if handles(&declared) && !byline().is_empty() && byline().iter().all(|n| spelled(n)) {
             return with_surnames(people(byline().clone()), html);
         }
-        return with_surnames(people(declared), html);
+        // Structured data that credits the first author alone: a credit line that names
+        // them and more is the whole list.
+        let fuller = [meta_authors(meta), creators(meta), byline().clone()]
+            .into_iter()
+            .find(|other| extends(other, &declared) && other.iter().all(|n| spelled(n)));
+        return with_surnames(people(fuller.unwrap_or(declared)), html);
     }
     let byline = byline().clone();
     if !byline.is_empty() {
@@ -225,6 +249,57 @@ pub(super) fn authors(
         .map(|a| names_in(a, true))
         .find(|a| !a.is_empty())
         .unwrap_or_default()
+}
+
+/// A printed byline without the short codes after a named person ("Jane Doe, dpa",
+/// "Jane Doe, TK"): an agency's or desk's credit, not a second author. Structured
+/// data lists its authors on purpose and keeps them.
+fn without_codes(names: Vec<String>) -> Vec<String> {
+    let code = |name: &String| {
+        !name.contains(char::is_whitespace)
+            && (name.chars().count() <= 4
+                || (name.chars().count() <= 5 && !name.chars().any(char::is_uppercase)))
+    };
+    if names.iter().any(|n| spelled(n)) {
+        names.into_iter().filter(|n| !code(n)).collect()
+    } else {
+        names
+    }
+}
+
+/// Whether `longer` names everyone `shorter` does, and someone more.
+fn extends(longer: &[String], shorter: &[String]) -> bool {
+    let folded = |names: &[String]| -> Vec<String> { names.iter().map(|n| fold(n)).collect() };
+    let (longer, shorter) = (folded(longer), folded(shorter));
+    longer.len() > shorter.len() && shorter.iter().all(|n| longer.contains(n))
+}
+
+/// The JSON-LD article's `creator` list, which some publishers fill in full when
+/// their `author` holds the first name only.
+fn creators(meta: &Meta) -> Vec<String> {
+    meta.ld_value("creator")
+        .map(|v| structured(v, meta))
+        .unwrap_or_default()
+}
+
+/// A web address: "example.de", "news.Example.com".
+static HOST_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    rx(r"(?i)^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:[a-z]{2}|com|org|net|info|news|online|media|biz)$")
+});
+
+/// "Adam Doe NewsSite", "Matthias newssite": a name with the site's name run into it.
+/// Only a word not spelled as a surname goes (all lower case, or a capital inside).
+fn without_site_word(name: String, site: &[String]) -> String {
+    let Some((head, last)) = name.rsplit_once(' ') else {
+        return name;
+    };
+    let not_a_surname = !last.chars().next().is_some_and(char::is_uppercase)
+        || last.chars().skip(1).any(char::is_uppercase);
+    if not_a_surname && site.contains(&fold(last).replace(' ', "")) {
+        head.trim().to_string()
+    } else {
+        name
+    }
 }
 
 /// A name as people spell theirs: two to four words, each opening with a capital.
@@ -339,11 +414,21 @@ fn page_byline(html: &Html, order: &Order, headline: Option<usize>) -> Vec<Strin
         .select(&BYLINE_BOXES)
         .filter(|el| !NOT_BYLINE.is_match(&box_words(*el)) && usable(*el))
         .filter_map(|el| {
+            // A box that also holds more (a rating, a teaser) names its author in its
+            // link to the author's page.
             let text = el
                 .select(&NAME_INSIDE)
                 .next()
                 .map(spaced_text)
                 .unwrap_or_else(|| spaced_text(el));
+            let text = if text.chars().count() < 120 {
+                text
+            } else {
+                el.select(&PROFILE_LINK)
+                    .next()
+                    .map(spaced_text)
+                    .unwrap_or_default()
+            };
             (!text.is_empty() && text.chars().count() < 120).then(|| (order.of(el), text))
         })
         .map(|(at, text)| (at, names_in(&text, false)))
@@ -486,10 +571,11 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
         }
         _ => text,
     };
-    // A date or time after the names ("Von Henry am 12.03.2020", "oz on December 4").
+    // A date or time after the names ("Von Henry am 12.03.2020", "oz on December 4");
+    // a handle's digits ("Bo2man", "r23") are no date.
     let cut = text
         .split_whitespace()
-        .position(|w| w.chars().any(|c| c.is_ascii_digit()) || is_date_word(w));
+        .position(|w| w.starts_with(|c: char| c.is_ascii_digit()) || is_date_word(w));
     let text = match cut {
         Some(at) if at > 0 => trim_connectors(
             &text
@@ -527,6 +613,7 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
         .take_while(|n| !FILED_IN.is_match(n))
         .map(without_trailing_role)
         .map(without_trailing_label)
+        .map(without_agency)
         .filter(|n| !n.is_empty() && !ROLE.is_match(n))
         .map(str::to_string)
         .collect();
@@ -553,6 +640,21 @@ fn without_trailing_role(name: &str) -> &str {
             if (ROLE.is_match(first) || LEGAL.is_match(first)) && rest.contains(' ') =>
         {
             rest.trim()
+        }
+        _ => name,
+    }
+}
+
+/// "Jane Doe/SP-X": a person's name with the agency that supplied the story; an
+/// agency's own credit ("APA/AP", "dpa/lno") stays whole.
+fn without_agency(name: &str) -> &str {
+    match name.rsplit_once('/') {
+        Some((head, agency))
+            if head.trim().contains(' ')
+                && (2..=6).contains(&agency.trim().chars().count())
+                && agency.trim().chars().all(|c| c.is_uppercase() || c == '-') =>
+        {
+            head.trim()
         }
         _ => name,
     }
@@ -767,6 +869,9 @@ mod tests {
             ["Jane Doe"]
         );
         assert_eq!(clean_authors("Interview: Jane Doe"), ["Jane Doe"]);
+        assert_eq!(clean_authors("Jane Doe/SP-X"), ["Jane Doe"]);
+        assert_eq!(clean_authors("Author: Bo2man am 29.12.2010"), ["Bo2man"]);
+        assert_eq!(clean_authors("dpa/AFP"), ["dpa/AFP"]);
         assert_eq!(clean_authors("Submitted by jdoe on 24. July"), ["jdoe"]);
         assert_eq!(clean_authors("Gespeichert von jdoe am 24. Juli"), ["jdoe"]);
         // An abbreviated month that is a surname stays: only a third word is cut.
@@ -792,6 +897,50 @@ mod tests {
         let reading_time = r#"<meta name="twitter:label1" content="Geschätzte Lesezeit">
             <meta name="twitter:data1" content="3 Minuten">"#;
         assert!(read(reading_time).is_empty());
+    }
+
+    #[test]
+    fn publishers_codes_and_partial_credits_give_way_to_the_people() {
+        let url = Url::parse("https://newssite.example/a").unwrap();
+        let read = |head: &str, body: &str| {
+            let html = Html::parse_document(&format!(
+                "<html><head>{head}</head><body><h1>Headline</h1>{body}</body></html>"
+            ));
+            let meta = Meta::read(&html);
+            authors(&html, &meta, &url, &Order::of_page(&html), None)
+        };
+        // A web address is a publisher; the byline names the person, not the agency.
+        assert_eq!(
+            read(
+                r#"<meta name="author" content="other-site.de">"#,
+                "<byline>Von Jane Doe, dpa</byline>"
+            ),
+            ["Jane Doe"]
+        );
+        // The site's name run into the byline goes.
+        assert_eq!(
+            read("", r#"<p class="byline">By Jane Doe NewsSite</p>"#),
+            ["Jane Doe"]
+        );
+        // Structured data with the first author only: the byline has them all.
+        assert_eq!(
+            read(
+                r#"<meta name="author" content="Jane Doe">"#,
+                r#"<p class="byline">By Jane Doe and John Roe</p>"#
+            ),
+            ["Jane Doe", "John Roe"]
+        );
+        // An author box that holds more than the name: its link to the author's page.
+        let long = "Rated 4 of 5: readers liked this story and said so, at length, in the ratings box below it, twice.";
+        assert_eq!(
+            read(
+                "",
+                &format!(
+                    r#"<div class="author"><a href="/autoren/jane-doe/">Jane Doe</a>, 21. Jan. 2015 <div>{long}</div></div>"#
+                )
+            ),
+            ["Jane Doe"]
+        );
     }
 
     #[test]
