@@ -306,7 +306,15 @@ impl Fetcher {
                     .map(|v| (k.as_str().to_string(), v.to_string()))
             })
             .collect();
-        let mut body = Vec::new();
+        // Sized once when the server says how long the body is, rather than doubled
+        // as it arrives (which leaves up to twice the page in memory per fetch); a
+        // length past a mebibyte is not taken on trust, that body grows as it comes.
+        let declared = response
+            .content_length()
+            .unwrap_or(0)
+            .min(max_bytes)
+            .min(1 << 20);
+        let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
         let mut truncated = false;
         while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if body.len() as u64 + chunk.len() as u64 > max_bytes {
