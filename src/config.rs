@@ -166,6 +166,7 @@ impl DaemonSection {
         RevisitBounds {
             min: self.revisit_min,
             max: self.revisit_max,
+            price: None,
         }
     }
 }
@@ -335,6 +336,7 @@ impl ConfigFile {
                     article_recheck: None,
                     revisit_min: None,
                     revisit_max: None,
+                    max_listing_rate: None,
                     selectors: None,
                     command: None,
                     allow_private_addresses: false,
@@ -831,6 +833,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("site[0].revisit_max"), "{err}");
+        let err = check(&format!("{MINIMAL}max_listing_rate = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("site[0].max_listing_rate"), "{err}");
+        let budgeted = check(&format!("{MINIMAL}max_listing_rate = 120\n")).unwrap();
+        assert_eq!(budgeted.sites[0].max_listing_rate, Some(120.0));
     }
 
     #[test]

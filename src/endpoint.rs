@@ -98,6 +98,7 @@ struct RevisitLine {
     site: String,
     interval_seconds: f64,
     changes_per_hour: f64,
+    expected_latency_seconds: f64,
     next_due: String,
     last_visit: String,
     last_change: Option<String>,
@@ -138,6 +139,7 @@ async fn status(State(handle): State<CrawlHandle>) -> Response {
             .map(|s| RevisitLine {
                 interval_seconds: s.estimate.interval_ms as f64 / 1000.0,
                 changes_per_hour: s.estimate.changes_per_hour(),
+                expected_latency_seconds: s.estimate.expected_latency_ms() as f64 / 1000.0,
                 next_due: rfc3339(s.next_due_ms),
                 last_visit: rfc3339(s.estimate.last_visit_ms),
                 last_change: s.estimate.last_change_ms.map(rfc3339),

@@ -21,6 +21,8 @@ pub struct Status {
     pub by_status: BTreeMap<String, usize>,
     pub by_kind: BTreeMap<String, usize>,
     pub queued_hosts: Vec<HostQueue>,
+    /// Daemon mode: each listing page's estimated change rate and revisit interval.
+    pub listing_pages: Vec<ListingPage>,
     /// The most recent failures, newest first.
     pub last_errors: Vec<UrlError>,
     pub records: u64,
@@ -43,6 +45,17 @@ pub struct HostQueue {
     /// wait until it can be): a TLS certificate problem, an outage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub robots_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListingPage {
+    pub url: String,
+    pub site: String,
+    pub changes_per_hour: f64,
+    pub interval_seconds: f64,
+    /// The mean time from a new article to the visit that finds it.
+    pub expected_latency_seconds: f64,
+    pub next_due: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -94,6 +107,19 @@ pub fn status(store: &dyn Store, errors: usize) -> Result<Status, StoreError> {
             })
         })
         .collect::<Result<_, StoreError>>()?;
+    let mut schedules = store.revisit_schedules()?;
+    schedules.sort_by(|a, b| (&a.site, &a.url).cmp(&(&b.site, &b.url)));
+    let listing_pages = schedules
+        .into_iter()
+        .map(|s| ListingPage {
+            changes_per_hour: s.estimate.changes_per_hour(),
+            interval_seconds: s.estimate.interval_ms as f64 / 1000.0,
+            expected_latency_seconds: s.estimate.expected_latency_ms() as f64 / 1000.0,
+            next_due: rfc3339(s.next_due_ms),
+            url: s.url,
+            site: s.site,
+        })
+        .collect();
     let sinks = store
         .sink_offsets()?
         .into_iter()
@@ -108,6 +134,7 @@ pub fn status(store: &dyn Store, errors: usize) -> Result<Status, StoreError> {
         by_status,
         by_kind,
         queued_hosts,
+        listing_pages,
         last_errors: failures
             .into_iter()
             .take(errors)
@@ -152,6 +179,16 @@ impl std::fmt::Display for Status {
             )?;
             if let Some(error) = &h.robots_error {
                 writeln!(f, "    robots.txt unavailable: {error}")?;
+            }
+        }
+        if !self.listing_pages.is_empty() {
+            writeln!(f, "listing pages: {}", self.listing_pages.len())?;
+            for l in &self.listing_pages {
+                writeln!(
+                    f,
+                    "  {:<50} {:>7.2} changes/h, every {:>6.0} s, expected latency {:>6.0} s, next {}",
+                    l.url, l.changes_per_hour, l.interval_seconds, l.expected_latency_seconds, l.next_due
+                )?;
             }
         }
         writeln!(

@@ -20,8 +20,12 @@
 //! it, one that found none does not shorten it, so a section that was quiet all night
 //! is looked at sooner as soon as the morning's first article appears.
 //!
+//! A site's listing budget (`max_listing_rate`) raises the price of a visit until the
+//! law's visits add up to the budget ([`ListingBudget`]).
+//!
 //! Invariants: the interval always lies within the bounds; one visit moves it by at
-//! most a factor of two, never in the direction opposite to the visit's finding.
+//! most a factor of two, and without a budget never in the direction opposite to the
+//! visit's finding.
 
 use std::time::Duration;
 
@@ -30,17 +34,101 @@ use serde::{Deserialize, Serialize};
 /// Weight left to past visits at each new one (an effective memory of ~5 visits).
 pub const DECAY: f64 = 0.8;
 
-/// The range a page's revisit interval stays in.
+/// The range a page's revisit interval stays in, and the price of a visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RevisitBounds {
     pub min: Duration,
     pub max: Duration,
+    /// What a visit costs, in the square-root law's terms (`interval = sqrt(price /
+    /// rate)`): the site's listing budget sets it ([`ListingBudget`]); without one it
+    /// is `min`.
+    pub price: Option<Duration>,
 }
 
 impl RevisitBounds {
     fn clamp_ms(&self, ms: f64) -> u64 {
         let (min, max) = (self.min.as_millis() as f64, self.max.as_millis() as f64);
         ms.clamp(min, max.max(min)) as u64
+    }
+
+    fn price_ms(&self) -> f64 {
+        self.price.unwrap_or(self.min).as_millis().max(1) as f64
+    }
+}
+
+/// The listing budgets of a crawl's sites, by site name.
+#[derive(Debug, Default)]
+pub struct ListingBudgets {
+    sites: std::collections::HashMap<String, ListingBudget>,
+}
+
+impl ListingBudgets {
+    /// A site's revisit bounds, priced by its budget when it has one.
+    pub fn bounds(
+        &self,
+        site: &str,
+        bounds: RevisitBounds,
+        per_hour: Option<f64>,
+    ) -> RevisitBounds {
+        match (per_hour, self.sites.get(site)) {
+            (Some(per_hour), Some(budget)) => budget.bounds(bounds, per_hour),
+            _ => bounds,
+        }
+    }
+
+    /// Takes in a listing page's estimate after a visit.
+    pub fn learn(&mut self, site: &str, url: &str, changes_per_hour: f64) {
+        self.sites
+            .entry(site.to_string())
+            .or_default()
+            .learn(url, changes_per_hour);
+    }
+}
+
+/// A site's listing budget (`max_listing_rate`, listing requests an hour), spent where
+/// it buys the most freshness: by the square-root law, page `i` is visited
+/// `sqrt(rate_i)` times as often as a page that changes once an hour, all scaled so the
+/// visits add up to the budget. That is the law's price `p = (sum of sqrt(rate_i) /
+/// budget)^2`, never below `min`; pages that showed no change yet cost one visit per
+/// `max` each, taken off the budget first.
+///
+/// Invariant: it knows each listing page by its last estimate only, so a page counts
+/// once however often it is visited; the price follows the site's pages as their
+/// estimates change.
+#[derive(Debug, Default, Clone)]
+pub struct ListingBudget {
+    rates: std::collections::HashMap<String, f64>,
+}
+
+impl ListingBudget {
+    /// Takes in a listing page's current estimate, in changes an hour.
+    pub fn learn(&mut self, url: &str, changes_per_hour: f64) {
+        self.rates
+            .insert(url.to_string(), changes_per_hour.max(0.0));
+    }
+
+    /// The listing pages it knows.
+    pub fn pages(&self) -> usize {
+        self.rates.len()
+    }
+
+    /// The bounds with the price that spends `per_hour` visits an hour on the pages
+    /// known.
+    pub fn bounds(&self, bounds: RevisitBounds, per_hour: f64) -> RevisitBounds {
+        let roots: f64 = self.rates.values().map(|r| r.sqrt()).sum();
+        let quiet = self.rates.values().filter(|r| **r <= 0.0).count() as f64;
+        let max_hours = bounds.max.as_secs_f64() / 3600.0;
+        // Never less than a tenth of the budget for the pages that change.
+        let left = (per_hour - quiet / max_hours.max(1e-9)).max(per_hour / 10.0);
+        if roots <= 0.0 || left <= 0.0 {
+            return bounds;
+        }
+        let price_hours = (roots / left).powi(2);
+        let price = Duration::from_secs_f64((price_hours * 3600.0).min(bounds.max.as_secs_f64()));
+        RevisitBounds {
+            price: Some(price.max(bounds.min)),
+            ..bounds
+        }
     }
 }
 
@@ -71,6 +159,12 @@ impl ChangeEstimate {
             last_visit_ms: now_ms,
             last_change_ms: None,
         }
+    }
+
+    /// The mean time from a change to the visit that sees it, at the current interval
+    /// (half the interval, for changes that come at random times).
+    pub fn expected_latency_ms(&self) -> u64 {
+        self.interval_ms / 2
     }
 
     /// Estimated changes per hour (0 until a visit could compare with another).
@@ -106,14 +200,18 @@ impl ChangeEstimate {
         }
         let old = self.interval_ms as f64;
         let rate = self.rate_per_ms();
-        let price = bounds.min.as_millis().max(1) as f64;
+        let price = bounds.price_ms();
         let wanted = if rate > 0.0 {
             (price / rate).sqrt()
         } else {
             f64::INFINITY
         };
         let step = wanted.clamp(old / 2.0, old * 2.0);
-        let directed = if changed {
+        // Under a listing budget the price decides: a page that changes between most
+        // visits would otherwise never lengthen its interval to what the budget allows.
+        let directed = if bounds.price.is_some() {
+            step
+        } else if changed {
             step.min(old)
         } else {
             step.max(old)
@@ -135,6 +233,7 @@ mod tests {
     const BOUNDS: RevisitBounds = RevisitBounds {
         min: Duration::from_secs(60),
         max: Duration::from_secs(6 * 3600),
+        price: None,
     };
 
     /// Visits at the interval the estimate asks for; `changes(visit_start, interval)`
@@ -231,11 +330,58 @@ mod tests {
     }
 
     #[test]
+    fn a_listing_budget_sets_the_price_that_spends_it() {
+        // Pages changing 16, 4 and 1 times an hour, 30 visits an hour to spend.
+        let mut budget = ListingBudget::default();
+        for (url, rate) in [("a", 16.0), ("b", 4.0), ("c", 1.0)] {
+            budget.learn(url, rate);
+        }
+        let bounds = budget.bounds(BOUNDS, 30.0);
+        let price = bounds.price.expect("a price").as_secs_f64() / 3600.0;
+        // The law's intervals at that price add up to the budget: 4 + 2 + 1 = 7 roots.
+        let visits: f64 = [16.0f64, 4.0, 1.0].iter().map(|r| (r / price).sqrt()).sum();
+        assert!((visits - 30.0).abs() < 0.5, "{visits} visits an hour");
+        assert!((price - (7.0f64 / 30.0).powi(2)).abs() < 1e-6);
+        // A budget above what `min` allows leaves the price at `min`.
+        assert_eq!(budget.bounds(BOUNDS, 1e6).price, Some(BOUNDS.min));
+        // Relearning a page replaces its estimate: it counts once.
+        budget.learn("a", 16.0);
+        assert_eq!(budget.pages(), 3);
+        // Nothing learned yet: the bounds as they are.
+        assert_eq!(ListingBudget::default().bounds(BOUNDS, 30.0), BOUNDS);
+    }
+
+    #[test]
+    fn a_higher_price_lengthens_the_interval_by_its_square_root() {
+        let priced = RevisitBounds {
+            price: Some(Duration::from_secs(4 * 60)),
+            ..BOUNDS
+        };
+        let settle = |bounds: &RevisitBounds| {
+            let mut estimate = ChangeEstimate::first(0, bounds);
+            let mut now = 0;
+            for visit in 0..400u64 {
+                now += estimate.interval_ms;
+                estimate.observe(now, visit % 2 == 0, bounds);
+            }
+            estimate
+        };
+        let (cheap, dear) = (settle(&BOUNDS), settle(&priced));
+        assert!(
+            dear.interval_ms > cheap.interval_ms,
+            "{} vs {}",
+            dear.interval_ms,
+            cheap.interval_ms
+        );
+    }
+
+    #[test]
     fn bounds_hold_after_a_reload() {
         let mut estimate = simulate(10, |_, _| false);
         let tight = RevisitBounds {
             min: Duration::from_secs(10),
             max: Duration::from_secs(120),
+            price: None,
         };
         estimate.rebound(&tight);
         assert_eq!(estimate.interval_ms, 120_000);

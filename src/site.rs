@@ -64,6 +64,10 @@ pub struct SiteSection {
     pub revisit_min: Option<Duration>,
     #[serde(default, with = "crate::durations::human_duration::option")]
     pub revisit_max: Option<Duration>,
+    /// Listing requests an hour the daemon may spend on this site's section pages,
+    /// feeds and sitemaps, shared among them by how often each changes; unset: each
+    /// page's interval follows from `revisit_min` alone.
+    pub max_listing_rate: Option<f64>,
     /// CSS selectors per field, for `parser = "selectors"`.
     pub selectors: Option<crate::parse::SelectorsSection>,
     /// The external program, for `parser = "command"`.
@@ -194,6 +198,8 @@ pub struct Site {
     pub min_delay: Duration,
     /// How often listing pages (sections, feeds, sitemaps) are revisited in daemon mode.
     pub revisit: RevisitBounds,
+    /// Listing requests an hour (`max_listing_rate`), when the site sets a budget.
+    pub max_listing_rate: Option<f64>,
     /// When articles are fetched again to catch edits; `None`: never.
     pub article_recheck: Option<Duration>,
     pub sitemaps: Vec<Url>,
@@ -307,6 +313,15 @@ impl Site {
                 format!("revisit bounds {revisit_min:?}..{revisit_max:?}: need 0 < revisit_min <= revisit_max"),
             ));
         }
+        if let Some(rate) = raw
+            .max_listing_rate
+            .filter(|r| !(r.is_finite() && *r > 0.0))
+        {
+            return Err(err(
+                "max_listing_rate",
+                format!("{rate}: listing requests an hour, a number above 0"),
+            ));
+        }
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &raw.headers {
             let key = format!("headers.{name}");
@@ -331,7 +346,9 @@ impl Site {
             revisit: RevisitBounds {
                 min: revisit_min,
                 max: revisit_max,
+                price: None,
             },
+            max_listing_rate: raw.max_listing_rate,
             article_recheck: raw.article_recheck,
             sitemaps,
             feeds,
@@ -403,6 +420,7 @@ mod tests {
             min_delay: None,
             revisit_min: None,
             revisit_max: None,
+            max_listing_rate: None,
             selectors: None,
             command: None,
             sitemaps: vec![],

@@ -41,6 +41,8 @@ pub(super) struct PageOutcome {
     pub links_ignored: usize,
     /// Unix ms at which the page is due again (daemon mode).
     pub revisit_due_ms: Option<u64>,
+    /// A listing page's estimated changes an hour after this visit (daemon mode).
+    pub revisit_rate: Option<f64>,
     /// Why the page failed, when it did.
     pub error: Option<String>,
     pub url: String,
@@ -67,6 +69,7 @@ impl PageOutcome {
         }
         known_links.remember(followed);
         self.revisit_due_ms = report.revisit_due_ms;
+        self.revisit_rate = report.revisit_rate;
         self.new_links = report.new_links;
         self.new_links
             .extend(report.refreshed.into_iter().map(|host| (host, 0)));

@@ -28,6 +28,7 @@ use crate::clock::{now_ms, rfc3339_now};
 use crate::config::CrawlConfig;
 use crate::health::{ExtractionHealth, HealthReport};
 use crate::politeness::{Feedback, HostClock, ReadyQueue};
+use crate::revisit::ListingBudgets;
 use crate::robots::Robots;
 use crate::site::{path_and_query, Site};
 use crate::store::{
@@ -154,12 +155,27 @@ pub(super) struct Scheduler {
     timers: ReadyQueue,
     last_errors: VecDeque<ErrorNote>,
     site_records: HashMap<String, u64>,
+    /// What each site's listing pages were last estimated to change, for the sites
+    /// with a `max_listing_rate`.
+    budgets: ListingBudgets,
     health: ExtractionHealth,
 }
 
 impl Scheduler {
     pub fn new(crawler: Crawler, started: Instant, mode: Mode) -> Self {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        // A restarted daemon spends its listing budgets on what it learned before.
+        let mut budgets = ListingBudgets::default();
+        if mode == Mode::Daemon {
+            match crawler.store.revisit_schedules() {
+                Ok(schedules) => {
+                    for s in schedules {
+                        budgets.learn(&s.site, &s.url, s.estimate.changes_per_hour());
+                    }
+                }
+                Err(e) => tracing::warn!("listing estimates not read ({e}); budgets start empty"),
+            }
+        }
         Self {
             crawler,
             started,
@@ -177,6 +193,7 @@ impl Scheduler {
             timers: ReadyQueue::default(),
             last_errors: VecDeque::new(),
             site_records: HashMap::new(),
+            budgets,
             health: ExtractionHealth::default(),
         }
     }
@@ -590,7 +607,10 @@ impl Scheduler {
             let site = slot.site.clone();
             let revisit = match self.mode {
                 Mode::OneShot => None,
-                Mode::Daemon if entry.kind.is_revisited() => Some(Revisit::Adaptive(site.revisit)),
+                Mode::Daemon if entry.kind.is_revisited() => Some(Revisit::Adaptive(
+                    self.budgets
+                        .bounds(&site.name, site.revisit, site.max_listing_rate),
+                )),
                 Mode::Daemon => site.article_recheck.map(Revisit::After),
             };
             let job = PageJob {

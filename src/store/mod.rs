@@ -328,6 +328,8 @@ pub struct CommitReport {
     pub over_budget: usize,
     /// Unix ms at which the page was queued again by [`PageCommit::revisit`].
     pub revisit_due_ms: Option<u64>,
+    /// A listing page's estimated changes an hour after this visit.
+    pub revisit_rate: Option<f64>,
 }
 
 /// How far a sink has delivered the outbox, and the size of its output at that point.

@@ -144,10 +144,13 @@ impl Scheduler {
                 for _ in 0..outcome.robots_denied {
                     self.crawler.metrics.robots_denied();
                 }
-                if outcome.records > 0 {
-                    if let Some(slot) = self.hosts.get(&host) {
+                if let Some(slot) = self.hosts.get(&host) {
+                    if outcome.records > 0 {
                         *self.site_records.entry(slot.site.name.clone()).or_default() +=
                             outcome.records as u64;
+                    }
+                    if let Some(rate) = outcome.revisit_rate {
+                        self.budgets.learn(&slot.site.name, &outcome.url, rate);
                     }
                 }
                 for (link_host, n) in &outcome.new_links {

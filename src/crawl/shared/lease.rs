@@ -233,9 +233,15 @@ impl PageStore for LeasedPage {
             (Some(plan), Some(state)) => revisit_plan(plan, state, known, commit.now_ms),
             _ => None,
         };
-        let revisit_after = revisit
-            .as_ref()
-            .map(|plan| (plan.if_changed.0, plan.if_unchanged.0));
+        let rate = |schedule: &Option<RevisitSchedule>| {
+            schedule.as_ref().map(|s| s.estimate.changes_per_hour())
+        };
+        let revisit_after = revisit.as_ref().map(|plan| {
+            (
+                (plan.if_changed.0, rate(&plan.if_changed.1)),
+                (plan.if_unchanged.0, rate(&plan.if_unchanged.1)),
+            )
+        });
         let completion = Completion {
             url,
             state: commit.state,
@@ -305,12 +311,19 @@ impl PageStore for LeasedPage {
                 denied: done.denied,
                 over_budget: done.over_budget,
                 revisit_due_ms: revisit_after.map(|(if_changed, if_unchanged)| {
-                    let after = if done.changed {
+                    let (after, _) = if done.changed {
                         if_changed
                     } else {
                         if_unchanged
                     };
                     now_ms + after.as_millis() as u64
+                }),
+                revisit_rate: revisit_after.and_then(|(if_changed, if_unchanged)| {
+                    if done.changed {
+                        if_changed.1
+                    } else {
+                        if_unchanged.1
+                    }
                 }),
             })
         })

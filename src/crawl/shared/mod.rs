@@ -187,6 +187,9 @@ pub struct SharedCrawler {
     server_clock: ServerClock,
     /// Pages handed on and not yet committed, whose settling is renewed.
     settling: Arc<lease::Settling>,
+    /// What the listing pages this worker visited were last estimated to change, for
+    /// the sites with a `max_listing_rate`.
+    budgets: Mutex<crate::revisit::ListingBudgets>,
 }
 
 impl SharedCrawler {
@@ -225,6 +228,7 @@ impl SharedCrawler {
             live: Mutex::default(),
             server_clock: ServerClock::new(),
             settling: Arc::default(),
+            budgets: Mutex::default(),
         })
     }
 

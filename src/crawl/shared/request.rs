@@ -308,9 +308,16 @@ impl SharedCrawler {
         });
         let revisit = match self.mode {
             Mode::OneShot => None,
-            Mode::Daemon if page.entry.kind.is_revisited() => Some(Revisit::Adaptive(site.revisit)),
+            Mode::Daemon if page.entry.kind.is_revisited() => Some(Revisit::Adaptive(
+                self.budgets.lock().expect("budgets lock poisoned").bounds(
+                    &site.name,
+                    site.revisit,
+                    site.max_listing_rate,
+                ),
+            )),
             Mode::Daemon => site.article_recheck.map(Revisit::After),
         };
+        let site_name = site.name.clone();
         let job = PageJob {
             fetcher: self.fetcher.clone(),
             cpu: self.cpu.clone(),
@@ -339,6 +346,13 @@ impl SharedCrawler {
         match outcome {
             Ok(outcome) => {
                 self.count(&outcome);
+                if let Some(rate) = outcome.revisit_rate {
+                    self.budgets.lock().expect("budgets lock poisoned").learn(
+                        &site_name,
+                        &outcome.url,
+                        rate,
+                    );
+                }
                 Ok(())
             }
             Err(e) => {

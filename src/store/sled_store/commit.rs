@@ -404,7 +404,7 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
             .iter()
             .any(|(_, link)| !link.kind.is_revisited());
         let changed = found_new || !report.refreshed.is_empty();
-        report.revisit_due_ms = schedule_revisit(
+        let scheduled = schedule_revisit(
             revisit,
             state,
             changed,
@@ -413,6 +413,8 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
             frontier,
             trees.revisits,
         )?;
+        report.revisit_due_ms = scheduled.map(|(due, _)| due);
+        report.revisit_rate = scheduled.and_then(|(_, rate)| rate);
     }
     Ok(report)
 }

@@ -645,8 +645,9 @@ impl Store for SledStore {
 }
 
 /// Queues a settled page again as `plan` says (inside a commit's transaction), and
-/// returns when it is due. Pages that were not fetched or failed (skipped, aliases)
-/// are not revisited: another URL stands for them.
+/// returns when it is due, with a listing page's estimated changes an hour. Pages
+/// that were not fetched or failed (skipped, aliases) are not revisited: another URL
+/// stands for them.
 fn schedule_revisit(
     plan: &Revisit,
     state: &UrlState,
@@ -655,17 +656,17 @@ fn schedule_revisit(
     urls: &sled::transaction::TransactionalTree,
     frontier: &sled::transaction::TransactionalTree,
     revisits: &sled::transaction::TransactionalTree,
-) -> TxResult<Option<u64>> {
+) -> TxResult<Option<(u64, Option<f64>)>> {
     if !matches!(state.status, UrlStatus::Fetched | UrlStatus::Failed) {
         return Ok(None);
     }
     let fp = fingerprint(state.url.as_bytes());
-    let due_ms = match plan {
+    let (due_ms, rate) = match plan {
         Revisit::After(after) => {
             if state.status != UrlStatus::Fetched {
                 return Ok(None);
             }
-            now_ms + after.as_millis() as u64
+            (now_ms + after.as_millis() as u64, None)
         }
         Revisit::Adaptive(bounds) => {
             let known = match revisits.get(fp)? {
@@ -689,6 +690,7 @@ fn schedule_revisit(
                 }
             };
             let due_ms = now_ms + estimate.interval_ms;
+            let rate = estimate.changes_per_hour();
             let schedule = RevisitSchedule {
                 url: state.url.clone(),
                 site: state.site.clone(),
@@ -696,7 +698,7 @@ fn schedule_revisit(
                 next_due_ms: due_ms,
             };
             revisits.insert(&fp, encode(&schedule))?;
-            due_ms
+            (due_ms, Some(rate))
         }
     };
     let entry = QueueEntry::again(state);
@@ -708,7 +710,7 @@ fn schedule_revisit(
     queued.queue_again();
     urls.insert(&fp, encode(&queued))?;
     write_segments(frontier, [&entry], due_ms)?;
-    Ok(Some(due_ms))
+    Ok(Some((due_ms, rate)))
 }
 
 #[cfg(test)]
@@ -1053,6 +1055,7 @@ mod tests {
         let bounds = RevisitBounds {
             min: std::time::Duration::from_secs(60),
             max: std::time::Duration::from_secs(3600),
+            price: None,
         };
         let section = "http://a.example/news";
         store.enqueue_new(&[entry(section)], 0).unwrap();
