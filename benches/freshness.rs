@@ -6,8 +6,9 @@
 //! optimum for Poisson arrivals (intervals proportional to 1/sqrt(rate)), or, when
 //! the home page lists the newest articles of the whole site, polling it alone.
 //!
-//! Run: `cargo bench --bench freshness -- [seeds] [window_s] [scale]`; defaults 3, 120,
-//! 5. `scale` speeds the site and the daemon's bounds up together: at 5, a 120 s
+//! Run: `cargo bench --bench freshness -- [seeds] [window_s] [scale] [budget]`;
+//! defaults 3, 120, 5, none. `budget` sets the site's `max_listing_rate` (listing
+//! requests an hour, in the site's time). `scale` speeds the site and the daemon's bounds up together: at 5, a 120 s
 //! window is ten minutes of a site publishing one article every 15 s in one section,
 //! one every 90 s in three, one every 10 minutes in four, revisited between 5 s and
 //! 10 minutes, 200 ms apart (all divided by 5).
@@ -35,7 +36,13 @@ struct Run {
     optimum_s: f64,
 }
 
-async fn run(seed: u64, window: Duration, scale: f64, home_newest: usize) -> Run {
+async fn run(
+    seed: u64,
+    window: Duration,
+    scale: f64,
+    home_newest: usize,
+    budget: Option<f64>,
+) -> Run {
     let rates: Vec<f64> = RATES.iter().map(|r| r * scale).collect();
     let spec = LiveSpec {
         rates_per_hour: rates.clone(),
@@ -68,8 +75,12 @@ seeds = ["{origin}/"]
 section_patterns = ['^/$', '^/section/s\d+$']
 article_patterns = ['^/news/']
 robots_sitemaps = false
+{budget}
 "#,
         gap = ms(0.2),
+        budget = budget
+            .map(|b| format!("max_listing_rate = {}", b * scale))
+            .unwrap_or_default(),
         min = ms(5.0),
         max = ms(600.0),
     );
@@ -162,18 +173,19 @@ fn main() {
     let seeds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(3);
     let window = Duration::from_secs(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(120));
     let scale: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5.0);
+    let budget: Option<f64> = args.get(3).and_then(|a| a.parse().ok());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     println!(
-        "window {window:?} at scale {scale} (latencies in the site's time: seconds x {scale})"
+        "window {window:?} at scale {scale} (latencies in the site's time: seconds x {scale}), listing budget {budget:?} an hour"
     );
     println!("| home lists newest | seed | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for home_newest in [0, 10] {
         for seed in 1..=seeds {
-            let run = runtime.block_on(run(seed, window, scale, home_newest));
+            let run = runtime.block_on(run(seed, window, scale, home_newest, budget));
             let mut sorted = run.latencies_s.clone();
             sorted.sort_by(f64::total_cmp);
             // In the site's own time, so runs at any scale compare.
