@@ -16,6 +16,7 @@ use serde_json::Value;
 mod body;
 mod boxes;
 mod byline;
+mod credit;
 mod meta;
 mod order;
 mod published;
