@@ -120,10 +120,15 @@ impl ListingBudget {
         let max_hours = bounds.max.as_secs_f64() / 3600.0;
         // Never less than a tenth of the budget for the pages that change.
         let left = (per_hour - quiet / max_hours.max(1e-9)).max(per_hour / 10.0);
-        if roots <= 0.0 || left <= 0.0 {
+        if self.rates.is_empty() || left <= 0.0 {
             return bounds;
         }
-        let price_hours = (roots / left).powi(2);
+        // Before any page was seen to change, the budget shared evenly.
+        let price_hours = if roots > 0.0 {
+            (roots / left).powi(2)
+        } else {
+            self.rates.len() as f64 / per_hour
+        };
         let price = Duration::from_secs_f64((price_hours * 3600.0).min(bounds.max.as_secs_f64()));
         RevisitBounds {
             price: Some(price.max(bounds.min)),
@@ -149,13 +154,13 @@ pub struct ChangeEstimate {
 
 impl ChangeEstimate {
     /// After a first visit: nothing known yet, so assume the page is busy and come
-    /// back after the shortest interval.
+    /// back after the shortest interval (under a listing budget, after the price).
     pub fn first(now_ms: u64, bounds: &RevisitBounds) -> Self {
         Self {
             visits: 0.0,
             changes: 0.0,
             span_ms: 0.0,
-            interval_ms: bounds.clamp_ms(0.0),
+            interval_ms: bounds.clamp_ms(bounds.price.map_or(0.0, |p| p.as_millis() as f64)),
             last_visit_ms: now_ms,
             last_change_ms: None,
         }
@@ -349,6 +354,15 @@ mod tests {
         assert_eq!(budget.pages(), 3);
         // Nothing learned yet: the bounds as they are.
         assert_eq!(ListingBudget::default().bounds(BOUNDS, 30.0), BOUNDS);
+        // Pages known but none seen to change: the budget shared evenly, which is
+        // where a new page's first interval starts.
+        let mut quiet = ListingBudget::default();
+        for url in ["a", "b", "c"] {
+            quiet.learn(url, 0.0);
+        }
+        let even = quiet.bounds(BOUNDS, 30.0);
+        assert_eq!(even.price, Some(Duration::from_secs(360)));
+        assert_eq!(ChangeEstimate::first(0, &even).interval_ms, 360_000);
     }
 
     #[test]
