@@ -17,6 +17,7 @@ use std::time::Duration;
 use common::read_records;
 use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::Crawler;
+use newscrawl::fixture::live::{LiveSite, LiveSpec};
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec, Scripted};
 use newscrawl::parse::ParserRegistry;
 use newscrawl::politeness::Pace;
@@ -1239,5 +1240,68 @@ async fn workers_keep_the_adaptive_delay_and_retry_after() {
     assert!(
         paused[after].at.duration_since(home[0].at) >= Duration::from_secs(1),
         "the host's next request waits for the pause"
+    );
+}
+
+/// A site's listing budget (`max_listing_rate`) holds for a shared worker: once its
+/// estimates settle, the section requests the server sees stay within the budget
+/// (without it, `revisit_min` allows many times more: over 90 in the counted seconds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_spends_a_sites_listing_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let (window, counted) = (Duration::from_secs(10), Duration::from_secs(4));
+    let site = Arc::new(LiveSite::start(LiveSpec {
+        rates_per_hour: vec![3600.0; 4],
+        backlog: 5,
+        span: window + Duration::from_secs(5),
+        ..LiveSpec::default()
+    }));
+    let server = FixtureServer::start_live(site.clone(), [127, 0, 0, 1].into())
+        .await
+        .unwrap();
+    let config = dir.path().join("crawl.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[politeness]\nadaptive = false\n\
+             [daemon]\nrevisit_min = \"20ms\"\nrevisit_max = \"10s\"\n\
+             [[site]]\nname = \"live\"\nseeds = [\"{}/\"]\n\
+             section_patterns = ['^/$', '^/section/s\\d+$']\narticle_patterns = ['^/news/']\n\
+             robots_sitemaps = false\nmax_listing_rate = 3600\n",
+            server.origin()
+        ),
+    )
+    .unwrap();
+    let mut daemon = worker_at(
+        &["daemon", "--http", "off", "--store", &redis.url()],
+        &config,
+        "b1",
+        &dir.path().join("b1.jsonl"),
+        Duration::from_millis(10),
+    );
+    // The window is what is measured: the worker runs for it, then is stopped.
+    let until = Instant::now() + window;
+    while Instant::now() < until {
+        if let Ok(Some(status)) = daemon.try_wait() {
+            panic!("the worker ended early: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    daemon.kill().await.unwrap();
+    let from = site.start_ms + (window - counted).as_millis() as u64;
+    let sections = server
+        .requests()
+        .iter()
+        .filter(|r| r.unix_ms >= from && r.target.starts_with("/section/"))
+        .count();
+    // One a second for 4 s, twice over for the intervals' halves and doublings.
+    assert!(
+        sections > 0,
+        "the worker visited no section in the counted part"
+    );
+    assert!(
+        sections <= 12,
+        "{sections} section requests in {counted:?} on a budget of one a second"
     );
 }
