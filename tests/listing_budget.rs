@@ -3,13 +3,13 @@
 //! budget once the estimates have settled, where the same site without a budget gets
 //! many times more.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::Crawler;
-use newscrawl::fixture::live::{LiveSite, LiveSpec};
-use newscrawl::fixture::FixtureServer;
 use newscrawl::parse::ParserRegistry;
 use newscrawl::store::{SledStore, Store};
 
@@ -24,26 +24,8 @@ const BUDGET: f64 = 3600.0;
 /// and returns the section requests of the counted part of the window, and the
 /// store.
 async fn section_requests(budget: Option<f64>) -> (usize, Arc<SledStore>, tempfile::TempDir) {
-    let site = Arc::new(LiveSite::start(LiveSpec {
-        rates_per_hour: vec![3600.0; 4],
-        backlog: 5,
-        span: WINDOW + Duration::from_secs(2),
-        ..LiveSpec::default()
-    }));
-    let server = FixtureServer::start_live(site.clone(), [127, 0, 0, 1].into())
-        .await
-        .unwrap();
-    let budget = budget
-        .map(|b| format!("max_listing_rate = {b}\n"))
-        .unwrap_or_default();
-    let text = format!(
-        "[politeness]\nmin_delay = \"10ms\"\nadaptive = false\n\
-         [daemon]\nhttp = \"off\"\nrevisit_min = \"20ms\"\nrevisit_max = \"10s\"\n\
-         [[site]]\nname = \"live\"\nseeds = [\"{}/\"]\n\
-         section_patterns = ['^/$', '^/section/s\\d+$']\narticle_patterns = ['^/news/']\n\
-         robots_sitemaps = false\n{budget}",
-        server.origin()
-    );
+    let (site, server) = common::busy_live_site(WINDOW + Duration::from_secs(2)).await;
+    let text = common::busy_live_config(server.origin(), budget);
     let dir = tempfile::tempdir().unwrap();
     let overrides = Overrides {
         state_dir: Some(dir.path().to_path_buf()),
@@ -57,16 +39,11 @@ async fn section_requests(budget: Option<f64>) -> (usize, Arc<SledStore>, tempfi
     let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
     Crawler::new(config, store.clone(), ParserRegistry::default())
         .unwrap()
-        .run_daemon(tokio::time::sleep(WINDOW))
+        .run_daemon(server.wait_for_request_at(site.start_ms + WINDOW.as_millis() as u64))
         .await
         .unwrap();
     let from = site.start_ms + (WINDOW - COUNTED).as_millis() as u64;
-    let counted = server
-        .requests()
-        .iter()
-        .filter(|r| r.unix_ms >= from && r.target.starts_with("/section/"))
-        .count();
-    (counted, store, dir)
+    (common::section_requests_since(&server, from), store, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,6 @@ use std::time::Duration;
 use common::read_records;
 use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::Crawler;
-use newscrawl::fixture::live::{LiveSite, LiveSpec};
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec, Scripted};
 use newscrawl::parse::ParserRegistry;
 use newscrawl::politeness::Pace;
@@ -1251,26 +1250,11 @@ async fn a_worker_spends_a_sites_listing_budget() {
     let dir = tempfile::tempdir().unwrap();
     let redis = RedisServer::start(dir.path()).await;
     let (window, counted) = (Duration::from_secs(10), Duration::from_secs(4));
-    let site = Arc::new(LiveSite::start(LiveSpec {
-        rates_per_hour: vec![3600.0; 4],
-        backlog: 5,
-        span: window + Duration::from_secs(5),
-        ..LiveSpec::default()
-    }));
-    let server = FixtureServer::start_live(site.clone(), [127, 0, 0, 1].into())
-        .await
-        .unwrap();
+    let (site, server) = common::busy_live_site(window + Duration::from_secs(5)).await;
     let config = dir.path().join("crawl.toml");
     std::fs::write(
         &config,
-        format!(
-            "[politeness]\nadaptive = false\n\
-             [daemon]\nrevisit_min = \"20ms\"\nrevisit_max = \"10s\"\n\
-             [[site]]\nname = \"live\"\nseeds = [\"{}/\"]\n\
-             section_patterns = ['^/$', '^/section/s\\d+$']\narticle_patterns = ['^/news/']\n\
-             robots_sitemaps = false\nmax_listing_rate = 3600\n",
-            server.origin()
-        ),
+        common::busy_live_config(server.origin(), Some(3600.0)),
     )
     .unwrap();
     let mut daemon = worker_at(
@@ -1280,21 +1264,18 @@ async fn a_worker_spends_a_sites_listing_budget() {
         &dir.path().join("b1.jsonl"),
         Duration::from_millis(10),
     );
-    // The window is what is measured: the worker runs for it, then is stopped.
-    let until = Instant::now() + window;
-    while Instant::now() < until {
-        if let Ok(Some(status)) = daemon.try_wait() {
-            panic!("the worker ended early: {status}");
+    // The window ends with the server's first request after it; the worker runs until
+    // then, and must not end before.
+    let end = site.start_ms + window.as_millis() as u64;
+    tokio::select! {
+        status = daemon.wait() => panic!("the worker ended early: {status:?}"),
+        ended = timeout(window * 6, server.wait_for_request_at(end)) => {
+            ended.expect("the worker still makes requests after the window");
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     daemon.kill().await.unwrap();
     let from = site.start_ms + (window - counted).as_millis() as u64;
-    let sections = server
-        .requests()
-        .iter()
-        .filter(|r| r.unix_ms >= from && r.target.starts_with("/section/"))
-        .count();
+    let sections = common::section_requests_since(&server, from);
     // One a second for 4 s, twice over for the intervals' halves and doublings.
     assert!(
         sections > 0,

@@ -133,3 +133,46 @@ pub async fn logging_site(robots: String, home: String) -> (String, RequestLog) 
     });
     (origin, log)
 }
+
+/// A live news site of four sections, each publishing once a second, publishing for
+/// `span` from now, on 127.0.0.1 and a free port.
+pub async fn busy_live_site(
+    span: Duration,
+) -> (Arc<newscrawl::fixture::live::LiveSite>, FixtureServer) {
+    use newscrawl::fixture::live::{LiveSite, LiveSpec};
+    let site = Arc::new(LiveSite::start(LiveSpec {
+        rates_per_hour: vec![3600.0; 4],
+        backlog: 5,
+        span,
+        ..LiveSpec::default()
+    }));
+    let server = FixtureServer::start_live(site.clone(), [127, 0, 0, 1].into())
+        .await
+        .unwrap();
+    (site, server)
+}
+
+/// A daemon's config for [`busy_live_site`]: 10 ms between requests, listing pages
+/// revisited between 20 ms and 10 s, and the site's `max_listing_rate` when `budget`
+/// is given.
+pub fn busy_live_config(origin: &str, budget: Option<f64>) -> String {
+    let budget = budget
+        .map(|b| format!("max_listing_rate = {b}\n"))
+        .unwrap_or_default();
+    format!(
+        "[politeness]\nmin_delay = \"10ms\"\nadaptive = false\n\
+         [daemon]\nhttp = \"off\"\nrevisit_min = \"20ms\"\nrevisit_max = \"10s\"\n\
+         [[site]]\nname = \"live\"\nseeds = [\"{origin}/\"]\n\
+         section_patterns = ['^/$', '^/section/s\\d+$']\narticle_patterns = ['^/news/']\n\
+         robots_sitemaps = false\n{budget}"
+    )
+}
+
+/// Section requests the server logged at or after `unix_ms`.
+pub fn section_requests_since(server: &FixtureServer, unix_ms: u64) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.unix_ms >= unix_ms && r.target.starts_with("/section/"))
+        .count()
+}
