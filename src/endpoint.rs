@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::clock::now_ms;
 use crate::clock::rfc3339_secs as rfc3339;
 use crate::crawl::{CrawlHandle, LiveStatus};
+use crate::report::ListingPage;
 
 /// How long the scheduler may go without a turn before `/healthz` fails. It turns at
 /// least once a second when healthy.
@@ -82,7 +83,7 @@ struct StatusBody {
     /// Queued URLs per host with the earliest due time.
     queues: Vec<QueueLine>,
     /// Listing pages' revisit schedules, soonest first.
-    revisits: Vec<RevisitLine>,
+    revisits: Vec<ListingPage>,
 }
 
 #[derive(Serialize)]
@@ -90,18 +91,6 @@ struct QueueLine {
     host: String,
     queued: u64,
     next_due: String,
-}
-
-#[derive(Serialize)]
-struct RevisitLine {
-    url: String,
-    site: String,
-    interval_seconds: f64,
-    changes_per_hour: f64,
-    expected_latency_seconds: f64,
-    next_due: String,
-    last_visit: String,
-    last_change: Option<String>,
 }
 
 async fn status(State(handle): State<CrawlHandle>) -> Response {
@@ -134,19 +123,7 @@ async fn status(State(handle): State<CrawlHandle>) -> Response {
                 next_due: rfc3339(due),
             })
             .collect(),
-        revisits: schedules
-            .into_iter()
-            .map(|s| RevisitLine {
-                interval_seconds: s.estimate.interval_ms as f64 / 1000.0,
-                changes_per_hour: s.estimate.changes_per_hour(),
-                expected_latency_seconds: s.estimate.expected_latency_ms() as f64 / 1000.0,
-                next_due: rfc3339(s.next_due_ms),
-                last_visit: rfc3339(s.estimate.last_visit_ms),
-                last_change: s.estimate.last_change_ms.map(rfc3339),
-                url: s.url,
-                site: s.site,
-            })
-            .collect(),
+        revisits: schedules.into_iter().map(ListingPage::from).collect(),
     };
     match serde_json::to_string_pretty(&body) {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),

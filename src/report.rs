@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::clock::rfc3339_secs as rfc3339;
 use crate::health::HealthReport;
-use crate::store::{Store, StoreError, UrlStatus};
+use crate::store::{RevisitSchedule, Store, StoreError, UrlStatus};
 
 /// Counts and queues of one crawl's state.
 #[derive(Debug, Serialize)]
@@ -47,6 +47,7 @@ pub struct HostQueue {
     pub robots_error: Option<String>,
 }
 
+/// A listing page's revisit schedule as the reports (`status`, `/status`) show it.
 #[derive(Debug, Serialize)]
 pub struct ListingPage {
     pub url: String,
@@ -56,6 +57,23 @@ pub struct ListingPage {
     /// The mean time from a new article to the visit that finds it.
     pub expected_latency_seconds: f64,
     pub next_due: String,
+    pub last_visit: String,
+    pub last_change: Option<String>,
+}
+
+impl From<RevisitSchedule> for ListingPage {
+    fn from(s: RevisitSchedule) -> Self {
+        Self {
+            changes_per_hour: s.estimate.changes_per_hour(),
+            interval_seconds: s.estimate.interval_ms as f64 / 1000.0,
+            expected_latency_seconds: s.estimate.expected_latency_ms() as f64 / 1000.0,
+            next_due: rfc3339(s.next_due_ms),
+            last_visit: rfc3339(s.estimate.last_visit_ms),
+            last_change: s.estimate.last_change_ms.map(rfc3339),
+            url: s.url,
+            site: s.site,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -109,17 +127,7 @@ pub fn status(store: &dyn Store, errors: usize) -> Result<Status, StoreError> {
         .collect::<Result<_, StoreError>>()?;
     let mut schedules = store.revisit_schedules()?;
     schedules.sort_by(|a, b| (&a.site, &a.url).cmp(&(&b.site, &b.url)));
-    let listing_pages = schedules
-        .into_iter()
-        .map(|s| ListingPage {
-            changes_per_hour: s.estimate.changes_per_hour(),
-            interval_seconds: s.estimate.interval_ms as f64 / 1000.0,
-            expected_latency_seconds: s.estimate.expected_latency_ms() as f64 / 1000.0,
-            next_due: rfc3339(s.next_due_ms),
-            url: s.url,
-            site: s.site,
-        })
-        .collect();
+    let listing_pages = schedules.into_iter().map(ListingPage::from).collect();
     let sinks = store
         .sink_offsets()?
         .into_iter()

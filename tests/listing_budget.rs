@@ -37,11 +37,20 @@ async fn section_requests(budget: Option<f64>) -> (usize, Arc<SledStore>, tempfi
         .validate("budget.toml", &overrides)
         .unwrap_or_else(|e| panic!("{e}"));
     let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    let end = site.start_ms + WINDOW.as_millis() as u64;
     Crawler::new(config, store.clone(), ParserRegistry::default())
         .unwrap()
-        .run_daemon(server.wait_for_request_at(site.start_ms + WINDOW.as_millis() as u64))
+        .run_daemon(async {
+            // The window ends with the server's first request after it (with a deadline,
+            // checked below, should the daemon stop asking).
+            let _ = tokio::time::timeout(WINDOW * 6, server.wait_for_request_at(end)).await;
+        })
         .await
         .unwrap();
+    assert!(
+        server.requests().last().is_some_and(|r| r.unix_ms >= end),
+        "the daemon made no request after the window"
+    );
     let from = site.start_ms + (WINDOW - COUNTED).as_millis() as u64;
     (common::section_requests_since(&server, from), store, dir)
 }

@@ -22,6 +22,7 @@ use crate::fetch::{decode_html, is_html, BodyLimit, FetchError, Fetcher, Respons
 use crate::metrics::Metrics;
 use crate::parse::Page;
 use crate::politeness::{parse_retry_after, retry_wait, Feedback, Politeness};
+use crate::revisit::ListingBudgets;
 use crate::site::{Site, UrlKind};
 use crate::store::{
     fingerprint, hex, Capture, CommitReport, PageCommit, PageStore, QueueEntry, Revisit, UrlState,
@@ -52,6 +53,26 @@ pub(super) struct PageOutcome {
     pub found: Option<crate::health::Found>,
     /// Links to this host that robots.txt disallows, recorded as denied when found.
     pub robots_denied: usize,
+}
+
+/// When a page a daemon fetches is queued again: a listing page at its change
+/// estimate (priced by its site's listing budget), an article at its site's
+/// `article_recheck`; a one-shot crawl queues nothing again.
+pub(crate) fn revisit_of(
+    mode: super::Mode,
+    kind: UrlKind,
+    site: &Site,
+    budgets: &ListingBudgets,
+) -> Option<Revisit> {
+    match mode {
+        super::Mode::OneShot => None,
+        super::Mode::Daemon if kind.is_revisited() => Some(Revisit::Adaptive(budgets.bounds(
+            &site.name,
+            site.revisit,
+            site.max_listing_rate,
+        ))),
+        super::Mode::Daemon => site.article_recheck.map(Revisit::After),
+    }
 }
 
 impl PageOutcome {

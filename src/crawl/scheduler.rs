@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::control::{Control, ErrorNote, HostLive, LiveStatus, SiteLive};
-use super::page::{PageJob, PageOutcome};
+use super::page::{revisit_of, PageJob, PageOutcome};
 use super::robots_fetch::{is_usable, policy_of, unavailable_reason, RobotsJob};
 use super::starts::{sitemaps_named, start_entries};
 use super::{fetcher_for, host_sites_of, CrawlError, Crawler, Mode, Stats, StopReason};
@@ -32,8 +32,7 @@ use crate::revisit::ListingBudgets;
 use crate::robots::Robots;
 use crate::site::{path_and_query, Site};
 use crate::store::{
-    HostRecord, Lease, PageCommit, QueueEntry, Revisit, RobotsCopy, Store, StoreError, UrlState,
-    UrlStatus,
+    HostRecord, Lease, PageCommit, QueueEntry, RobotsCopy, Store, StoreError, UrlState, UrlStatus,
 };
 use crate::urlnorm::host_key;
 
@@ -166,7 +165,12 @@ impl Scheduler {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         // A restarted daemon spends its listing budgets on what it learned before.
         let mut budgets = ListingBudgets::default();
-        if mode == Mode::Daemon {
+        let budgeted = crawler
+            .config
+            .sites
+            .iter()
+            .any(|s| s.max_listing_rate.is_some());
+        if mode == Mode::Daemon && budgeted {
             match crawler.store.revisit_schedules() {
                 Ok(schedules) => {
                     for s in schedules {
@@ -605,14 +609,7 @@ impl Scheduler {
             let slot = self.hosts.get_mut(host).expect("slot exists");
             slot.window.requested(now);
             let site = slot.site.clone();
-            let revisit = match self.mode {
-                Mode::OneShot => None,
-                Mode::Daemon if entry.kind.is_revisited() => Some(Revisit::Adaptive(
-                    self.budgets
-                        .bounds(&site.name, site.revisit, site.max_listing_rate),
-                )),
-                Mode::Daemon => site.article_recheck.map(Revisit::After),
-            };
+            let revisit = revisit_of(self.mode, entry.kind, &site, &self.budgets);
             let job = PageJob {
                 fetcher: self.crawler.fetcher.clone(),
                 cpu: self.crawler.cpu.clone(),

@@ -233,15 +233,17 @@ impl PageStore for LeasedPage {
             (Some(plan), Some(state)) => revisit_plan(plan, state, known, commit.now_ms),
             _ => None,
         };
-        let rate = |schedule: &Option<RevisitSchedule>| {
-            schedule.as_ref().map(|s| s.estimate.changes_per_hour())
-        };
-        let revisit_after = revisit.as_ref().map(|plan| {
+        // Both branches of the plan, for the one the script takes: after how long, and
+        // the listing page's rate.
+        let branch = |(after, schedule): &(Duration, Option<RevisitSchedule>)| {
             (
-                (plan.if_changed.0, rate(&plan.if_changed.1)),
-                (plan.if_unchanged.0, rate(&plan.if_unchanged.1)),
+                *after,
+                schedule.as_ref().map(|s| s.estimate.changes_per_hour()),
             )
-        });
+        };
+        let revisit_after = revisit
+            .as_ref()
+            .map(|plan| (branch(&plan.if_changed), branch(&plan.if_unchanged)));
         let completion = Completion {
             url,
             state: commit.state,
@@ -304,27 +306,21 @@ impl PageStore for LeasedPage {
                     self.claim.host
                 )));
             }
+            let taken = revisit_after.map(|(if_changed, if_unchanged)| {
+                if done.changed {
+                    if_changed
+                } else {
+                    if_unchanged
+                }
+            });
             Ok(CommitReport {
                 new_links: done.new_links,
                 refreshed: Vec::new(),
                 records,
                 denied: done.denied,
                 over_budget: done.over_budget,
-                revisit_due_ms: revisit_after.map(|(if_changed, if_unchanged)| {
-                    let (after, _) = if done.changed {
-                        if_changed
-                    } else {
-                        if_unchanged
-                    };
-                    now_ms + after.as_millis() as u64
-                }),
-                revisit_rate: revisit_after.and_then(|(if_changed, if_unchanged)| {
-                    if done.changed {
-                        if_changed.1
-                    } else {
-                        if_unchanged.1
-                    }
-                }),
+                revisit_due_ms: taken.map(|(after, _)| now_ms + after.as_millis() as u64),
+                revisit_rate: taken.and_then(|(_, rate)| rate),
             })
         })
     }

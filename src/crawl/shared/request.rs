@@ -17,14 +17,14 @@ use tokio::time::Instant;
 use super::lease::LeasedPage;
 use super::{millis, ClaimHint, SharedCrawler, SharedRobots, SAFETY_MARGIN};
 use crate::clock::now_ms;
-use crate::crawl::page::{PageJob, PageOutcome};
+use crate::crawl::page::{revisit_of, PageJob, PageOutcome};
 use crate::crawl::robots_fetch::{fetch_robots, is_usable, policy_of, RobotsFetched};
 use crate::crawl::{CrawlError, Mode};
 use crate::politeness::Feedback;
 use crate::robots::Robots;
 use crate::site::{path_and_query, Site};
 use crate::store::redis_frontier::{Claim, Completion};
-use crate::store::{Revisit, RobotsCopy, UrlState, UrlStatus};
+use crate::store::{RobotsCopy, UrlState, UrlStatus};
 
 impl SharedCrawler {
     /// Makes one request under `claim` (asked for at `asked`), not before `start_at`,
@@ -306,17 +306,12 @@ impl SharedCrawler {
             hand_on: Mutex::new(None),
             settling: self.settling.clone(),
         });
-        let revisit = match self.mode {
-            Mode::OneShot => None,
-            Mode::Daemon if page.entry.kind.is_revisited() => Some(Revisit::Adaptive(
-                self.budgets.lock().expect("budgets lock poisoned").bounds(
-                    &site.name,
-                    site.revisit,
-                    site.max_listing_rate,
-                ),
-            )),
-            Mode::Daemon => site.article_recheck.map(Revisit::After),
-        };
+        let revisit = revisit_of(
+            self.mode,
+            page.entry.kind,
+            &site,
+            &self.budgets.lock().expect("budgets lock poisoned"),
+        );
         let site_name = site.name.clone();
         let job = PageJob {
             fetcher: self.fetcher.clone(),
