@@ -16,6 +16,7 @@ mod known_links;
 mod page;
 mod pool;
 mod robots_fetch;
+mod robots_turn;
 mod scheduler;
 #[cfg(feature = "redis")]
 mod shared;

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use super::control::{Control, ErrorNote, HostLive, LiveStatus, SiteLive};
 use super::page::{revisit_of, PageJob, PageOutcome};
 use super::robots_fetch::{is_usable, policy_of, unavailable_reason, RobotsJob};
+use super::robots_turn::{crawl_delay, Verdict};
 use super::starts::{sitemaps_named, start_entries};
 use super::{fetcher_for, host_sites_of, CrawlError, Crawler, Mode, Stats, StopReason};
 use crate::clock::{now_ms, rfc3339_now};
@@ -39,7 +40,10 @@ use crate::urlnorm::host_key;
 mod events;
 mod persist;
 mod reload;
+mod robots_state;
 mod window;
+
+use robots_state::{HostRobots, Step};
 
 use window::{Window, WINDOW};
 
@@ -86,30 +90,11 @@ pub(super) enum Event {
     },
 }
 
-enum RobotsState {
-    /// The store has not been asked for a copy yet.
-    Unknown,
-    /// No usable copy: fetch one when the clock allows (after `failures` failed tries).
-    Needed {
-        failures: u32,
-    },
-    Fetching {
-        failures: u32,
-    },
-    Ready {
-        robots: Arc<Robots>,
-        fetched_at_ms: u64,
-    },
-    /// robots.txt stayed unavailable after every retry: the host's URLs stay queued
-    /// (for the next run; in daemon mode, until a timer tries again).
-    Parked,
-}
-
 struct HostSlot {
     site: Arc<Site>,
     /// The clock this host uses; `None` while its address is being resolved.
     clock: Option<String>,
-    robots: RobotsState,
+    robots: HostRobots,
     /// Scheme for robots.txt: that of the site's first start URL (seed, feed or
     /// sitemap) on the host, else https.
     scheme: String,
@@ -122,9 +107,6 @@ struct HostSlot {
     last_error: Option<ErrorNote>,
 }
 
-/// Daemon mode: how long a host whose robots.txt stayed unavailable rests before the
-/// next round of tries.
-const PARKED_RETRY: Duration = Duration::from_secs(15 * 60);
 /// Failures kept for `/status`.
 const LAST_ERRORS: usize = 20;
 /// Pages answered but not yet settled (each holds its body); dispatching pauses at
@@ -364,7 +346,7 @@ impl Scheduler {
                 HostSlot {
                     site,
                     clock: None,
-                    robots: RobotsState::Unknown,
+                    robots: HostRobots::Unknown,
                     scheme,
                     window: Window::default(),
                     retired: false,
@@ -386,13 +368,7 @@ impl Scheduler {
         if new_work {
             slot.window.new_work();
         }
-        if slot.retired
-            || slot.window.out_of_work()
-            || matches!(
-                slot.robots,
-                RobotsState::Fetching { .. } | RobotsState::Parked
-            )
-        {
+        if slot.retired || slot.window.out_of_work() || slot.robots.blocks() {
             return;
         }
         let Some(key) = &slot.clock else { return };
@@ -462,28 +438,23 @@ impl Scheduler {
                 }
                 return Ok(());
             }
+            let ttl_ms = self.config().politeness.robots_ttl.as_millis() as u64;
             let slot = self.hosts.get_mut(host).expect("slot exists");
-            match &slot.robots {
-                RobotsState::Unknown => {
+            match slot.robots.next(now_ms(), ttl_ms) {
+                Step::Load => {
                     self.load_host_record(host, now).await?;
                     continue;
                 }
-                RobotsState::Needed { failures } => {
-                    let failures = *failures;
-                    self.start_robots_fetch(host, failures, now);
+                Step::Fetch => {
+                    self.start_robots_fetch(host, now);
                     return Ok(());
                 }
-                RobotsState::Fetching { .. } | RobotsState::Parked => return Ok(()),
-                RobotsState::Ready { fetched_at_ms, .. } => {
-                    let ttl = self.crawler.config.politeness.robots_ttl.as_millis() as u64;
-                    if now_ms().saturating_sub(*fetched_at_ms) >= ttl {
-                        slot.robots = RobotsState::Needed { failures: 0 };
-                        continue;
-                    }
+                Step::Wait => return Ok(()),
+                Step::Pages(robots) => {
+                    self.dispatch_page(host, robots, now);
+                    return Ok(());
                 }
             }
-            self.dispatch_page(host, now);
-            return Ok(());
         }
     }
 
@@ -494,8 +465,8 @@ impl Scheduler {
             self.crawler.io.run(move || store.host(&host)).await??
         };
         let token = self.crawler.config.robots_token.clone();
-        let policy = self.crawler.config.politeness.clone();
-        let mut robots = RobotsState::Needed { failures: 0 };
+        let ttl_ms = self.config().politeness.robots_ttl.as_millis() as u64;
+        let mut robots = HostRobots::Needed { failures: 0 };
         if let Some(record) = record {
             // The host was contacted before: never sooner than one delay after this
             // run started, nor before a pause the last run saved.
@@ -505,17 +476,13 @@ impl Scheduler {
             let clock = self.clock_of(host);
             let resume_at = saved.max(started + clock.delay());
             clock.not_before(resume_at);
-            if let Some(copy) = record.robots.filter(is_usable) {
-                if now_ms().saturating_sub(copy.fetched_at_ms)
-                    < policy.robots_ttl.as_millis() as u64
-                {
-                    let parsed = policy_of(&copy, &token);
-                    self.apply_crawl_delay(host, &parsed);
-                    robots = RobotsState::Ready {
-                        robots: Arc::new(parsed),
-                        fetched_at_ms: copy.fetched_at_ms,
-                    };
-                }
+            let copy = record.robots.as_ref();
+            let usable = copy.is_some_and(is_usable);
+            robots = HostRobots::restored(copy, usable, now_ms(), ttl_ms, |copy| {
+                policy_of(copy, &token)
+            });
+            if let Some(parsed) = robots.ready().cloned() {
+                self.apply_crawl_delay(host, &parsed);
             }
         }
         self.hosts.get_mut(host).expect("slot exists").robots = robots;
@@ -523,25 +490,28 @@ impl Scheduler {
     }
 
     fn apply_crawl_delay(&mut self, host: &str, robots: &Robots) {
-        let Some(seconds) = robots.crawl_delay else {
+        let Some((delay, capped)) = crawl_delay(robots.crawl_delay, &self.config().politeness)
+        else {
             return;
         };
-        let max = self.config().politeness.max_crawl_delay;
-        let asked = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
-        if asked > max {
+        if capped {
+            let (seconds, max) = (
+                robots.crawl_delay.unwrap_or_default(),
+                self.config().politeness.max_crawl_delay,
+            );
             tracing::warn!(host, "robots.txt asks for Crawl-delay {seconds}s; capped at {max:?} (politeness.max_crawl_delay)");
         }
-        self.clock_of(host).raise_base(asked.min(max));
+        self.clock_of(host).raise_base(delay);
     }
 
-    fn start_robots_fetch(&mut self, host: &str, failures: u32, now: Instant) {
+    fn start_robots_fetch(&mut self, host: &str, now: Instant) {
         let clock = self.clock_of(host);
         clock.started(now);
         let delay = clock.delay();
         self.in_flight += 1;
         self.stats.robots_requests += 1;
         let slot = self.hosts.get_mut(host).expect("slot exists");
-        slot.robots = RobotsState::Fetching { failures };
+        slot.robots.fetching();
         let job = RobotsJob {
             fetcher: self.crawler.fetcher.clone(),
             io: self.crawler.io.clone(),
@@ -567,11 +537,7 @@ impl Scheduler {
     /// Starts fetching the host's next leased URL; URLs robots.txt disallows are
     /// settled without a request. Never waits for the store: the window is refilled
     /// in the background.
-    fn dispatch_page(&mut self, host: &str, now: Instant) {
-        let RobotsState::Ready { robots, .. } = &self.hosts[host].robots else {
-            return;
-        };
-        let robots = robots.clone();
+    fn dispatch_page(&mut self, host: &str, robots: Arc<Robots>, now: Instant) {
         loop {
             if self.hosts[host].window.wants_refill() {
                 self.refill(host);
@@ -719,9 +685,7 @@ impl Scheduler {
         let Some(slot) = self.hosts.get_mut(host) else {
             return;
         };
-        if matches!(slot.robots, RobotsState::Parked) {
-            slot.robots = RobotsState::Needed { failures: 0 };
-        }
+        slot.robots.unpark();
         self.wake_host(host, now, true);
     }
 }

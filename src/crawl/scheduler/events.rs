@@ -61,58 +61,47 @@ impl Scheduler {
                     self.queue_robots_sitemaps(&host, robots);
                 }
                 let key = self.request_ended(&host, answered_at, feedback);
-                let failures = match self.hosts[&host].robots {
-                    RobotsState::Fetching { failures } => failures,
-                    _ => 0,
-                };
                 if usable.is_none() {
                     let url = format!("{}://{host}/robots.txt", self.hosts[&host].scheme);
                     let reason = format!("robots.txt unavailable: {}", unavailable_reason(&copy));
                     self.note_error(&host, url, reason);
                 }
-                let next = if let Some(robots) = usable {
-                    RobotsState::Ready {
-                        robots: Arc::new(robots),
-                        fetched_at_ms: copy.fetched_at_ms,
-                    }
-                } else if let Some(reason) = refused {
+                if let Some(reason) = &refused {
                     // Not an outage: nothing of this host may be requested. Its URLs
                     // are settled with the reason instead of waiting for retries.
                     tracing::warn!(host, "{reason}; its URLs are not requested");
-                    RobotsState::Ready {
-                        robots: Arc::new(crate::robots::Robots::disallow_all(reason)),
-                        fetched_at_ms: copy.fetched_at_ms,
-                    }
-                } else if failures >= self.config().politeness.max_retries {
-                    self.crawler.metrics.error("robots_unavailable");
-                    if self.daemon() {
-                        tracing::warn!(
-                            host,
-                            "robots.txt unavailable ({}) after {} tries; trying again in {PARKED_RETRY:?}",
-                            unavailable_reason(&copy),
-                            failures + 1
-                        );
-                        self.timers.arm(&host, now + PARKED_RETRY);
-                    } else {
-                        tracing::warn!(
-                            host,
-                            "robots.txt unavailable ({}) after {} tries; the host's URLs stay queued for a later run",
-                            unavailable_reason(&copy),
-                            failures + 1
-                        );
-                    }
-                    RobotsState::Parked
-                } else {
-                    tracing::info!(
+                }
+                let (policy, mode) = (self.config().politeness.clone(), self.mode);
+                let slot = self.hosts.get_mut(&host).expect("slot exists");
+                let (verdict, tries) =
+                    slot.robots
+                        .answered(usable, refused, copy.fetched_at_ms, &policy, mode);
+                match verdict {
+                    Verdict::Ready | Verdict::Refused => {}
+                    // The host's clock keeps the failure backoff, which is this wait.
+                    Verdict::Retry { .. } => tracing::info!(
                         host,
                         "robots.txt unavailable ({}); nothing else is requested until it can be read",
                         unavailable_reason(&copy)
-                    );
-                    RobotsState::Needed {
-                        failures: failures + 1,
+                    ),
+                    Verdict::GiveUp { again_in } => {
+                        self.crawler.metrics.error("robots_unavailable");
+                        let reason = unavailable_reason(&copy);
+                        match again_in {
+                            Some(rest) => {
+                                tracing::warn!(
+                                    host,
+                                    "robots.txt unavailable ({reason}) after {tries} tries; trying again in {rest:?}"
+                                );
+                                self.timers.arm(&host, now + rest);
+                            }
+                            None => tracing::warn!(
+                                host,
+                                "robots.txt unavailable ({reason}) after {tries} tries; the host's URLs stay queued for a later run"
+                            ),
+                        }
                     }
-                };
-                self.hosts.get_mut(&host).expect("slot exists").robots = next;
+                }
                 match key {
                     Some(key) => self.wake_members(&key, &host, now),
                     None => self.wake_host(&host, now, false),

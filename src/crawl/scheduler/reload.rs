@@ -83,10 +83,7 @@ impl Scheduler {
         let ready: Vec<(String, Arc<Robots>)> = self
             .hosts
             .iter()
-            .filter_map(|(host, slot)| match &slot.robots {
-                RobotsState::Ready { robots, .. } => Some((host.clone(), robots.clone())),
-                _ => None,
-            })
+            .filter_map(|(host, slot)| Some((host.clone(), slot.robots.ready()?.clone())))
             .collect();
         for (host, robots) in ready {
             self.apply_crawl_delay(&host, &robots);
@@ -142,13 +139,7 @@ impl Scheduler {
                 HostLive {
                     host: host.clone(),
                     site: slot.site.name.clone(),
-                    robots: match slot.robots {
-                        RobotsState::Unknown => "unknown",
-                        RobotsState::Needed { .. } => "needed",
-                        RobotsState::Fetching { .. } => "fetching",
-                        RobotsState::Ready { .. } => "ready",
-                        RobotsState::Parked => "parked",
-                    },
+                    robots: slot.robots.label(),
                     in_flight: clock.map_or(0, |c| c.in_flight),
                     leased: slot.window.len(),
                     delay_seconds: clock.map_or(0.0, |c| c.delay().as_secs_f64()),

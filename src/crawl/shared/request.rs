@@ -19,7 +19,8 @@ use super::{millis, ClaimHint, SharedCrawler, SharedRobots, SAFETY_MARGIN};
 use crate::clock::now_ms;
 use crate::crawl::page::{revisit_of, PageJob, PageOutcome};
 use crate::crawl::robots_fetch::{fetch_robots, is_usable, policy_of, RobotsFetched};
-use crate::crawl::{CrawlError, Mode};
+use crate::crawl::robots_turn::{after_try, crawl_delay, next_try_in, Verdict};
+use crate::crawl::CrawlError;
 use crate::politeness::Feedback;
 use crate::robots::Robots;
 use crate::site::{path_and_query, Site};
@@ -126,11 +127,8 @@ impl SharedCrawler {
     /// capped at `max_crawl_delay`).
     fn delay_of(&self, site: &Site, robots: Option<&Robots>) -> Duration {
         let crawl_delay = robots
-            .and_then(|r| r.crawl_delay)
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
-            .unwrap_or_default()
-            .min(self.config.politeness.max_crawl_delay);
+            .and_then(|r| crawl_delay(r.crawl_delay, &self.config.politeness))
+            .map_or(Duration::ZERO, |(delay, _)| delay);
         site.min_delay.max(crawl_delay)
     }
 
@@ -174,28 +172,32 @@ impl SharedCrawler {
         self.stats().robots_requests += 1;
         let policy = &self.config.politeness;
         let usable = refused.is_none() && is_usable(&copy);
-        let failures = if usable {
-            0
-        } else {
-            previous.map_or(0, |p| p.failures) + 1
-        };
+        let tries = previous.map_or(0, |p| p.failures) + 1;
+        let failures = if usable { 0 } else { tries };
         let parsed = usable.then(|| policy_of(&copy, &self.config.robots_token));
         let delay = self.delay_of(site, parsed.as_ref());
         let (pace, gap) = claim.pace.after(delay, &feedback, policy);
-        // An unusable copy is tried again after the failure backoff; after
-        // `max_retries` tries the host is left for a later run.
+        let verdict = after_try(usable, refused.is_some(), tries, policy, self.mode);
+        // A usable copy is kept for `robots_ttl`, an unusable one until the host's next
+        // try; a one-shot crawl that gives up, or a refused host, parks the host, its
+        // URLs queued for a later run.
         let valid = if usable {
             policy.robots_ttl
         } else {
-            robots_retry(policy, failures)
+            next_try_in(tries, policy, self.mode)
         };
-        // A daemon keeps trying, every `max_delay` at most.
-        let park = refused.is_some()
-            || (self.mode == Mode::OneShot && !usable && failures > policy.max_retries);
+        let park = match verdict {
+            Verdict::Refused => true,
+            Verdict::GiveUp { again_in } => again_in.is_none(),
+            Verdict::Ready | Verdict::Retry { .. } => false,
+        };
         if let Some(reason) = &refused {
             tracing::warn!(host = claim.host, "not crawled: {reason}");
-        } else if park {
-            tracing::warn!(host = claim.host, "robots.txt unavailable after {failures} tries; the host's URLs stay queued for a later run");
+        } else if let Verdict::GiveUp { again_in } = verdict {
+            match again_in {
+                Some(rest) => tracing::warn!(host = claim.host, "robots.txt unavailable after {tries} tries; trying again in {rest:?}"),
+                None => tracing::warn!(host = claim.host, "robots.txt unavailable after {tries} tries; the host's URLs stay queued for a later run"),
+            }
         }
         let sitemaps = parsed
             .as_ref()
@@ -253,7 +255,11 @@ impl SharedCrawler {
         };
         if !is_usable(&robots.copy) {
             let retry_at = robots.copy.fetched_at_ms
-                + millis(robots_retry(&self.config.politeness, robots.failures));
+                + millis(next_try_in(
+                    robots.failures,
+                    &self.config.politeness,
+                    self.mode,
+                ));
             let gap = Duration::from_millis(retry_at.saturating_sub(now_ms()));
             return self.release(claim, gap, false, hint).await;
         }
@@ -377,9 +383,4 @@ impl SharedCrawler {
             .map(|(_, n)| *n as u64)
             .sum::<u64>();
     }
-}
-
-/// How long after `failures` failed tries in a row robots.txt is tried again.
-fn robots_retry(policy: &crate::politeness::Politeness, failures: u32) -> Duration {
-    (policy.error_backoff * 2u32.saturating_pow(failures.min(16))).min(policy.max_delay)
 }
