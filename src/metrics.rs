@@ -35,6 +35,21 @@ pub struct FieldLabels {
     pub field: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListingLabels {
+    pub site: String,
+    pub url: String,
+}
+
+/// A listing page's revisit schedule as `/metrics` shows it.
+pub struct ListingGauges<'a> {
+    pub site: &'a str,
+    pub url: &'a str,
+    pub changes_per_hour: f64,
+    pub interval_seconds: f64,
+    pub expected_latency_seconds: f64,
+}
+
 /// The crawl's metrics. Cheap to update from any thread.
 pub struct Metrics {
     registry: Registry,
@@ -52,6 +67,9 @@ pub struct Metrics {
     in_flight: Gauge,
     extraction_missing: Family<FieldLabels, Gauge<f64, AtomicU64>>,
     extraction_alerts: Counter,
+    listing_rate: Family<ListingLabels, Gauge<f64, AtomicU64>>,
+    listing_interval: Family<ListingLabels, Gauge<f64, AtomicU64>>,
+    listing_latency: Family<ListingLabels, Gauge<f64, AtomicU64>>,
     /// Unix ms of the scheduler's last turn (for `/healthz`).
     heartbeat_ms: AtomicU64,
 }
@@ -139,7 +157,7 @@ impl Metrics {
         let queue_depth = Gauge::default();
         registry.register(
             "queue_depth",
-            "URLs in the frontier (counted when scraped)",
+            "URLs in the local frontier (counted when scraped; 0 for a shared-crawl worker, whose queue is in Redis)",
             queue_depth.clone(),
         );
         let in_flight = Gauge::default();
@@ -155,6 +173,24 @@ impl Metrics {
             "extraction_alerts",
             "Times a field a site used to provide stopped being found",
             extraction_alerts.clone(),
+        );
+        let listing_rate = Family::<ListingLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "listing_changes_per_hour",
+            "A listing page's estimated new articles an hour (set when scraped)",
+            listing_rate.clone(),
+        );
+        let listing_interval = Family::<ListingLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "listing_interval_seconds",
+            "A listing page's revisit interval (set when scraped)",
+            listing_interval.clone(),
+        );
+        let listing_latency = Family::<ListingLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "listing_expected_latency_seconds",
+            "Mean time from a new article on a listing page to the visit that finds it (set when scraped)",
+            listing_latency.clone(),
         );
         Self {
             registry,
@@ -172,6 +208,9 @@ impl Metrics {
             in_flight,
             extraction_missing,
             extraction_alerts,
+            listing_rate,
+            listing_interval,
+            listing_latency,
             heartbeat_ms: AtomicU64::new(0),
         }
     }
@@ -225,6 +264,28 @@ impl Metrics {
                     field,
                 })
                 .set(share);
+        }
+    }
+
+    /// Replaces the listing pages' gauges with these schedules.
+    pub fn set_listings<'a>(&self, pages: impl IntoIterator<Item = ListingGauges<'a>>) {
+        self.listing_rate.clear();
+        self.listing_interval.clear();
+        self.listing_latency.clear();
+        for page in pages {
+            let labels = ListingLabels {
+                site: page.site.to_string(),
+                url: page.url.to_string(),
+            };
+            self.listing_rate
+                .get_or_create(&labels)
+                .set(page.changes_per_hour);
+            self.listing_interval
+                .get_or_create(&labels)
+                .set(page.interval_seconds);
+            self.listing_latency
+                .get_or_create(&labels)
+                .set(page.expected_latency_seconds);
         }
     }
 

@@ -376,6 +376,26 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
     )
     .await;
 
+    // /metrics shows each listing page's schedule: the quiet section at the bound,
+    // found half an interval after a change on average.
+    let (_, text) = daemon.get("/metrics").await;
+    let samples = parse_prometheus(&text);
+    let gauge = |name: &str| {
+        let url = format!("url=\"{never_changed}\"");
+        samples
+            .iter()
+            .find(|(key, _)| key.starts_with(&format!("{name}{{")) && key.contains(&url))
+            .map(|(_, value)| *value)
+            .unwrap_or_else(|| panic!("no {name} for {never_changed}:\n{text}"))
+    };
+    let interval = gauge("newscrawl_listing_interval_seconds");
+    assert!(interval >= REVISIT_MAX.as_secs_f64(), "{interval}");
+    assert_eq!(
+        gauge("newscrawl_listing_expected_latency_seconds"),
+        interval / 2.0
+    );
+    assert!(gauge("newscrawl_listing_changes_per_hour") >= 0.0);
+
     // Two articles are published: both are emitted, each within the revisit bound of
     // the sections that list them (plus the host's queue at its gap).
     let published = Instant::now();

@@ -24,7 +24,7 @@ use newscrawl::record::Article;
 use newscrawl::site::UrlKind;
 use newscrawl::store::redis_frontier::{Claim, Claimed, Completion, RedisFrontier};
 use newscrawl::store::{QueueEntry, SledStore, UrlState, UrlStatus};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::time::{timeout, Instant};
 
@@ -915,6 +915,127 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
         .await
         .unwrap();
     assert_eq!(stale, 0, "another epoch's page is not renewed");
+}
+
+/// A daemon worker serves `/healthz`, `/status` and `/metrics` on `--http`: its
+/// counters match the server's log and its output file once its first pass is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_worker_serves_its_endpoint() {
+    let server = common::fixture_server(6).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (summary, _) = common::crawl_text(
+        &common::demo_config_text(server.origin(), ""),
+        &dir.path().join("reference"),
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    let expected = summary.stats.records as usize;
+    let before = server.requests().len();
+    let redis = RedisServer::start(dir.path()).await;
+    let config = dir.path().join("crawl.toml");
+    std::fs::write(&config, common::demo_config_text(server.origin(), "")).unwrap();
+    let out = dir.path().join("w1.jsonl");
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_newscrawl"))
+        .args(["--log-format", "text", "daemon", "--http", "127.0.0.1:0"])
+        .args(["--store", &redis.url(), "--worker", "w1", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .args(["--min-delay", &format!("{}ms", DELAY.as_millis())])
+        .env("RUST_LOG", "newscrawl=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    // The endpoint's address from the log; the rest of the log is drained.
+    let mut lines = tokio::io::BufReader::new(worker.stderr.take().unwrap()).lines();
+    let endpoint = timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some((_, url)) = line.split_once("serving /healthz, /status and /metrics on ") {
+                return url.trim().to_string();
+            }
+        }
+        panic!("the worker ended without serving its endpoint");
+    })
+    .await
+    .expect("the worker names its endpoint");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let get = |path: &'static str| {
+        let url = format!("{endpoint}{path}");
+        async move {
+            let response = reqwest::get(url).await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let sum = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
+    };
+    eventually(
+        || "the worker's /healthz never said ok".to_string(),
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async { (get("/healthz").await == (200, "ok\n".to_string())).then_some(()) },
+    )
+    .await;
+    // Its first pass written, and a moment with no request in flight: the counters
+    // agree with the server's log and the output file.
+    eventually(
+        || {
+            format!(
+                "{} of {expected} records, or counters off the server's log",
+                read_lines(&out).len()
+            )
+        },
+        Duration::from_secs(60),
+        Duration::from_millis(50),
+        || async {
+            let (code, text) = get("/metrics").await;
+            assert_eq!(code, 200, "{text}");
+            assert!(text.ends_with("# EOF\n"), "{text}");
+            let requests = sum(&text, "newscrawl_requests_total");
+            let emitted = sum(&text, "newscrawl_records_emitted_total");
+            let written = read_lines(&out).len();
+            (written == expected
+                && emitted == expected as f64
+                && requests == (server.requests().len() - before) as f64)
+                .then_some(())
+        },
+    )
+    .await;
+    let (code, body) = get("/status").await;
+    assert_eq!(code, 200, "{body}");
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["worker"], "w1", "{status:#}");
+    assert_eq!(
+        status["live_workers"],
+        serde_json::json!(["w1"]),
+        "{status:#}"
+    );
+    assert_eq!(status["records_emitted"], expected as u64, "{status:#}");
+    assert!(
+        status["requests"].as_u64().unwrap() >= expected as u64,
+        "{status:#}"
+    );
+    assert_eq!(
+        status["buckets"].as_array().unwrap().len(),
+        16,
+        "{status:#}"
+    );
+    let pid = worker.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = timeout(Duration::from_secs(30), worker.wait())
+        .await
+        .expect("the worker stops on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "the worker exited with {status}");
 }
 
 /// Two daemon workers share a crawl: listing pages are revisited (by either worker),

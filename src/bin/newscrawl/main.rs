@@ -326,9 +326,6 @@ async fn run_shared_crawl(config: CrawlConfig) -> Result<()> {
 /// One worker of a daemon crawl shared through Redis, until SIGTERM or SIGINT.
 #[cfg(feature = "redis")]
 async fn run_shared_daemon(config: CrawlConfig) -> Result<()> {
-    if config.http.is_some() {
-        tracing::warn!("a shared-crawl worker serves no /status or /metrics endpoint yet; daemon.http is ignored");
-    }
     // SIGHUP would end the process by default: say instead that it changes nothing.
     let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     tokio::spawn(async move {
@@ -336,10 +333,13 @@ async fn run_shared_daemon(config: CrawlConfig) -> Result<()> {
             tracing::warn!("SIGHUP: a shared-crawl worker does not reload its config; restart it to apply a new one");
         }
     });
+    let http = config.http;
     let crawler =
         newscrawl::crawl::SharedCrawler::connect(config, ParserRegistry::default()).await?;
-    let summary = crawler.run_daemon(stop_signal()).await?;
-    eprintln!("{summary}");
+    let endpoint = Endpoint::start(http, crawler.watch()).await?;
+    let summary = crawler.run_daemon(stop_signal()).await;
+    Endpoint::stop(endpoint).await;
+    eprintln!("{}", summary?);
     Ok(())
 }
 
@@ -368,35 +368,53 @@ async fn daemon(args: DaemonArgs) -> Result<()> {
     let mut crawler = open_crawler(config).await?;
     crawler.log_progress_every(Some(Duration::from_secs(60)));
     let handle = crawler.handle();
-    let (endpoint_stop, endpoint_stopped) = tokio::sync::oneshot::channel::<()>();
-    let endpoint = match http {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} (daemon.http)"))?;
-            let bound = listener.local_addr()?;
-            tracing::info!("serving /healthz, /status and /metrics on http://{bound}");
-            let handle = handle.clone();
-            Some(tokio::spawn(async move {
-                let stopped = async {
-                    let _ = endpoint_stopped.await;
-                };
-                if let Err(e) = newscrawl::endpoint::serve(listener, handle, stopped).await {
-                    tracing::error!("HTTP endpoint failed: {e}");
-                }
-            }))
-        }
-        None => None,
-    };
+    let endpoint = Endpoint::start(http, handle.clone()).await?;
     let reloader = tokio::spawn(reload_on_hangup(source, handle));
     let summary = crawler.run_daemon(stop_signal()).await;
     reloader.abort();
-    let _ = endpoint_stop.send(());
-    if let Some(endpoint) = endpoint {
-        let _ = endpoint.await;
-    }
+    Endpoint::stop(endpoint).await;
     eprintln!("{}", summary.map_err(|e| storage_stop(e, &state_dir))?);
     Ok(())
+}
+
+/// A daemon's HTTP endpoint, running until stopped.
+struct Endpoint {
+    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Endpoint {
+    /// Serves `/healthz`, `/status` and `/metrics` of `watch` on `http`, if set.
+    async fn start(
+        http: Option<std::net::SocketAddr>,
+        watch: impl newscrawl::endpoint::Watch,
+    ) -> Result<Option<Self>> {
+        let Some(addr) = http else {
+            return Ok(None);
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (daemon.http)"))?;
+        let bound = listener.local_addr()?;
+        tracing::info!("serving /healthz, /status and /metrics on http://{bound}");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = newscrawl::endpoint::serve(listener, watch, stopped).await {
+                tracing::error!("HTTP endpoint failed: {e}");
+            }
+        });
+        Ok(Some(Self { task, stop }))
+    }
+
+    async fn stop(endpoint: Option<Self>) {
+        if let Some(endpoint) = endpoint {
+            let _ = endpoint.stop.send(());
+            let _ = endpoint.task.await;
+        }
+    }
 }
 
 /// Re-reads, validates and applies the config on every SIGHUP; a config that does not

@@ -15,6 +15,9 @@ mod lease;
 mod request;
 mod server_clock;
 mod sink;
+mod watch;
+
+pub use watch::{BucketLine, WorkerHandle, WorkerStatus};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -178,7 +181,7 @@ pub struct SharedCrawler {
     known_links: Arc<KnownLinks>,
     /// Parsed robots.txt copies, by host and fetch time.
     robots: Mutex<HashMap<String, (u64, Arc<Robots>)>>,
-    stats: Mutex<Stats>,
+    stats: Arc<Mutex<Stats>>,
     mode: Mode,
     /// The crawl's live workers (refreshed with the heartbeat), to share the buckets
     /// out: each bucket is watched closely by one of them.
@@ -223,7 +226,7 @@ impl SharedCrawler {
             metrics: Arc::new(Metrics::new()),
             known_links: Arc::default(),
             robots: Mutex::default(),
-            stats: Mutex::default(),
+            stats: Arc::default(),
             mode: Mode::OneShot,
             live: Mutex::default(),
             server_clock: ServerClock::new(),
@@ -263,6 +266,11 @@ impl SharedCrawler {
             Some(turn) => turn.min(asked + MAX_RECHECK),
             None => asked + MAX_RECHECK,
         }
+    }
+
+    /// A handle on this worker for its endpoint.
+    pub fn watch(&self) -> WorkerHandle {
+        WorkerHandle::of(self)
     }
 
     fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
@@ -401,6 +409,10 @@ impl SharedCrawler {
         let mut waiting = 0;
         tokio::pin!(shutdown);
         let stop = loop {
+            // The endpoint's `/healthz` reads this turn.
+            self.metrics.beat(now_ms());
+            let in_flight = self.config.concurrency - room.requests.available_permits();
+            self.metrics.set_in_flight(in_flight);
             tokio::select! {
                 _ = &mut shutdown => break StopReason::Shutdown,
                 _ = tokio::time::sleep(DONE_CHECK) => {}
