@@ -22,7 +22,7 @@ use newscrawl::parse::ParserRegistry;
 use newscrawl::politeness::Pace;
 use newscrawl::record::Article;
 use newscrawl::site::UrlKind;
-use newscrawl::store::redis_frontier::{Claim, Claimed, Completion, RedisFrontier};
+use newscrawl::store::redis_frontier::{Claim, Claimed, Completion, RedisFrontier, RevisitPlan};
 use newscrawl::store::{QueueEntry, SledStore, UrlState, UrlStatus};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
@@ -713,6 +713,74 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
         .await
         .unwrap();
     assert!(!again.accepted, "a lease completes once");
+}
+
+/// A listing page queued again for its revisit is claimed, once due, before the URLs
+/// the host already had queued (`store::Priority`); one not due yet holds none of
+/// them up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_revisit_is_claimed_before_the_hosts_found_urls() {
+    let one = OneHost::start().await;
+    let (frontier, bucket) = (&one.frontier, one.bucket);
+    let claim = || async {
+        match frontier
+            .claim(
+                bucket,
+                "a",
+                1,
+                Duration::from_secs(600),
+                Duration::ZERO,
+                Duration::ZERO,
+            )
+            .await
+            .unwrap()
+        {
+            Claimed::Hosts { mut claims, .. } => claims.pop().unwrap(),
+            other => panic!("claimable, got {other:?}"),
+        }
+    };
+    let robots = claim().await;
+    assert!(robots.page.is_none(), "robots.txt comes first");
+    let done = Completion {
+        robots: Some((b"copy".to_vec(), Duration::from_secs(3600))),
+        ..Completion::default()
+    };
+    assert!(
+        frontier
+            .complete(&robots, "a", done)
+            .await
+            .unwrap()
+            .accepted
+    );
+    // The first article, settled and queued again as a listing page would be: due at
+    // once, then in an hour.
+    let url_of = |claim: &Claim| claim.page.as_ref().unwrap().entry.url.clone();
+    let revisited = |claim: &Claim, after: Duration| {
+        let mut entry = claim.page.as_ref().unwrap().entry.clone();
+        entry.kind = UrlKind::Section;
+        Completion {
+            revisit: Some(RevisitPlan {
+                entry,
+                if_changed: (after, None),
+                if_unchanged: (after, None),
+            }),
+            ..fetched(claim)
+        }
+    };
+    let first = claim().await;
+    assert_eq!(url_of(&first), article(0).url);
+    let done = revisited(&first, Duration::ZERO);
+    assert!(frontier.complete(&first, "a", done).await.unwrap().accepted);
+    let again = claim().await;
+    assert_eq!(url_of(&again), article(0).url, "the due revisit first");
+    let done = revisited(&again, Duration::from_secs(3600));
+    assert!(frontier.complete(&again, "a", done).await.unwrap().accepted);
+    let next = claim().await;
+    assert_eq!(
+        url_of(&next),
+        article(1).url,
+        "a revisit not due holds nothing up"
+    );
 }
 
 /// Handing a host on when its server answered: the host may be claimed again at once

@@ -234,6 +234,30 @@ pub struct RobotsCopy {
     pub error: Option<String>,
 }
 
+/// Where a queued URL stands among its host's. A settled listing page (section,
+/// sitemap, feed) queued again for its revisit is a `Revisit`: once due, it is served
+/// before the URLs found (links, seeds, sitemap entries, retries, articles queued
+/// again), so that a due revisit never waits behind the host's backlog of articles.
+/// Within a class, the earlier due comes first, and a class whose first URL is not
+/// due yet never holds the other up. Both frontiers keep this order: sled in the due
+/// field of the key, Redis in the score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Revisit,
+    Found,
+}
+
+impl Priority {
+    /// The class of a settled page of `kind` queued again.
+    pub fn requeued(kind: UrlKind) -> Self {
+        if kind.is_revisited() {
+            Self::Revisit
+        } else {
+            Self::Found
+        }
+    }
+}
+
 /// What [`Store::lease`] found for a host.
 #[derive(Debug)]
 pub enum Lease {

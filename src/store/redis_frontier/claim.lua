@@ -1,5 +1,5 @@
 -- Claims up to `max` hosts of this bucket whose next allowed start comes within
--- `ahead_ms` and that no live lease holds, each with its first URL due by then (or with
+-- `ahead_ms` and that no live lease holds, each with its next URL (`head`) due by then (or with
 -- no URL when its robots.txt must be fetched first), and the time its request may
 -- start: the host's next allowed start, or the URL's due time if later. Claiming a
 -- little ahead takes the claim's round trip out of the host's gap; the worker waits
@@ -37,11 +37,13 @@ for _, host in ipairs(candidates) do
       redis.call('HDEL', hk, 'owner', 'deadline')
     end
     requeue_unsettled(prefix, host, now)
-    local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
+    -- The URL due when the request may start first: a revisit due by then goes
+    -- before the host's found URLs.
+    local first, due = head(prefix, host, math.max(now, next_ms))
     local need_robots = tonumber(clock[4] or '0') <= now
     local start = next_ms
-    if #first > 0 and not need_robots then start = math.max(start, tonumber(first[2])) end
-    if #first > 0 and start <= horizon then
+    if first and not need_robots then start = math.max(start, due) end
+    if first and start <= horizon then
       local epoch = redis.call('HINCRBY', hk, 'epoch', 1)
       local deadline = now + lease
       redis.call('HSET', hk, 'owner', worker, 'deadline', deadline)
@@ -55,7 +57,7 @@ for _, host in ipairs(candidates) do
       if need_robots then
         for _ = 1, 5 do table.insert(out, '') end
       else
-        local url = first[1]
+        local url = first
         table.insert(out, url)
         table.insert(out, redis.call('HGET', prefix .. 'e:' .. host, url) or '')
         table.insert(out, redis.call('HGET', prefix .. 'state:' .. host, url) or '')

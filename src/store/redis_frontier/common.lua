@@ -2,6 +2,30 @@
 -- the hash tag of one bucket (`<ns>:{<bucket>}:`, the `prefix` argument), so a script
 -- runs on one Redis Cluster slot. Times are the Redis server's clock, in Unix ms.
 
+-- A found URL's score is its due time plus FOUND; a settled listing page queued again
+-- for its revisit scores its due time alone, so a host's due revisits come first
+-- (`store::Priority`). FOUND is `redis_frontier::FOUND` (a test compares them): 2^50
+-- ms, beyond any due time, and exact in a double with a due time added. Scores
+-- written before the classes existed read as revisits, the order they had.
+local FOUND = 1125899906842624
+local FOUND_ARG = '1125899906842624'
+
+-- The URL `host`'s queue serves next and when it is due: its first revisit if that is
+-- due by `now` or not later than its first found URL, else its first found URL; nil
+-- for an empty queue.
+local function head(prefix, host, now)
+  local q = prefix .. 'q:' .. host
+  local r = redis.call('ZRANGEBYSCORE', q, '-inf', '(' .. FOUND_ARG, 'WITHSCORES', 'LIMIT', 0, 1)
+  local f = redis.call('ZRANGEBYSCORE', q, FOUND_ARG, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  local revisit_due = r[2] and tonumber(r[2])
+  local found_due = f[2] and tonumber(f[2]) - FOUND
+  if revisit_due and (revisit_due <= now or not found_due or revisit_due <= found_due) then
+    return r[1], revisit_due
+  end
+  if found_due then return f[1], found_due end
+  return nil, nil
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -48,7 +72,7 @@ local function enqueue_host(prefix, host, items, due, budget)
           queued = queued + 1
           if item[4] == '1' then changed = true end
           new_fps[#new_fps + 1] = item[1]
-          scores[#scores + 1] = due
+          scores[#scores + 1] = due + FOUND
           scores[#scores + 1] = item[2]
           entries[#entries + 1] = item[2]
           entries[#entries + 1] = item[3]
@@ -89,7 +113,8 @@ local function touch(prefix)
   redis.call('INCR', prefix .. 'ops')
 end
 
--- Puts back in `host`'s queue, due now, the URLs whose settling ran out: their worker
+-- Puts back in `host`'s queue, due now among the URLs found, the URLs whose settling
+-- ran out: their worker
 -- handed the host on when the answer came (`hand_on.lua`), then died or stalled
 -- before committing the page. Returns the earliest deadline of those still settling,
 -- or nil when none is.
@@ -103,7 +128,7 @@ local function requeue_unsettled(prefix, host, now)
     local deadline = tonumber(string.match(flat[k + 1], ' (%d+)$'))
     if deadline <= now then
       redis.call('HDEL', key, url)
-      redis.call('ZADD', prefix .. 'q:' .. host, now, url)
+      redis.call('ZADD', prefix .. 'q:' .. host, now + FOUND, url)
     elseif earliest == nil or deadline < earliest then
       earliest = deadline
     end
@@ -121,10 +146,10 @@ local function reschedule(ready, prefix, host, now)
   if redis.call('HEXISTS', hk, 'owner') == 1 then return end
   if redis.call('SISMEMBER', prefix .. 'parked', host) == 1 then return end
   local settling = requeue_unsettled(prefix, host, now)
-  local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
+  local _, due = head(prefix, host, now)
   local at = nil
-  if #first > 0 then
-    at = math.max(tonumber(redis.call('HGET', hk, 'next') or '0'), tonumber(first[2]))
+  if due then
+    at = math.max(tonumber(redis.call('HGET', hk, 'next') or '0'), due)
   end
   if settling and (at == nil or settling < at) then at = settling end
   if at then

@@ -10,13 +10,15 @@
 -- other buckets.
 -- ARGV: 1 prefix, 2 host, 3 epoch, 4 worker, 5 url ('' when no URL was settled),
 --   6 state ('' none), 7 '1' to remove the URL from the queue, '0' to keep it queued,
---   8 ms after now that a kept URL is due, 9 ms after now of the host's next allowed
+--   8 what a kept URL's score adds to now (its due time, plus FOUND: it waits among the
+--   URLs found), 9 ms after now of the host's next allowed
 --   start, 10 the host's delay in ms, 11 its pace ("backoff_ms adaptive_ms"), 12 content
 --   fingerprint ('' none), 13 robots.txt copy ('' none), 14 ms after now that the copy
 --   must be fetched again ('' unchanged), 15 URL budget per host (0: none), 16 '1' to
 --   park the host (it keeps its queue but is not claimed until a worker starts),
---   17 the settled URL's queue entry for its revisit ('' no revisit), 18 and 19 ms
---   after now of the revisit and its schedule ('' none) if the page changed (a new
+--   17 the settled URL's queue entry for its revisit ('' no revisit), 18 and 19 what
+--   the revisit's score adds to now (its due time, plus FOUND unless it is a listing
+--   page) and its schedule ('' none) if the page changed (a new
 --   link that is not a listing page was queued), 20 and 21 the same if it did not,
 --   22 '1' to settle a handed-on page, then: record count, records; local link count, (host, fingerprint, url, entry,
 --   change) per link; remote link count, (fingerprint, entry) per link; denied count,

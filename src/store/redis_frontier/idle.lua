@@ -13,8 +13,8 @@ local busy, later = 0, 0
 local ranked = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #ranked, 2 do
   local host, at = ranked[i], tonumber(ranked[i + 1])
-  local first = redis.call('ZRANGE', prefix .. 'q:' .. host, 0, 0, 'WITHSCORES')
-  local waits_for_due = at > now and #first > 0 and tonumber(first[2]) > now
+  local _, due = head(prefix, host, now)
+  local waits_for_due = at > now and due ~= nil and due > now
     and redis.call('HEXISTS', prefix .. 'host:' .. host, 'owner') == 0
     and redis.call('HLEN', prefix .. 'settling:' .. host) == 0
   if not waits_for_due then

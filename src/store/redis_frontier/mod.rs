@@ -8,7 +8,9 @@
 //! `ready` (sorted set: host -> when it may be claimed), `links` (stream of links to
 //! hosts of other buckets, routed by any worker through the `route` consumer group),
 //! `content` (content fingerprint -> first URL), `ops` (write count) and `parked`.
-//! Per host: `q:<host>` (sorted set: URL -> due time), `e:<host>` (URL -> queue
+//! Per host: `q:<host>` (sorted set: URL -> due time, plus [`FOUND`] for a URL of
+//! [`Priority::Found`], so due revisits come first; `head` in `common.lua` picks the
+//! URL a host serves next), `e:<host>` (URL -> queue
 //! entry), `seen:<host>` (fingerprints of every URL ever found), `state:<host>`
 //! (URL -> state), `settling:<host>` (URL -> lease epoch and deadline of a page
 //! whose lease was handed on and that waits for its commit), `host:<host>` (next
@@ -31,7 +33,7 @@ use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimReply, StreamReadOptions, StreamReadReply};
 use redis::AsyncCommands;
 
-use super::{fingerprint, Fingerprint, QueueEntry, StoreError};
+use super::{fingerprint, Fingerprint, Priority, QueueEntry, StoreError};
 use crate::politeness::Pace;
 
 mod messages;
@@ -180,6 +182,20 @@ fn number(text: &[u8], what: &str) -> Result<u64, StoreError> {
 
 fn millis(d: Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
+}
+
+/// What a found URL's score adds to its due time: 2^50 ms, beyond any due time and
+/// exact in a double with one added (`FOUND` in `common.lua`, which must be equal).
+pub const FOUND: u64 = 1 << 50;
+
+/// What a script adds to its clock to score a URL of class `priority` due `after`
+/// from now.
+fn score_after(priority: Priority, after: Duration) -> u64 {
+    let due = millis(after).min(FOUND - 1);
+    match priority {
+        Priority::Revisit => due,
+        Priority::Found => due + FOUND,
+    }
 }
 
 /// A host's gap as the scripts add it to the server's clock: that clock is read in
@@ -442,7 +458,11 @@ impl RedisFrontier {
             } else {
                 "1"
             })
-            .arg(done.requeue_after.map_or(0, millis))
+            // A page kept queued (a retry) waits among the URLs found.
+            .arg(
+                done.requeue_after
+                    .map_or(0, |after| score_after(Priority::Found, after)),
+            )
             .arg(gap_millis(done.next_gap))
             .arg(millis(done.delay))
             .arg(done.pace.to_field())
@@ -464,9 +484,10 @@ impl RedisFrontier {
         match &done.revisit {
             Some(plan) => {
                 invocation.arg(encode(&plan.entry));
+                let priority = Priority::requeued(plan.entry.kind);
                 for (after, schedule) in [&plan.if_changed, &plan.if_unchanged] {
                     invocation
-                        .arg(millis(*after))
+                        .arg(score_after(priority, *after))
                         .arg(schedule.as_ref().map(encode).unwrap_or_default());
                 }
             }
@@ -732,5 +753,36 @@ impl RedisFrontier {
             .query_async(&mut self.con.clone())
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scripts' `FOUND` is this one: a revisit's score and a found URL's score
+    /// are told apart by the same bound on both sides.
+    #[test]
+    fn the_scripts_found_offset_is_the_crates() {
+        let common = include_str!("common.lua");
+        assert!(
+            common.contains(&format!("local FOUND = {FOUND}\n")),
+            "common.lua's FOUND is not {FOUND}"
+        );
+        assert!(
+            common.contains(&format!("local FOUND_ARG = '{FOUND}'\n")),
+            "common.lua's FOUND_ARG is not '{FOUND}'"
+        );
+        // Exact in a double with a due time of the year 9999 added.
+        let due = 253_402_300_799_000u64;
+        assert_eq!((due + FOUND) as f64 as u64, due + FOUND);
+    }
+
+    #[test]
+    fn a_found_url_scores_above_every_revisit() {
+        let week = Duration::from_secs(7 * 86_400);
+        assert_eq!(score_after(Priority::Revisit, week), millis(week));
+        assert_eq!(score_after(Priority::Found, Duration::ZERO), FOUND);
+        assert!(score_after(Priority::Revisit, Duration::MAX) < FOUND);
     }
 }

@@ -22,7 +22,8 @@ use super::{
     KnownUrls, Leases, SledStore, TxResult,
 };
 use crate::store::{
-    fingerprint, CommitReport, Fingerprint, PageCommit, QueueEntry, StoreError, UrlState, UrlStatus,
+    fingerprint, CommitReport, Fingerprint, PageCommit, Priority, QueueEntry, StoreError, UrlState,
+    UrlStatus,
 };
 
 /// What one commit writes, decided before the transaction.
@@ -323,7 +324,12 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
         urls.insert(&fp, encode(&state))?;
     }
     if let Some((entry, due_ms)) = &commit.requeue {
-        write_segments(frontier, [entry], (*due_ms).max(commit.now_ms))?;
+        write_segments(
+            frontier,
+            [entry],
+            Priority::Found,
+            (*due_ms).max(commit.now_ms),
+        )?;
     }
     for (fp, state) in &plan.new_denied {
         urls.insert(fp, encode(state))?;
@@ -342,6 +348,7 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
     write_segments(
         frontier,
         plan.new_links.iter().map(|(_, link)| *link),
+        Priority::Found,
         commit.now_ms,
     )?;
     if !plan.newly_seen.is_empty() {
@@ -379,7 +386,7 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
             ..entry.clone()
         };
         urls.insert(&fp, encode(&state))?;
-        write_segments(frontier, [&again], commit.now_ms)?;
+        write_segments(frontier, [&again], Priority::Found, commit.now_ms)?;
         report.refreshed.push(again.host());
     }
     if let Some((hash, url)) = &commit.content {

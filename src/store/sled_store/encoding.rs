@@ -1,5 +1,6 @@
 //! How the sled store lays out its keys and values: postcard values, frontier keys
-//! (host hash, due time, sequence), frontier segments (entries, length first),
+//! (host hash, priority and due time, sequence), frontier segments (entries, length
+//! first),
 //! sequence-keyed trees, packed `seen` chunks, and schema 2's queue entries.
 //!
 //! Invariant: every key and value the store writes is built here and read back here,
@@ -41,18 +42,45 @@ pub(super) fn host_prefix(host: &str) -> [u8; QUEUE_HOST_LEN] {
     out
 }
 
-pub(super) fn queue_key(host: &str, due_ms: u64, seq: u64) -> Vec<u8> {
+/// The due field's top bit: set for [`Priority::Found`], clear for
+/// [`Priority::Revisit`], so a host's revisits sort before its found URLs. Keys written
+/// before the bit existed read as revisits, which is the order they had.
+const FOUND_BIT: u64 = 1 << 63;
+
+pub(super) fn queue_key(host: &str, priority: Priority, due_ms: u64, seq: u64) -> Vec<u8> {
+    let field = match priority {
+        Priority::Revisit => due_ms & !FOUND_BIT,
+        Priority::Found => due_ms | FOUND_BIT,
+    };
     let mut key = Vec::with_capacity(QUEUE_HOST_LEN + 16);
     key.extend_from_slice(&host_prefix(host));
-    key.extend_from_slice(&due_ms.to_be_bytes());
+    key.extend_from_slice(&field.to_be_bytes());
     key.extend_from_slice(&seq.to_be_bytes());
     key
 }
 
-pub(super) fn due_of(key: &[u8]) -> u64 {
+fn due_field(key: &[u8]) -> u64 {
     let mut due = [0u8; 8];
     due.copy_from_slice(&key[QUEUE_HOST_LEN..QUEUE_HOST_LEN + 8]);
     u64::from_be_bytes(due)
+}
+
+pub(super) fn due_of(key: &[u8]) -> u64 {
+    due_field(key) & !FOUND_BIT
+}
+
+/// The key range of `host`'s entries of one class, in the order they are served.
+pub(super) fn class_range(host: &str, priority: Priority) -> (Vec<u8>, Option<Vec<u8>>) {
+    let prefix = host_prefix(host);
+    let mut found = prefix.to_vec();
+    found.push(0x80);
+    match priority {
+        Priority::Revisit => (prefix.to_vec(), Some(found)),
+        Priority::Found => {
+            let mut end = prefix.to_vec();
+            (found, increment(&mut end).then_some(end))
+        }
+    }
 }
 
 /// Entries in an encoded segment, read from its length prefix (a postcard varint, as
@@ -114,10 +142,12 @@ pub(super) fn segment_value(entries: &[&QueueEntry]) -> Vec<u8> {
 }
 
 /// Writes `entries` into the frontier inside a transaction, grouped by host in
-/// segments of at most [`SEGMENT_MAX`], due at `due_ms`, in the order given.
+/// segments of at most [`SEGMENT_MAX`], due at `due_ms` in class `priority`, in the
+/// order given.
 pub(super) fn write_segments<'a>(
     frontier: &sled::transaction::TransactionalTree,
     entries: impl IntoIterator<Item = &'a QueueEntry>,
+    priority: Priority,
     due_ms: u64,
 ) -> TxResult<()> {
     let mut by_host: Vec<(&str, Vec<&QueueEntry>)> = Vec::new();
@@ -131,7 +161,10 @@ pub(super) fn write_segments<'a>(
     for (host, list) in by_host {
         for segment in list.chunks(SEGMENT_MAX) {
             let seq = frontier.generate_id()?;
-            frontier.insert(queue_key(host, due_ms, seq), segment_value(segment))?;
+            frontier.insert(
+                queue_key(host, priority, due_ms, seq),
+                segment_value(segment),
+            )?;
         }
     }
     Ok(())

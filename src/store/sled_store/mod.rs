@@ -214,7 +214,12 @@ impl Store for SledStore {
                     sections.insert(fp, &[])?;
                 }
             }
-            write_segments(frontier, fresh.iter().map(|(_, e)| *e), now_ms)?;
+            write_segments(
+                frontier,
+                fresh.iter().map(|(_, e)| *e),
+                Priority::Found,
+                now_ms,
+            )?;
             let seq = seen_log.generate_id()?;
             seen_log.insert(&seq.to_be_bytes(), pack_seen(&fresh_fps))?;
             Ok(())
@@ -230,7 +235,7 @@ impl Store for SledStore {
             let (fp, value) = item?;
             let entry: QueueEntry = decode::<QueueEntryV2>("leases", &fp, &value)?.into();
             let seq = self.db.generate_id()?;
-            let key = queue_key(&entry.host(), now_ms, seq);
+            let key = queue_key(&entry.host(), Priority::requeued(entry.kind), now_ms, seq);
             let result = (&self.frontier, &self.leases).transaction(|(frontier, leases)| {
                 frontier.insert(key.as_slice(), segment_value(&[&entry]))?;
                 leases.remove(&fp)?;
@@ -268,53 +273,62 @@ impl Store for SledStore {
         let leases = &mut *leases;
         let mut taken = Vec::new();
         let mut finished = Vec::new();
-        let mut not_due = None;
-        for item in self.frontier.scan_prefix(host_prefix(host)) {
-            let (key, value) = item?;
-            let due = due_of(&key);
-            if due > now_ms {
-                not_due = Some(due);
-                break;
-            }
-            let known = leases.segments.get(key.as_ref()).copied();
-            if let Some(cursor) = known.filter(|c| c.next >= c.len) {
-                // Read to its end; it goes when its last lease commits.
-                if cursor.finished() {
-                    finished.push(key.to_vec());
+        let mut not_due: Option<u64> = None;
+        // Due revisits first, then the URLs found (`Priority`); a class whose first
+        // entry is not due yet is left for the other.
+        'classes: for priority in [Priority::Revisit, Priority::Found] {
+            let (from, to) = class_range(host, priority);
+            let entries = match to {
+                Some(to) => self.frontier.range(from..to),
+                None => self.frontier.range(from..),
+            };
+            for item in entries {
+                let (key, value) = item?;
+                let due = due_of(&key);
+                if due > now_ms {
+                    not_due = Some(not_due.map_or(due, |d| d.min(due)));
+                    continue 'classes;
                 }
-                continue;
-            }
-            let entries: Vec<QueueEntry> = decode("frontier", &key, &value)?;
-            let mut cursor = known.unwrap_or(Cursor {
-                len: entries.len(),
-                next: 0,
-                outstanding: 0,
-            });
-            while cursor.next < entries.len() && taken.len() < max {
-                let entry = &entries[cursor.next];
-                cursor.next += 1;
-                let fp = fingerprint(entry.url.as_bytes());
-                if leases.by_url.contains_key(&fp) {
+                let known = leases.segments.get(key.as_ref()).copied();
+                if let Some(cursor) = known.filter(|c| c.next >= c.len) {
+                    // Read to its end; it goes when its last lease commits.
+                    if cursor.finished() {
+                        finished.push(key.to_vec());
+                    }
                     continue;
                 }
-                // An entry settled meanwhile (e.g. as a redirect target) is skipped.
-                let still_queued = match self.urls.get(fp)? {
-                    Some(v) => decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued,
-                    None => true,
-                };
-                if still_queued {
-                    cursor.outstanding += 1;
-                    taken.push((fp, key.to_vec(), entry.clone()));
+                let entries: Vec<QueueEntry> = decode("frontier", &key, &value)?;
+                let mut cursor = known.unwrap_or(Cursor {
+                    len: entries.len(),
+                    next: 0,
+                    outstanding: 0,
+                });
+                while cursor.next < entries.len() && taken.len() < max {
+                    let entry = &entries[cursor.next];
+                    cursor.next += 1;
+                    let fp = fingerprint(entry.url.as_bytes());
+                    if leases.by_url.contains_key(&fp) {
+                        continue;
+                    }
+                    // An entry settled meanwhile (e.g. as a redirect target) is skipped.
+                    let still_queued = match self.urls.get(fp)? {
+                        Some(v) => decode::<UrlState>("urls", &fp, &v)?.status == UrlStatus::Queued,
+                        None => true,
+                    };
+                    if still_queued {
+                        cursor.outstanding += 1;
+                        taken.push((fp, key.to_vec(), entry.clone()));
+                    }
                 }
-            }
-            if cursor.finished() {
-                leases.segments.remove(key.as_ref());
-                finished.push(key.to_vec());
-            } else {
-                leases.segments.insert(key.to_vec(), cursor);
-            }
-            if taken.len() >= max {
-                break;
+                if cursor.finished() {
+                    leases.segments.remove(key.as_ref());
+                    finished.push(key.to_vec());
+                } else {
+                    leases.segments.insert(key.to_vec(), cursor);
+                }
+                if taken.len() >= max {
+                    break 'classes;
+                }
             }
         }
         if !finished.is_empty() {
@@ -496,7 +510,7 @@ impl Store for SledStore {
             let entry = QueueEntry::again(&state);
             state.queue_again();
             let seq = self.db.generate_id()?;
-            let key = queue_key(&entry.host(), now_ms, seq);
+            let key = queue_key(&entry.host(), Priority::requeued(entry.kind), now_ms, seq);
             let result = (&self.urls, &self.frontier).transaction(|(urls, frontier)| {
                 urls.insert(&fp, encode(&state))?;
                 frontier.insert(key.as_slice(), segment_value(&[&entry]))?;
@@ -709,7 +723,7 @@ fn schedule_revisit(
     }
     queued.queue_again();
     urls.insert(&fp, encode(&queued))?;
-    write_segments(frontier, [&entry], due_ms)?;
+    write_segments(frontier, [&entry], Priority::requeued(entry.kind), due_ms)?;
     Ok(Some((due_ms, rate)))
 }
 
@@ -1140,6 +1154,42 @@ mod tests {
     }
 
     #[test]
+    fn a_due_revisit_is_leased_before_the_hosts_older_found_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let put = |url: &str, priority: Priority, due_ms: u64, seq: u64| {
+            let entry = entry(url);
+            store
+                .frontier
+                .insert(
+                    queue_key("a.example", priority, due_ms, seq),
+                    segment_value(&[&entry]),
+                )
+                .unwrap();
+            entry
+        };
+        let old = put("http://a.example/old", Priority::Found, 10, 1);
+        let older = put("http://a.example/older", Priority::Found, 5, 2);
+        let section = put("http://a.example/section", Priority::Revisit, 50, 3);
+        let later = put("http://a.example/later", Priority::Revisit, 500, 4);
+        let lease = |now_ms: u64, max: usize| match store.lease("a.example", now_ms, max).unwrap() {
+            Lease::Urls(urls) => urls,
+            other => panic!("{other:?}"),
+        };
+        // Before the revisit is due, the found URLs go, earliest first: a revisit not
+        // due yet holds nothing up.
+        assert_eq!(lease(20, 1), [older]);
+        // Once due, the revisit comes before the found URL still queued.
+        assert_eq!(lease(60, 8), [section, old]);
+        // Nothing left due: the earliest due time of either class.
+        assert!(matches!(
+            store.lease("a.example", 60, 8).unwrap(),
+            Lease::NotDue(500)
+        ));
+        assert_eq!(lease(500, 8), [later]);
+    }
+
+    #[test]
     fn a_schema_2_store_is_moved_to_segments_and_keeps_what_it_knew() {
         let dir = tempfile::tempdir().unwrap();
         let settled = entry("http://a.example/settled");
@@ -1157,7 +1207,11 @@ mod tests {
                 .unwrap();
             db.open_tree("queue")
                 .unwrap()
-                .insert(queue_key("a.example", 5, 1), legacy(&queued))
+                // Schema 2's keys have no priority bit: they read as revisits.
+                .insert(
+                    queue_key("a.example", Priority::Revisit, 5, 1),
+                    legacy(&queued),
+                )
                 .unwrap();
             db.flush().unwrap();
         }
