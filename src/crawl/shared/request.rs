@@ -194,6 +194,7 @@ impl SharedCrawler {
         if let Some(reason) = &refused {
             tracing::warn!(host = claim.host, "not crawled: {reason}");
         } else if let Verdict::GiveUp { again_in } = verdict {
+            self.metrics.error("robots_unavailable");
             match again_in {
                 Some(rest) => tracing::warn!(host = claim.host, "robots.txt unavailable after {tries} tries; trying again in {rest:?}"),
                 None => tracing::warn!(host = claim.host, "robots.txt unavailable after {tries} tries; the host's URLs stay queued for a later run"),
