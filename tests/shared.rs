@@ -23,7 +23,7 @@ use newscrawl::politeness::Pace;
 use newscrawl::record::Article;
 use newscrawl::site::UrlKind;
 use newscrawl::store::redis_frontier::{Claim, Claimed, Completion, RedisFrontier, RevisitPlan};
-use newscrawl::store::{QueueEntry, SledStore, UrlState, UrlStatus};
+use newscrawl::store::{Priority, QueueEntry, SledStore, UrlState, UrlStatus};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::time::{timeout, Instant};
@@ -279,8 +279,13 @@ impl Workers {
     }
 
     fn start(&self, name: &str) -> Child {
+        self.start_at(name, DELAY)
+    }
+
+    /// [`Workers::start`] with the gap `gap`.
+    fn start_at(&self, name: &str, gap: Duration) -> Child {
         let state = self.dir.join(name);
-        worker(
+        worker_at(
             &[
                 "crawl",
                 "--store",
@@ -291,6 +296,7 @@ impl Workers {
             &self.config,
             name,
             &self.out(name),
+            gap,
         )
     }
 
@@ -389,13 +395,18 @@ async fn three_workers_share_one_crawl_exactly_once_and_politely() {
     let redis = RedisServer::start(dir.path()).await;
     let servers = servers().await;
     let workers = Workers::new(dir.path(), &servers, &redis, "");
-    let mut first = workers.start("w1");
-    let mut second = workers.start("w2");
+    // Each bucket is watched by one live worker a second, in turn, and the others
+    // rarely win its hosts; at this gap what is left after the third worker joins
+    // (over 20 pages a host) takes more than the four seconds in which each worker
+    // watches each host's bucket for a whole turn, wherever the hosts' ports put them.
+    let gap = Duration::from_millis(200);
+    let mut first = workers.start_at("w1", gap);
+    let mut second = workers.start_at("w2", gap);
     // The third joins once the crawl is under way, while the sites hold their answers
     // (so that work is left for it however long it takes to start).
     under_way(&servers, 10, &mut [&mut first, &mut second]).await;
     servers.iter().for_each(FixtureServer::hold);
-    let third = workers.start("w3");
+    let third = workers.start_at("w3", gap);
     let frontier = RedisFrontier::connect(&redis.url(), false, "newscrawl", 16)
         .await
         .unwrap();
@@ -781,6 +792,19 @@ async fn a_due_revisit_is_claimed_before_the_hosts_found_urls() {
         article(1).url,
         "a revisit not due holds nothing up"
     );
+    // The links a revisit found go before the host's older found URLs.
+    let fresh = article(7);
+    let done = Completion {
+        links: vec![fresh.clone()],
+        links_priority: Priority::Revisit,
+        ..fetched(&next)
+    };
+    assert!(frontier.complete(&next, "a", done).await.unwrap().accepted);
+    let after = claim().await;
+    assert_eq!(url_of(&after), fresh.url, "a revisit's new article first");
+    let done = fetched(&after);
+    assert!(frontier.complete(&after, "a", done).await.unwrap().accepted);
+    assert_eq!(url_of(&claim().await), article(2).url);
 }
 
 /// Handing a host on when its server answered: the host may be claimed again at once

@@ -25,8 +25,8 @@ use crate::politeness::{parse_retry_after, retry_wait, Feedback, Politeness};
 use crate::revisit::ListingBudgets;
 use crate::site::{Site, UrlKind};
 use crate::store::{
-    fingerprint, hex, Capture, CommitReport, PageCommit, PageStore, QueueEntry, Revisit, UrlState,
-    UrlStatus,
+    fingerprint, hex, Capture, CommitReport, PageCommit, PageStore, Priority, QueueEntry, Revisit,
+    UrlState, UrlStatus,
 };
 
 /// What a settled page tells the scheduler.
@@ -264,6 +264,9 @@ impl PageJob {
             .store
             .recorded_state(&self.entry.url)?
             .unwrap_or_else(|| UrlState::queued(&self.entry));
+        // A listing page fetched before: the links it has that were never seen are
+        // new articles, queued before the host's backlog.
+        let revisited = self.entry.kind.is_revisited() && state.fetched_at_ms > 0;
         // A settled URL taken again (a shared crawl's revisit) starts a new visit.
         if state.status != UrlStatus::Queued {
             state.attempts = 0;
@@ -273,6 +276,11 @@ impl PageJob {
         let mut commit = PageCommit {
             now_ms: state.fetched_at_ms,
             max_urls_per_host: Some(self.config.max_urls_per_host),
+            links_priority: if revisited {
+                Priority::Revisit
+            } else {
+                Priority::Found
+            },
             ..Default::default()
         };
         let mut outcome = PageOutcome {

@@ -234,16 +234,18 @@ pub struct RobotsCopy {
     pub error: Option<String>,
 }
 
-/// Where a queued URL stands among its host's. A settled listing page (section,
-/// sitemap, feed) queued again for its revisit is a `Revisit`: once due, it is served
-/// before the URLs found (links, seeds, sitemap entries, retries, articles queued
-/// again), so that a due revisit never waits behind the host's backlog of articles.
-/// Within a class, the earlier due comes first, and a class whose first URL is not
-/// due yet never holds the other up. Both frontiers keep this order: sled in the due
-/// field of the key, Redis in the score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a queued URL stands among its host's. What buys freshness is a `Revisit`: a
+/// settled listing page (section, sitemap, feed) queued again for its revisit, and
+/// the links a listing page's revisit found (new articles). Once due, it is served
+/// before the URLs `Found` otherwise (seeds, a first visit's links, sitemap entries,
+/// retries, articles queued again), so that neither a due revisit nor the articles
+/// it finds wait behind the host's backlog. Within a class, the earlier due comes
+/// first, and a class whose first URL is not due yet never holds the other up. Both
+/// frontiers keep this order: sled in the due field of the key, Redis in the score.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Priority {
     Revisit,
+    #[default]
     Found,
 }
 
@@ -277,6 +279,9 @@ pub struct PageCommit {
     pub also: Vec<UrlState>,
     /// Newly discovered links; those already known are dropped.
     pub links: Vec<QueueEntry>,
+    /// The class the new links are queued in (`Revisit` for those a listing page's
+    /// revisit found).
+    pub links_priority: Priority,
     /// Discovered links robots.txt disallows: those never seen are recorded as denied
     /// (so no later page queues them), not queued.
     pub denied: Vec<QueueEntry>,

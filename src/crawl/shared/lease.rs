@@ -260,6 +260,7 @@ impl PageStore for LeasedPage {
             park: false,
             records: commit.records.iter().map(|r| pack_record(r)).collect(),
             links: commit.links,
+            links_priority: commit.links_priority,
             denied: commit
                 .denied
                 .iter()

@@ -46,11 +46,12 @@ end
 
 -- Queues the URLs of one host that it never saw (`items`: {fingerprint, url, entry,
 -- change} with change '1' for a URL whose discovery counts as a change of the page
--- that found it; the same URL twice counts once), due at `due`, within the host's
+-- that found it; the same URL twice counts once), due at `due` in the class `class`
+-- adds to the score (FOUND, or 0 for what a revisit found), within the host's
 -- budget of URLs (`budget` 0: none). Returns how many were queued, how many were over
 -- the budget, and whether a queued one counts as a change. The caller wakes the host. Works in chunks, with one call per command and
 -- chunk, so that a sitemap's thousands of URLs cost a few calls, not thousands.
-local function enqueue_host(prefix, host, items, due, budget)
+local function enqueue_host(prefix, host, items, due, budget, class)
   local seen = prefix .. 'seen:' .. host
   local hk = prefix .. 'host:' .. host
   local found = 0
@@ -72,7 +73,7 @@ local function enqueue_host(prefix, host, items, due, budget)
           queued = queued + 1
           if item[4] == '1' then changed = true end
           new_fps[#new_fps + 1] = item[1]
-          scores[#scores + 1] = due + FOUND
+          scores[#scores + 1] = due + class
           scores[#scores + 1] = item[2]
           entries[#entries + 1] = item[2]
           entries[#entries + 1] = item[3]

@@ -20,7 +20,9 @@
 --   the revisit's score adds to now (its due time, plus FOUND unless it is a listing
 --   page) and its schedule ('' none) if the page changed (a new
 --   link that is not a listing page was queued), 20 and 21 the same if it did not,
---   22 '1' to settle a handed-on page, then: record count, records; local link count, (host, fingerprint, url, entry,
+--   22 '1' to settle a handed-on page, 23 what a new link's score adds to its due
+--   time (FOUND, or 0 for the links a listing page's revisit found), then: record
+--   count, records; local link count, (host, fingerprint, url, entry,
 --   change) per link; remote link count, (fingerprint, entry) per link; denied count,
 --   (fingerprint, url, state) per denied link of this host.
 -- Returns: {accepted, over_budget, denied, changed, now, when the host may next be
@@ -58,7 +60,8 @@ if not settles then
   redis.call('HINCRBY', hk, 'epoch', 1)
 end
 local budget = tonumber(ARGV[15])
-local i = 23
+local link_class = tonumber(ARGV[23])
+local i = 24
 local n = tonumber(ARGV[i]); i = i + 1
 for j = 0, n - 1 do
   redis.call('XADD', prefix .. 'rec:' .. worker, '*', 'r', ARGV[i + j])
@@ -69,7 +72,7 @@ local groups, order = by_host(i, n)
 i = i + 5 * n
 local over, changed, new_by_host = 0, false, {}
 for _, target in ipairs(order) do
-  local queued, dropped, change = enqueue_host(prefix, target, groups[target], now, budget)
+  local queued, dropped, change = enqueue_host(prefix, target, groups[target], now, budget, link_class)
   over = over + dropped
   changed = changed or change
   new_by_host[target] = queued

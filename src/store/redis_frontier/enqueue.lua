@@ -7,7 +7,7 @@ local now = now_ms()
 local groups, order = by_host(3, (#ARGV - 2) / 5)
 local new, over, out = 0, 0, {}
 for _, host in ipairs(order) do
-  local queued, dropped = enqueue_host(prefix, host, groups[host], now, budget)
+  local queued, dropped = enqueue_host(prefix, host, groups[host], now, budget, FOUND)
   new = new + queued
   over = over + dropped
   if queued > 0 then

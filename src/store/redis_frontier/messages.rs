@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::number;
 use crate::politeness::Pace;
-use crate::store::{Fingerprint, QueueEntry, RevisitSchedule, StoreError, UrlState};
+use crate::store::{Fingerprint, Priority, QueueEntry, RevisitSchedule, StoreError, UrlState};
 
 /// A host claimed for one request.
 #[derive(Debug, Clone)]
@@ -76,6 +76,9 @@ pub struct Completion {
     pub park: bool,
     pub records: Vec<Vec<u8>>,
     pub links: Vec<QueueEntry>,
+    /// The class the new links of this bucket are queued in (links to hosts of other
+    /// buckets are routed, and queued as found).
+    pub links_priority: Priority,
     /// States of links to this host that robots.txt disallows.
     pub denied: Vec<UrlState>,
     /// Queue the settled URL again (daemon mode).

@@ -496,6 +496,7 @@ impl RedisFrontier {
             }
         }
         invocation.arg(if done.settles_handed_on { "1" } else { "0" });
+        invocation.arg(score_after(done.links_priority, Duration::ZERO));
         invocation.arg(done.records.len());
         for record in &done.records {
             invocation.arg(&record[..]);

@@ -348,7 +348,7 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
     write_segments(
         frontier,
         plan.new_links.iter().map(|(_, link)| *link),
-        Priority::Found,
+        commit.links_priority,
         commit.now_ms,
     )?;
     if !plan.newly_seen.is_empty() {

@@ -1187,6 +1187,18 @@ mod tests {
             Lease::NotDue(500)
         ));
         assert_eq!(lease(500, 8), [later]);
+        // What a listing page's revisit found goes before the older found URLs too.
+        let found = put("http://a.example/found", Priority::Found, 600, 5);
+        let fresh = entry("http://a.example/fresh");
+        store
+            .commit(PageCommit {
+                links: vec![fresh.clone()],
+                links_priority: Priority::Revisit,
+                now_ms: 700,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(lease(800, 8), [fresh, found]);
     }
 
     #[test]
