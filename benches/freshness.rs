@@ -7,7 +7,9 @@
 //! the home page lists the newest articles of the whole site, polling it alone.
 //!
 //! `FRESHNESS_MISSES=1` lists each scored article never fetched, with its section's
-//! visits.
+//! visits. `FRESHNESS_RESTART=1` stops the daemon half-way and starts it again on its
+//! state, and reports the latency of the articles published in the tenth of the
+//! window before the restart and in the tenth after it.
 //!
 //! Run: `cargo bench --bench freshness -- [seeds] [window_s] [scale] [budget]`;
 //! defaults 3, 120, 5, none. `budget` sets the site's `max_listing_rate` (listing
@@ -34,6 +36,9 @@ struct Run {
     /// Latencies (s) of the articles published in the window's first tenth; NaN for
     /// one never fetched.
     early_s: Vec<f64>,
+    /// With a restart half-way: the latencies of the articles published in the tenth
+    /// of the window before it and in the tenth after it.
+    around_restart: Option<(Vec<f64>, Vec<f64>)>,
     fetched: usize,
     latencies_s: Vec<f64>,
     listing_requests: usize,
@@ -42,12 +47,28 @@ struct Run {
     optimum_s: f64,
 }
 
+/// Opens the store, waiting for the lock a stopped daemon's store still holds while
+/// sled's threads wind down.
+async fn open_store(path: &std::path::Path) -> Arc<SledStore> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match SledStore::open(path) {
+            Ok(store) => return Arc::new(store),
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("the store does not open: {e}"),
+        }
+    }
+}
+
 async fn run(
     seed: u64,
     window: Duration,
     scale: f64,
     home_newest: usize,
     budget: Option<f64>,
+    restart: bool,
 ) -> Run {
     let rates: Vec<f64> = RATES.iter().map(|r| r * scale).collect();
     let spec = LiveSpec {
@@ -99,12 +120,20 @@ robots_sitemaps = false
     let config = ConfigFile::parse(&config, "freshness.toml")
         .and_then(|c| c.validate("freshness.toml", &overrides))
         .unwrap_or_else(|e| panic!("{e}"));
-    let store = Arc::new(SledStore::open(&dir.path().join("db")).expect("the store opens"));
-    Crawler::new(config, store, ParserRegistry::default())
-        .expect("the crawler starts")
-        .run_daemon(tokio::time::sleep(window))
-        .await
-        .expect("the daemon runs");
+    // With a restart: the daemon is stopped half-way and started again on its state.
+    let legs = if restart {
+        vec![window / 2, window - window / 2]
+    } else {
+        vec![window]
+    };
+    for leg in legs {
+        let store = open_store(&dir.path().join("db")).await;
+        Crawler::new(config.clone(), store, ParserRegistry::default())
+            .expect("the crawler starts")
+            .run_daemon(tokio::time::sleep(leg))
+            .await
+            .expect("the daemon runs");
+    }
 
     let log = server.requests();
     let start = site.start_ms;
@@ -116,7 +145,22 @@ robots_sitemaps = false
     // Articles published in the first tenth, while the backlog of articles the site
     // already had is fetched: found by revisits that should not wait behind it.
     let mut early_s = Vec::new();
+    // With a restart, the tenths of the window before and after it.
+    let half = start + (end - start) / 2;
+    let tenth = (end - start) / 10;
+    let (mut before_s, mut after_s) = (Vec::new(), Vec::new());
     for article in site.articles() {
+        let at = article.published_ms;
+        if restart && at + tenth >= half && at < half + tenth {
+            let path = LiveSite::article_path(article);
+            let first = log.iter().find(|r| r.target == path);
+            let latency = first.map_or(f64::NAN, |r| r.unix_ms.saturating_sub(at) as f64 / 1000.0);
+            if at < half {
+                before_s.push(latency);
+            } else {
+                after_s.push(latency);
+            }
+        }
         if article.published_ms >= start && article.published_ms < from {
             let path = LiveSite::article_path(article);
             let first = log.iter().find(|r| r.target == path);
@@ -172,6 +216,7 @@ robots_sitemaps = false
     Run {
         scored,
         early_s,
+        around_restart: restart.then_some((before_s, after_s)),
         fetched: latencies_s.len(),
         latencies_s,
         listing_requests,
@@ -202,6 +247,7 @@ fn main() {
     let window = Duration::from_secs(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(120));
     let scale: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5.0);
     let budget: Option<f64> = args.get(3).and_then(|a| a.parse().ok());
+    let restart = std::env::var_os("FRESHNESS_RESTART").is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -209,25 +255,34 @@ fn main() {
     println!(
         "window {window:?} at scale {scale} (latencies in the site's time: seconds x {scale}), listing budget {budget:?} an hour"
     );
-    println!("| home lists newest | seed | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum | first tenth: fetched, mean s |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| home lists newest | seed | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum | first tenth: fetched, mean s | restart: tenth before; tenth after |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for home_newest in [0, 10] {
         for seed in 1..=seeds {
-            let run = runtime.block_on(run(seed, window, scale, home_newest, budget));
+            let run = runtime.block_on(run(seed, window, scale, home_newest, budget, restart));
             let mut sorted = run.latencies_s.clone();
             sorted.sort_by(f64::total_cmp);
             // In the site's own time, so runs at any scale compare.
             let site_s = |s: f64| s * scale;
             let mean = sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
-            let early: Vec<f64> = run
-                .early_s
-                .iter()
-                .copied()
-                .filter(|s| s.is_finite())
-                .collect();
-            let early_mean = early.iter().sum::<f64>() / early.len().max(1) as f64;
+            // Fetched of scored, and the mean latency in the site's time.
+            let summary = |latencies: &[f64]| {
+                let fetched: Vec<f64> = latencies
+                    .iter()
+                    .copied()
+                    .filter(|s| s.is_finite())
+                    .collect();
+                let mean = fetched.iter().sum::<f64>() / fetched.len().max(1) as f64;
+                format!("{}/{}, {:.1}", fetched.len(), latencies.len(), site_s(mean))
+            };
+            let around = run
+                .around_restart
+                .as_ref()
+                .map_or("-".to_string(), |(before, after)| {
+                    format!("{}; {}", summary(before), summary(after))
+                });
             println!(
-                "| {} | {seed} | {}/{} | {:.1} / {:.1} / {:.1} | {} | {} | {:.1} | {:.1} | {:.2}x | {}/{}, {:.1} |",
+                "| {} | {seed} | {}/{} | {:.1} / {:.1} / {:.1} | {} | {} | {:.1} | {:.1} | {:.2}x | {} | {around} |",
                 if home_newest > 0 { "yes" } else { "no" },
                 run.fetched,
                 run.scored,
@@ -239,9 +294,7 @@ fn main() {
                 site_s(run.uniform_s),
                 site_s(run.optimum_s),
                 mean / run.optimum_s,
-                early.len(),
-                run.early_s.len(),
-                site_s(early_mean),
+                summary(&run.early_s),
             );
         }
     }
