@@ -76,12 +76,12 @@ impl ListingBudgets {
         }
     }
 
-    /// Takes in a listing page's estimate after a visit.
-    pub fn learn(&mut self, site: &str, url: &str, changes_per_hour: f64) {
+    /// Takes in a listing page's estimate after a visit, and the interval to its next.
+    pub fn learn(&mut self, site: &str, url: &str, changes_per_hour: f64, interval: Duration) {
         self.sites
             .entry(site.to_string())
             .or_default()
-            .learn(url, changes_per_hour);
+            .learn(url, changes_per_hour, interval);
     }
 }
 
@@ -89,45 +89,59 @@ impl ListingBudgets {
 /// it buys the most freshness: by the square-root law, page `i` is visited
 /// `sqrt(rate_i)` times as often as a page that changes once an hour, all scaled so the
 /// visits add up to the budget. That is the law's price `p = (sum of sqrt(rate_i) /
-/// budget)^2`, never below `min`; pages that showed no change yet cost one visit per
-/// `max` each, taken off the budget first.
+/// budget)^2`, never below `min`; pages that showed no change yet cost what their
+/// current intervals spend (one visit per `max` once they have grown to it), taken off
+/// the budget first, so that the budget holds while their intervals still grow.
 ///
 /// Invariant: it knows each listing page by its last estimate only, so a page counts
 /// once however often it is visited; the price follows the site's pages as their
 /// estimates change.
 #[derive(Debug, Default, Clone)]
 pub struct ListingBudget {
-    rates: std::collections::HashMap<String, f64>,
+    /// Per page: its changes an hour, and its current interval in hours.
+    pages: std::collections::HashMap<String, (f64, f64)>,
 }
 
 impl ListingBudget {
-    /// Takes in a listing page's current estimate, in changes an hour.
-    pub fn learn(&mut self, url: &str, changes_per_hour: f64) {
-        self.rates
-            .insert(url.to_string(), changes_per_hour.max(0.0));
+    /// Takes in a listing page's current estimate, in changes an hour, and its
+    /// current interval.
+    pub fn learn(&mut self, url: &str, changes_per_hour: f64, interval: Duration) {
+        self.pages.insert(
+            url.to_string(),
+            (changes_per_hour.max(0.0), interval.as_secs_f64() / 3600.0),
+        );
     }
 
     /// The listing pages it knows.
     pub fn pages(&self) -> usize {
-        self.rates.len()
+        self.pages.len()
     }
 
     /// The bounds with the price that spends `per_hour` visits an hour on the pages
     /// known.
     pub fn bounds(&self, bounds: RevisitBounds, per_hour: f64) -> RevisitBounds {
-        let roots: f64 = self.rates.values().map(|r| r.sqrt()).sum();
-        let quiet = self.rates.values().filter(|r| **r <= 0.0).count() as f64;
-        let max_hours = bounds.max.as_secs_f64() / 3600.0;
+        let roots: f64 = self.pages.values().map(|(r, _)| r.sqrt()).sum();
+        let (min_hours, max_hours) = (
+            bounds.min.as_secs_f64() / 3600.0,
+            bounds.max.as_secs_f64() / 3600.0,
+        );
+        // What the quiet pages spend now: one visit per current interval.
+        let quiet: f64 = self
+            .pages
+            .values()
+            .filter(|(r, _)| *r <= 0.0)
+            .map(|(_, hours)| 1.0 / hours.clamp(min_hours, max_hours).max(1e-9))
+            .sum();
         // Never less than a tenth of the budget for the pages that change.
-        let left = (per_hour - quiet / max_hours.max(1e-9)).max(per_hour / 10.0);
-        if self.rates.is_empty() || left <= 0.0 {
+        let left = (per_hour - quiet).max(per_hour / 10.0);
+        if self.pages.is_empty() || left <= 0.0 {
             return bounds;
         }
         // Before any page was seen to change, the budget shared evenly.
         let price_hours = if roots > 0.0 {
             (roots / left).powi(2)
         } else {
-            self.rates.len() as f64 / per_hour
+            self.pages.len() as f64 / per_hour
         };
         let price = Duration::from_secs_f64((price_hours * 3600.0).min(bounds.max.as_secs_f64()));
         RevisitBounds {
@@ -339,7 +353,7 @@ mod tests {
         // Pages changing 16, 4 and 1 times an hour, 30 visits an hour to spend.
         let mut budget = ListingBudget::default();
         for (url, rate) in [("a", 16.0), ("b", 4.0), ("c", 1.0)] {
-            budget.learn(url, rate);
+            budget.learn(url, rate, Duration::from_secs(60));
         }
         let bounds = budget.bounds(BOUNDS, 30.0);
         let price = bounds.price.expect("a price").as_secs_f64() / 3600.0;
@@ -350,7 +364,7 @@ mod tests {
         // A budget above what `min` allows leaves the price at `min`.
         assert_eq!(budget.bounds(BOUNDS, 1e6).price, Some(BOUNDS.min));
         // Relearning a page replaces its estimate: it counts once.
-        budget.learn("a", 16.0);
+        budget.learn("a", 16.0, Duration::from_secs(60));
         assert_eq!(budget.pages(), 3);
         // Nothing learned yet: the bounds as they are.
         assert_eq!(ListingBudget::default().bounds(BOUNDS, 30.0), BOUNDS);
@@ -358,11 +372,45 @@ mod tests {
         // where a new page's first interval starts.
         let mut quiet = ListingBudget::default();
         for url in ["a", "b", "c"] {
-            quiet.learn(url, 0.0);
+            quiet.learn(url, 0.0, Duration::from_secs(360));
         }
         let even = quiet.bounds(BOUNDS, 30.0);
         assert_eq!(even.price, Some(Duration::from_secs(360)));
         assert_eq!(ChangeEstimate::first(0, &even).interval_ms, 360_000);
+    }
+
+    #[test]
+    fn quiet_pages_cost_what_their_intervals_spend_until_they_reach_the_bound() {
+        // One page changing 16 times an hour, three that showed no change, 30 visits
+        // an hour to spend.
+        let price_with_quiet_at = |interval: Duration| {
+            let mut budget = ListingBudget::default();
+            budget.learn("busy", 16.0, Duration::from_secs(60));
+            for url in ["a", "b", "c"] {
+                budget.learn(url, 0.0, interval);
+            }
+            budget
+                .bounds(BOUNDS, 30.0)
+                .price
+                .expect("a price")
+                .as_secs_f64()
+                / 3600.0
+        };
+        // At the bound (`max`, six hours here) they cost a visit per six hours each.
+        let settled = price_with_quiet_at(BOUNDS.max);
+        assert!(
+            (settled - (4.0f64 / 29.5).powi(2)).abs() < 1e-9,
+            "{settled}"
+        );
+        // Still at 10 minutes, they spend 18 an hour: 12 left, a dearer price.
+        let growing = price_with_quiet_at(Duration::from_secs(600));
+        assert!(
+            (growing - (4.0f64 / 12.0).powi(2)).abs() < 1e-9,
+            "{growing}"
+        );
+        // Below `min` they are charged at `min`, as they cannot be visited sooner.
+        let at_min = price_with_quiet_at(Duration::ZERO);
+        assert_eq!(at_min, price_with_quiet_at(BOUNDS.min));
     }
 
     #[test]

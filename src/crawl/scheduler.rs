@@ -156,7 +156,8 @@ impl Scheduler {
             match crawler.store.revisit_schedules() {
                 Ok(schedules) => {
                     for s in schedules {
-                        budgets.learn(&s.site, &s.url, s.estimate.changes_per_hour());
+                        let interval = Duration::from_millis(s.estimate.interval_ms);
+                        budgets.learn(&s.site, &s.url, s.estimate.changes_per_hour(), interval);
                     }
                 }
                 Err(e) => tracing::warn!("listing estimates not read ({e}); budgets start empty"),

@@ -138,8 +138,12 @@ impl Scheduler {
                         *self.site_records.entry(slot.site.name.clone()).or_default() +=
                             outcome.records as u64;
                     }
-                    if let Some(rate) = outcome.revisit_rate {
-                        self.budgets.learn(&slot.site.name, &outcome.url, rate);
+                    if let (Some(rate), Some(due_ms)) =
+                        (outcome.revisit_rate, outcome.revisit_due_ms)
+                    {
+                        let interval = Duration::from_millis(due_ms.saturating_sub(now_ms()));
+                        self.budgets
+                            .learn(&slot.site.name, &outcome.url, rate, interval);
                     }
                 }
                 for (link_host, n) in &outcome.new_links {

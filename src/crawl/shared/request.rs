@@ -348,11 +348,13 @@ impl SharedCrawler {
         match outcome {
             Ok(outcome) => {
                 self.count(&outcome);
-                if let Some(rate) = outcome.revisit_rate {
+                if let (Some(rate), Some(due_ms)) = (outcome.revisit_rate, outcome.revisit_due_ms) {
+                    let interval = Duration::from_millis(due_ms.saturating_sub(now_ms()));
                     self.budgets.lock().expect("budgets lock poisoned").learn(
                         &site_name,
                         &outcome.url,
                         rate,
+                        interval,
                     );
                 }
                 Ok(())
