@@ -151,30 +151,28 @@ robots_sitemaps = false
     let (mut before_s, mut after_s) = (Vec::new(), Vec::new());
     for article in site.articles() {
         let at = article.published_ms;
+        let path = LiveSite::article_path(article);
+        // Seconds from publication to the first fetch; NaN when never fetched.
+        let latency = log
+            .iter()
+            .find(|r| r.target == path)
+            .map_or(f64::NAN, |r| r.unix_ms.saturating_sub(at) as f64 / 1000.0);
         if restart && at + tenth >= half && at < half + tenth {
-            let path = LiveSite::article_path(article);
-            let first = log.iter().find(|r| r.target == path);
-            let latency = first.map_or(f64::NAN, |r| r.unix_ms.saturating_sub(at) as f64 / 1000.0);
             if at < half {
                 before_s.push(latency);
             } else {
                 after_s.push(latency);
             }
         }
-        if article.published_ms >= start && article.published_ms < from {
-            let path = LiveSite::article_path(article);
-            let first = log.iter().find(|r| r.target == path);
-            early_s.push(first.map_or(f64::NAN, |r| {
-                r.unix_ms.saturating_sub(article.published_ms) as f64 / 1000.0
-            }));
+        if at >= start && at < from {
+            early_s.push(latency);
         }
-        if article.published_ms < from || article.published_ms > to {
+        if at < from || at > to {
             continue;
         }
         scored += 1;
-        let path = LiveSite::article_path(article);
-        if let Some(first) = log.iter().find(|r| r.target == path) {
-            latencies_s.push(first.unix_ms.saturating_sub(article.published_ms) as f64 / 1000.0);
+        if latency.is_finite() {
+            latencies_s.push(latency);
         } else if std::env::var_os("FRESHNESS_MISSES").is_some() {
             let section = LiveSite::section_path(article.section);
             let visits: Vec<u64> = log
@@ -184,7 +182,7 @@ robots_sitemaps = false
                 .collect();
             eprintln!(
                 "missed {path} published at {} s; {section} visited at {visits:?} s",
-                (article.published_ms - start) / 1000
+                (at - start) / 1000
             );
         }
     }

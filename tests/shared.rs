@@ -602,6 +602,14 @@ impl OneHost {
     }
 }
 
+/// A completion that stores a robots.txt copy valid for an hour.
+fn robots_copy() -> Completion {
+    Completion {
+        robots: Some((b"copy".to_vec(), Duration::from_secs(3600))),
+        ..Completion::default()
+    }
+}
+
 /// A completion that settles a claim's page as fetched, with one record.
 fn fetched(claim: &Claim) -> Completion {
     let mut state = UrlState::queued(&claim.page.as_ref().unwrap().entry);
@@ -650,14 +658,7 @@ async fn leases_exclude_expire_and_reject_stale_completions() {
     assert!(robots.page.is_none(), "robots.txt comes first");
     assert!(matches!(claim("b").await, Claimed::Wait { .. }), "leased");
     let done = frontier
-        .complete(
-            &robots,
-            "a",
-            Completion {
-                robots: Some((b"copy".to_vec(), Duration::from_secs(3600))),
-                ..Completion::default()
-            },
-        )
+        .complete(&robots, "a", robots_copy())
         .await
         .unwrap();
     assert!(done.accepted);
@@ -752,13 +753,9 @@ async fn a_due_revisit_is_claimed_before_the_hosts_found_urls() {
     };
     let robots = claim().await;
     assert!(robots.page.is_none(), "robots.txt comes first");
-    let done = Completion {
-        robots: Some((b"copy".to_vec(), Duration::from_secs(3600))),
-        ..Completion::default()
-    };
     assert!(
         frontier
-            .complete(&robots, "a", done)
+            .complete(&robots, "a", robots_copy())
             .await
             .unwrap()
             .accepted
@@ -846,13 +843,9 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
         }
     };
     let robots = claim("a").await.unwrap();
-    let robots_copy = Completion {
-        robots: Some((b"copy".to_vec(), Duration::from_secs(3600))),
-        ..Completion::default()
-    };
     assert!(
         frontier
-            .complete(&robots, "a", robots_copy)
+            .complete(&robots, "a", robots_copy())
             .await
             .unwrap()
             .accepted

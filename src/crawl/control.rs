@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use super::Stats;
 use crate::config::CrawlConfig;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -63,11 +64,10 @@ impl CrawlHandle {
     }
 }
 
-/// What the scheduler knows right now.
+/// A run's counts as `/status` shows them, for a one-machine crawl and a shared
+/// worker alike.
 #[derive(Debug, Clone, Serialize)]
-pub struct LiveStatus {
-    pub mode: &'static str,
-    pub uptime_seconds: f64,
+pub struct RunCounts {
     pub requests: u64,
     pub robots_requests: u64,
     pub pages_parsed: u64,
@@ -77,6 +77,30 @@ pub struct LiveStatus {
     pub failed: u64,
     pub retried: u64,
     pub robots_denied: u64,
+}
+
+impl From<&Stats> for RunCounts {
+    fn from(s: &Stats) -> Self {
+        Self {
+            requests: s.requests,
+            robots_requests: s.robots_requests,
+            pages_parsed: s.pages_parsed,
+            unchanged: s.unchanged,
+            records_committed: s.records,
+            failed: s.failed,
+            retried: s.retried,
+            robots_denied: s.robots_denied,
+        }
+    }
+}
+
+/// What the scheduler knows right now.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveStatus {
+    pub mode: &'static str,
+    pub uptime_seconds: f64,
+    #[serde(flatten)]
+    pub counts: RunCounts,
     pub in_flight: usize,
     pub parsing: usize,
     pub sites: Vec<SiteLive>,

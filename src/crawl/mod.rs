@@ -37,7 +37,7 @@ use crate::sink::{JsonlOutput, SinkError, Sinks};
 use crate::site::{Site, UrlKind};
 use crate::store::{Store, StoreError};
 
-pub use control::{CrawlHandle, ErrorNote, HostLive, LiveStatus, SiteLive};
+pub use control::{CrawlHandle, ErrorNote, HostLive, LiveStatus, RunCounts, SiteLive};
 use pool::WorkerPool;
 use scheduler::Scheduler;
 #[cfg(feature = "redis")]

@@ -19,7 +19,7 @@ use ::url::Url;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::control::{Control, ErrorNote, HostLive, LiveStatus, SiteLive};
+use super::control::{Control, ErrorNote, HostLive, LiveStatus, RunCounts, SiteLive};
 use super::page::{revisit_of, PageJob, PageOutcome};
 use super::robots_fetch::{is_usable, policy_of, unavailable_reason, RobotsJob};
 use super::robots_turn::{crawl_delay, Verdict};

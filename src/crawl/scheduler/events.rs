@@ -71,11 +71,11 @@ impl Scheduler {
                     // are settled with the reason instead of waiting for retries.
                     tracing::warn!(host, "{reason}; its URLs are not requested");
                 }
-                let (policy, mode) = (self.config().politeness.clone(), self.mode);
+                let policy = &self.crawler.config.politeness;
                 let slot = self.hosts.get_mut(&host).expect("slot exists");
                 let (verdict, tries) =
                     slot.robots
-                        .answered(usable, refused, copy.fetched_at_ms, &policy, mode);
+                        .answered(usable, refused, copy.fetched_at_ms, policy, self.mode);
                 match verdict {
                     Verdict::Ready | Verdict::Refused => {}
                     // The host's clock keeps the failure backoff, which is this wait.

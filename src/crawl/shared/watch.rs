@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::SharedCrawler;
-use crate::crawl::Stats;
+use crate::crawl::{RunCounts, Stats};
 use crate::metrics::Metrics;
 use crate::store::redis_frontier::RedisFrontier;
 use crate::store::StoreError;
@@ -34,14 +34,8 @@ pub struct WorkerStatus {
     pub crawl: String,
     pub uptime_seconds: f64,
     /// This worker's counts since it started.
-    pub requests: u64,
-    pub robots_requests: u64,
-    pub pages_parsed: u64,
-    pub unchanged: u64,
-    pub records_committed: u64,
-    pub failed: u64,
-    pub retried: u64,
-    pub robots_denied: u64,
+    #[serde(flatten)]
+    pub counts: RunCounts,
     pub records_emitted: u64,
     /// The crawl's live workers, this one included.
     pub live_workers: Vec<String>,
@@ -89,19 +83,12 @@ impl WorkerHandle {
                 links_to_route: load.links,
             });
         }
-        let stats = self.stats.lock().expect("stats lock poisoned").clone();
+        let counts = RunCounts::from(&*self.stats.lock().expect("stats lock poisoned"));
         Ok(WorkerStatus {
             worker: self.worker.clone(),
             crawl: self.crawl.clone(),
             uptime_seconds: self.started.elapsed().as_secs_f64(),
-            requests: stats.requests,
-            robots_requests: stats.robots_requests,
-            pages_parsed: stats.pages_parsed,
-            unchanged: stats.unchanged,
-            records_committed: stats.records,
-            failed: stats.failed,
-            retried: stats.retried,
-            robots_denied: stats.robots_denied,
+            counts,
             records_emitted: self.metrics.records_total(),
             live_workers,
             buckets,
