@@ -81,7 +81,8 @@ fn local(naive: NaiveDateTime, zone: Tz) -> Option<String> {
 
 /// Month names (and their genitive forms and abbreviations) of the languages news is
 /// published in most: English, German, French, Spanish, Italian, Portuguese, Dutch,
-/// Polish, Turkish.
+/// Polish, Turkish; Russian, Ukrainian and Czech in the genitive a date prints
+/// ("15 августа 2016", "3. května 2021").
 const MONTHS: &[(&str, u32)] = &[
     ("january", 1),
     ("jan", 1),
@@ -237,6 +238,42 @@ const MONTHS: &[(&str, u32)] = &[
     ("grudzień", 12),
     ("gru", 12),
     ("aralık", 12),
+    ("января", 1),
+    ("февраля", 2),
+    ("марта", 3),
+    ("апреля", 4),
+    ("мая", 5),
+    ("июня", 6),
+    ("июля", 7),
+    ("августа", 8),
+    ("сентября", 9),
+    ("октября", 10),
+    ("ноября", 11),
+    ("декабря", 12),
+    ("січня", 1),
+    ("лютого", 2),
+    ("березня", 3),
+    ("квітня", 4),
+    ("травня", 5),
+    ("червня", 6),
+    ("липня", 7),
+    ("серпня", 8),
+    ("вересня", 9),
+    ("жовтня", 10),
+    ("листопада", 11),
+    ("грудня", 12),
+    ("ledna", 1),
+    ("února", 2),
+    ("března", 3),
+    ("dubna", 4),
+    ("května", 5),
+    ("června", 6),
+    ("července", 7),
+    ("srpna", 8),
+    ("září", 9),
+    ("října", 10),
+    ("listopadu", 11),
+    ("prosince", 12),
 ];
 
 /// Weekday names (and abbreviations) in the same languages.
@@ -606,6 +643,9 @@ mod tests {
             ("2022-01-10T22:06:08:684Z", "2022-01-10T22:06"),
             ("03.04.20", "2020-04-03T00:00"),
             ("24. März 2004, 19:49 | Genesis", "2004-03-24T19:49"),
+            ("15 августа 2016, 13:43", "2016-08-15T13:43"),
+            ("3 травня 2021 р.", "2021-05-03T00:00"),
+            ("3. května 2021", "2021-05-03T00:00"),
         ] {
             assert_eq!(day(text, true).as_deref(), Some(want), "{text}");
         }
