@@ -6,10 +6,20 @@
 //! optimum for Poisson arrivals (intervals proportional to 1/sqrt(rate)), or, when
 //! the home page lists the newest articles of the whole site, polling it alone.
 //!
+//! `FRESHNESS_FEED=1` gives the site an RSS feed of its 20 newest articles, declared
+//! in its listing pages' heads (the daemon finds it there), and counts the feed's
+//! requests as listing requests; the optimum is then polling the feed alone.
+//!
 //! `FRESHNESS_MISSES=1` lists each scored article never fetched, with its section's
 //! visits. `FRESHNESS_RESTART=1` stops the daemon half-way and starts it again on its
 //! state, and reports the latency of the articles published in the tenth of the
 //! window before the restart and in the tenth after it.
+//!
+//! Articles published in the window (its first tenth aside) are scored; the daemon
+//! runs on for a tail of `revisit_max` after it, so that every scored article's
+//! section is visited at least once more and coverage counts what scrolled off
+//! unseen, not what the window cut short. Requests and the references cover the
+//! whole run.
 //!
 //! Run: `cargo bench --bench freshness -- [seeds] [window_s] [scale] [budget]`;
 //! defaults 3, 120, 5, none. `budget` sets the site's `max_listing_rate` (listing
@@ -69,14 +79,20 @@ async fn run(
     home_newest: usize,
     budget: Option<f64>,
     restart: bool,
+    feed: bool,
 ) -> Run {
     let rates: Vec<f64> = RATES.iter().map(|r| r * scale).collect();
+    // The daemon's bounds in the site's time, run at `scale`.
+    let (revisit_min_s, revisit_max_s) = (5.0, 600.0);
+    let tail = Duration::from_secs_f64(revisit_max_s / scale);
+    let run_for = window + tail;
     let spec = LiveSpec {
         rates_per_hour: rates.clone(),
         home_newest,
+        feed_newest: if feed { 20 } else { 0 },
         per_page: 20,
         backlog: 20,
-        span: window + Duration::from_secs(5),
+        span: run_for + Duration::from_secs(5),
         seed,
     };
     let site = Arc::new(LiveSite::start(spec));
@@ -108,8 +124,8 @@ robots_sitemaps = false
         budget = budget
             .map(|b| format!("max_listing_rate = {}", b * scale))
             .unwrap_or_default(),
-        min = ms(5.0),
-        max = ms(600.0),
+        min = ms(revisit_min_s),
+        max = ms(revisit_max_s),
     );
     let dir = tempfile::tempdir().expect("a temporary directory");
     let overrides = Overrides {
@@ -122,9 +138,9 @@ robots_sitemaps = false
         .unwrap_or_else(|e| panic!("{e}"));
     // With a restart: the daemon is stopped half-way and started again on its state.
     let legs = if restart {
-        vec![window / 2, window - window / 2]
+        vec![window / 2, run_for - window / 2]
     } else {
-        vec![window]
+        vec![run_for]
     };
     for leg in legs {
         let store = open_store(&dir.path().join("db")).await;
@@ -138,8 +154,8 @@ robots_sitemaps = false
     let log = server.requests();
     let start = site.start_ms;
     let end = start + window.as_millis() as u64;
-    // Articles published in the middle 80% of the window are scored.
-    let (from, to) = (start + (end - start) / 10, end - (end - start) / 10);
+    // Articles published in the window after its first tenth are scored.
+    let (from, to) = (start + (end - start) / 10, end);
     let mut scored = 0;
     let mut latencies_s = Vec::new();
     // Articles published in the first tenth, while the backlog of articles the site
@@ -188,7 +204,7 @@ robots_sitemaps = false
     }
     let listing_requests = log
         .iter()
-        .filter(|r| r.target == "/" || r.target.starts_with("/section/"))
+        .filter(|r| r.target == "/" || r.target == "/feed.xml" || r.target.starts_with("/section/"))
         .count();
     let article_requests = log
         .iter()
@@ -197,10 +213,10 @@ robots_sitemaps = false
     // The references, for the same listing requests over the window, with the true
     // rates (per second).
     let lambda: Vec<f64> = rates.iter().map(|r| r / 3600.0).collect();
-    let d = window.as_secs_f64();
+    let d = run_for.as_secs_f64();
     let r = listing_requests.max(1) as f64;
     let total: f64 = lambda.iter().sum();
-    let (uniform_s, optimum_s) = if home_newest > 0 {
+    let (uniform_s, optimum_s) = if home_newest > 0 || feed {
         // One page shows all news: poll it alone.
         let t = d / r;
         (t / 2.0, t / 2.0)
@@ -246,18 +262,21 @@ fn main() {
     let scale: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5.0);
     let budget: Option<f64> = args.get(3).and_then(|a| a.parse().ok());
     let restart = std::env::var_os("FRESHNESS_RESTART").is_some();
+    let feed = std::env::var_os("FRESHNESS_FEED").is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     println!(
-        "window {window:?} at scale {scale} (latencies in the site's time: seconds x {scale}), listing budget {budget:?} an hour"
+        "window {window:?} at scale {scale} (latencies in the site's time: seconds x {scale}), listing budget {budget:?} an hour, feed: {}",
+        if feed { "yes" } else { "no" }
     );
     println!("| home lists newest | seed | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum | first tenth: fetched, mean s | restart: tenth before; tenth after |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for home_newest in [0, 10] {
         for seed in 1..=seeds {
-            let run = runtime.block_on(run(seed, window, scale, home_newest, budget, restart));
+            let run =
+                runtime.block_on(run(seed, window, scale, home_newest, budget, restart, feed));
             let mut sorted = run.latencies_s.clone();
             sorted.sort_by(f64::total_cmp);
             // In the site's own time, so runs at any scale compare.

@@ -333,6 +333,7 @@ impl ConfigFile {
                     sitemaps: Vec::new(),
                     feeds: Vec::new(),
                     robots_sitemaps: true,
+                    discover_feeds: true,
                     article_recheck: None,
                     revisit_min: None,
                     revisit_max: None,

@@ -55,6 +55,10 @@ pub struct SiteSection {
     /// Read the sitemaps that the hosts' robots.txt files name.
     #[serde(default = "yes")]
     pub robots_sitemaps: bool,
+    /// Follow the feeds that the site's section pages declare (`<link rel="alternate"
+    /// type="application/rss+xml">`), revisited like section pages.
+    #[serde(default = "yes")]
+    pub discover_feeds: bool,
     /// When a fetched article is fetched again (conditionally) to catch edits:
     /// `"never"` (the default) or a duration such as `"6h"`.
     #[serde(default, with = "crate::durations::never_or_duration")]
@@ -205,6 +209,7 @@ pub struct Site {
     pub sitemaps: Vec<Url>,
     pub feeds: Vec<Url>,
     pub robots_sitemaps: bool,
+    pub discover_feeds: bool,
     /// Its hosts may be private addresses (see [`crate::netguard`]).
     pub allow_private_addresses: bool,
     /// Its pages' requests keep a cookie jar.
@@ -353,6 +358,7 @@ impl Site {
             sitemaps,
             feeds,
             robots_sitemaps: raw.robots_sitemaps,
+            discover_feeds: raw.discover_feeds,
             allow_private_addresses: raw.allow_private_addresses,
             cookies: raw.cookies,
             headers,
@@ -426,6 +432,7 @@ mod tests {
             sitemaps: vec![],
             feeds: vec![],
             robots_sitemaps: true,
+            discover_feeds: true,
             article_recheck: None,
             allow_private_addresses: false,
             cookies: false,

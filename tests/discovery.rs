@@ -97,3 +97,46 @@ async fn a_newer_lastmod_brings_an_edited_article_back() {
     let last = records.last().unwrap();
     assert!(last.url.ends_with(&edited) && last.version == 2, "{last:?}");
 }
+
+/// A live site whose listing pages declare a feed of its 20 newest stories, crawled
+/// with only the home page as a section: its stories are reachable through the feed
+/// alone.
+async fn crawl_live_with_feed(discover: bool) -> (Vec<String>, usize) {
+    use newscrawl::fixture::live::{LiveSite, LiveSpec};
+    use newscrawl::fixture::FixtureServer;
+    let site = std::sync::Arc::new(LiveSite::start(LiveSpec {
+        rates_per_hour: vec![0.0, 0.0],
+        feed_newest: 20,
+        backlog: 15,
+        ..LiveSpec::default()
+    }));
+    let server = FixtureServer::start_live(site, [127, 0, 0, 1].into())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[[site]]\nname = \"live\"\nseeds = [\"{}/\"]\nsection_patterns = ['^/$']\n\
+         article_patterns = ['^/news/']\nrobots_sitemaps = false\ndiscover_feeds = {discover}\n",
+        server.origin()
+    );
+    crawl_text(&text, dir.path(), DELAY).await.unwrap();
+    let log: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+    (log, read_records(dir.path()).len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_a_section_page_declares_is_followed() {
+    let (log, records) = crawl_live_with_feed(true).await;
+    assert_eq!(
+        log.iter().filter(|t| *t == "/feed.xml").count(),
+        1,
+        "{log:?}"
+    );
+    // Two sections of 15 stories each; the feed lists the 20 newest.
+    assert_eq!(log.iter().filter(|t| t.starts_with("/news/")).count(), 20);
+    assert_eq!(records, 20);
+
+    let (log, records) = crawl_live_with_feed(false).await;
+    assert!(!log.iter().any(|t| t == "/feed.xml"), "{log:?}");
+    assert_eq!(records, 0);
+}

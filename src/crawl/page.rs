@@ -519,6 +519,9 @@ impl PageJob {
                     None => outcome.links_ignored += 1,
                 }
             }
+            if self.entry.kind == UrlKind::Section && self.site.discover_feeds {
+                self.follow_feeds(&text, depth, commit, followed);
+            }
         }
         for mut article in parsed.articles {
             // A canonical link to another URL of the site: that URL is the article.
@@ -549,6 +552,40 @@ impl PageJob {
             }
         }
         outcome.found = found;
+    }
+
+    /// Queues the feeds a listing page declares on the site's hosts, as feeds: the
+    /// cheapest page to learn of new stories from, revisited like the page itself.
+    fn follow_feeds(
+        &self,
+        body: &str,
+        depth: u32,
+        commit: &mut PageCommit,
+        followed: &mut Vec<u64>,
+    ) {
+        let feeds = crate::parse::feed_links(body, &self.url);
+        let keys: Vec<u64> = feeds.iter().map(|f| self.known_links.key(f)).collect();
+        let known = self.known_links.known(&keys);
+        for ((feed, key), known) in feeds.iter().zip(keys).zip(known) {
+            let Ok(url) = self.config.normalizer.parse(feed) else {
+                continue;
+            };
+            if known || !self.site.allows_host(&url) || self.site.denies(&url) {
+                continue;
+            }
+            let same_host = url.host_str() == self.url.host_str()
+                && url.port_or_known_default() == self.url.port_or_known_default();
+            if same_host && !self.robots.allows(crate::site::path_and_query(&url)) {
+                continue;
+            }
+            commit.links.push(QueueEntry::found(
+                url,
+                &self.site.name,
+                UrlKind::Feed,
+                depth,
+            ));
+            followed.push(key);
+        }
     }
 
     /// The exchange as the WARC output records it. The request's headers are those
@@ -636,7 +673,14 @@ impl PageJob {
             return;
         }
         for (item, kind) in found {
-            let Ok(url) = self.config.normalizer.parse(&item.url) else {
+            // Entries should be absolute; a relative one is read against the document's
+            // URL, as a browser would.
+            let absolute = self.url.join(item.url.trim()).map(String::from);
+            let Ok(url) = self
+                .config
+                .normalizer
+                .parse(absolute.as_deref().unwrap_or(&item.url))
+            else {
                 outcome.links_ignored += 1;
                 continue;
             };

@@ -92,6 +92,73 @@ pub fn stream_links(body: &str, page_url: &Url, limit: usize) -> Option<Vec<Stri
     ))
 }
 
+static STREAM_HEAD_LINKS: LazyLock<lol_html::Selector> =
+    LazyLock::new(|| "link".parse().expect("valid selector"));
+static STREAM_BODY: LazyLock<lol_html::Selector> =
+    LazyLock::new(|| "body".parse().expect("valid selector"));
+
+/// The feeds a page declares (`<link rel="alternate" type="application/rss+xml">`, Atom
+/// or JSON Feed), resolved, in document order; comment feeds left out (they list
+/// comments, not stories). Reads the page's head only: reading stops at `<body>`.
+pub fn feed_links(body: &str, page_url: &Url) -> Vec<String> {
+    const TYPES: [&str; 3] = [
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/feed+json",
+    ];
+    let mut hrefs: Vec<String> = Vec::new();
+    let mut base: Option<String> = None;
+    let settings = lol_html::Settings::new()
+        .with_strict(false)
+        .append_element_content_handler((
+            Cow::Borrowed(&*STREAM_HEAD_LINKS),
+            lol_html::ElementContentHandlers::default().element(
+                |el: &mut lol_html::html_content::Element<'_, '_>| {
+                    let rel = el.get_attribute("rel").unwrap_or_default();
+                    let kind = el.get_attribute("type").unwrap_or_default();
+                    let title = el.get_attribute("title").unwrap_or_default();
+                    let is_feed = rel
+                        .split_ascii_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("alternate"))
+                        && TYPES.iter().any(|t| kind.trim().eq_ignore_ascii_case(t));
+                    if let Some(href) = el.get_attribute("href").filter(|_| is_feed) {
+                        let comments = |s: &str| s.to_ascii_lowercase().contains("comment");
+                        if !comments(&href) && !comments(&title) {
+                            hrefs.push(decode_entities(href));
+                        }
+                    }
+                    Ok(())
+                },
+            ),
+        ))
+        .append_element_content_handler((
+            Cow::Borrowed(&*STREAM_BASE),
+            lol_html::ElementContentHandlers::default().element(
+                |el: &mut lol_html::html_content::Element<'_, '_>| {
+                    if base.is_none() {
+                        base = el.get_attribute("href").map(decode_entities);
+                    }
+                    Ok(())
+                },
+            ),
+        ))
+        .append_element_content_handler((
+            Cow::Borrowed(&*STREAM_BODY),
+            lol_html::ElementContentHandlers::default().element(
+                |_: &mut lol_html::html_content::Element<'_, '_>| Err("the head ends".into()),
+            ),
+        ));
+    let mut rewriter = lol_html::HtmlRewriter::new(settings, |_: &[u8]| {});
+    // An error is the stop at `<body>` or markup the tokenizer gives up on: either
+    // way, what was read is what the head declared.
+    let _ = rewriter
+        .write(body.as_bytes())
+        .and_then(|()| rewriter.end());
+    let mut feeds = resolve(page_url, base.as_deref(), hrefs.iter().map(String::as_str));
+    feeds.dedup();
+    feeds
+}
+
 /// An attribute value as the HTML parser would give it (`lol_html` hands out the raw
 /// text, character references and all).
 fn decode_entities(raw: String) -> String {
@@ -260,6 +327,31 @@ fn is_plain_host(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_declares_its_feeds_in_its_head() {
+        let page = Url::parse("https://news.example/world/").unwrap();
+        let html = r#"<html><head>
+            <link rel="stylesheet" href="/s.css">
+            <link rel="alternate" type="application/rss+xml" title="World" href="/world/feed.xml">
+            <link rel="Alternate" type="application/atom+xml" href="https://news.example/atom&amp;x=1">
+            <link rel="alternate" type="application/rss+xml" title="Comments Feed" href="/c.xml">
+            <link rel="alternate" type="application/rss+xml" href="/comments/feed/">
+            <link rel="alternate" hreflang="de" href="/de/world/">
+            <link rel="alternate" type="application/feed+json" href="feed.json">
+            </head><body>
+            <link rel="alternate" type="application/rss+xml" href="/in-the-body.xml">
+            </body></html>"#;
+        assert_eq!(
+            feed_links(html, &page),
+            [
+                "https://news.example/world/feed.xml",
+                "https://news.example/atom&x=1",
+                "https://news.example/world/feed.json",
+            ]
+        );
+        assert!(feed_links("<p>no head at all</p>", &page).is_empty());
+    }
 
     #[test]
     fn resolves_relative_links_and_honours_base() {
