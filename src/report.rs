@@ -58,6 +58,8 @@ pub struct ListingPage {
     pub expected_latency_seconds: f64,
     pub next_due: String,
     pub last_visit: String,
+    /// The last visit that found a URL never seen before (the first visit, when every
+    /// URL was).
     pub last_change: Option<String>,
 }
 

@@ -20,6 +20,17 @@
 //! it, one that found none does not shorten it, so a section that was quiet all night
 //! is looked at sooner as soon as the morning's first article appears.
 //!
+//! A page that has shown nothing new for a time `T` is not taken for a dead one: the
+//! most its silence says is that its rate is about `0.5 / T` (the mean of the rate's
+//! posterior under Jeffreys' prior, after no event in `T`), and the estimate used is
+//! never below that. Without it the interval doubled at every visit that found
+//! nothing, so a section publishing once an hour grew its interval to the upper bound
+//! before its first article; with it a quiet page's interval grows as
+//! `sqrt(2 price T)`, reaching the upper bound only after a long silence (three
+//! weeks for bounds of 2 minutes and 6 hours, at twice the visits the doubling made
+//! in that time), and the extra visits are the cheap ones: a quiet page answers a
+//! conditional request with a 304.
+//!
 //! A site's listing budget (`max_listing_rate`) raises the price of a visit until the
 //! law's visits add up to the budget ([`ListingBudget`]).
 //!
@@ -163,6 +174,9 @@ pub struct ChangeEstimate {
     /// The current revisit interval, in ms.
     pub interval_ms: u64,
     pub last_visit_ms: u64,
+    /// The last visit that found something new: the first visit, when every link was,
+    /// or a later one that found a URL never seen before. `None` in estimates stored
+    /// before the quiet-time bound, which then waits for the page's next change.
     pub last_change_ms: Option<u64>,
 }
 
@@ -176,7 +190,7 @@ impl ChangeEstimate {
             span_ms: 0.0,
             interval_ms: bounds.clamp_ms(bounds.price.map_or(0.0, |p| p.as_millis() as f64)),
             last_visit_ms: now_ms,
-            last_change_ms: None,
+            last_change_ms: Some(now_ms),
         }
     }
 
@@ -210,6 +224,11 @@ impl ChangeEstimate {
     /// next interval.
     pub fn observe(&mut self, now_ms: u64, changed: bool, bounds: &RevisitBounds) {
         let elapsed = now_ms.saturating_sub(self.last_visit_ms) as f64;
+        // How long the page has shown nothing new, up to this visit.
+        let quiet_ms = self
+            .last_change_ms
+            .map(|at| now_ms.saturating_sub(at))
+            .filter(|_| !changed);
         self.visits = self.visits * DECAY + 1.0;
         self.changes = self.changes * DECAY + if changed { 1.0 } else { 0.0 };
         self.span_ms = self.span_ms * DECAY + elapsed;
@@ -218,7 +237,10 @@ impl ChangeEstimate {
             self.last_change_ms = Some(now_ms);
         }
         let old = self.interval_ms as f64;
-        let rate = self.rate_per_ms();
+        let rate = match quiet_ms {
+            Some(quiet) if quiet > 0 => self.rate_per_ms().max(0.5 / quiet as f64),
+            _ => self.rate_per_ms(),
+        };
         let price = bounds.price_ms();
         let wanted = if rate > 0.0 {
             (price / rate).sqrt()
@@ -270,19 +292,81 @@ mod tests {
     }
 
     #[test]
-    fn a_page_that_never_changes_backs_off_to_the_upper_bound() {
+    fn a_page_that_never_changes_backs_off_as_its_silence_grows_to_the_upper_bound() {
         let mut estimate = ChangeEstimate::first(0, &BOUNDS);
         let mut now = 0;
-        let mut seen = vec![estimate.interval_ms];
-        for _ in 0..12 {
+        let mut seen = vec![(now, estimate.interval_ms)];
+        while estimate.interval_ms < BOUNDS.max.as_millis() as u64 && seen.len() < 1000 {
             now += estimate.interval_ms;
             estimate.observe(now, false, &BOUNDS);
-            seen.push(estimate.interval_ms);
+            seen.push((now, estimate.interval_ms));
         }
-        assert_eq!(&seen[..4], &[MIN, 2 * MIN, 4 * MIN, 8 * MIN]);
-        assert!(seen.windows(2).all(|w| w[1] >= w[0]), "{seen:?}");
-        assert_eq!(estimate.interval_ms, 6 * 3600 * 1000);
+        assert!(seen.windows(2).all(|w| w[1].1 >= w[0].1), "{seen:?}");
+        // The interval after a silence of T is sqrt(2 x price x T), not a doubling.
+        for &(quiet, interval) in &seen[1..seen.len() - 1] {
+            let law = (2.0 * MIN as f64 * quiet as f64).sqrt();
+            assert!(
+                (interval as f64 - law).abs() <= 0.01 * law + 1.0,
+                "after {quiet} ms of silence: {interval} ms, the law says {law}"
+            );
+        }
+        // An hour's silence: about 11 minutes, not the doubling's 32 or 64.
+        let (_, after_an_hour) = *seen.iter().find(|(t, _)| *t >= 60 * MIN).unwrap();
+        assert!(
+            (10 * MIN..13 * MIN).contains(&after_an_hour),
+            "{after_an_hour}"
+        );
+        // 6 hours once silent for 6h x 6h / (2 x 1 min): 45 days.
+        assert_eq!(estimate.interval_ms, BOUNDS.max.as_millis() as u64);
+        let days = now as f64 / (24.0 * 60.0 * MIN as f64);
+        assert!((44.0..46.0).contains(&days), "{days} days");
         assert_eq!(estimate.changes_per_hour(), 0.0);
+    }
+
+    #[test]
+    fn a_quiet_section_is_visited_before_its_next_article_is_long_due() {
+        // One article an hour, at random: within 1.2x of the least delay the same
+        // visits could give. Doubling on every visit that found nothing gave 1.5x: it
+        // reached an hour's interval before the next article was due.
+        let mut random = 0x9E37_79B9_7F4A_7C15u64;
+        let mut uniform = move || {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            (random >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let hour = 60 * MIN;
+        let mut arrivals = Vec::new();
+        let mut at = 0.0;
+        while at < (200 * hour) as f64 {
+            at += -uniform().max(1e-12).ln() * hour as f64;
+            arrivals.push(at as u64);
+        }
+        let (mut now, mut visits, mut delay, mut found) = (0u64, 0u64, 0u64, 0u64);
+        let mut estimate = ChangeEstimate::first(now, &BOUNDS);
+        let mut next = 0;
+        while now < 200 * hour {
+            now += estimate.interval_ms;
+            visits += 1;
+            let mut changed = false;
+            while next < arrivals.len() && arrivals[next] <= now {
+                delay += now - arrivals[next];
+                found += 1;
+                next += 1;
+                changed = true;
+            }
+            estimate.observe(now, changed, &BOUNDS);
+        }
+        let mean_delay_min = delay as f64 / found as f64 / MIN as f64;
+        let visits_per_hour = visits as f64 / 200.0;
+        // The optimum for these visits: a fixed interval of 1 / visits_per_hour, half
+        // of it on average.
+        let optimum_min = 30.0 / visits_per_hour;
+        assert!(
+            mean_delay_min < 1.35 * optimum_min,
+            "{mean_delay_min:.1} min for {visits_per_hour:.1} visits an hour (optimum {optimum_min:.1})"
+        );
+        assert!((4.0..=15.0).contains(&visits_per_hour), "{visits_per_hour}");
     }
 
     #[test]
@@ -295,9 +379,8 @@ mod tests {
     fn the_interval_settles_at_the_square_root_of_price_and_period() {
         // A new article every 30 minutes, on the half hour.
         let period = 30 * MIN;
-        let estimate = simulate(200, |start, interval| {
-            (start + interval) / period > start / period
-        });
+        let changes = |start: u64, interval: u64| (start + interval) / period > start / period;
+        let estimate = simulate(200, changes);
         // sqrt(1 min x 30 min), give or take the estimator's bias on a regular process.
         let interval = estimate.interval_ms as f64;
         let law = ((MIN * period) as f64).sqrt();
@@ -305,7 +388,12 @@ mod tests {
             (0.5 * law..=2.0 * law).contains(&interval),
             "interval {interval} ms for a change every {period} ms (law: {law})"
         );
-        let per_hour = estimate.changes_per_hour();
+        // Two an hour, on average over visits (one visit's estimate remembers about
+        // five visits, less than one period here).
+        let per_hour: f64 = (150..200)
+            .map(|n| simulate(n, changes).changes_per_hour())
+            .sum::<f64>()
+            / 50.0;
         assert!((1.0..=4.0).contains(&per_hour), "{per_hour} changes/hour");
     }
 

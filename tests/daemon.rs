@@ -317,7 +317,7 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
         async || {
             let status = daemon.status().await;
             status["revisits"].as_array().unwrap().iter().find_map(|r| {
-                let quiet = r["last_change"].is_null()
+                let quiet = r["changes_per_hour"].as_f64() == Some(0.0)
                     && r["url"].as_str().unwrap().contains("/section/")
                     && r["interval_seconds"].as_f64().unwrap() >= REVISIT_MAX.as_secs_f64();
                 quiet.then(|| r["url"].as_str().unwrap().to_string())
@@ -336,16 +336,23 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
         .windows(2)
         .map(|w| (w[1] - w[0]).as_secs_f64())
         .collect();
-    // Each quiet visit doubled the interval (0.5 s, 1 s, 2 s, then the 3 s bound); a
-    // visit may come later than planned (the host's queue), never sooner.
+    // Each quiet visit lengthened the interval to sqrt(2 x revisit_min x the time since
+    // the first visit), by at most a factor of two, up to the bound; a visit may come
+    // later than planned (the host's queue), never sooner.
     assert!(gaps.len() >= 3, "{path} visited {} times", visits.len());
+    let (min, max) = (REVISIT_MIN.as_secs_f64(), REVISIT_MAX.as_secs_f64());
+    let mut planned = min;
     for (i, gap) in gaps.iter().enumerate() {
-        let planned = (REVISIT_MIN * 2u32.pow(i as u32)).min(REVISIT_MAX);
         assert!(
-            *gap >= planned.as_secs_f64() - 0.05,
-            "visit {} of {path} came {gap:.3}s after the last, planned {planned:?}: {gaps:?}",
+            *gap >= planned - 0.05_f64.max(0.03 * planned),
+            "visit {} of {path} came {gap:.3}s after the last, planned {planned:.3}s: {gaps:?}",
             i + 2
         );
+        let quiet = (visits[i + 1] - visits[0]).as_secs_f64();
+        planned = (2.0 * min * quiet)
+            .sqrt()
+            .clamp(planned, 2.0 * planned)
+            .min(max);
     }
 
     // /metrics parses, and its request counters match the server's log whenever no
@@ -456,7 +463,7 @@ async fn daemon_revisits_reports_reloads_and_restarts() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| !r["last_change"].is_null()),
+            .any(|r| r["changes_per_hour"].as_f64().unwrap() > 0.0),
         "a section saw the change: {status:#}"
     );
 

@@ -1114,15 +1114,28 @@ mod tests {
         assert!(
             matches!(store.lease("a.example", first - 1, 8).unwrap(), Lease::NotDue(d) if d == first)
         );
+        let start = now;
         now = first;
+        // Nothing new for T: the interval grows to sqrt(2 x price x T).
+        let law = |quiet: u64| (2.0 * 60_000.0 * quiet as f64).sqrt() as u64;
         let quiet = visit(now, vec![]);
-        assert_eq!(quiet - now, 120_000, "nothing new: the interval doubles");
+        assert_eq!(
+            quiet - now,
+            law(now - start),
+            "nothing new: the interval grows"
+        );
         now = quiet;
         let known_only = visit(now, vec![entry(section)]);
-        assert_eq!(known_only - now, 240_000, "known links are no change");
+        assert_eq!(
+            known_only - now,
+            law(now - start),
+            "known links are no change"
+        );
+        assert!(known_only - now > quiet - first);
         now = known_only;
+        let before = known_only - quiet;
         let busy = visit(now, vec![article(1)]);
-        assert!(busy - now < 240_000, "a new article shortens the interval");
+        assert!(busy - now < before, "a new article shortens the interval");
         // The article itself was queued for now, the section for later.
         let Lease::Urls(due_now) = store.lease("a.example", now, 8).unwrap() else {
             panic!()
