@@ -1003,9 +1003,10 @@ async fn a_handed_on_host_is_claimed_again_while_its_page_settles() {
 }
 
 /// A daemon worker serves `/healthz`, `/status` and `/metrics` on `--http`: its
-/// counters match the server's log and its output file once its first pass is written.
+/// counters match the server's log and its output file once its first pass is written;
+/// SIGHUP reloads its config (a broken one refused, a second site crawled).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_daemon_worker_serves_its_endpoint() {
+async fn a_daemon_worker_serves_its_endpoint_and_reloads_on_sighup() {
     let server = common::fixture_server(6).await;
     let dir = tempfile::tempdir().unwrap();
     let (summary, _) = common::crawl_text(
@@ -1112,10 +1113,41 @@ async fn a_daemon_worker_serves_its_endpoint() {
         "{status:#}"
     );
     let pid = worker.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
+    let signal = |name: &str| {
+        std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    // SIGHUP with a broken config: refused, and the worker keeps going.
+    std::fs::write(&config, "[crawler]\nconcurrency = 0\n").unwrap();
+    signal("HUP");
+    // SIGHUP with a second site: its pages are crawled and written without a restart.
+    let second = common::fixture_server(6).await;
+    let site = common::demo_config_text(second.origin(), "");
+    let table = &site[site.find("[[site]]").unwrap()..];
+    std::fs::write(
+        &config,
+        common::demo_config_text(server.origin(), "")
+            + &table.replace("name = \"daily-fixture\"", "name = \"second\""),
+    )
+    .unwrap();
+    signal("HUP");
+    eventually(
+        || {
+            format!(
+                "{} records in all, none or too few of the site added by SIGHUP",
+                read_lines(&out).len()
+            )
+        },
+        Duration::from_secs(60),
+        Duration::from_millis(50),
+        || async { (read_lines(&out).len() == 2 * expected).then_some(()) },
+    )
+    .await;
+    let (_, body) = get("/healthz").await;
+    assert_eq!(body, "ok\n", "the worker is still up");
+    signal("TERM");
     let status = timeout(Duration::from_secs(30), worker.wait())
         .await
         .expect("the worker stops on SIGTERM")

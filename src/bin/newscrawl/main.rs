@@ -323,28 +323,32 @@ async fn run_shared_crawl(config: CrawlConfig) -> Result<()> {
     Ok(())
 }
 
-/// One worker of a daemon crawl shared through Redis, until SIGTERM or SIGINT.
+/// One worker of a daemon crawl shared through Redis, until SIGTERM or SIGINT;
+/// SIGHUP reloads its config.
 #[cfg(feature = "redis")]
-async fn run_shared_daemon(config: CrawlConfig) -> Result<()> {
-    // SIGHUP would end the process by default: say instead that it changes nothing.
-    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    tokio::spawn(async move {
-        while hangups.recv().await.is_some() {
-            tracing::warn!("SIGHUP: a shared-crawl worker does not reload its config; restart it to apply a new one");
-        }
-    });
+async fn run_shared_daemon(config: CrawlConfig, source: ConfigSource) -> Result<()> {
     let http = config.http;
     let crawler =
         newscrawl::crawl::SharedCrawler::connect(config, ParserRegistry::default()).await?;
-    let endpoint = Endpoint::start(http, crawler.watch()).await?;
+    let handle = crawler.watch();
+    let endpoint = Endpoint::start(http, handle.clone()).await?;
+    let reloader = tokio::spawn(reload_on_hangup(source, move |config| {
+        let handle = handle.clone();
+        async move {
+            if let Err(e) = handle.reload(config).await {
+                tracing::error!("configuration not reloaded: {e}; the running one stays");
+            }
+        }
+    }));
     let summary = crawler.run_daemon(stop_signal()).await;
+    reloader.abort();
     Endpoint::stop(endpoint).await;
     eprintln!("{}", summary?);
     Ok(())
 }
 
 #[cfg(not(feature = "redis"))]
-async fn run_shared_daemon(config: CrawlConfig) -> Result<()> {
+async fn run_shared_daemon(config: CrawlConfig, _source: ConfigSource) -> Result<()> {
     run_shared_crawl(config).await
 }
 
@@ -361,7 +365,7 @@ async fn daemon(args: DaemonArgs) -> Result<()> {
     overrides.block_private_by_default = true;
     let (config, source) = resolve_config(args.source, overrides)?;
     if config.shared.is_some() {
-        return run_shared_daemon(config).await;
+        return run_shared_daemon(config, source).await;
     }
     let http = config.http;
     let state_dir = config.state_dir.clone();
@@ -369,7 +373,13 @@ async fn daemon(args: DaemonArgs) -> Result<()> {
     crawler.log_progress_every(Some(Duration::from_secs(60)));
     let handle = crawler.handle();
     let endpoint = Endpoint::start(http, handle.clone()).await?;
-    let reloader = tokio::spawn(reload_on_hangup(source, handle));
+    let reloader = tokio::spawn(reload_on_hangup(source, move |config| {
+        let handle = handle.clone();
+        // The scheduler logs whether it applied it.
+        async move {
+            let _ = handle.reload(config).await;
+        }
+    }));
     let summary = crawler.run_daemon(stop_signal()).await;
     reloader.abort();
     Endpoint::stop(endpoint).await;
@@ -419,7 +429,11 @@ impl Endpoint {
 
 /// Re-reads, validates and applies the config on every SIGHUP; a config that does not
 /// validate (or cannot be applied) is logged and the running one kept.
-async fn reload_on_hangup(source: ConfigSource, handle: newscrawl::crawl::CrawlHandle) {
+async fn reload_on_hangup<F, Fut>(source: ConfigSource, apply: F)
+where
+    F: Fn(CrawlConfig) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -430,17 +444,14 @@ async fn reload_on_hangup(source: ConfigSource, handle: newscrawl::crawl::CrawlH
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP: reading the configuration again");
             match source.reload() {
-                Ok(config) => {
-                    // The scheduler logs whether it applied it.
-                    let _ = handle.reload(config).await;
-                }
+                Ok(config) => apply(config).await,
                 Err(e) => tracing::error!("configuration not reloaded: {e}; the running one stays"),
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = (source, handle);
+        let _ = (source, apply);
         std::future::pending::<()>().await;
     }
 }

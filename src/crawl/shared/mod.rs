@@ -14,6 +14,7 @@
 mod lease;
 mod request;
 mod server_clock;
+mod setup;
 mod sink;
 mod watch;
 
@@ -29,18 +30,15 @@ use tokio::time::Instant;
 
 use super::known_links::KnownLinks;
 use super::pool::WorkerPool;
-use super::{
-    fetcher_for, host_sites_of, now_ms, site_parsers, CrawlError, Mode, Stats, StopReason, Summary,
-};
+use super::{now_ms, CrawlError, Mode, Stats, StopReason, Summary};
 use crate::config::{CrawlConfig, SharedStore};
-use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
-use crate::parse::{Parser, ParserRegistry};
+use crate::parse::ParserRegistry;
 use crate::robots::Robots;
-use crate::site::Site;
 use crate::store::redis_frontier::{Claimed, NextClaim, RedisFrontier};
 use crate::store::{RobotsCopy, StoreError};
 use server_clock::ServerClock;
+use setup::{Setup, SetupCell};
 use sink::StreamSink;
 
 /// A request starts no later than this before its lease's deadline minus the request
@@ -170,12 +168,10 @@ struct SharedRobots {
 
 /// A worker, ready to run.
 pub struct SharedCrawler {
-    config: Arc<CrawlConfig>,
+    /// The config and what is built from it; a reload swaps it.
+    setup: SetupCell,
     shared: SharedStore,
     frontier: RedisFrontier,
-    site_parsers: HashMap<String, Arc<dyn Parser>>,
-    fetcher: Fetcher,
-    host_sites: HashMap<String, Arc<Site>>,
     cpu: WorkerPool,
     metrics: Arc<Metrics>,
     known_links: Arc<KnownLinks>,
@@ -210,18 +206,13 @@ impl SharedCrawler {
             shared.buckets,
         )
         .await?;
-        let site_parsers = site_parsers(&config, &parsers)?;
-        let fetcher = fetcher_for(&config)?;
-        let host_sites = host_sites_of(&config);
+        let setup = SetupCell::new(Setup::new(config, &parsers)?, parsers);
         let cpu = WorkerPool::new("newscrawl-cpu", 0, super::pool::CPU_NICENESS)
             .map_err(|e| CrawlError::Join(format!("cannot start a worker pool: {e}")))?;
         Ok(Self {
-            config: Arc::new(config),
+            setup,
             shared,
             frontier,
-            site_parsers,
-            fetcher,
-            host_sites,
             cpu,
             metrics: Arc::new(Metrics::new()),
             known_links: Arc::default(),
@@ -338,7 +329,7 @@ impl SharedCrawler {
                 "{unparked} hosts left for later by an earlier run may be claimed again"
             );
         }
-        let seeds = super::starts::start_entries(&this.config);
+        let seeds = super::starts::start_entries(&this.setup.get().config);
         let (new_seeds, _) = this.frontier.enqueue(&seeds, 0).await?;
         tracing::info!(
             worker = %this.shared.worker,
@@ -349,7 +340,7 @@ impl SharedCrawler {
         let sink = StreamSink::open(
             this.frontier.clone(),
             &this.shared.worker,
-            &this.config.output_path,
+            &this.setup.get().config.output_path,
         )
         .await?;
         let sink_task = tokio::spawn(run_sink(sink, stop_rx.clone(), this.metrics.clone()));
@@ -391,7 +382,7 @@ impl SharedCrawler {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(StopReason, u64), CrawlError> {
         let room = Room {
-            requests: Arc::new(Semaphore::new(self.config.concurrency)),
+            requests: Arc::new(Semaphore::new(self.setup.get().config.concurrency)),
             claims: Arc::new(Semaphore::new(MAX_CLAIMS)),
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -403,7 +394,12 @@ impl SharedCrawler {
                 )
             })
             .collect();
-        let deadline = self.config.max_time.map(|t| started + t);
+        // Fixed at the start: a reload keeps the running concurrency and time limit.
+        let (concurrency, max_time) = {
+            let setup = self.setup.get();
+            (setup.config.concurrency, setup.config.max_time)
+        };
+        let deadline = max_time.map(|t| started + t);
         let mut quiet: Option<Vec<u64>> = None;
         // URLs left queued for later (retries not yet due) when the crawl is done.
         let mut waiting = 0;
@@ -411,7 +407,7 @@ impl SharedCrawler {
         let stop = loop {
             // The endpoint's `/healthz` reads this turn.
             self.metrics.beat(now_ms());
-            let in_flight = self.config.concurrency - room.requests.available_permits();
+            let in_flight = concurrency - room.requests.available_permits();
             self.metrics.set_in_flight(in_flight);
             tokio::select! {
                 _ = &mut shutdown => break StopReason::Shutdown,
@@ -421,6 +417,8 @@ impl SharedCrawler {
                 break StopReason::MaxTime;
             }
             if self
+                .setup
+                .get()
                 .config
                 .max_pages
                 .is_some_and(|max| self.stats().requests >= max)
@@ -479,6 +477,8 @@ impl SharedCrawler {
                 return;
             }
             if self
+                .setup
+                .get()
                 .config
                 .max_pages
                 .is_some_and(|max| self.stats().requests >= max)
@@ -500,7 +500,7 @@ impl SharedCrawler {
                     &self.shared.worker,
                     wanted,
                     self.shared.lease,
-                    self.config.politeness.min_delay,
+                    self.setup.get().config.politeness.min_delay,
                     CLAIM_AHEAD,
                 )
                 .await;
@@ -643,7 +643,7 @@ async fn route(this: Arc<SharedCrawler>, stop: tokio::sync::watch::Receiver<bool
                 .route_links(
                     bucket,
                     &this.shared.worker,
-                    this.config.max_urls_per_host,
+                    this.setup.get().config.max_urls_per_host,
                     reclaim.then_some(this.shared.lease),
                 )
                 .await

@@ -15,6 +15,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use super::lease::LeasedPage;
+use super::setup::Setup;
 use super::{millis, ClaimHint, SharedCrawler, SharedRobots, SAFETY_MARGIN};
 use crate::clock::now_ms;
 use crate::crawl::page::{revisit_of, PageJob, PageOutcome};
@@ -40,24 +41,33 @@ impl SharedCrawler {
         hint: &Arc<ClaimHint>,
     ) {
         let host = claim.host.clone();
+        // This request's config, to its end, whatever a reload does meanwhile.
+        let setup = self.setup.get();
         // On this machine's clock, the last moment a request may start: counted from
         // before the claim was made, so it is never later than on Redis's clock.
         let lease_left = Duration::from_millis(claim.deadline_ms.saturating_sub(claim.now_ms));
         let start_by = (asked + lease_left)
-            .checked_sub(self.config.request_timeout + SAFETY_MARGIN)
+            .checked_sub(setup.config.request_timeout + SAFETY_MARGIN)
             .unwrap_or(asked);
         tokio::time::sleep_until(start_at).await;
-        let result = match self.host_sites.get(&host).cloned() {
+        let result = match setup.host_sites.get(&host).cloned() {
             None => {
                 tracing::warn!(
                     host,
                     "host belongs to no site of this worker's config; left for later"
                 );
-                self.release(&claim, Duration::ZERO, true, hint).await
+                self.release(&setup, &claim, Duration::ZERO, true, hint)
+                    .await
             }
             Some(site) => match &claim.page {
-                None => self.fetch_robots(&claim, &site, start_by, hint).await,
-                Some(_) => self.fetch_page(&claim, site, start_by, request, hint).await,
+                None => {
+                    self.fetch_robots(&setup, &claim, &site, start_by, hint)
+                        .await
+                }
+                Some(_) => {
+                    self.fetch_page(&setup, &claim, site, start_by, request, hint)
+                        .await
+                }
             },
         };
         if let Err(e) = result {
@@ -67,12 +77,12 @@ impl SharedCrawler {
 
     /// The completion of a lease that made no request: the host keeps its site's
     /// `min_delay` and its pace.
-    fn unrequested(&self, claim: &Claim) -> Completion {
+    fn unrequested(setup: &Setup, claim: &Claim) -> Completion {
         Completion {
-            delay: self
+            delay: setup
                 .host_sites
                 .get(&claim.host)
-                .map_or(self.config.politeness.min_delay, |s| s.min_delay),
+                .map_or(setup.config.politeness.min_delay, |s| s.min_delay),
             pace: claim.pace,
             ..Default::default()
         }
@@ -81,6 +91,7 @@ impl SharedCrawler {
     /// Ends a lease without a request.
     async fn release(
         &self,
+        setup: &Setup,
         claim: &Claim,
         gap: Duration,
         park: bool,
@@ -89,7 +100,7 @@ impl SharedCrawler {
         let done = Completion {
             next_gap: gap,
             park,
-            ..self.unrequested(claim)
+            ..Self::unrequested(setup, claim)
         };
         self.complete(claim, done, hint).await
     }
@@ -125,15 +136,16 @@ impl SharedCrawler {
 
     /// The host's delay under a robots.txt policy: max(site min_delay, Crawl-delay
     /// capped at `max_crawl_delay`).
-    fn delay_of(&self, site: &Site, robots: Option<&Robots>) -> Duration {
+    fn delay_of(setup: &Setup, site: &Site, robots: Option<&Robots>) -> Duration {
         let crawl_delay = robots
-            .and_then(|r| crawl_delay(r.crawl_delay, &self.config.politeness))
+            .and_then(|r| crawl_delay(r.crawl_delay, &setup.config.politeness))
             .map_or(Duration::ZERO, |(delay, _)| delay);
         site.min_delay.max(crawl_delay)
     }
 
     async fn fetch_robots(
         &self,
+        setup: &Setup,
         claim: &Claim,
         site: &Site,
         start_by: Instant,
@@ -162,7 +174,7 @@ impl SharedCrawler {
             refused,
             ..
         } = fetch_robots(
-            &self.fetcher,
+            &setup.fetcher,
             &self.metrics,
             &claim.host,
             &url,
@@ -170,12 +182,12 @@ impl SharedCrawler {
         )
         .await;
         self.stats().robots_requests += 1;
-        let policy = &self.config.politeness;
+        let policy = &setup.config.politeness;
         let usable = refused.is_none() && is_usable(&copy);
         let tries = previous.map_or(0, |p| p.failures) + 1;
         let failures = if usable { 0 } else { tries };
-        let parsed = usable.then(|| policy_of(&copy, &self.config.robots_token));
-        let delay = self.delay_of(site, parsed.as_ref());
+        let parsed = usable.then(|| policy_of(&copy, &setup.config.robots_token));
+        let delay = Self::delay_of(setup, site, parsed.as_ref());
         let (pace, gap) = claim.pace.after(delay, &feedback, policy);
         let verdict = after_try(usable, refused.is_some(), tries, policy, self.mode);
         // A usable copy is kept for `robots_ttl`, an unusable one until the host's next
@@ -202,7 +214,7 @@ impl SharedCrawler {
         }
         let sitemaps = parsed
             .as_ref()
-            .map(|robots| crate::crawl::starts::sitemaps_named(site, robots, &self.config))
+            .map(|robots| crate::crawl::starts::sitemaps_named(site, robots, &setup.config))
             .unwrap_or_default();
         let encoded =
             postcard::to_stdvec(&SharedRobots { copy, failures }).expect("robots copy serializes");
@@ -215,7 +227,7 @@ impl SharedCrawler {
                 robots: Some((encoded, valid)),
                 park,
                 links: sitemaps,
-                max_urls_per_host: self.config.max_urls_per_host,
+                max_urls_per_host: setup.config.max_urls_per_host,
                 ..Default::default()
             },
             hint,
@@ -224,12 +236,12 @@ impl SharedCrawler {
     }
 
     /// The parsed policy of a usable stored copy.
-    fn robots_policy(&self, host: &str, copy: &RobotsCopy) -> Arc<Robots> {
+    fn robots_policy(&self, setup: &Setup, host: &str, copy: &RobotsCopy) -> Arc<Robots> {
         let mut cache = self.robots.lock().expect("robots cache poisoned");
         match cache.get(host) {
             Some((at, robots)) if *at == copy.fetched_at_ms => robots.clone(),
             _ => {
-                let robots = Arc::new(policy_of(copy, &self.config.robots_token));
+                let robots = Arc::new(policy_of(copy, &setup.config.robots_token));
                 cache.insert(host.to_string(), (copy.fetched_at_ms, robots.clone()));
                 robots
             }
@@ -238,6 +250,7 @@ impl SharedCrawler {
 
     async fn fetch_page(
         self: &Arc<Self>,
+        setup: &Arc<Setup>,
         claim: &Claim,
         site: Arc<Site>,
         start_by: Instant,
@@ -250,7 +263,7 @@ impl SharedCrawler {
             // the host fetches it again.
             let done = Completion {
                 robots: Some((Vec::new(), Duration::ZERO)),
-                ..self.unrequested(claim)
+                ..Self::unrequested(setup, claim)
             };
             return self.complete(claim, done, hint).await;
         };
@@ -258,14 +271,14 @@ impl SharedCrawler {
             let retry_at = robots.copy.fetched_at_ms
                 + millis(next_try_in(
                     robots.failures,
-                    &self.config.politeness,
+                    &setup.config.politeness,
                     self.mode,
                 ));
             let gap = Duration::from_millis(retry_at.saturating_sub(now_ms()));
-            return self.release(claim, gap, false, hint).await;
+            return self.release(setup, claim, gap, false, hint).await;
         }
-        let policy = self.robots_policy(&claim.host, &robots.copy);
-        let delay = self.delay_of(&site, Some(&policy));
+        let policy = self.robots_policy(setup, &claim.host, &robots.copy);
+        let delay = Self::delay_of(setup, &site, Some(&policy));
         let settle_unrequested = |status: UrlStatus, note: String| {
             let mut state = UrlState::queued(&page.entry);
             state.status = status;
@@ -306,7 +319,7 @@ impl SharedCrawler {
             worker: self.shared.worker.clone(),
             state: page.state.clone(),
             delay,
-            policy: self.config.politeness.clone(),
+            policy: setup.config.politeness.clone(),
             settle: self.shared.lease,
             claim_hint: hint.clone(),
             feedback: Mutex::new(None),
@@ -321,11 +334,11 @@ impl SharedCrawler {
         );
         let site_name = site.name.clone();
         let job = PageJob {
-            fetcher: self.fetcher.clone(),
+            fetcher: setup.fetcher.clone(),
             cpu: self.cpu.clone(),
             store: leased.clone(),
-            config: self.config.clone(),
-            parser: self
+            config: setup.config.clone(),
+            parser: setup
                 .site_parsers
                 .get(&site.name)
                 .cloned()

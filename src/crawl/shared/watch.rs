@@ -1,14 +1,16 @@
-//! What a worker's endpoint (`/healthz`, `/status`, `/metrics`) reads: the worker's
-//! metrics and counts, the crawl's live workers and each bucket's load in Redis.
+//! A handle on a running worker: what its endpoint (`/healthz`, `/status`,
+//! `/metrics`) reads (the worker's metrics and counts, the crawl's live workers and
+//! each bucket's load in Redis), and the config reload a SIGHUP sends.
 //!
-//! Invariant: read-only, and no lock is held across a call to Redis, so a scrape never
-//! holds the worker up.
+//! Invariant: reading changes nothing, and no lock is held across a call to Redis, so
+//! a scrape never holds the worker up.
 
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::setup::SetupCell;
 use super::SharedCrawler;
 use crate::crawl::{RunCounts, Stats};
 use crate::metrics::Metrics;
@@ -24,6 +26,7 @@ pub struct WorkerHandle {
     worker: String,
     crawl: String,
     started: Instant,
+    setup: SetupCell,
 }
 
 /// A worker's `/status`.
@@ -63,7 +66,26 @@ impl WorkerHandle {
             worker: crawler.shared.worker.clone(),
             crawl: crawler.shared.namespace.clone(),
             started: Instant::now(),
+            setup: crawler.setup.clone(),
         }
+    }
+
+    /// Applies `config` to the worker's requests from now on (see
+    /// [`SetupCell::reload`]) and queues the seeds it adds; an error says why nothing
+    /// changed.
+    pub async fn reload(&self, config: crate::config::CrawlConfig) -> Result<(), String> {
+        let setup = self.setup.reload(config)?;
+        let seeds = crate::crawl::starts::start_entries(&setup.config);
+        let (new_seeds, _) = self
+            .frontier
+            .enqueue(&seeds, 0)
+            .await
+            .map_err(|e| format!("reloaded, but the new seeds were not queued: {e}"))?;
+        tracing::info!(
+            "configuration reloaded: {} sites, {new_seeds} new seeds queued",
+            setup.config.sites.len()
+        );
+        Ok(())
     }
 
     pub fn metrics(&self) -> &Metrics {
