@@ -23,7 +23,10 @@
 //! A page that has shown nothing new for a time `T` is not taken for a dead one: the
 //! most its silence says is that its rate is about `0.5 / T` (the mean of the rate's
 //! posterior under Jeffreys' prior, after no event in `T`), and the estimate used is
-//! never below that. Without it the interval doubled at every visit that found
+//! never below that. Silence means the page answered as it was (a 304, the same
+//! bytes); a page that changed with nothing new on it is covered by another (a feed,
+//! a home page listing the newest), and its interval keeps doubling while it is, so
+//! that the requests go to the page that shows the news first. Without it the interval doubled at every visit that found
 //! nothing, so a section publishing once an hour grew its interval to the upper bound
 //! before its first article; with it a quiet page's interval grows as
 //! `sqrt(2 price T)`, reaching the upper bound only after a long silence (three
@@ -162,6 +165,18 @@ impl ListingBudget {
     }
 }
 
+/// What a visit to a listing page found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finding {
+    /// A URL never seen before (or a sitemap's newer modification time): a change.
+    New,
+    /// The page had changed, but every URL on it was known already: another page (a
+    /// feed, a home page listing the newest) shows its news first.
+    Covered,
+    /// The page as it was (a 304, or the same bytes): nothing happened.
+    Same,
+}
+
 /// What the crawl has learned about how often one page changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeEstimate {
@@ -175,8 +190,9 @@ pub struct ChangeEstimate {
     pub interval_ms: u64,
     pub last_visit_ms: u64,
     /// The last visit that found something new: the first visit, when every link was,
-    /// or a later one that found a URL never seen before. `None` in estimates stored
-    /// before the quiet-time bound, which then waits for the page's next change.
+    /// or a later one that found a URL never seen before. `None` once a visit found
+    /// the page [`Finding::Covered`] (its silence then says nothing of its rate), and
+    /// in estimates stored before the quiet-time bound; the next change sets it again.
     pub last_change_ms: Option<u64>,
 }
 
@@ -220,21 +236,23 @@ impl ChangeEstimate {
         }
     }
 
-    /// Takes in a visit at `now_ms` that did (or did not) find a change, and sets the
-    /// next interval.
-    pub fn observe(&mut self, now_ms: u64, changed: bool, bounds: &RevisitBounds) {
+    /// Takes in a visit at `now_ms` and what it found, and sets the next interval.
+    pub fn observe(&mut self, now_ms: u64, finding: Finding, bounds: &RevisitBounds) {
+        let changed = finding == Finding::New;
         let elapsed = now_ms.saturating_sub(self.last_visit_ms) as f64;
-        // How long the page has shown nothing new, up to this visit.
+        // How long the page has shown nothing at all, up to this visit.
         let quiet_ms = self
             .last_change_ms
             .map(|at| now_ms.saturating_sub(at))
-            .filter(|_| !changed);
+            .filter(|_| finding == Finding::Same);
         self.visits = self.visits * DECAY + 1.0;
         self.changes = self.changes * DECAY + if changed { 1.0 } else { 0.0 };
         self.span_ms = self.span_ms * DECAY + elapsed;
         self.last_visit_ms = now_ms;
-        if changed {
-            self.last_change_ms = Some(now_ms);
+        match finding {
+            Finding::New => self.last_change_ms = Some(now_ms),
+            Finding::Covered => self.last_change_ms = None,
+            Finding::Same => {}
         }
         let old = self.interval_ms as f64;
         let rate = match quiet_ms {
@@ -270,6 +288,15 @@ impl ChangeEstimate {
 mod tests {
     use super::*;
 
+    /// A visit that found something new, or the page as it was.
+    fn seen(changed: bool) -> Finding {
+        if changed {
+            Finding::New
+        } else {
+            Finding::Same
+        }
+    }
+
     const MIN: u64 = 60_000;
     const BOUNDS: RevisitBounds = RevisitBounds {
         min: Duration::from_secs(60),
@@ -286,7 +313,7 @@ mod tests {
             let interval = estimate.interval_ms;
             let changed = changes(now, interval);
             now += interval;
-            estimate.observe(now, changed, &BOUNDS);
+            estimate.observe(now, seen(changed), &BOUNDS);
         }
         estimate
     }
@@ -298,7 +325,7 @@ mod tests {
         let mut seen = vec![(now, estimate.interval_ms)];
         while estimate.interval_ms < BOUNDS.max.as_millis() as u64 && seen.len() < 1000 {
             now += estimate.interval_ms;
-            estimate.observe(now, false, &BOUNDS);
+            estimate.observe(now, Finding::Same, &BOUNDS);
             seen.push((now, estimate.interval_ms));
         }
         assert!(seen.windows(2).all(|w| w[1].1 >= w[0].1), "{seen:?}");
@@ -321,6 +348,33 @@ mod tests {
         let days = now as f64 / (24.0 * 60.0 * MIN as f64);
         assert!((44.0..46.0).contains(&days), "{days} days");
         assert_eq!(estimate.changes_per_hour(), 0.0);
+    }
+
+    #[test]
+    fn a_page_another_page_covers_backs_off_by_doubling_until_it_shows_something_first() {
+        let mut covered = ChangeEstimate::first(0, &BOUNDS);
+        let mut quiet = ChangeEstimate::first(0, &BOUNDS);
+        let (mut a, mut b) = (0, 0);
+        for _ in 0..6 {
+            a += covered.interval_ms;
+            covered.observe(a, Finding::Covered, &BOUNDS);
+            b += quiet.interval_ms;
+            quiet.observe(b, Finding::Same, &BOUNDS);
+        }
+        // 1, 2, 4, ... 64 minutes: its news comes through the other page.
+        assert_eq!(covered.interval_ms, 64 * MIN);
+        assert_eq!(covered.last_change_ms, None);
+        // A silent page is still looked at every sqrt(2 x 1 min x its silence).
+        assert!(quiet.interval_ms < 16 * MIN, "{}", quiet.interval_ms);
+        // Once the covered page shows something first, its silence counts again.
+        a += covered.interval_ms;
+        covered.observe(a, Finding::New, &BOUNDS);
+        assert_eq!(covered.last_change_ms, Some(a));
+        let after_change = covered.interval_ms;
+        a += after_change;
+        covered.observe(a, Finding::Same, &BOUNDS);
+        let law = (2.0 * MIN as f64 * after_change as f64).sqrt() as u64;
+        assert_eq!(covered.interval_ms, law.max(after_change));
     }
 
     #[test]
@@ -355,7 +409,7 @@ mod tests {
                 next += 1;
                 changed = true;
             }
-            estimate.observe(now, changed, &BOUNDS);
+            estimate.observe(now, seen(changed), &BOUNDS);
         }
         let mean_delay_min = delay as f64 / found as f64 / MIN as f64;
         let visits_per_hour = visits as f64 / 200.0;
@@ -407,7 +461,7 @@ mod tests {
                 let interval = estimate.interval_ms;
                 let changed = (now + interval) / period > now / period;
                 now += interval;
-                estimate.observe(now, changed, &BOUNDS);
+                estimate.observe(now, seen(changed), &BOUNDS);
                 if visit >= 100 {
                     sum += interval;
                 }
@@ -424,7 +478,7 @@ mod tests {
         let mut estimate = simulate(10, |_, _| false);
         let quiet = estimate.interval_ms;
         let now = estimate.last_visit_ms + quiet;
-        estimate.observe(now, true, &BOUNDS);
+        estimate.observe(now, Finding::New, &BOUNDS);
         assert!(
             estimate.interval_ms < quiet,
             "{} vs {quiet}",
@@ -432,7 +486,7 @@ mod tests {
         );
         assert!(estimate.interval_ms >= quiet / 2);
         let after_change = estimate.interval_ms;
-        estimate.observe(now + after_change, true, &BOUNDS);
+        estimate.observe(now + after_change, Finding::New, &BOUNDS);
         assert!(estimate.interval_ms < after_change);
     }
 
@@ -512,7 +566,7 @@ mod tests {
             let mut now = 0;
             for visit in 0..400u64 {
                 now += estimate.interval_ms;
-                estimate.observe(now, visit % 2 == 0, bounds);
+                estimate.observe(now, seen(visit % 2 == 0), bounds);
             }
             estimate
         };

@@ -357,6 +357,7 @@ impl PageJob {
         }
         commit.state = Some(state);
         commit.revisit = self.revisit;
+        commit.unchanged = outcome.unchanged;
         Ok(Settled {
             commit: self.store.clone().commit(commit),
             outcome,

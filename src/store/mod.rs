@@ -304,6 +304,9 @@ pub struct PageCommit {
     /// dropped, not recorded, and counted in [`CommitReport::over_budget`].
     pub max_urls_per_host: Option<u64>,
     pub now_ms: u64,
+    /// The page answered as it was (a 304, or the same bytes): for a listing page's
+    /// revisit, nothing happened (see [`crate::revisit::Finding`]).
+    pub unchanged: bool,
 }
 
 /// When a page is looked at again (daemon mode).

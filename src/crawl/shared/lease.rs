@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::ClaimHint;
 use crate::politeness::{Feedback, Pace, Politeness};
-use crate::revisit::ChangeEstimate;
+use crate::revisit::{ChangeEstimate, Finding};
 use crate::store::redis_frontier::{Claim, Completion, RedisFrontier, RevisitPlan};
 use crate::store::{
     CommitFuture, CommitReport, Fingerprint, PageCommit, PageStore, QueueEntry, Revisit,
@@ -37,6 +37,7 @@ fn revisit_plan(
     state: &UrlState,
     known: Option<&RevisitSchedule>,
     now_ms: u64,
+    unchanged: bool,
 ) -> Option<RevisitPlan> {
     if !matches!(state.status, UrlStatus::Fetched | UrlStatus::Failed) {
         return None;
@@ -49,13 +50,13 @@ fn revisit_plan(
             if_unchanged: (after, None),
         }),
         Revisit::Adaptive(bounds) => {
-            let schedule = |changed: bool| {
+            let schedule = |finding: Finding| {
                 let estimate = match known {
                     None => ChangeEstimate::first(now_ms, &bounds),
                     Some(known) => {
                         let mut estimate = known.estimate.clone();
                         if state.status == UrlStatus::Fetched {
-                            estimate.observe(now_ms, changed, &bounds);
+                            estimate.observe(now_ms, finding, &bounds);
                         } else {
                             estimate.rebound(&bounds);
                         }
@@ -73,8 +74,13 @@ fn revisit_plan(
             };
             Some(RevisitPlan {
                 entry,
-                if_changed: schedule(true),
-                if_unchanged: schedule(false),
+                if_changed: schedule(Finding::New),
+                // Nothing new: the page as it was, or changed with only known URLs.
+                if_unchanged: schedule(if unchanged {
+                    Finding::Same
+                } else {
+                    Finding::Covered
+                }),
             })
         }
     }
@@ -230,7 +236,9 @@ impl PageStore for LeasedPage {
         let url = commit.state.as_ref().map(|s| s.url.clone());
         let known = self.claim.page.as_ref().and_then(|p| p.revisit.as_ref());
         let revisit = match (commit.revisit, &commit.state) {
-            (Some(plan), Some(state)) => revisit_plan(plan, state, known, commit.now_ms),
+            (Some(plan), Some(state)) => {
+                revisit_plan(plan, state, known, commit.now_ms, commit.unchanged)
+            }
             _ => None,
         };
         // Both branches of the plan, for the one the script takes: after how long, and

@@ -21,6 +21,7 @@ use super::{
     decode, encode, pack_seen, schedule_revisit, short_fingerprint, unwrap_tx, write_segments,
     KnownUrls, Leases, SledStore, TxResult,
 };
+use crate::revisit::Finding;
 use crate::store::{
     fingerprint, CommitReport, Fingerprint, PageCommit, Priority, QueueEntry, StoreError, UrlState,
     UrlStatus,
@@ -410,11 +411,17 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
             .new_links
             .iter()
             .any(|(_, link)| !link.kind.is_revisited());
-        let changed = found_new || !report.refreshed.is_empty();
+        let finding = if found_new || !report.refreshed.is_empty() {
+            Finding::New
+        } else if commit.unchanged {
+            Finding::Same
+        } else {
+            Finding::Covered
+        };
         let scheduled = schedule_revisit(
             revisit,
             state,
-            changed,
+            finding,
             commit.now_ms,
             urls,
             frontier,
