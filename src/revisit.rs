@@ -21,18 +21,17 @@
 //! is looked at sooner as soon as the morning's first article appears.
 //!
 //! A page that has shown nothing new for a time `T` is not taken for a dead one: the
-//! most its silence says is that its rate is about `0.5 / T` (the mean of the rate's
-//! posterior under Jeffreys' prior, after no event in `T`), and the estimate used is
-//! never below that. Silence means the page answered as it was (a 304, the same
-//! bytes); a page that changed with nothing new on it is covered by another (a feed,
-//! a home page listing the newest), and its interval keeps doubling while it is, so
-//! that the requests go to the page that shows the news first. Without it the interval doubled at every visit that found
-//! nothing, so a section publishing once an hour grew its interval to the upper bound
-//! before its first article; with it a quiet page's interval grows as
-//! `sqrt(2 price T)`, reaching the upper bound only after a long silence (three
-//! weeks for bounds of 2 minutes and 6 hours, at twice the visits the doubling made
-//! in that time), and the extra visits are the cheap ones: a quiet page answers a
-//! conditional request with a 304.
+//! most its silence says is that its rate is about `0.5 / T` (the posterior mean under
+//! Jeffreys' prior after no event in `T`), and the rate used is never below that. So a
+//! quiet page's interval grows as `sqrt(2 price T)` instead of doubling at each visit
+//! (which would take a section publishing once an hour to the upper bound before its
+//! next article); it reaches the upper bound only after a long silence (three weeks
+//! for bounds of 2 minutes and 6 hours), and the extra visits are cheap ones, a quiet
+//! page answering a conditional request with a 304. Silence means the page answered
+//! as it was (a 304, the same bytes). A page that changed with only known URLs on it is
+//! covered by another (a feed, a home page listing the newest): it has no such bound,
+//! and its interval keeps doubling, so the requests go to the page that shows the news
+//! first.
 //!
 //! A site's listing budget (`max_listing_rate`) raises the price of a visit until the
 //! law's visits add up to the budget ([`ListingBudget`]).
