@@ -1524,3 +1524,48 @@ async fn a_worker_spends_a_sites_listing_budget() {
         "{sections} section requests in {counted:?} on a budget of one a second"
     );
 }
+
+/// A worker follows the feed a section page declares: the site's stories are reachable
+/// through it alone, and all of them are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_follows_the_feed_a_section_page_declares() {
+    use newscrawl::fixture::live::{LiveSite, LiveSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let site = Arc::new(LiveSite::start(LiveSpec {
+        rates_per_hour: vec![0.0, 0.0],
+        feed_newest: 20,
+        backlog: 15,
+        ..LiveSpec::default()
+    }));
+    let server = FixtureServer::start_live(site, [127, 0, 0, 1].into())
+        .await
+        .unwrap();
+    let config = dir.path().join("crawl.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[site]]\nname = \"live\"\nseeds = [\"{}/\"]\nsection_patterns = ['^/$']\n\
+             article_patterns = ['^/news/']\nrobots_sitemaps = false\n",
+            server.origin()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("f1.jsonl");
+    let worker = worker_at(
+        &["crawl", "--store", &redis.url()],
+        &config,
+        "f1",
+        &out,
+        Duration::from_millis(5),
+    );
+    finish(worker, "f1").await;
+    let log: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        log.iter().filter(|t| *t == "/feed.xml").count(),
+        1,
+        "{log:?}"
+    );
+    // Two sections of 15 stories each; the feed lists the 20 newest.
+    assert_eq!(read_lines(&out).len(), 20, "{log:?}");
+}
