@@ -98,27 +98,11 @@ async fn a_newer_lastmod_brings_an_edited_article_back() {
     assert!(last.url.ends_with(&edited) && last.version == 2, "{last:?}");
 }
 
-/// A live site whose listing pages declare a feed of its 20 newest stories, crawled
-/// with only the home page as a section: its stories are reachable through the feed
-/// alone.
+/// One crawl of [`common::feed_live_site`]: the server's log and the records written.
 async fn crawl_live_with_feed(discover: bool) -> (Vec<String>, usize) {
-    use newscrawl::fixture::live::{LiveSite, LiveSpec};
-    use newscrawl::fixture::FixtureServer;
-    let site = std::sync::Arc::new(LiveSite::start(LiveSpec {
-        rates_per_hour: vec![0.0, 0.0],
-        feed_newest: 20,
-        backlog: 15,
-        ..LiveSpec::default()
-    }));
-    let server = FixtureServer::start_live(site, [127, 0, 0, 1].into())
-        .await
-        .unwrap();
+    let server = common::feed_live_site().await;
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[[site]]\nname = \"live\"\nseeds = [\"{}/\"]\nsection_patterns = ['^/$']\n\
-         article_patterns = ['^/news/']\nrobots_sitemaps = false\ndiscover_feeds = {discover}\n",
-        server.origin()
-    );
+    let text = common::feed_only_config(server.origin(), discover);
     crawl_text(&text, dir.path(), DELAY).await.unwrap();
     let log: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
     (log, read_records(dir.path()).len())

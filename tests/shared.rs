@@ -1529,28 +1529,11 @@ async fn a_worker_spends_a_sites_listing_budget() {
 /// through it alone, and all of them are written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_follows_the_feed_a_section_page_declares() {
-    use newscrawl::fixture::live::{LiveSite, LiveSpec};
     let dir = tempfile::tempdir().unwrap();
     let redis = RedisServer::start(dir.path()).await;
-    let site = Arc::new(LiveSite::start(LiveSpec {
-        rates_per_hour: vec![0.0, 0.0],
-        feed_newest: 20,
-        backlog: 15,
-        ..LiveSpec::default()
-    }));
-    let server = FixtureServer::start_live(site, [127, 0, 0, 1].into())
-        .await
-        .unwrap();
+    let server = common::feed_live_site().await;
     let config = dir.path().join("crawl.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[site]]\nname = \"live\"\nseeds = [\"{}/\"]\nsection_patterns = ['^/$']\n\
-             article_patterns = ['^/news/']\nrobots_sitemaps = false\n",
-            server.origin()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, common::feed_only_config(server.origin(), true)).unwrap();
     let out = dir.path().join("f1.jsonl");
     let worker = worker_at(
         &["crawl", "--store", &redis.url()],

@@ -14,6 +14,33 @@ use crate::config::CrawlConfig;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
+/// What both engines require of a reloaded config against the running one: it shares
+/// a site with it (else it is another crawl: `elsewhere` says where to start that), and
+/// records keep going to the running output until a restart.
+pub(crate) fn carry_over(
+    old: &CrawlConfig,
+    new: &mut CrawlConfig,
+    elsewhere: &str,
+) -> Result<(), String> {
+    if !new
+        .sites
+        .iter()
+        .any(|s| old.sites.iter().any(|o| o.name == s.name))
+    {
+        return Err(format!(
+            "the new config shares no site with the running crawl; start it {elsewhere}"
+        ));
+    }
+    if new.output_path != old.output_path {
+        tracing::warn!(
+            "output.path changed; records keep going to {} until a restart",
+            old.output_path.display()
+        );
+        new.output_path = old.output_path.clone();
+    }
+    Ok(())
+}
+
 /// A request to the scheduler.
 pub(crate) enum Control {
     /// Apply a new (validated) config; the answer says why it was refused, if it was.

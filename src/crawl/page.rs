@@ -505,10 +505,7 @@ impl PageJob {
                 };
                 match self.site.classify(&url) {
                     Some(kind) => {
-                        let same_host = url.host_str() == self.url.host_str()
-                            && url.port_or_known_default() == self.url.port_or_known_default();
-                        let denied =
-                            same_host && !self.robots.allows(crate::site::path_and_query(&url));
+                        let denied = self.robots_denies(&url);
                         let entry = QueueEntry::found(url, &self.site.name, kind, depth);
                         if denied {
                             commit.denied.push(entry);
@@ -555,6 +552,14 @@ impl PageJob {
         outcome.found = found;
     }
 
+    /// Whether this page's robots.txt refuses `url`: known for URLs of the page's own
+    /// host only (another host's policy is checked when its URL is leased).
+    fn robots_denies(&self, url: &Url) -> bool {
+        let same_host = url.host_str() == self.url.host_str()
+            && url.port_or_known_default() == self.url.port_or_known_default();
+        same_host && !self.robots.allows(crate::site::path_and_query(url))
+    }
+
     /// Queues the feeds a listing page declares on the site's hosts, as feeds: the
     /// cheapest page to learn of new stories from, revisited like the page itself.
     fn follow_feeds(
@@ -571,12 +576,11 @@ impl PageJob {
             let Ok(url) = self.config.normalizer.parse(feed) else {
                 continue;
             };
-            if known || !self.site.allows_host(&url) || self.site.denies(&url) {
-                continue;
-            }
-            let same_host = url.host_str() == self.url.host_str()
-                && url.port_or_known_default() == self.url.port_or_known_default();
-            if same_host && !self.robots.allows(crate::site::path_and_query(&url)) {
+            if known
+                || !self.site.allows_host(&url)
+                || self.site.denies(&url)
+                || self.robots_denies(&url)
+            {
                 continue;
             }
             commit.links.push(QueueEntry::found(

@@ -64,17 +64,7 @@ pub fn stream_links(body: &str, page_url: &Url, limit: usize) -> Option<Vec<Stri
                 },
             ),
         ))
-        .append_element_content_handler((
-            Cow::Borrowed(&*STREAM_BASE),
-            lol_html::ElementContentHandlers::default().element(
-                |el: &mut lol_html::html_content::Element<'_, '_>| {
-                    if base.is_none() {
-                        base = el.get_attribute("href").map(decode_entities);
-                    }
-                    Ok(())
-                },
-            ),
-        ));
+        .append_element_content_handler(first_base(&mut base));
     let mut rewriter = lol_html::HtmlRewriter::new(settings, |_: &[u8]| {});
     let read = rewriter
         .write(body.as_bytes())
@@ -131,17 +121,7 @@ pub fn feed_links(body: &str, page_url: &Url) -> Vec<String> {
                 },
             ),
         ))
-        .append_element_content_handler((
-            Cow::Borrowed(&*STREAM_BASE),
-            lol_html::ElementContentHandlers::default().element(
-                |el: &mut lol_html::html_content::Element<'_, '_>| {
-                    if base.is_none() {
-                        base = el.get_attribute("href").map(decode_entities);
-                    }
-                    Ok(())
-                },
-            ),
-        ))
+        .append_element_content_handler(first_base(&mut base))
         .append_element_content_handler((
             Cow::Borrowed(&*STREAM_BODY),
             lol_html::ElementContentHandlers::default().element(
@@ -157,6 +137,26 @@ pub fn feed_links(body: &str, page_url: &Url) -> Vec<String> {
     let mut feeds = resolve(page_url, base.as_deref(), hrefs.iter().map(String::as_str));
     feeds.dedup();
     feeds
+}
+
+/// The streaming reader's handler that keeps the document's first `<base href>`.
+fn first_base(
+    base: &mut Option<String>,
+) -> (
+    Cow<'static, lol_html::Selector>,
+    lol_html::ElementContentHandlers<'_>,
+) {
+    (
+        Cow::Borrowed(&*STREAM_BASE),
+        lol_html::ElementContentHandlers::default().element(
+            move |el: &mut lol_html::html_content::Element<'_, '_>| {
+                if base.is_none() {
+                    *base = el.get_attribute("href").map(decode_entities);
+                }
+                Ok(())
+            },
+        ),
+    )
 }
 
 /// An attribute value as the HTML parser would give it (`lol_html` hands out the raw

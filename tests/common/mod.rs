@@ -152,6 +152,30 @@ pub async fn busy_live_site(
     (site, server)
 }
 
+/// A live site of two quiet sections of 15 stories each, whose listing pages declare
+/// a feed of the 20 newest.
+pub async fn feed_live_site() -> FixtureServer {
+    use newscrawl::fixture::live::{LiveSite, LiveSpec};
+    let site = Arc::new(LiveSite::start(LiveSpec {
+        rates_per_hour: vec![0.0, 0.0],
+        feed_newest: 20,
+        backlog: 15,
+        ..LiveSpec::default()
+    }));
+    FixtureServer::start_live(site, [127, 0, 0, 1].into())
+        .await
+        .unwrap()
+}
+
+/// A config for [`feed_live_site`] that takes its home page as the only section page:
+/// the stories are reachable through the declared feed alone.
+pub fn feed_only_config(origin: &str, discover_feeds: bool) -> String {
+    format!(
+        "[[site]]\nname = \"live\"\nseeds = [\"{origin}/\"]\nsection_patterns = ['^/$']\n\
+         article_patterns = ['^/news/']\nrobots_sitemaps = false\ndiscover_feeds = {discover_feeds}\n"
+    )
+}
+
 /// A daemon's config for [`busy_live_site`]: 10 ms between requests, listing pages
 /// revisited between 20 ms and 10 s, and the site's `max_listing_rate` when `budget`
 /// is given.

@@ -40,20 +40,7 @@ impl Scheduler {
         }
         let site_parsers = crate::crawl::site_parsers(&config, &self.crawler.parsers)
             .map_err(|e| e.to_string())?;
-        if !config
-            .sites
-            .iter()
-            .any(|s| old.sites.iter().any(|o| o.name == s.name))
-        {
-            return Err("the new config shares no site with the running crawl; start it with another state directory".into());
-        }
-        if config.output_path != old.output_path {
-            tracing::warn!(
-                "output.path changed; records keep going to {} until a restart",
-                old.output_path.display()
-            );
-            config.output_path = old.output_path.clone();
-        }
+        crate::crawl::control::carry_over(&old, &mut config, "with another state directory")?;
         let fetcher = fetcher_for(&config).map_err(|e| e.to_string())?;
         self.crawler.fetcher = fetcher;
         self.crawler.site_parsers = site_parsers;

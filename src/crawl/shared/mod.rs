@@ -381,8 +381,13 @@ impl SharedCrawler {
         started: Instant,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(StopReason, u64), CrawlError> {
+        // Fixed at the start: a reload keeps the running concurrency and time limit.
+        let (concurrency, max_time) = {
+            let setup = self.setup.get();
+            (setup.config.concurrency, setup.config.max_time)
+        };
         let room = Room {
-            requests: Arc::new(Semaphore::new(self.setup.get().config.concurrency)),
+            requests: Arc::new(Semaphore::new(concurrency)),
             claims: Arc::new(Semaphore::new(MAX_CLAIMS)),
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -394,11 +399,6 @@ impl SharedCrawler {
                 )
             })
             .collect();
-        // Fixed at the start: a reload keeps the running concurrency and time limit.
-        let (concurrency, max_time) = {
-            let setup = self.setup.get();
-            (setup.config.concurrency, setup.config.max_time)
-        };
         let deadline = max_time.map(|t| started + t);
         let mut quiet: Option<Vec<u64>> = None;
         // URLs left queued for later (retries not yet due) when the crawl is done.

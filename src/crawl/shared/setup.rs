@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::config::CrawlConfig;
+use crate::crawl::control::carry_over;
 use crate::crawl::{fetcher_for, host_sites_of, site_parsers, CrawlError};
 use crate::fetch::Fetcher;
 use crate::parse::{Parser, ParserRegistry};
@@ -66,20 +67,7 @@ impl SetupCell {
                     .into(),
             );
         }
-        if !config
-            .sites
-            .iter()
-            .any(|s| old.config.sites.iter().any(|o| o.name == s.name))
-        {
-            return Err("the new config shares no site with the running crawl; start it in another namespace".into());
-        }
-        if config.output_path != old.config.output_path {
-            tracing::warn!(
-                "output.path changed; records keep going to {} until a restart",
-                old.config.output_path.display()
-            );
-            config.output_path = old.config.output_path.clone();
-        }
+        carry_over(&old.config, &mut config, "in another namespace")?;
         if config.concurrency != old.config.concurrency {
             tracing::warn!(
                 "crawler.concurrency changed; {} requests in flight until a restart",
