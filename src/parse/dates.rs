@@ -386,10 +386,11 @@ static D_MONTH_Y: LazyLock<Regex> = LazyLock::new(|| {
         *MONTH_ALTERNATION
     ))
 });
-/// Month name, day, year: `May 19, 2020`, `Jan. 3rd 2021`.
+/// Month name, day, year: `May 19, 2020`, `Jan. 3rd 2021`; or with the time of day
+/// before the year, as C's `asctime` prints it: `Jan 04 09:34:00 2021`.
 static MONTH_D_Y: LazyLock<Regex> = LazyLock::new(|| {
     rx(&format!(
-        r"(?i)(?-u:\b)(?P<mon>{})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>(?:19|20)\d{{2}})(?-u:\b)",
+        r"(?i)(?-u:\b)(?P<mon>{})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?:(?P<h>\d{{1,2}}):(?P<min>\d{{2}})(?::(?P<s>\d{{2}}))?\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b)",
         *MONTH_ALTERNATION
     ))
 });
@@ -409,19 +410,24 @@ static TIME_AFTER: LazyLock<Regex> = LazyLock::new(|| {
 /// world) or January 2nd (the United States).
 pub fn find_printed_date(text: &str, zone: Tz, day_first: bool) -> Option<(String, usize)> {
     let mut best: Option<(usize, NaiveDate, usize)> = None;
-    let mut consider = |start: usize, end: usize, date: Option<NaiveDate>| {
-        if let Some(date) = date {
-            if best.is_none_or(|(s, _, _)| start < s) {
-                best = Some((start, date, end));
+    // The time of day printed inside the best date (`Jan 04 09:34 2021`).
+    let mut inner_time: Option<NaiveTime> = None;
+    let mut consider =
+        |start: usize, end: usize, date: Option<NaiveDate>, time: Option<NaiveTime>| {
+            if let Some(date) = date {
+                if best.is_none_or(|(s, _, _)| start < s) {
+                    best = Some((start, date, end));
+                    inner_time = time;
+                }
             }
-        }
-    };
+        };
     for c in YMD.captures_iter(text) {
         let m = c.get(0).expect("whole match");
         consider(
             m.start(),
             m.end(),
             ymd(num(&c, "y"), num(&c, "m"), num(&c, "d")),
+            None,
         );
     }
     for c in DMY.captures_iter(text) {
@@ -437,7 +443,7 @@ pub fn find_printed_date(text: &str, zone: Tz, day_first: bool) -> Option<(Strin
         } else {
             (b, a)
         };
-        consider(m.start(), m.end(), ymd(year, month, day));
+        consider(m.start(), m.end(), ymd(year, month, day), None);
     }
     for c in D_MONTH_Y
         .captures_iter(text)
@@ -445,7 +451,16 @@ pub fn find_printed_date(text: &str, zone: Tz, day_first: bool) -> Option<(Strin
     {
         let m = c.get(0).expect("whole match");
         let month = month_number(&c["mon"]).unwrap_or(0);
-        consider(m.start(), m.end(), ymd(num(&c, "y"), month, num(&c, "d")));
+        let time = c.name("h").and_then(|_| {
+            let [h, min, s] = ["h", "min", "s"].map(|n| num(&c, n) as u32);
+            NaiveTime::from_hms_opt(h, min, s)
+        });
+        consider(
+            m.start(),
+            m.end(),
+            ymd(num(&c, "y"), month, num(&c, "d")),
+            time,
+        );
     }
     for c in CJK.captures_iter(text) {
         let m = c.get(0).expect("whole match");
@@ -453,24 +468,26 @@ pub fn find_printed_date(text: &str, zone: Tz, day_first: bool) -> Option<(Strin
             m.start(),
             m.end(),
             ymd(num(&c, "y"), num(&c, "m"), num(&c, "d")),
+            None,
         );
     }
     let (start, date, end) = best?;
-    let time = TIME_AFTER
-        .captures(&text[end..])
-        .and_then(|c| {
-            let mut hour = num(&c, "h");
-            let minute = num(&c, "min");
-            let second = c.name("s").map(|_| num(&c, "s")).unwrap_or(0);
-            if let Some(ap) = c.name("ap") {
-                let pm = ap.as_str().to_ascii_lowercase().starts_with('p');
-                hour = match (hour, pm) {
-                    (12, false) => 0,
-                    (h, true) if h < 12 => h + 12,
-                    (h, _) => h,
-                };
-            }
-            NaiveTime::from_hms_opt(hour as u32, minute as u32, second as u32)
+    let time = inner_time
+        .or_else(|| {
+            TIME_AFTER.captures(&text[end..]).and_then(|c| {
+                let mut hour = num(&c, "h");
+                let minute = num(&c, "min");
+                let second = c.name("s").map(|_| num(&c, "s")).unwrap_or(0);
+                if let Some(ap) = c.name("ap") {
+                    let pm = ap.as_str().to_ascii_lowercase().starts_with('p');
+                    hour = match (hour, pm) {
+                        (12, false) => 0,
+                        (h, true) if h < 12 => h + 12,
+                        (h, _) => h,
+                    };
+                }
+                NaiveTime::from_hms_opt(hour as u32, minute as u32, second as u32)
+            })
         })
         .unwrap_or(NaiveTime::MIN);
     local(date.and_time(time), zone).map(|d| (d, start))
@@ -646,6 +663,8 @@ mod tests {
             ("15 августа 2016, 13:43", "2016-08-15T13:43"),
             ("3 травня 2021 р.", "2021-05-03T00:00"),
             ("3. května 2021", "2021-05-03T00:00"),
+            ("Jan 04 09:34 2021", "2021-01-04T09:34"),
+            ("Wed Jun 30 21:49:08 1993", "1993-06-30T21:49"),
         ] {
             assert_eq!(day(text, true).as_deref(), Some(want), "{text}");
         }

@@ -87,6 +87,7 @@ pub fn extract_article(html: &Html, page: &Page<'_>, require_article: bool) -> O
         fetched: page.fetched_at,
         order: &order,
         headline: headline_at,
+        body: &body,
     });
     let authors = byline::authors(html, &meta, url, &order, headline_at);
 
@@ -347,6 +348,56 @@ mod tests {
             Some("2023-11-01T11:35:00+09:00")
         );
         assert_eq!(published("Sun, December 3, 2023 | 20:48"), None);
+    }
+
+    #[test]
+    fn the_update_time_a_link_s_date_and_a_teaser_far_below_are_not_the_publication() {
+        let published = |page: &str, url: &str| extract(page, url, true).unwrap().published;
+        // WordPress prints both times; the updated one is not the publication.
+        let both = r#"<html><body><h1>Headline</h1><span class="posted-on">
+            <time class="updated" datetime="2019-02-09T23:00:55+01:00">9. Februar 2019</time>
+            <time class="entry-date published" datetime="2019-02-10T09:30:10+01:00">10. Februar 2019</time></span>
+            <p>First paragraph of the story, long enough to be prose.</p></body></html>"#;
+        assert_eq!(
+            published(both, "https://news.example/a/1").as_deref(),
+            Some("2019-02-10T09:30:10+01:00")
+        );
+        // A linked document's date, and another story's teaser far below, lose to the
+        // date line just above the headline.
+        let teaser = format!(
+            r#"<html><body><span class="headline-date">02. November 2021</span><h1>Headline</h1>
+            <p>First paragraph of the story, long enough to be prose.</p>
+            <p>See <a class="Publication" href="/pm/34">Nr. 34 vom 08. November 2021</a>.</p>{}
+            <div class="teaser"><span class="headline-date">16.02.2022</span><h2>Another story</h2></div></body></html>"#,
+            "<p>More of the story.</p>".repeat(20)
+        );
+        assert_eq!(
+            published(&teaser, "https://news.example/a/1").as_deref(),
+            Some("2021-11-02T00:00:00+09:00")
+        );
+    }
+
+    #[test]
+    fn a_dateline_or_a_day_first_url_dates_a_page_nothing_else_dates() {
+        let published = |page: &str, url: &str| extract(page, url, true).unwrap().published;
+        // No headline to read after: the story's opening dateline dates it, a date
+        // told further into a paragraph does not.
+        let story = |opening: &str| {
+            format!(
+                r#"<html><body><div class="content"><p>{opening} Energieverbraucher erhalten eine Preiserhöhung nach der nächsten.</p>
+                <p>Second paragraph of the story, long enough to be prose.</p></div></body></html>"#
+            )
+        };
+        assert_eq!(
+            published(&story("(21. November 2022)"), "https://news.example/a/1").as_deref(),
+            Some("2022-11-21T00:00:00+09:00")
+        );
+        let told = story("Seit dem Winter, genauer seit dem 21. November 2022, gilt:");
+        assert_eq!(published(&told, "https://news.example/a/1"), None);
+        assert_eq!(
+            published(&told, "https://news.example/meldungen/29-10-2021").as_deref(),
+            Some("2021-10-29T00:00:00+09:00")
+        );
     }
 
     #[test]

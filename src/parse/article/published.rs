@@ -41,6 +41,8 @@ pub(super) struct Context<'a> {
     pub order: &'a Order,
     /// The headline's position in document order.
     pub headline: Option<usize>,
+    /// The extracted body's text, whose first paragraphs may open with a dateline.
+    pub body: &'a str,
 }
 
 static TIME: LazyLock<Selector> =
@@ -60,9 +62,13 @@ static DATE_BOXES: LazyLock<Selector> =
 /// Box words of elements that print a date.
 static DATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     rx(
-        r"(?i-u)date|time|datum|fecha|(?-u:\b)data(?-u:\b)|publi|posted|meta|byline|dateline|stamp|zeit|(?-u:\b)info(?-u:\b)|details",
+        r"(?i-u)date|time|datum|fecha|(?-u:\b)data(?-u:\b)|publi|posted|submitted|meta|byline|dateline|stamp|zeit|(?-u:\b)info(?-u:\b)|details",
     )
 });
+/// Box words of an element that holds the update date, not the publication date
+/// (`<time class="updated">`, `itemprop="dateModified"`).
+static UPDATE_WORDS: LazyLock<Regex> =
+    LazyLock::new(|| rx(r"(?i-u)(?-u:\b)updated(?-u:\b)|modified|aktualisiert|lastmod"));
 /// Labels of publication lines, then the rest of the line.
 static PUBLISHED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     rx(concat!(
@@ -105,6 +111,10 @@ static URL_DATE: LazyLock<Regex> = LazyLock::new(|| {
     rx(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)")
 });
 
+/// Dates that open a URL path segment day first: `/29-10-2021`, `/23-01-2022-title`.
+static URL_DATE_DAY_FIRST: LazyLock<Regex> =
+    LazyLock::new(|| rx(r"/(\d{2})[-.](\d{2})[-.]((?:19|20)\d{2})(?:[/_.-]|$)"));
+
 pub(super) fn dates(cx: &Context<'_>) -> Dates {
     if cx.zone != Tz::UTC {
         return dates_in(cx, cx.zone).0;
@@ -136,8 +146,8 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
     // The page's printed lines: read only when the metadata leaves a question open.
     let lines = std::cell::OnceCell::new();
     let labelled = |label: &Regex, never: &mut HashMap<ego_tree::NodeId, bool>| {
-        let lines: &Vec<(usize, String)> = lines.get_or_init(|| printed_lines(cx, never));
-        lines.iter().find_map(|(_, line)| {
+        let lines: &Vec<Line> = lines.get_or_init(|| printed_lines(cx, never));
+        lines.iter().find_map(|Line { text: line, .. }| {
             let m = label.find(line)?;
             let rest = &line[m.end()..];
             find_printed_date(rest, cx.zone, day_first)
@@ -175,7 +185,7 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
         structured,
         any_meta_date(cx),
         microdata(cx, &MICRODATA),
-        url_date(cx),
+        url_date(cx, day_first),
     ];
     let named: Vec<&String> = cheap.iter().flatten().collect();
     if named.len() >= 2 && named.iter().all(|d| d.get(..10) == named[0].get(..10)) {
@@ -187,7 +197,9 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
             return (Dates { published, updated }, None);
         }
     }
-    let updated = updated.or_else(|| labelled(&UPDATED_LABEL, &mut never));
+    let updated = updated
+        .or_else(|| labelled(&UPDATED_LABEL, &mut never))
+        .or_else(|| date_box(cx, day_first, true, &mut never));
     // Every signal of the page, most reliable first; the day most of them name wins
     // (a stale or wrong one is outvoted), ties going to the most reliable.
     let [structured, any_meta, microdata, url] = cheap;
@@ -198,7 +210,7 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
         labelled(&PUBLISHED_LABEL, &mut never),
         time_element(cx, &mut never),
         url,
-        date_box(cx, day_first, &mut never),
+        date_box(cx, day_first, false, &mut never),
         after_headline(
             lines.get_or_init(|| printed_lines(cx, &mut never)),
             cx,
@@ -206,10 +218,12 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
         ),
     ];
     tracing::trace!(?signals, ?updated, %zone, "date signals");
-    // A page that only says when it was updated was published no later.
+    // A page that only says when it was updated was published no later; that is
+    // surer than a date in the page's scripts, which may be any object's.
     let published = most_named_day(&signals)
-        .or_else(|| script_date(cx))
-        .or_else(|| updated.clone());
+        .or_else(|| dateline(cx, day_first))
+        .or_else(|| updated.clone())
+        .or_else(|| script_date(cx));
     let printed_day = [&signals[3], &signals[6], &signals[7]]
         .into_iter()
         .flatten()
@@ -361,9 +375,10 @@ fn microdata(cx: &Context<'_>, selector: &Selector) -> Option<String> {
     })
 }
 
-/// How near the headline an element stands: after it (nearest first), or just before
-/// it (a date line above the headline) when it shows no time of day; never in the
-/// page's header or navigation. On a page without a headline, document order.
+/// How near the headline an element stands: after it, or before it (a date line
+/// above the headline) when it shows no time of day, counted `ABOVE_WEIGHT` times
+/// as far; never in the page's header or navigation. On a page without a headline,
+/// document order.
 fn rank(cx: &Context<'_>, el: ElementRef<'_>, text: &str) -> Option<usize> {
     if in_page_chrome(el) {
         return None;
@@ -372,11 +387,15 @@ fn rank(cx: &Context<'_>, el: ElementRef<'_>, text: &str) -> Option<usize> {
     match cx.headline {
         None => Some(at),
         Some(h) if at > h => Some(at - h),
-        Some(h) if may_stand_above(h - at, text) => Some(1_000_000 + (h - at)),
+        Some(h) if may_stand_above(h - at, text) => Some(ABOVE_WEIGHT * (h - at)),
         Some(_) => None,
     }
 }
 
+/// How much further a date line above the headline stands than one the same number
+/// of elements after it: the story's date is more often below its headline, but a
+/// line just above it is nearer than another story's teaser far below.
+const ABOVE_WEIGHT: usize = 4;
 /// How many elements before the headline a date line may stand.
 const BEFORE_HEADLINE: usize = 40;
 /// A date line this close above the headline may show a time of day.
@@ -415,11 +434,30 @@ fn time_element(cx: &Context<'_>, never: &mut HashMap<ego_tree::NodeId, bool>) -
                 })?;
             Some((rank(cx, t, "")?, t, date))
         })
-        .filter(|(_, t, _)| !in_never_story(*t, never))
+        .filter(|(_, t, _)| !marks_update(*t) && !in_never_story(*t, never))
         .map(|(r, _, d)| (r, d))
         .collect();
     found.sort_by_key(|(r, _)| *r);
     found.into_iter().next().map(|(_, d)| d)
+}
+
+/// The date a paragraph of the story's opening opens with: a dateline ("BERLIN,
+/// 21. November 2022 –", "(21.11.2022)"), when nothing else dates the page. A date
+/// further into a paragraph is something the story tells of.
+fn dateline(cx: &Context<'_>, day_first: bool) -> Option<String> {
+    const OPENING: usize = 3;
+    const DATELINE: usize = 30;
+    cx.body
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .take(OPENING)
+        .find_map(|p| {
+            let head: String = p.chars().take(DATELINE + 40).collect();
+            find_printed_date(&head, cx.zone, day_first)
+                .filter(|(_, at)| head[..*at].chars().count() <= DATELINE)
+                .map(|(d, _)| d)
+        })
 }
 
 /// A publication date an application's script state carries (`"published_at":
@@ -444,23 +482,39 @@ fn script_date(cx: &Context<'_>) -> Option<String> {
             .find_map(|c| parse_date(&c[1], cx.zone))
     })
 }
-/// A full date in the URL's path.
-fn url_date(cx: &Context<'_>) -> Option<String> {
-    let c = URL_DATE.captures(cx.url.path())?;
-    parse_date(&format!("{}-{}-{}", &c[1], &c[2], &c[3]), cx.zone)
+/// A full date in the URL's path: year first, or a path segment that opens with a
+/// day-first (or, on American pages, month-first) date.
+fn url_date(cx: &Context<'_>, day_first: bool) -> Option<String> {
+    let path = cx.url.path();
+    if let Some(c) = URL_DATE.captures(path) {
+        return parse_date(&format!("{}-{}-{}", &c[1], &c[2], &c[3]), cx.zone);
+    }
+    let c = URL_DATE_DAY_FIRST.captures(path)?;
+    let (a, b): (u32, u32) = (c[1].parse().ok()?, c[2].parse().ok()?);
+    let (day, month) = if a > 12 || (day_first && b <= 12) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    parse_date(&format!("{}-{month:02}-{day:02}", &c[3]), cx.zone)
 }
 
 /// The date printed in the date-named box (`post-date`, `entry-meta`, `datum`)
-/// nearest the headline.
+/// nearest the headline; or, with `update`, in the box that holds only the update
+/// date (`modified-time`).
 fn date_box(
     cx: &Context<'_>,
     day_first: bool,
+    update: bool,
     never: &mut HashMap<ego_tree::NodeId, bool>,
 ) -> Option<String> {
     let mut boxes: Vec<(usize, String)> = cx
         .html
         .select(&DATE_BOXES)
-        .filter(|el| DATE_WORDS.is_match(&box_words(*el)))
+        .filter(|el| {
+            let words = box_words(*el);
+            DATE_WORDS.is_match(&words) && update_only(&words) == update && !links_away(cx, *el)
+        })
         .filter_map(|el| {
             let text = short_text(el, 200)?;
             Some((rank(cx, el, &text)?, el, text))
@@ -476,10 +530,26 @@ fn date_box(
     })
 }
 
+/// Whether the element is a link to another page (a date in a link's text is that
+/// document's: "Nr. 34 vom 8. November 2021").
+fn links_away(cx: &Context<'_>, el: ElementRef<'_>) -> bool {
+    el.value().name() == "a"
+        && el
+            .value()
+            .attr("href")
+            .and_then(|href| cx.url.join(href.trim()).ok())
+            .is_some_and(|to| to.path() != cx.url.path() || to.host() != cx.url.host())
+}
+
 /// The first date printed in the page's text after the headline, near it; else one
 /// printed on the lines just above it, when they show no time of day.
-fn after_headline(lines: &[(usize, String)], cx: &Context<'_>, day_first: bool) -> Option<String> {
+fn after_headline(lines: &[Line], cx: &Context<'_>, day_first: bool) -> Option<String> {
     let h = cx.headline?;
+    let lines: Vec<(usize, &str)> = lines
+        .iter()
+        .filter(|l| !l.update)
+        .map(|l| (l.at, l.text.as_str()))
+        .collect();
     let mut near = String::new();
     for (_, line) in lines.iter().filter(|(at, _)| *at > h) {
         near.push_str(line);
@@ -491,7 +561,7 @@ fn after_headline(lines: &[(usize, String)], cx: &Context<'_>, day_first: bool) 
     if let Some((date, _)) = find_printed_date(&near, cx.zone, day_first) {
         return Some(date);
     }
-    let above: Vec<&(usize, String)> = lines
+    let above: Vec<&(usize, &str)> = lines
         .iter()
         .filter(|(at, _)| *at < h && h - *at <= BEFORE_HEADLINE)
         .collect();
@@ -503,13 +573,22 @@ fn after_headline(lines: &[(usize, String)], cx: &Context<'_>, day_first: bool) 
         .map(|(d, _)| d)
 }
 
+/// Whether the element holds when the story was updated rather than published (a
+/// WordPress `<time class="updated published">` holds both).
+fn marks_update(el: ElementRef<'_>) -> bool {
+    update_only(&box_words(el))
+}
+
+fn update_only(words: &str) -> bool {
+    UPDATE_WORDS.is_match(words) && !PUBLISHED_WORDS.is_match(words)
+}
+static PUBLISHED_WORDS: LazyLock<Regex> =
+    LazyLock::new(|| rx(r"(?i-u)publi|created|posted|erstellt"));
+
 /// The page's text nodes outside comments and never-shown elements, with the position
 /// of the element holding each.
-fn printed_lines(
-    cx: &Context<'_>,
-    never: &mut HashMap<ego_tree::NodeId, bool>,
-) -> Vec<(usize, String)> {
-    let mut out: Vec<(usize, String)> = Vec::new();
+fn printed_lines(cx: &Context<'_>, never: &mut HashMap<ego_tree::NodeId, bool>) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::new();
     for node in cx.html.tree.root().descendants() {
         let Node::Text(text) = node.value() else {
             continue;
@@ -534,14 +613,27 @@ fn printed_lines(
         // the text after it.
         let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
         match out.last_mut() {
-            Some((_, last)) if last.chars().count() < 30 && is_label_only(last) => {
-                last.push(' ');
-                last.push_str(&line);
+            Some(last) if last.text.chars().count() < 30 && is_label_only(&last.text) => {
+                last.text.push(' ');
+                last.text.push_str(&line);
             }
-            _ => out.push((cx.order.of(parent), line)),
+            _ => out.push(Line {
+                at: cx.order.of(parent),
+                text: line,
+                update: marks_update(parent),
+            }),
         }
     }
     out
+}
+
+/// A line of the page's text.
+struct Line {
+    /// The position of the element holding it.
+    at: usize,
+    text: String,
+    /// Whether that element marks an update date (`<time class="updated">`).
+    update: bool,
 }
 
 /// A line that is only a label ("Posted :", "Veröffentlicht am").
