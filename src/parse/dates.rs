@@ -409,6 +409,15 @@ static TIME_AFTER: LazyLock<Regex> = LazyLock::new(|| {
 /// it starts. `day_first`: whether `01/02/2020` is the 1st of February (most of the
 /// world) or January 2nd (the United States).
 pub fn find_printed_date(text: &str, zone: Tz, day_first: bool) -> Option<(String, usize)> {
+    printed_date_span(text, zone, day_first).map(|(d, span)| (d, span.start))
+}
+
+/// As [`find_printed_date`], with where the date ends (before any time of day).
+pub fn printed_date_span(
+    text: &str,
+    zone: Tz,
+    day_first: bool,
+) -> Option<(String, std::ops::Range<usize>)> {
     let mut best: Option<(usize, NaiveDate, usize)> = None;
     // The time of day printed inside the best date (`Jan 04 09:34 2021`).
     let mut inner_time: Option<NaiveTime> = None;
@@ -490,7 +499,7 @@ pub fn find_printed_date(text: &str, zone: Tz, day_first: bool) -> Option<(Strin
             })
         })
         .unwrap_or(NaiveTime::MIN);
-    local(date.and_time(time), zone).map(|d| (d, start))
+    local(date.and_time(time), zone).map(|d| (d, start..end))
 }
 
 fn num(c: &Captures<'_>, name: &str) -> i32 {

@@ -362,6 +362,13 @@ mod tests {
             published(both, "https://news.example/a/1").as_deref(),
             Some("2019-02-10T09:30:10+01:00")
         );
+        // A date an update label names is the update's.
+        let labelled = r#"<html lang="en-GB"><body><h1>Headline</h1>
+            <p class="meta">Updated Mar 12, 2020 · first in print 15 October 2019</p>
+            <p>First paragraph of the story, long enough to be prose.</p></body></html>"#;
+        let a = extract(labelled, "https://news.example/a/1", true).unwrap();
+        assert_eq!(a.published.as_deref(), Some("2019-10-15T00:00:00+09:00"));
+        assert_eq!(a.updated.as_deref(), Some("2020-03-12T00:00:00+09:00"));
         // A linked document's date, and another story's teaser far below, lose to the
         // date line just above the headline.
         let teaser = format!(

@@ -21,7 +21,9 @@ use super::boxes::{box_words, in_never_story};
 use super::meta::Meta;
 use super::order::Order;
 use super::text::{element_text, never_text, short_text};
-use crate::parse::dates::{find_printed_date, names_weekday, parse_date, relative_date};
+use crate::parse::dates::{
+    find_printed_date, names_weekday, parse_date, printed_date_span, relative_date,
+};
 use crate::parse::rx::rx;
 
 /// The story's publication and update times, RFC 3339.
@@ -204,11 +206,11 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
     // (a stale or wrong one is outvoted), ties going to the most reliable.
     let [structured, any_meta, microdata, url] = cheap;
     let signals = [
+        labelled(&PUBLISHED_LABEL, &mut never),
+        time_element(cx, &mut never),
         structured,
         any_meta,
         microdata,
-        labelled(&PUBLISHED_LABEL, &mut never),
-        time_element(cx, &mut never),
         url,
         date_box(cx, day_first, false, &mut never),
         after_headline(
@@ -224,7 +226,7 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
         .or_else(|| dateline(cx, day_first))
         .or_else(|| updated.clone())
         .or_else(|| script_date(cx));
-    let printed_day = [&signals[3], &signals[6], &signals[7]]
+    let printed_day = [&signals[0], &signals[6], &signals[7]]
         .into_iter()
         .flatten()
         .next()
@@ -524,9 +526,12 @@ fn date_box(
         .collect();
     boxes.sort_by_key(|(r, _)| *r);
     boxes.into_iter().find_map(|(_, text)| {
-        find_printed_date(&text, cx.zone, day_first)
-            .map(|(d, _)| d)
-            .or_else(|| cx.fetched.and_then(|f| relative_date(&text, f, cx.zone)))
+        let printed = if update {
+            find_printed_date(&text, cx.zone, day_first).map(|(d, _)| d)
+        } else {
+            published_in(&text, cx, day_first)
+        };
+        printed.or_else(|| cx.fetched.and_then(|f| relative_date(&text, f, cx.zone)))
     })
 }
 
@@ -558,7 +563,7 @@ fn after_headline(lines: &[Line], cx: &Context<'_>, day_first: bool) -> Option<S
             break;
         }
     }
-    if let Some((date, _)) = find_printed_date(&near, cx.zone, day_first) {
+    if let Some(date) = published_in(&near, cx, day_first) {
         return Some(date);
     }
     let above: Vec<&(usize, &str)> = lines
@@ -569,9 +574,28 @@ fn after_headline(lines: &[Line], cx: &Context<'_>, day_first: bool) -> Option<S
         .iter()
         .rev()
         .filter(|(at, line)| may_stand_above(h - at, line))
-        .find_map(|(_, line)| find_printed_date(line, cx.zone, day_first))
-        .map(|(d, _)| d)
+        .find_map(|(_, line)| published_in(line, cx, day_first))
 }
+
+/// The first date printed in `text` that an update label ("Updated", "Zuletzt
+/// aktualisiert") does not name.
+fn published_in(text: &str, cx: &Context<'_>, day_first: bool) -> Option<String> {
+    let mut from = 0;
+    while let Some((date, span)) = printed_date_span(&text[from..], cx.zone, day_first) {
+        let at = from + span.start;
+        let before = &text[text.floor_char_boundary(at.saturating_sub(UPDATE_REACH))..at];
+        let updated = UPDATED_LABEL
+            .find_iter(before)
+            .any(|m| before[m.end()..].trim().is_empty());
+        if !updated {
+            return Some(date);
+        }
+        from += span.end;
+    }
+    None
+}
+/// How far before a date its update label may stand.
+const UPDATE_REACH: usize = 32;
 
 /// Whether the element holds when the story was updated rather than published (a
 /// WordPress `<time class="updated published">` holds both).
