@@ -583,7 +583,11 @@ fn published_in(text: &str, cx: &Context<'_>, day_first: bool) -> Option<String>
     let mut from = 0;
     while let Some((date, span)) = printed_date_span(&text[from..], cx.zone, day_first) {
         let at = from + span.start;
-        let before = &text[text.floor_char_boundary(at.saturating_sub(UPDATE_REACH))..at];
+        let mut reach = at.saturating_sub(UPDATE_REACH);
+        while !text.is_char_boundary(reach) {
+            reach += 1;
+        }
+        let before = &text[reach..at];
         let updated = UPDATED_LABEL
             .find_iter(before)
             .any(|m| before[m.end()..].trim().is_empty());
