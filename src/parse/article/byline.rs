@@ -21,7 +21,7 @@ use super::meta::{clean, text_of, Meta, JSON_LD};
 use super::order::Order;
 use super::text::{short_text, squash};
 use super::title::{fold, site_names};
-use crate::parse::dates::is_date_word;
+use crate::parse::dates::{is_date_word, printed_date_span};
 use crate::parse::rx::rx;
 
 static BYLINE_BOXES: LazyLock<Selector> = LazyLock::new(|| {
@@ -180,6 +180,7 @@ pub(super) fn authors(
     url: &Url,
     order: &Order,
     headline: Option<usize>,
+    body: &str,
 ) -> Vec<String> {
     let site: Vec<String> = site_names(meta, url)
         .iter()
@@ -249,7 +250,28 @@ pub(super) fn authors(
         .filter_map(|el| el.value().attr("data-author"))
         .map(|a| names_in(a, true))
         .find(|a| !a.is_empty())
-        .unwrap_or_default()
+        .unwrap_or_else(|| people(signature(html, body)))
+}
+
+static EMPHASIS: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse("strong, b, em, i").expect("valid selector"));
+
+/// A story signed at its end: its closing paragraph is only a name, set in bold or
+/// italics (`<p><strong>Marina Mucha</strong></p>`), as magazines and agencies sign.
+fn signature(html: &Html, body: &str) -> Vec<String> {
+    let Some(last) = body.rsplit("\n\n").map(str::trim).find(|p| !p.is_empty()) else {
+        return Vec::new();
+    };
+    let words: Vec<&str> = last.split_whitespace().collect();
+    let reads_as_name = (2..=3).contains(&words.len())
+        && last.chars().count() <= 40
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(char::is_uppercase) && w.chars().all(char::is_alphabetic)
+        });
+    if !reads_as_name || !html.select(&EMPHASIS).any(|e| spaced_text(e) == last) {
+        return Vec::new();
+    }
+    names_in(last, false)
 }
 
 /// The JSON-LD article's `creator` list, which some publishers fill in full when
@@ -383,7 +405,46 @@ fn page_byline(html: &Html, order: &Order, headline: Option<usize>) -> Vec<Strin
         .map(|(at, text)| (at, names_in(&text, false)))
         .filter(|(_, names)| !names.is_empty())
         .collect();
-    nearest(&mut boxes, headline).unwrap_or_default()
+    nearest(&mut boxes, headline)
+        .or_else(|| dated_credit(html, order, headline?))
+        .unwrap_or_default()
+}
+
+/// How many elements from the headline a dated credit line may stand.
+const CREDIT_REACH: usize = 8;
+static CREDIT_CANDIDATES: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse("p, small, span, div").expect("valid selector"));
+/// A time of day and what goes with it ("13:10 Uhr"), and the separators of a credit
+/// line.
+static TIME_AND_SEPARATORS: LazyLock<Regex> =
+    LazyLock::new(|| rx(r"(?i)\d{1,2}[:.]\d{2}(?:\s*(?:uhr|h|am|pm))?|[|·•–—-]"));
+
+/// A person's name as a credit line prints it: two or three capitalized words.
+static PERSON: LazyLock<Regex> =
+    LazyLock::new(|| rx(r"^\p{Lu}[\p{Ll}'-]+(?:\s\p{Lu}(?:\.|[\p{Ll}'-]+)){1,2}$"));
+
+/// A line beside the headline that is only a date and a name ("11.12.2019 - Amelie
+/// Loevenich", "04.02.2022 | 13:10 Uhr | Uta Helkenberg"): the name is the author's.
+fn dated_credit(html: &Html, order: &Order, headline: usize) -> Option<Vec<String>> {
+    html.select(&CREDIT_CANDIDATES)
+        .filter(|el| order.of(*el).abs_diff(headline) <= CREDIT_REACH)
+        .filter_map(|el| short_text(el, 80))
+        .find_map(|line| {
+            let (_, span) = printed_date_span(&line, chrono_tz::Tz::UTC, true)?;
+            let rest = line[span.end..].trim_start();
+            // The date opens the line and a separator follows it (or its time).
+            let separated = TIME_AND_SEPARATORS
+                .find(rest)
+                .is_some_and(|m| m.start() == 0);
+            if span.start != 0 || !separated {
+                return None;
+            }
+            let name = squash(&TIME_AND_SEPARATORS.replace_all(rest, " "));
+            PERSON
+                .is_match(&name)
+                .then(|| names_in(&name, false))
+                .filter(|n| n.len() == 1)
+        })
 }
 
 /// The candidate nearest after the headline, else the first.
@@ -834,7 +895,7 @@ mod tests {
             let html =
                 Html::parse_document(&format!("<html><head>{head}</head><body></body></html>"));
             let meta = Meta::read(&html);
-            authors(&html, &meta, &url, &Order::of_page(&html), None)
+            authors(&html, &meta, &url, &Order::of_page(&html), None, "")
         };
         let graph = r#"<script type="application/ld+json">{"@graph":[
             {"@type":"NewsArticle","headline":"H","author":{"@id":"https://news.example/#/person/1"}},
@@ -856,7 +917,7 @@ mod tests {
                 "<html><head>{head}</head><body><h1>Headline</h1>{body}</body></html>"
             ));
             let meta = Meta::read(&html);
-            authors(&html, &meta, &url, &Order::of_page(&html), None)
+            authors(&html, &meta, &url, &Order::of_page(&html), None, "")
         };
         // A web address is a publisher; the byline names the person, not the agency.
         assert_eq!(

@@ -89,7 +89,7 @@ pub fn extract_article(html: &Html, page: &Page<'_>, require_article: bool) -> O
         headline: headline_at,
         body: &body,
     });
-    let authors = byline::authors(html, &meta, url, &order, headline_at);
+    let authors = byline::authors(html, &meta, url, &order, headline_at, &body);
 
     let section = {
         let crumbs: Vec<String> = html
@@ -405,6 +405,44 @@ mod tests {
             published(&told, "https://news.example/meldungen/29-10-2021").as_deref(),
             Some("2021-10-29T00:00:00+09:00")
         );
+    }
+
+    #[test]
+    fn a_dated_credit_line_or_a_signed_ending_names_the_author() {
+        let authors = |page: &str| {
+            extract(page, "https://news.example/a/1", true)
+                .unwrap()
+                .authors
+        };
+        let credit = |line: &str| {
+            format!(
+                r#"<html><body><h1>Variablen und ihr Zuhause</h1><p class="text-muted">{line}</p>
+                <p>First paragraph of the story, long enough to be prose.</p></body></html>"#
+            )
+        };
+        assert_eq!(
+            authors(&credit("11.12.2019 - Amelie Loevenich")),
+            ["Amelie Loevenich"]
+        );
+        assert_eq!(
+            authors(&credit("04.02.2022 | 13:10 Uhr | Uta Helkenberg")),
+            ["Uta Helkenberg"]
+        );
+        // A date beside a section's name, or a weekday, names no one.
+        assert!(authors(&credit("11.12.2019 - Pressemitteilung")).is_empty());
+        assert!(authors(&credit("Donnerstag, 11.12.2019")).is_empty());
+        let signed = |last: &str| {
+            format!(
+                r#"<html><body><h1>Buch der Woche</h1><div class="text">
+                <p>First paragraph of the story, long enough to be prose, and it goes on for a while.</p>
+                <p>Second paragraph of the story, long enough to be prose, and it goes on too.</p>{last}</div></body></html>"#
+            )
+        };
+        assert_eq!(
+            authors(&signed("<p><strong>Marina Mucha</strong></p>")),
+            ["Marina Mucha"]
+        );
+        assert!(authors(&signed("<p>Marina Mucha</p>")).is_empty());
     }
 
     #[test]
