@@ -70,7 +70,7 @@ static READS_BY: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^[^\p{L}]{0,25}(?:(?:(?:posted|written|published|reported)\s+by|by|von|vom|par|por|door|przez|autoren|authors",
         r"|(?:veröffentlicht|eingestellt|geschrieben|verfasst)\s+von|(?:ein\s+)?(?:beitrag|artikel|text)\s+von",
         r"|publié\s+par|écrit\s+par|escrito\s+por|publicado\s+por|scritto\s+da|submitted\s+by|soumis\s+par|gespeichert\s+von)",
-        r"(?-u:\b)\s*:?\s*\S|(?:autor(?:in)?|author|auteur|text|redaktion)\s*:\s*\S|by\p{Lu})",
+        r"(?-u:\b)\s*:?\s*\S|(?:autor(?:in)?|author|auteur|text|redaktion)\s*:\s*\S|(?-i:[Bb]y\p{Lu}))",
     ))
 });
 static BY_GLUED: LazyLock<Regex> = LazyLock::new(|| rx(r"^(?:By|BY|Von|VON|By:)(\p{Lu}\p{Ll})"));
@@ -514,8 +514,18 @@ fn spaced_text(el: ElementRef<'_>) -> String {
     squash(&el.text().collect::<Vec<_>>().join(" "))
 }
 
+/// What a CMS fills in when no one is credited.
+static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
+    rx(
+        r"(?i)^(?:no|unknown|without)?\s*(?:author|autor)?\s*(?:unknown|unbekannt)?$|^(?:anonymous|anonym|n/a|none|null|undefined|unknown)$",
+    )
+});
+
 /// The names in a byline, or none when a part does not read as a name.
 fn names_in(byline: &str, structured: bool) -> Vec<String> {
+    if PLACEHOLDER.is_match(byline.trim()) {
+        return Vec::new();
+    }
     let names = clean_authors(byline);
     if names.iter().all(|n| plausible(n, structured)) {
         names
@@ -820,6 +830,16 @@ fn dedupe(names: Vec<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_and_words_that_begin_with_by_name_no_one() {
+        assert!(names_in("No Author", true).is_empty());
+        assert!(names_in("Unknown", true).is_empty());
+        assert_eq!(names_in("Jane Doe", true), ["Jane Doe"]);
+        assert!(!READS_BY.is_match("byteify"));
+        assert!(READS_BY.is_match("ByJane Doe"));
+        assert!(READS_BY.is_match("By Jane Doe"));
+    }
 
     #[test]
     fn byline_cleanup() {
