@@ -554,17 +554,32 @@ fn plausible(name: &str, structured: bool) -> bool {
             && w.chars()
                 .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '\'' | '/'));
     }
+    // Printed names capitalize every word but their particles ("Ludwig van
+    // Beethoven"); prose does not ("mit Streuseln", "Ziel erreicht").
+    let lettered: Vec<&&str> = words
+        .iter()
+        .filter(|w| w.chars().next().is_some_and(char::is_alphabetic))
+        .collect();
     !name.chars().any(|c| c.is_ascii_digit())
         && (structured
-            || words
+            || (lettered
                 .iter()
-                .filter(|w| w.chars().next().is_some_and(char::is_alphabetic))
-                .any(|w| {
-                    w.chars()
-                        .next()
-                        .is_some_and(|c| c.is_uppercase() || !c.is_ascii())
-                }))
+                .any(|w| w.chars().next().is_some_and(|c| !c.is_lowercase()))
+                && lettered.iter().all(|w| {
+                    !w.chars().next().is_some_and(char::is_lowercase)
+                        || NAME_PARTICLES.contains(&w.trim_end_matches('.'))
+                        || w.chars()
+                            .skip(1)
+                            .any(|c| c.is_uppercase() || ".-_".contains(c))
+                })))
 }
+
+/// The lowercase words of names: nobiliary particles and patronymic links.
+const NAME_PARTICLES: &[&str] = &[
+    "von", "van", "vom", "zu", "zum", "zur", "der", "den", "de", "del", "della", "di", "da", "das",
+    "do", "dos", "du", "des", "la", "le", "les", "ten", "ter", "bin", "ibn", "al", "el", "y", "e",
+    "v", "mc",
+];
 
 /// Splits a byline into names: drops "By" and its kin, e-mail addresses and links,
 /// what follows the first digit (a date), and role words.
@@ -836,6 +851,17 @@ mod tests {
         assert!(names_in("No Author", true).is_empty());
         assert!(names_in("Unknown", true).is_empty());
         assert_eq!(names_in("Jane Doe", true), ["Jane Doe"]);
+        // Prose after "von" is no name; particles and handles are.
+        assert!(names_in("von Blech, mit Streuseln & Co.", false).is_empty());
+        assert!(names_in("Ziel erreicht", false).is_empty());
+        assert_eq!(
+            names_in("Ludwig van Beethoven", false),
+            ["Ludwig van Beethoven"]
+        );
+        assert_eq!(
+            names_in("Zespół wPolityce.pl", false),
+            ["Zespół wPolityce.pl"]
+        );
         assert!(!READS_BY.is_match("byteify"));
         assert!(READS_BY.is_match("ByJane Doe"));
         assert!(READS_BY.is_match("By Jane Doe"));
