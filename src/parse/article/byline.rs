@@ -1,11 +1,13 @@
 //! Who wrote the story: the JSON-LD author (people before organizations), the
 //! author meta tags, then the page's byline: a line that reads "By ..." ("Von ...",
 //! "Par ...", "Posted by ...") or an author-named box near the headline, never one in
-//! comments, comment forms or author biographies.
+//! comments, comment forms or author biographies; else a line beside the headline
+//! that is only a date and a name, or an emphasized name that closes the story.
 //!
 //! Invariant: what comes back is a list of names as the page spells them: without
 //! "By" and its kin in other languages, roles, e-mail addresses, dates and links;
-//! a line that does not read as names gives no authors rather than a wrong one.
+//! a line that does not read as names (a printed name capitalizes every word but its
+//! particles) gives no authors rather than a wrong one.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;

@@ -1,12 +1,17 @@
 //! When the story was published and last updated: structured data first (JSON-LD,
 //! meta tags, microdata), then what the page prints: a labelled line ("Posted :",
 //! "Veröffentlicht am", "publié le"), a `<time>` element, the URL's date path, a
-//! date-named box, or the first date printed after the headline.
+//! date-named box, or the first date printed after the headline; the day most of
+//! them name wins. Else a dateline opening the story, the update date, a date in the
+//! page's scripts.
 //!
 //! Invariant: a date printed without a label is only taken after the headline (or,
 //! on a page without one, outside the page's header and navigation), so that a
-//! page's render-time clock in its top bar is never the publication date; relative
-//! dates are read against the fetch time, and without one they are not read.
+//! page's render-time clock in its top bar is never the publication date; a date an
+//! update label or an update-only element (`<time class="updated">`) names is the
+//! update's, never the publication's; a date in a link's text is the linked
+//! document's; relative dates are read against the fetch time, and without one they
+//! are not read.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
