@@ -72,6 +72,7 @@ pub fn extract_article(html: &Html, page: &Page<'_>, require_article: bool) -> O
     }
     let order = order::Order::of_page(html);
     let (title, headline) = title::headline(html, &meta, url, found.first, &order);
+    let title = title.map(|t| title::tidy(&t)).filter(|t| !t.is_empty());
     let body = fuller_structured_body(found.text, meta.ld.as_ref());
     if title.is_none() && body.is_empty() {
         return None;

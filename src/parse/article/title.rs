@@ -134,6 +134,17 @@ pub(super) fn headline<'a>(
     (fallback, None)
 }
 
+/// A title as a reader sees it: without soft hyphens (invisible break hints, as in
+/// "Mes\u{ad}sen\u{ad}ger"), and without a separator left in front of it by a kicker
+/// the page printed apart (": Bohren, bis es heiß wird").
+pub(super) fn tidy(title: &str) -> String {
+    title
+        .replace('\u{ad}', "")
+        .trim_start_matches(|c: char| c.is_whitespace() || ":-–—|•·".contains(c))
+        .trim_end()
+        .to_string()
+}
+
 /// The `<h1>` (else `<h2>`) nearest before the story's first block, or the first
 /// inside the story; never the site's name or a heading of the page's chrome.
 fn story_heading<'a>(
@@ -332,6 +343,20 @@ mod tests {
             <header><h1><a href="/">Literaturgeflüster</a></h1></header>
             <article><h2 class="entry-title">Ins neue Jahr</h2><p>Text.</p></article></body></html>"#;
         assert_eq!(title_of(page).as_deref(), Some("Ins neue Jahr"));
+    }
+
+    #[test]
+    fn a_title_loses_soft_hyphens_and_a_kicker_s_stray_separator() {
+        assert_eq!(
+            tidy("Mes\u{ad}sen\u{ad}ger\u{ad}diens\u{ad}te sind kein Raum"),
+            "Messengerdienste sind kein Raum"
+        );
+        assert_eq!(
+            tidy(": Bohren, bis es heiß wird"),
+            "Bohren, bis es heiß wird"
+        );
+        assert_eq!(tidy("- „Es kommt darauf an“"), "„Es kommt darauf an“");
+        assert_eq!(tidy("Covid-19: Was nun?"), "Covid-19: Was nun?");
     }
 
     #[test]
