@@ -18,14 +18,15 @@ mod boxes;
 mod byline;
 mod credit;
 mod meta;
+mod names;
 mod order;
 mod published;
 mod stock;
 mod text;
 mod title;
 
-pub(crate) use self::byline::clean_authors;
 use self::meta::Meta;
+pub(crate) use self::names::clean_authors;
 use self::text::{element_text, squash};
 use super::Page;
 use crate::record::{Article, Image};
