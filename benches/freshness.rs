@@ -13,7 +13,8 @@
 //! `FRESHNESS_MISSES=1` lists each scored article never fetched, with its section's
 //! visits. `FRESHNESS_RESTART=1` stops the daemon half-way and starts it again on its
 //! state, and reports the latency of the articles published in the tenth of the
-//! window before the restart and in the tenth after it.
+//! window before it was told to stop, while none ran (with how long that was, in the
+//! site's time), and in the tenth after it was started again.
 //!
 //! Articles published in the window (its first tenth aside) are scored; the daemon
 //! runs on for a tail of `revisit_max` after it, so that every scored article's
@@ -31,6 +32,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use newscrawl::clock::now_ms;
 use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::Crawler;
 use newscrawl::fixture::live::{LiveSite, LiveSpec};
@@ -41,14 +43,23 @@ use newscrawl::store::SledStore;
 /// Articles an hour of each section, before scaling.
 const RATES: [f64; 8] = [240.0, 40.0, 40.0, 40.0, 6.0, 6.0, 6.0, 6.0];
 
+/// Latencies (s) of the articles published in the tenth of the window before the
+/// daemon was told to stop, while no daemon ran, and in the tenth after it was started
+/// again; and how long none ran.
+struct Restart {
+    before_s: Vec<f64>,
+    down_s: Vec<f64>,
+    after_s: Vec<f64>,
+    down_ms: u64,
+}
+
 struct Run {
     scored: usize,
     /// Latencies (s) of the articles published in the window's first tenth; NaN for
     /// one never fetched.
     early_s: Vec<f64>,
-    /// With a restart half-way: the latencies of the articles published in the tenth
-    /// of the window before it and in the tenth after it.
-    around_restart: Option<(Vec<f64>, Vec<f64>)>,
+    /// With a restart half-way: latencies around it.
+    around_restart: Option<Restart>,
     fetched: usize,
     latencies_s: Vec<f64>,
     listing_requests: usize,
@@ -142,10 +153,15 @@ robots_sitemaps = false
     } else {
         vec![run_for]
     };
+    // Unix ms at which each leg's daemon was started and told to stop.
+    let mut legs_ms: Vec<(u64, u64)> = Vec::new();
     for leg in legs {
         let store = open_store(&dir.path().join("db")).await;
-        Crawler::new(config.clone(), store, ParserRegistry::default())
-            .expect("the crawler starts")
+        let crawler = Crawler::new(config.clone(), store, ParserRegistry::default())
+            .expect("the crawler starts");
+        let started = now_ms();
+        legs_ms.push((started, started + leg.as_millis() as u64));
+        crawler
             .run_daemon(tokio::time::sleep(leg))
             .await
             .expect("the daemon runs");
@@ -161,10 +177,14 @@ robots_sitemaps = false
     // Articles published in the first tenth, while the backlog of articles the site
     // already had is fetched: found by revisits that should not wait behind it.
     let mut early_s = Vec::new();
-    // With a restart, the tenths of the window before and after it.
-    let half = start + (end - start) / 2;
+    // With a restart: the tenth of the window before the first daemon was told to
+    // stop, the time until the second was started (no daemon runs), and the tenth after.
     let tenth = (end - start) / 10;
-    let (mut before_s, mut after_s) = (Vec::new(), Vec::new());
+    let (stopped, back) = match legs_ms.as_slice() {
+        [(_, stopped), (back, _)] => (*stopped, *back),
+        _ => (u64::MAX, u64::MAX),
+    };
+    let (mut before_s, mut down_s, mut after_s) = (Vec::new(), Vec::new(), Vec::new());
     for article in site.articles() {
         let at = article.published_ms;
         let path = LiveSite::article_path(article);
@@ -173,10 +193,12 @@ robots_sitemaps = false
             .iter()
             .find(|r| r.target == path)
             .map_or(f64::NAN, |r| r.unix_ms.saturating_sub(at) as f64 / 1000.0);
-        if restart && at + tenth >= half && at < half + tenth {
-            if at < half {
+        if restart {
+            if at < stopped && at + tenth >= stopped {
                 before_s.push(latency);
-            } else {
+            } else if at >= stopped && at < back {
+                down_s.push(latency);
+            } else if at >= back && at < back + tenth {
                 after_s.push(latency);
             }
         }
@@ -230,7 +252,12 @@ robots_sitemaps = false
     Run {
         scored,
         early_s,
-        around_restart: restart.then_some((before_s, after_s)),
+        around_restart: restart.then_some(Restart {
+            before_s,
+            down_s,
+            after_s,
+            down_ms: back.saturating_sub(stopped),
+        }),
         fetched: latencies_s.len(),
         latencies_s,
         listing_requests,
@@ -271,7 +298,7 @@ fn main() {
         "window {window:?} at scale {scale} (latencies in the site's time: seconds x {scale}), listing budget {budget:?} an hour, feed: {}",
         if feed { "yes" } else { "no" }
     );
-    println!("| home lists newest | seed | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum | first tenth: fetched, mean s | restart: tenth before; tenth after |");
+    println!("| home lists newest | seed | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum | first tenth: fetched, mean s | restart: tenth before; down; tenth after |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for home_newest in [0, 10] {
         for seed in 1..=seeds {
@@ -295,8 +322,14 @@ fn main() {
             let around = run
                 .around_restart
                 .as_ref()
-                .map_or("-".to_string(), |(before, after)| {
-                    format!("{}; {}", summary(before), summary(after))
+                .map_or("-".to_string(), |r| {
+                    format!(
+                        "{}; down {:.1} s: {}; {}",
+                        summary(&r.before_s),
+                        site_s(r.down_ms as f64 / 1000.0),
+                        summary(&r.down_s),
+                        summary(&r.after_s)
+                    )
                 });
             println!(
                 "| {} | {seed} | {}/{} | {:.1} / {:.1} / {:.1} | {} | {} | {:.1} | {:.1} | {:.2}x | {} | {around} |",

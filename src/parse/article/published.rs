@@ -207,8 +207,9 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
     let updated = updated
         .or_else(|| labelled(&UPDATED_LABEL, &mut never))
         .or_else(|| date_box(cx, day_first, true, &mut never));
-    // Every signal of the page, most reliable first; the day most of them name wins
-    // (a stale or wrong one is outvoted), ties going to the most reliable.
+    // Every signal of the page; the day most of them name wins (a stale or wrong one
+    // is outvoted). Ties go to what the page says in words beside its headline (a
+    // labelled line, a `<time>`), then to the metadata, then to the rest.
     let [structured, any_meta, microdata, url] = cheap;
     let signals = [
         labelled(&PUBLISHED_LABEL, &mut never),
