@@ -14,7 +14,8 @@
 //! visits. `FRESHNESS_RESTART=1` stops the daemon half-way and starts it again on its
 //! state, and reports the latency of the articles published in the tenth of the
 //! window before it was told to stop, while none ran (with how long that was, in the
-//! site's time), and in the tenth after it was started again.
+//! site's time), and in the tenth after it was started again; in brackets, each
+//! tenth's latencies over their sections' mean latencies in the run (1.00: as usual).
 //!
 //! Articles published in the window (its first tenth aside) are scored; the daemon
 //! runs on for a tail of `revisit_max` after it, so that every scored article's
@@ -29,6 +30,7 @@
 //! one every 90 s in three, one every 10 minutes in four, revisited between 5 s and
 //! 10 minutes, 200 ms apart (all divided by 5).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +53,11 @@ struct Restart {
     down_s: Vec<f64>,
     after_s: Vec<f64>,
     down_ms: u64,
+    /// The tenths' latencies each over its section's mean latency in the whole run,
+    /// averaged: the quiet sections' articles wait longer wherever they fall, so a
+    /// tenth that happens to hold more of them is not taken for a slower daemon.
+    before_rel: f64,
+    after_rel: f64,
 }
 
 struct Run {
@@ -185,6 +192,9 @@ robots_sitemaps = false
         _ => (u64::MAX, u64::MAX),
     };
     let (mut before_s, mut down_s, mut after_s) = (Vec::new(), Vec::new(), Vec::new());
+    // Each section's fetched latencies, and the section of each tenth's article.
+    let mut by_section: HashMap<usize, Vec<f64>> = HashMap::new();
+    let (mut before_sections, mut after_sections) = (Vec::new(), Vec::new());
     for article in site.articles() {
         let at = article.published_ms;
         let path = LiveSite::article_path(article);
@@ -196,10 +206,15 @@ robots_sitemaps = false
         if restart {
             if at < stopped && at + tenth >= stopped {
                 before_s.push(latency);
+                before_sections.push(article.section);
             } else if at >= stopped && at < back {
                 down_s.push(latency);
             } else if at >= back && at < back + tenth {
                 after_s.push(latency);
+                after_sections.push(article.section);
+            }
+            if latency.is_finite() {
+                by_section.entry(article.section).or_default().push(latency);
             }
         }
         if at >= start && at < from {
@@ -252,11 +267,28 @@ robots_sitemaps = false
     Run {
         scored,
         early_s,
-        around_restart: restart.then_some(Restart {
-            before_s,
-            down_s,
-            after_s,
-            down_ms: back.saturating_sub(stopped),
+        around_restart: restart.then(|| {
+            let section_mean: HashMap<usize, f64> = by_section
+                .iter()
+                .map(|(s, l)| (*s, l.iter().sum::<f64>() / l.len() as f64))
+                .collect();
+            let relative = |latencies: &[f64], sections: &[usize]| {
+                let rel: Vec<f64> = latencies
+                    .iter()
+                    .zip(sections)
+                    .filter(|(l, _)| l.is_finite())
+                    .map(|(l, s)| l / section_mean[s])
+                    .collect();
+                rel.iter().sum::<f64>() / rel.len().max(1) as f64
+            };
+            Restart {
+                before_rel: relative(&before_s, &before_sections),
+                after_rel: relative(&after_s, &after_sections),
+                before_s,
+                down_s,
+                after_s,
+                down_ms: back.saturating_sub(stopped),
+            }
         }),
         fetched: latencies_s.len(),
         latencies_s,
@@ -324,11 +356,13 @@ fn main() {
                 .as_ref()
                 .map_or("-".to_string(), |r| {
                     format!(
-                        "{}; down {:.1} s: {}; {}",
+                        "{} ({:.2}); down {:.1} s: {}; {} ({:.2})",
                         summary(&r.before_s),
+                        r.before_rel,
                         site_s(r.down_ms as f64 / 1000.0),
                         summary(&r.down_s),
-                        summary(&r.after_s)
+                        summary(&r.after_s),
+                        r.after_rel
                     )
                 });
             println!(
