@@ -351,20 +351,17 @@ fn main() {
                 let mean = fetched.iter().sum::<f64>() / fetched.len().max(1) as f64;
                 format!("{}/{}, {:.1}", fetched.len(), latencies.len(), site_s(mean))
             };
-            let around = run
-                .around_restart
-                .as_ref()
-                .map_or("-".to_string(), |r| {
-                    format!(
-                        "{} ({:.2}); down {:.1} s: {}; {} ({:.2})",
-                        summary(&r.before_s),
-                        r.before_rel,
-                        site_s(r.down_ms as f64 / 1000.0),
-                        summary(&r.down_s),
-                        summary(&r.after_s),
-                        r.after_rel
-                    )
-                });
+            let around = run.around_restart.as_ref().map_or("-".to_string(), |r| {
+                format!(
+                    "{} ({:.2}); down {:.1} s: {}; {} ({:.2})",
+                    summary(&r.before_s),
+                    r.before_rel,
+                    site_s(r.down_ms as f64 / 1000.0),
+                    summary(&r.down_s),
+                    summary(&r.after_s),
+                    r.after_rel
+                )
+            });
             println!(
                 "| {} | {seed} | {}/{} | {:.1} / {:.1} / {:.1} | {} | {} | {:.1} | {:.1} | {:.2}x | {} | {around} |",
                 if home_newest > 0 { "yes" } else { "no" },
