@@ -53,7 +53,7 @@ struct Restart {
     down_s: Vec<f64>,
     after_s: Vec<f64>,
     down_ms: u64,
-    /// The tenths' latencies each over its section's mean latency in the whole run,
+    /// The tenths' latencies each over its section's mean latency over the window,
     /// averaged: the quiet sections' articles wait longer wherever they fall, so a
     /// tenth that happens to hold more of them is not taken for a slower daemon.
     before_rel: f64,
@@ -192,7 +192,8 @@ robots_sitemaps = false
         _ => (u64::MAX, u64::MAX),
     };
     let (mut before_s, mut down_s, mut after_s) = (Vec::new(), Vec::new(), Vec::new());
-    // Each section's fetched latencies, and the section of each tenth's article.
+    // Each section's latencies of the scored articles, and the section of each
+    // tenth's article.
     let mut by_section: HashMap<usize, Vec<f64>> = HashMap::new();
     let (mut before_sections, mut after_sections) = (Vec::new(), Vec::new());
     for article in site.articles() {
@@ -213,9 +214,6 @@ robots_sitemaps = false
                 after_s.push(latency);
                 after_sections.push(article.section);
             }
-            if latency.is_finite() {
-                by_section.entry(article.section).or_default().push(latency);
-            }
         }
         if at >= start && at < from {
             early_s.push(latency);
@@ -226,6 +224,7 @@ robots_sitemaps = false
         scored += 1;
         if latency.is_finite() {
             latencies_s.push(latency);
+            by_section.entry(article.section).or_default().push(latency);
         } else if std::env::var_os("FRESHNESS_MISSES").is_some() {
             let section = LiveSite::section_path(article.section);
             let visits: Vec<u64> = log
