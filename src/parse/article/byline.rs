@@ -315,11 +315,15 @@ static CREDIT_CANDIDATES: LazyLock<Selector> =
 /// A time of day and what goes with it ("13:10 Uhr"), and the separators of a credit
 /// line.
 static TIME_AND_SEPARATORS: LazyLock<Regex> =
-    LazyLock::new(|| rx(r"(?i)\d{1,2}[:.]\d{2}(?:\s*(?:uhr|h|am|pm))?|[|·•–—-]"));
+    LazyLock::new(|| rx(r"(?i)\d{1,2}[:.]\d{2}(?:\s*(?:uhr|h|am|pm))?|(?:^|\s)[|·•–—-](?:\s|$)"));
 
-/// A person's name as a credit line prints it: two or three capitalized words.
-static PERSON: LazyLock<Regex> =
-    LazyLock::new(|| rx(r"^\p{Lu}[\p{Ll}'-]+(?:\s\p{Lu}(?:\.|[\p{Ll}'-]+)){1,2}$"));
+/// A person's name as a credit line prints it: two or three capitalized words (or
+/// initials), a word perhaps hyphenated ("Lange-Fricke").
+static PERSON: LazyLock<Regex> = LazyLock::new(|| {
+    rx(
+        r"^\p{Lu}[\p{Ll}']+(?:-\p{L}[\p{Ll}']*)*(?:\s(?:\p{Lu}\.|\p{Lu}[\p{Ll}']+(?:-\p{L}[\p{Ll}']*)*)){1,2}$",
+    )
+});
 
 /// A line beside the headline that is only a date and a name ("11.12.2019 - Amelie
 /// Loevenich", "04.02.2022 | 13:10 Uhr | Uta Helkenberg"): the name is the author's.

@@ -430,6 +430,10 @@ mod tests {
             authors(&credit("04.02.2022 | 13:10 Uhr | Uta Helkenberg")),
             ["Uta Helkenberg"]
         );
+        assert_eq!(
+            authors(&credit("11.12.2019 – Iris Lange-Fricke")),
+            ["Iris Lange-Fricke"]
+        );
         // A date beside a section's name, or a weekday, names no one.
         assert!(authors(&credit("11.12.2019 - Pressemitteilung")).is_empty());
         assert!(authors(&credit("Donnerstag, 11.12.2019")).is_empty());
