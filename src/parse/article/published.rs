@@ -613,6 +613,7 @@ fn marks_update(el: ElementRef<'_>) -> bool {
     update_only(&box_words(el))
 }
 
+/// Whether box words name an update date and no publication.
 fn update_only(words: &str) -> bool {
     UPDATE_WORDS.is_match(words) && !PUBLISHED_WORDS.is_match(words)
 }
