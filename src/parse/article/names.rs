@@ -68,6 +68,7 @@ const NOT_NAMES: &[&str] = &[
     "home",
     "login",
     "admin",
+    "blog",
     "administrator",
     "menu",
     "search",
@@ -148,7 +149,9 @@ pub(super) fn plausible(name: &str, structured: bool) -> bool {
     if words.is_empty() || words.len() > 6 || name.chars().count() > 60 {
         return false;
     }
-    if NOT_NAMES.contains(&name.to_lowercase().as_str())
+    // A CMS's administrator account ("wordpressadmin", "siteadmin") is nobody's name.
+    if name.to_lowercase().ends_with("admin")
+        || NOT_NAMES.contains(&name.to_lowercase().as_str())
         || NOT_NAMES.contains(&words[0].to_lowercase().as_str())
         || name.chars().any(|c| "()[]{}*?!:=<>@#".contains(c))
     {
@@ -391,6 +394,8 @@ mod tests {
     fn placeholders_and_prose_name_no_one() {
         assert!(names_in("No Author", true).is_empty());
         assert!(names_in("Unknown", true).is_empty());
+        assert!(names_in("wordpressadmin", true).is_empty());
+        assert!(names_in("Blog", false).is_empty());
         assert_eq!(names_in("Jane Doe", true), ["Jane Doe"]);
         // Prose after "von" is no name; particles and handles are.
         assert!(names_in("von Blech, mit Streuseln & Co.", false).is_empty());
