@@ -204,9 +204,13 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
             return (Dates { published, updated }, None);
         }
     }
+    let boxes = std::cell::OnceCell::new();
     let updated = updated
         .or_else(|| labelled(&UPDATED_LABEL, &mut never))
-        .or_else(|| date_box(cx, day_first, true, &mut never));
+        .or_else(|| {
+            let boxes = boxes.get_or_init(|| date_boxes(cx, &mut never));
+            box_date(cx, &boxes.update, day_first, true)
+        });
     // Every signal of the page; the day most of them name wins (a stale or wrong one
     // is outvoted). Ties go to what the page says in words beside its headline (a
     // labelled line, a `<time>`), then to the metadata, then to the rest.
@@ -218,7 +222,12 @@ fn dates_in(cx: &Context<'_>, zone: Tz) -> (Dates, Option<String>) {
         any_meta,
         microdata,
         url,
-        date_box(cx, day_first, false, &mut never),
+        box_date(
+            cx,
+            &boxes.get_or_init(|| date_boxes(cx, &mut never)).publication,
+            day_first,
+            false,
+        ),
         after_headline(
             lines.get_or_init(|| printed_lines(cx, &mut never)),
             cx,
@@ -507,37 +516,58 @@ fn url_date(cx: &Context<'_>, day_first: bool) -> Option<String> {
     parse_date(&format!("{}-{month:02}-{day:02}", &c[3]), cx.zone)
 }
 
-/// The date printed in the date-named box (`post-date`, `entry-meta`, `datum`)
-/// nearest the headline; or, with `update`, in the box that holds only the update
-/// date (`modified-time`).
-fn date_box(
+/// The page's date-named boxes (`post-date`, `entry-meta`, `datum`), nearest the
+/// headline first, their text: those of the publication, and those that hold only
+/// the update date (`modified-time`). One pass over the page for both.
+#[derive(Default)]
+struct DateBoxes {
+    publication: Vec<(usize, String)>,
+    update: Vec<(usize, String)>,
+}
+
+fn date_boxes(cx: &Context<'_>, never: &mut HashMap<ego_tree::NodeId, bool>) -> DateBoxes {
+    let mut boxes = DateBoxes::default();
+    for el in cx.html.select(&DATE_BOXES) {
+        let words = box_words(el);
+        if !DATE_WORDS.is_match(&words) || links_away(cx, el) {
+            continue;
+        }
+        let Some(text) = short_text(el, 200) else {
+            continue;
+        };
+        let Some(rank) = rank(cx, el, &text) else {
+            continue;
+        };
+        if in_never_story(el, never) {
+            continue;
+        }
+        let list = if update_only(&words) {
+            &mut boxes.update
+        } else {
+            &mut boxes.publication
+        };
+        list.push((rank, text));
+    }
+    boxes.publication.sort_by_key(|(r, _)| *r);
+    boxes.update.sort_by_key(|(r, _)| *r);
+    boxes
+}
+
+/// The date printed in the nearest of `boxes` that prints one; in a publication box,
+/// one no update label names.
+fn box_date(
     cx: &Context<'_>,
+    boxes: &[(usize, String)],
     day_first: bool,
     update: bool,
-    never: &mut HashMap<ego_tree::NodeId, bool>,
 ) -> Option<String> {
-    let mut boxes: Vec<(usize, String)> = cx
-        .html
-        .select(&DATE_BOXES)
-        .filter(|el| {
-            let words = box_words(*el);
-            DATE_WORDS.is_match(&words) && update_only(&words) == update && !links_away(cx, *el)
-        })
-        .filter_map(|el| {
-            let text = short_text(el, 200)?;
-            Some((rank(cx, el, &text)?, el, text))
-        })
-        .filter(|(_, el, _)| !in_never_story(*el, never))
-        .map(|(r, _, text)| (r, text))
-        .collect();
-    boxes.sort_by_key(|(r, _)| *r);
-    boxes.into_iter().find_map(|(_, text)| {
+    boxes.iter().find_map(|(_, text)| {
         let printed = if update {
-            find_printed_date(&text, cx.zone, day_first).map(|(d, _)| d)
+            find_printed_date(text, cx.zone, day_first).map(|(d, _)| d)
         } else {
-            published_in(&text, cx, day_first)
+            published_in(text, cx, day_first)
         };
-        printed.or_else(|| cx.fetched.and_then(|f| relative_date(&text, f, cx.zone)))
+        printed.or_else(|| cx.fetched.and_then(|f| relative_date(text, f, cx.zone)))
     })
 }
 
