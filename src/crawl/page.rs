@@ -545,7 +545,7 @@ impl PageJob {
             article.content_hash = hex(&hash);
             article.version = state.version;
             match serde_json::to_vec(&article) {
-                Ok(json) => commit.records.push(json),
+                Ok(json) => commit.records.push(crate::store::packed::pack(&json)),
                 Err(e) => tracing::warn!(url = %self.url, "record does not serialize: {e}"),
             }
         }

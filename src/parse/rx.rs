@@ -14,8 +14,10 @@ const DFA_CACHE: usize = 128 * 1024;
 /// A regex of the parsers; panics on a pattern that does not compile (patterns are
 /// constants, and a test builds every one).
 pub(crate) fn rx(pattern: &str) -> Regex {
-    RegexBuilder::new(pattern)
-        .dfa_size_limit(DFA_CACHE)
-        .build()
-        .unwrap_or_else(|e| panic!("invalid regex {pattern:?}: {e}"))
+    try_rx(pattern).unwrap_or_else(|e| panic!("invalid regex {pattern:?}: {e}"))
+}
+
+/// A regex built from a page's text (an escaped name), which may be too big to build.
+pub(crate) fn try_rx(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern).dfa_size_limit(DFA_CACHE).build()
 }

@@ -11,6 +11,7 @@
 //!   handed out again meanwhile; a crashed process's leases are queued again when the
 //!   store is next opened (by [`Store::recover_leases`] where leases are persisted).
 
+pub mod packed;
 #[cfg(feature = "redis")]
 pub mod redis_frontier;
 mod sled_store;
@@ -292,7 +293,8 @@ pub struct PageCommit {
     /// whose modification is newer than the one listed last time (or, the first time,
     /// than its fetch) is queued again, with its validators.
     pub refresh: Vec<(QueueEntry, u64)>,
-    /// Serialized records for the outbox.
+    /// Records for the outbox, each [`packed::pack`]ed (a backend stores them as they
+    /// are; its outbox reads give them back [`packed::unpack`]ed).
     pub records: Vec<Vec<u8>>,
     /// The page's content hash and URL, to detect the same page under other URLs.
     pub content: Option<(Fingerprint, String)>,

@@ -86,29 +86,6 @@ fn revisit_plan(
     }
 }
 
-/// A record as it travels through Redis: deflated (article records shrink to about a
-/// quarter), so that Redis's memory, its append-only file and the network carry
-/// less. [`unpack_record`] reverses it.
-pub(super) fn pack_record(record: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(record.len() / 3),
-        flate2::Compression::fast(),
-    );
-    encoder
-        .write_all(record)
-        .and_then(|()| encoder.finish())
-        .expect("deflating into memory cannot fail")
-}
-
-/// A record read back from Redis.
-pub(super) fn unpack_record(packed: &[u8]) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut record = Vec::with_capacity(packed.len() * 4);
-    flate2::read::DeflateDecoder::new(packed).read_to_end(&mut record)?;
-    Ok(record)
-}
-
 /// Pages this worker handed on and has not committed yet, by (bucket, host, URL), with
 /// their claim's epoch: their settling deadlines in Redis are renewed while the worker
 /// lives, so a page is queued again because its worker died or stalled, never because
@@ -266,7 +243,7 @@ impl PageStore for LeasedPage {
             robots: None,
             max_urls_per_host: commit.max_urls_per_host.unwrap_or(0),
             park: false,
-            records: commit.records.iter().map(|r| pack_record(r)).collect(),
+            records: commit.records,
             links: commit.links,
             links_priority: commit.links_priority,
             denied: commit
@@ -332,18 +309,5 @@ impl PageStore for LeasedPage {
                 revisit_rate: taken.and_then(|(_, rate)| rate),
             })
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn records_travel_deflated_and_come_back_whole() {
-        let record = br#"{"url":"https://news.example/a/1","body":"text text text text"}"#;
-        let packed = pack_record(record);
-        assert_eq!(unpack_record(&packed).unwrap(), record);
-        assert!(unpack_record(b"not deflate at all").is_err());
     }
 }

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::lease::unpack_record;
 use crate::sink::{cut_back, SinkError};
 use crate::store::redis_frontier::RedisFrontier;
 use crate::store::StoreError;
@@ -130,11 +129,12 @@ impl StreamSink {
                 let Some((id, _)) = batch.last() else { break };
                 *last = id.clone();
                 for (id, packed) in &batch {
-                    let record = unpack_record(packed).map_err(|e| StoreError::Corrupt {
-                        tree: "redis record stream",
-                        key: format!("bucket {bucket}, entry {id}"),
-                        reason: format!("record does not inflate: {e}"),
-                    })?;
+                    let record =
+                        crate::store::packed::unpack(packed).map_err(|e| StoreError::Corrupt {
+                            tree: "redis record stream",
+                            key: format!("bucket {bucket}, entry {id}"),
+                            reason: format!("record does not inflate: {e}"),
+                        })?;
                     buf.extend_from_slice(&record);
                     buf.push(b'\n');
                     lines += 1;

@@ -430,7 +430,12 @@ impl Store for SledStore {
         for item in self.outbox.range(start..).take(limit) {
             let (key, value) = item?;
             let seq = sequence_of("outbox", &key)?;
-            out.push((seq, value.to_vec()));
+            let record = packed::unpack(&value).map_err(|e| StoreError::Corrupt {
+                tree: "outbox",
+                key: seq.to_string(),
+                reason: format!("record does not inflate: {e}"),
+            })?;
+            out.push((seq, record));
         }
         Ok(out)
     }
