@@ -92,7 +92,7 @@ async fn a_full_disk_stops_the_crawl_cleanly_and_the_next_run_finishes_it() {
     std::fs::write(&config, demo_config_text(server.origin(), "")).unwrap();
     let state = dir.path().join("state");
 
-    let (status, stderr) = run_binary(&config, &state, Some(1 << 20)).await;
+    let (status, stderr) = run_binary(&config, &state, Some(1 << 19)).await;
     assert_eq!(status.code(), Some(1), "{stderr}");
     let message = stderr
         .lines()
