@@ -522,22 +522,10 @@ impl ConfigFile {
         let shared = self
             .store
             .validate(overrides, crawler.request_timeout, &invalid)?;
-        if shared.is_some()
-            && self
-                .output
-                .path
-                .as_ref()
-                .is_some_and(|p| p.to_string_lossy().contains("{site}"))
-        {
+        if shared.is_some() && self.output.warc.is_some() {
             return Err(invalid(
-                "output.path".into(),
-                "a worker of a shared crawl writes one file (no {site} in the path)".into(),
-            ));
-        }
-        if shared.is_some() && (self.output.rotate_bytes.is_some() || self.output.warc.is_some()) {
-            return Err(invalid(
-                "output".into(),
-                "a worker of a shared crawl writes one JSONL file: rotate_bytes and warc are not supported with store.url yet".into(),
+                "output.warc".into(),
+                "a worker of a shared crawl writes JSONL only: warc is not supported with store.url yet".into(),
             ));
         }
         Ok(CrawlConfig {
@@ -705,14 +693,14 @@ mod tests {
             assert!(err.contains(key), "{store}: {err}");
         }
         let err = ConfigFile::parse(
-            &format!("[output]\nrotate_bytes = 1000\n{MINIMAL}\n[store]\nurl = \"redis://h/0\""),
+            &format!("[output]\nwarc = \"out.warc.gz\"\n{MINIMAL}\n[store]\nurl = \"redis://h/0\""),
             "test.toml",
         )
         .unwrap()
         .validate("test.toml", &Overrides::default())
         .unwrap_err()
         .to_string();
-        assert!(err.contains("output"), "{err}");
+        assert!(err.contains("output.warc"), "{err}");
     }
 
     const MINIMAL: &str = r#"

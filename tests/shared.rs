@@ -539,6 +539,78 @@ async fn a_killed_worker_loses_nothing_and_its_hosts_are_taken_over() {
     );
 }
 
+/// Every file of the rotated series that starts at `base`.
+fn series_records(base: &Path) -> (Vec<Article>, u32) {
+    let files: Vec<PathBuf> = (0..)
+        .map(|n| newscrawl::sink::series_path(base, n))
+        .take_while(|p| p.exists())
+        .collect();
+    let records = files.iter().flat_map(|f| read_lines(f)).collect();
+    (records, files.len() as u32)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_write_rotated_files_per_site_exactly_once_across_a_kill() {
+    let expected = reference().await;
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let servers = servers().await;
+    // Short leases, so that the killed worker's hosts are taken over soon.
+    let workers = Workers::new(dir.path(), &servers, &redis, "request_timeout = \"1s\"");
+    let text = std::fs::read_to_string(&workers.config).unwrap();
+    let text = text.replace("[output]\n", "[output]\nrotate_bytes = 4000\n");
+    std::fs::write(
+        &workers.config,
+        format!("{text}\n[store]\nlease = \"6s\"\n"),
+    )
+    .unwrap();
+    let out = |name: &str| dir.path().join(format!("{name}-{{site}}.jsonl"));
+    let start = |name: &str| {
+        let state = dir.path().join(name);
+        let args = [
+            "crawl",
+            "--store",
+            &workers.store,
+            "--state",
+            &state.to_string_lossy(),
+        ];
+        worker(&args, &workers.config, name, &out(name))
+    };
+    let mut survivor = start("w1");
+    let mut victim = start("w2");
+    under_way(&servers, 15, &mut [&mut survivor, &mut victim]).await;
+    victim.kill().await.unwrap();
+    finish(survivor, "w1").await;
+    // Started again under its name, the killed worker cuts its files back to its saved
+    // offset and writes what it had committed and not yet written.
+    finish(start("w2"), "w2 (restarted)").await;
+
+    let mut all = Vec::new();
+    let mut rotated = 0;
+    for name in ["w1", "w2"] {
+        for i in 0..servers.len() {
+            let site = format!("site-{i}");
+            let base = PathBuf::from(out(name).to_string_lossy().replace("{site}", &site));
+            let (records, files) = series_records(&base);
+            assert!(
+                records.iter().all(|r| r.site == site),
+                "{}: a record of another site",
+                base.display()
+            );
+            rotated += u32::from(files > 1);
+            all.extend(records);
+        }
+    }
+    assert!(rotated > 0, "no output was rotated");
+    let got = contents(&all, &servers);
+    assert!(
+        got == expected,
+        "records lost or changed: {} of {}",
+        got.len(),
+        expected.len()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_redis_server_loses_no_acknowledged_work() {
     let expected = reference().await;

@@ -8,14 +8,15 @@
 //! line and any lines whose offset was not saved; they are then written again, so
 //! after any crash every record is in the file exactly once.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::store::{SinkOffset, Store, StoreError};
 
+mod series;
 mod warc;
 
+pub use series::{series_path, Position, Series};
 pub use warc::WarcSink;
 
 /// Cuts an output file back to the length its last saved offset recorded (what was
@@ -112,6 +113,23 @@ pub struct JsonlOutput {
     pub rotate_bytes: Option<u64>,
 }
 
+/// The files of a JSONL output, and the site whose records each takes (all when
+/// none): one file, or one per site when `{site}` is in the path.
+pub fn jsonl_outputs(jsonl: &JsonlOutput, sites: &[String]) -> Vec<(PathBuf, Option<String>)> {
+    let template = jsonl.path.to_string_lossy();
+    if template.contains("{site}") {
+        sites
+            .iter()
+            .map(|site| {
+                let path = PathBuf::from(template.replace("{site}", site));
+                (path, Some(site.clone()))
+            })
+            .collect()
+    } else {
+        vec![(jsonl.path.clone(), None)]
+    }
+}
+
 impl Sinks {
     /// Opens every output; `sites` are the crawl's site names (for per-site files).
     pub fn open(
@@ -120,23 +138,10 @@ impl Sinks {
         sites: &[String],
         warc: Option<&Path>,
     ) -> Result<Self, SinkError> {
-        let template = jsonl.path.to_string_lossy();
-        let jsonl = if template.contains("{site}") {
-            sites
-                .iter()
-                .map(|site| {
-                    let path = PathBuf::from(template.replace("{site}", site));
-                    JsonlSink::open(store, &path, Some(site.clone()), jsonl.rotate_bytes)
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        } else {
-            vec![JsonlSink::open(
-                store,
-                &jsonl.path,
-                None,
-                jsonl.rotate_bytes,
-            )?]
-        };
+        let jsonl = jsonl_outputs(jsonl, sites)
+            .into_iter()
+            .map(|(path, site)| JsonlSink::open(store, &path, site, jsonl.rotate_bytes))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             jsonl,
             warc: warc.map(|p| WarcSink::open(store, p)).transpose()?,
@@ -158,7 +163,7 @@ impl Sinks {
 }
 
 /// The `site` of a record, read without decoding the rest.
-fn site_of(record: &[u8]) -> Option<String> {
+pub(crate) fn site_of(record: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct SiteOnly<'a> {
         #[serde(borrow)]
@@ -169,112 +174,45 @@ fn site_of(record: &[u8]) -> Option<String> {
         .map(|s| s.site.into_owned())
 }
 
-/// Appends records to a JSON Lines file (or a numbered series of them).
+/// Appends the outbox's records to a JSON Lines file (or a numbered series of them).
 pub struct JsonlSink {
-    /// The first file of the series; later ones insert `.N` before the extension.
-    base: PathBuf,
-    path: PathBuf,
     name: String,
     /// Only records of this site.
     site: Option<String>,
-    rotate_bytes: Option<u64>,
-    file: File,
+    series: Series,
     offset: SinkOffset,
 }
 
-/// File `n` of a series: `records.jsonl`, `records.1.jsonl`, `records.2.jsonl`, ...
-pub fn series_path(base: &Path, n: u32) -> PathBuf {
-    if n == 0 {
-        return base.to_path_buf();
-    }
-    let stem = base.file_stem().unwrap_or_default().to_string_lossy();
-    let name = match base.extension() {
-        Some(ext) => format!("{stem}.{n}.{}", ext.to_string_lossy()),
-        None => format!("{stem}.{n}"),
-    };
-    base.with_file_name(name)
-}
-
 impl JsonlSink {
-    /// Opens the output, repairing it to the last saved offset: files of the series
-    /// started after it are removed, the current one is cut back.
+    /// Opens the output, repairing it to the last saved offset (see [`Series::open`]);
+    /// an output seen for the first time is registered (offset 0) before anything is
+    /// written to it.
     pub fn open(
         store: &dyn Store,
         base: &Path,
         site: Option<String>,
         rotate_bytes: Option<u64>,
     ) -> Result<Self, SinkError> {
-        let io = |path: &Path| {
-            let path = path.display().to_string();
-            move |source| SinkError::Io { path, source }
-        };
-        if let Some(parent) = base.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io(base))?;
-        }
         let name = format!("jsonl:{}", base.display());
-        let first = series_path(base, 0);
-        let offset = match store.sink_offset(&name)? {
+        let saved = store.sink_offset(&name)?;
+        let at = saved.map(|o| Position {
+            file: o.file,
+            bytes: o.bytes,
+        });
+        let series = Series::open(base, at, rotate_bytes)?;
+        let offset = match saved {
             Some(offset) => offset,
             None => {
-                let second = series_path(base, 1);
-                if let Ok(meta) = std::fs::metadata(&second) {
-                    return Err(SinkError::Unknown {
-                        path: second.display().to_string(),
-                        bytes: meta.len(),
-                    });
-                }
-                let file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&first)
-                    .map_err(io(&first))?;
-                saved_offset(store, &name, &file, &first)?
+                store.set_sink_offset(&name, SinkOffset::default())?;
+                SinkOffset::default()
             }
         };
-        let mut later = offset.file + 1;
-        while series_path(base, later).exists() {
-            let path = series_path(base, later);
-            tracing::info!(file = %path.display(), "removing an output file started after the last saved offset");
-            std::fs::remove_file(&path).map_err(io(&path))?;
-            later += 1;
-        }
-        let path = series_path(base, offset.file);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        cut_back(&file, &path, offset.bytes)?;
         Ok(Self {
-            base: base.to_path_buf(),
-            path,
             name,
             site,
-            rotate_bytes,
-            file,
+            series,
             offset,
         })
-    }
-
-    /// Moves on to the next file of the series.
-    fn rotate(&mut self) -> Result<(), SinkError> {
-        let next = self.offset.file + 1;
-        let path = series_path(&self.base, next);
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(|source| SinkError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        self.file = file;
-        self.path = path;
-        self.offset.file = next;
-        self.offset.bytes = 0;
-        Ok(())
     }
 
     /// Writes every outbox record after the saved offset. The caller must have
@@ -299,23 +237,12 @@ impl JsonlSink {
                 buf.push(b'\n');
                 lines += 1;
             }
-            if !buf.is_empty()
-                && self
-                    .rotate_bytes
-                    .is_some_and(|limit| self.offset.bytes >= limit)
-            {
-                self.rotate()?;
-            }
-            let io = |source| SinkError::Io {
-                path: self.path.display().to_string(),
-                source,
+            let at = self.series.append(&buf)?;
+            self.offset = SinkOffset {
+                seq: last_seq,
+                file: at.file,
+                bytes: at.bytes,
             };
-            if !buf.is_empty() {
-                self.file.write_all(&buf).map_err(io)?;
-                self.file.sync_data().map_err(io)?;
-            }
-            self.offset.seq = last_seq;
-            self.offset.bytes += buf.len() as u64;
             store.set_sink_offset(&self.name, self.offset)?;
             written += lines;
         }
@@ -324,6 +251,8 @@ impl JsonlSink {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
     use crate::store::{PageCommit, SledStore};
 

@@ -120,17 +120,15 @@ fn forget_crawl(config: &CrawlConfig) -> Result<()> {
     if db.exists() {
         std::fs::remove_dir_all(&db).with_context(|| format!("cannot delete {}", db.display()))?;
     }
-    let template = config.output_path.to_string_lossy().into_owned();
     let mut outputs: Vec<PathBuf> = config.warc_path.iter().cloned().collect();
-    let bases: Vec<PathBuf> = if template.contains("{site}") {
-        config
-            .sites
-            .iter()
-            .map(|s| PathBuf::from(template.replace("{site}", &s.name)))
-            .collect()
-    } else {
-        vec![config.output_path.clone()]
+    let jsonl = newscrawl::sink::JsonlOutput {
+        path: config.output_path.clone(),
+        rotate_bytes: config.rotate_bytes,
     };
+    let sites: Vec<String> = config.sites.iter().map(|s| s.name.clone()).collect();
+    let bases = newscrawl::sink::jsonl_outputs(&jsonl, &sites)
+        .into_iter()
+        .map(|(base, _)| base);
     for base in bases {
         // The file and its rotated successors.
         outputs.extend(

@@ -337,12 +337,15 @@ impl SharedCrawler {
             this.shared.namespace,
             this.frontier.buckets()
         );
-        let sink = StreamSink::open(
-            this.frontier.clone(),
-            &this.shared.worker,
-            &this.setup.get().config.output_path,
-        )
-        .await?;
+        let sink = {
+            let config = &this.setup.get().config;
+            let output = crate::sink::JsonlOutput {
+                path: config.output_path.clone(),
+                rotate_bytes: config.rotate_bytes,
+            };
+            let sites: Vec<String> = config.sites.iter().map(|s| s.name.clone()).collect();
+            StreamSink::open(this.frontier.clone(), &this.shared.worker, &output, &sites).await?
+        };
         let sink_task = tokio::spawn(run_sink(sink, stop_rx.clone(), this.metrics.clone()));
         let router = tokio::spawn(route(this.clone(), stop_rx.clone()));
 

@@ -1,36 +1,45 @@
 //! A shared-crawl worker's output: the records this worker committed, read from its
-//! record streams (one per bucket) and appended to its JSONL file exactly once.
+//! record streams (one per bucket) and appended exactly once to its JSONL output (one
+//! file or one per site, each a rotated [`Series`] as in the one-machine sink).
 //!
-//! Invariant: as in the one-machine sink, lines are synced to the file before the
-//! offset (the file's length and the last stream id read in each bucket) is saved in
-//! Redis, and at start the file is cut back to the saved length, so a crash between
-//! the two writes the same records again instead of losing or doubling them. Records
-//! leave Redis once the offset past them is saved.
+//! Invariant: as in the one-machine sink, lines are synced to the files before the
+//! offset (each output's position and the last stream id read in each bucket, in one
+//! value) is saved in Redis, and at start every output is cut back to its saved
+//! position, so a crash between the two writes the same records again instead of
+//! losing or doubling them. Records leave Redis once the offset past them is saved.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sink::{cut_back, SinkError};
+use crate::sink::{jsonl_outputs, site_of, JsonlOutput, Position, Series, SinkError};
 use crate::store::redis_frontier::RedisFrontier;
 use crate::store::StoreError;
 
 /// How far the worker's output has got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct StreamOffset {
-    /// The output file's length.
-    bytes: u64,
+    /// Each output's position, by the path of its first file.
+    #[serde(default)]
+    outputs: BTreeMap<String, Position>,
+    /// The one output's length, as workers that wrote a single file saved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
     /// The last record stream id written, per bucket.
     after: Vec<String>,
+}
+
+/// One output file series, and the site whose records it takes (all when none).
+struct Output {
+    key: String,
+    site: Option<String>,
+    series: Series,
 }
 
 pub(super) struct StreamSink {
     frontier: RedisFrontier,
     worker: String,
-    path: PathBuf,
-    file: File,
+    outputs: Vec<Output>,
     offset: StreamOffset,
     /// Lines written and synced whose offset could not be saved yet (Redis did not
     /// answer): saved before anything else is written.
@@ -42,71 +51,66 @@ fn meta_name(worker: &str) -> String {
 }
 
 impl StreamSink {
-    /// Opens the output file, cut back to the offset saved for this worker; refuses a
-    /// non-empty file when no offset was ever saved (it is another crawl's).
+    /// Opens the worker's outputs (one file, or one per site, each rotated as the
+    /// one-machine sink does), cut back to the offset saved for this worker; refuses
+    /// an output with lines in it that no saved offset accounts for (another crawl's).
     pub async fn open(
         frontier: RedisFrontier,
         worker: &str,
-        path: &Path,
+        jsonl: &JsonlOutput,
+        sites: &[String],
     ) -> Result<Self, SinkError> {
-        let io = |source| SinkError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io)?;
         let buckets = frontier.buckets() as usize;
-        let offset = match frontier.get_meta(&meta_name(worker)).await? {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            tree: "redis sink offset",
+            key: format!("{}:meta:{}", frontier.namespace(), meta_name(worker)),
+            reason,
+        };
+        let saved = match frontier.get_meta(&meta_name(worker)).await? {
             Some(bytes) => {
                 let offset: StreamOffset =
-                    serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                        tree: "redis sink offset",
-                        key: format!("{}:meta:{}", frontier.namespace(), meta_name(worker)),
-                        reason: e.to_string(),
-                    })?;
+                    serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
                 if offset.after.len() != buckets {
-                    return Err(StoreError::Corrupt {
-                        tree: "redis sink offset",
-                        key: format!("{}:meta:{}", frontier.namespace(), meta_name(worker)),
-                        reason: format!("{} buckets, not {buckets}", offset.after.len()),
-                    }
-                    .into());
+                    let reason = format!("{} buckets, not {buckets}", offset.after.len());
+                    return Err(corrupt(reason).into());
                 }
-                offset
+                Some(offset)
             }
-            None => {
-                let bytes = file.metadata().map_err(io)?.len();
-                if bytes > 0 {
-                    return Err(SinkError::Unknown {
-                        path: path.display().to_string(),
-                        bytes,
-                    });
-                }
-                let offset = StreamOffset {
-                    bytes: 0,
-                    after: vec!["0-0".to_string(); buckets],
-                };
-                frontier
-                    .put_meta(
-                        &meta_name(worker),
-                        &serde_json::to_vec(&offset).expect("offset serializes"),
-                    )
-                    .await?;
-                offset
-            }
+            None => None,
         };
-        cut_back(&file, path, offset.bytes)?;
+        let mut offset = saved.clone().unwrap_or(StreamOffset {
+            outputs: BTreeMap::new(),
+            bytes: None,
+            after: vec!["0-0".to_string(); buckets],
+        });
+        let mut outputs = Vec::new();
+        for (base, site) in jsonl_outputs(jsonl, sites) {
+            let key = base.display().to_string();
+            let at = offset.outputs.get(&key).copied().or_else(|| {
+                // A single file's length, saved before outputs were keyed by path.
+                let single = outputs.is_empty() && site.is_none();
+                offset
+                    .bytes
+                    .filter(|_| single)
+                    .map(|bytes| Position { file: 0, bytes })
+            });
+            let series = Series::open(&base, at, jsonl.rotate_bytes)?;
+            offset.outputs.insert(key.clone(), series.position());
+            outputs.push(Output { key, site, series });
+        }
+        offset.bytes = None;
+        if saved.as_ref() != Some(&offset) {
+            frontier
+                .put_meta(
+                    &meta_name(worker),
+                    &serde_json::to_vec(&offset).expect("offset serializes"),
+                )
+                .await?;
+        }
         Ok(Self {
             frontier,
             worker: worker.to_string(),
-            path: path.to_path_buf(),
-            file,
+            outputs,
             offset,
             unsaved: None,
         })
@@ -117,7 +121,7 @@ impl StreamSink {
         if let Some(offset) = self.unsaved.take() {
             self.save(offset).await?;
         }
-        let mut buf = Vec::new();
+        let mut bufs = vec![Vec::new(); self.outputs.len()];
         let mut after = self.offset.after.clone();
         let mut lines = 0;
         for (bucket, last) in after.iter_mut().enumerate() {
@@ -135,36 +139,35 @@ impl StreamSink {
                             key: format!("bucket {bucket}, entry {id}"),
                             reason: format!("record does not inflate: {e}"),
                         })?;
-                    buf.extend_from_slice(&record);
-                    buf.push(b'\n');
-                    lines += 1;
+                    let site = site_of(&record);
+                    for (output, buf) in self.outputs.iter().zip(&mut bufs) {
+                        if output.site.is_none() || output.site == site {
+                            buf.extend_from_slice(&record);
+                            buf.push(b'\n');
+                            lines += 1;
+                        }
+                    }
                 }
                 if batch.len() < 1024 {
                     break;
                 }
             }
         }
-        if lines == 0 {
+        if after == self.offset.after {
             return Ok(0);
         }
-        let io = |source| SinkError::Io {
-            path: self.path.display().to_string(),
-            source,
-        };
-        if let Err(e) = self
-            .file
-            .write_all(&buf)
-            .and_then(|()| self.file.sync_data())
-        {
-            // Nothing of this batch counts: cut what may have been written.
-            let _ = self.file.set_len(self.offset.bytes);
-            return Err(io(e));
-        }
-        self.save(StreamOffset {
-            bytes: self.offset.bytes + buf.len() as u64,
+        let mut next = StreamOffset {
+            outputs: self.offset.outputs.clone(),
+            bytes: None,
             after,
-        })
-        .await?;
+        };
+        for (output, buf) in self.outputs.iter_mut().zip(&bufs) {
+            // A failure ends the run; the next start cuts every output back to the
+            // saved offset.
+            let at = output.series.append(buf)?;
+            next.outputs.insert(output.key.clone(), at);
+        }
+        self.save(next).await?;
         Ok(lines)
     }
 

@@ -17,7 +17,7 @@
 //!   were kept in memory, emptied back into the queue on open by `recover_leases`
 //! - `hosts`: host -> [`HostRecord`]
 //! - `content`: content fingerprint -> first URL with that content (UTF-8)
-//! - `outbox`: sequence (8, BE) -> record (JSON bytes)
+//! - `outbox`: sequence (8, BE) -> record (`store::packed`: deflated JSON)
 //! - `sections`: URL fingerprint -> nothing; the pages revisited on every run (section
 //!   pages, sitemaps, feeds), so that the revisit reads them without scanning every URL
 //! - `captures`: sequence (8, BE) -> [`Capture`] (only when a WARC output is configured)
