@@ -17,7 +17,7 @@ mod series;
 mod warc;
 
 pub use series::{series_path, Position, Series};
-pub use warc::WarcSink;
+pub use warc::{capture_members, WarcFile, WarcSink};
 
 /// Cuts an output file back to the length its last saved offset recorded (what was
 /// written after it is written again); refuses a file shorter than that.
@@ -44,36 +44,6 @@ pub(crate) fn cut_back(file: &File, path: &Path, saved: u64) -> Result<(), SinkE
         file.sync_all().map_err(io)?;
     }
     Ok(())
-}
-
-/// The offset the store saved for sink `name`. A sink seen for the first time is
-/// registered (offset 0) before anything is written, so a non-empty output file the
-/// store knows no offset for was written by something else: another crawl, or this
-/// one before its state directory was deleted or replaced. It is refused, never cut.
-fn saved_offset(
-    store: &dyn Store,
-    name: &str,
-    file: &File,
-    path: &Path,
-) -> Result<SinkOffset, SinkError> {
-    if let Some(offset) = store.sink_offset(name)? {
-        return Ok(offset);
-    }
-    let bytes = file
-        .metadata()
-        .map_err(|source| SinkError::Io {
-            path: path.display().to_string(),
-            source,
-        })?
-        .len();
-    if bytes > 0 {
-        return Err(SinkError::Unknown {
-            path: path.display().to_string(),
-            bytes,
-        });
-    }
-    store.set_sink_offset(name, SinkOffset::default())?;
-    Ok(SinkOffset::default())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,9 @@
 //! from the store only after a flush; the offset (capture sequence and file length)
 //! is saved after the file is synced, and on start-up the file is cut back to the
 //! saved length, which is always at a gzip member boundary. Record ids are derived
-//! from the capture's sequence number, so a record written again after a crash has
-//! the id it had.
+//! from the capture's key (its sequence number in the store, its stream entry in
+//! Redis), so a record written again after a crash has the id it had. [`WarcFile`]
+//! and [`capture_members`] are what a shared worker's sink writes with.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -23,18 +24,19 @@ use crate::store::{Capture, SinkOffset, Store};
 /// the crawler keeps; they are dropped (and Content-Length rewritten).
 const WIRE_HEADERS: &[&str] = &["content-encoding", "transfer-encoding", "content-length"];
 
-/// Appends captures to a `.warc.gz` file.
-pub struct WarcSink {
+/// A `.warc.gz` file written at a position its owner saves after each append (the
+/// sled store for a one-machine crawl, Redis for a worker of a shared one).
+pub struct WarcFile {
     path: PathBuf,
-    name: String,
     file: File,
-    offset: SinkOffset,
+    bytes: u64,
 }
 
-impl WarcSink {
-    /// Opens the output, repairing it to the last saved offset; a new file starts
-    /// with a `warcinfo` record.
-    pub fn open(store: &dyn Store, path: &Path) -> Result<Self, SinkError> {
+impl WarcFile {
+    /// Opens the file at the length its owner saved last, cut back to it (always a
+    /// gzip member boundary); with none saved, the file must be empty (another
+    /// crawl's is refused). A file at length 0 starts with a `warcinfo` record.
+    pub fn open(path: &Path, saved: Option<u64>) -> Result<Self, SinkError> {
         let io = |source| SinkError::Io {
             path: path.display().to_string(),
             source,
@@ -42,42 +44,95 @@ impl WarcSink {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        let name = format!("warc:{}", path.display());
         let file = OpenOptions::new()
             .create(true)
             .append(true)
-            .read(true)
             .open(path)
             .map_err(io)?;
-        let offset = super::saved_offset(store, &name, &file, path)?;
-        super::cut_back(&file, path, offset.bytes)?;
-        let mut sink = Self {
-            path: path.to_path_buf(),
-            name,
-            file,
-            offset,
+        let bytes = match saved {
+            Some(bytes) => bytes,
+            None => {
+                let found = file.metadata().map_err(io)?.len();
+                if found > 0 {
+                    return Err(SinkError::Unknown {
+                        path: path.display().to_string(),
+                        bytes: found,
+                    });
+                }
+                0
+            }
         };
-        if sink.offset.bytes == 0 {
-            let info = warcinfo(path);
-            sink.append(&info, sink.offset.seq, store)?;
+        super::cut_back(&file, path, bytes)?;
+        let mut out = Self {
+            path: path.to_path_buf(),
+            file,
+            bytes,
+        };
+        if out.bytes == 0 {
+            out.append(&warcinfo(path))?;
         }
-        Ok(sink)
+        Ok(out)
     }
 
-    fn append(&mut self, bytes: &[u8], seq: u64, store: &dyn Store) -> Result<(), SinkError> {
-        let io = |source| SinkError::Io {
-            path: self.path.display().to_string(),
-            source,
+    /// The file's length, written and synced.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Appends whole gzip members and syncs them; returns the new length, for the
+    /// owner to save. On an error nothing of `members` counts: the file is cut back.
+    pub fn append(&mut self, members: &[u8]) -> Result<u64, SinkError> {
+        if members.is_empty() {
+            return Ok(self.bytes);
+        }
+        if let Err(source) = self
+            .file
+            .write_all(members)
+            .and_then(|()| self.file.sync_data())
+        {
+            let _ = self.file.set_len(self.bytes);
+            return Err(SinkError::Io {
+                path: self.path.display().to_string(),
+                source,
+            });
+        }
+        self.bytes += members.len() as u64;
+        Ok(self.bytes)
+    }
+}
+
+/// The request and response records of one capture, each its own gzip member. `key`
+/// names the capture for good (its record ids derive from it), so a capture written
+/// again after a crash keeps its ids.
+pub fn capture_members(key: &str, capture: &Capture) -> Vec<u8> {
+    let (request, response) = records(key, capture);
+    let mut out = gzip(&request);
+    out.extend(gzip(&response));
+    out
+}
+
+/// Appends the store's captures to a `.warc.gz` file.
+pub struct WarcSink {
+    name: String,
+    file: WarcFile,
+    offset: SinkOffset,
+}
+
+impl WarcSink {
+    /// Opens the output, repairing it to the last saved offset; a new file starts
+    /// with a `warcinfo` record.
+    pub fn open(store: &dyn Store, path: &Path) -> Result<Self, SinkError> {
+        let name = format!("warc:{}", path.display());
+        let saved = store.sink_offset(&name)?;
+        let file = WarcFile::open(path, saved.map(|o| o.bytes))?;
+        let offset = SinkOffset {
+            bytes: file.bytes(),
+            ..saved.unwrap_or_default()
         };
-        self.file.write_all(bytes).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
-        self.offset = SinkOffset {
-            seq,
-            bytes: self.offset.bytes + bytes.len() as u64,
-            file: 0,
-        };
-        store.set_sink_offset(&self.name, self.offset)?;
-        Ok(())
+        if saved != Some(offset) {
+            store.set_sink_offset(&name, offset)?;
+        }
+        Ok(Self { name, file, offset })
     }
 
     /// Writes every capture after the saved offset. The caller must have flushed the
@@ -92,11 +147,15 @@ impl WarcSink {
             let last_seq = *last_seq;
             let mut buf = Vec::new();
             for (seq, capture) in &batch {
-                let (request, response) = records(*seq, capture);
-                buf.extend(gzip(&request));
-                buf.extend(gzip(&response));
+                buf.extend(capture_members(&seq.to_string(), capture));
             }
-            self.append(&buf, last_seq, store)?;
+            let bytes = self.file.append(&buf)?;
+            self.offset = SinkOffset {
+                seq: last_seq,
+                bytes,
+                file: 0,
+            };
+            store.set_sink_offset(&self.name, self.offset)?;
             written += batch.len();
         }
     }
@@ -118,9 +177,9 @@ fn digest(bytes: &[u8]) -> String {
     )
 }
 
-/// A stable record id: a UUID built from the capture's sequence, URL and role.
-fn record_id(seq: u64, url: &str, role: &str) -> String {
-    let hash = blake3::hash(format!("{seq}\n{url}\n{role}").as_bytes());
+/// A stable record id: a UUID built from the capture's key, URL and role.
+fn record_id(key: &str, url: &str, role: &str) -> String {
+    let hash = blake3::hash(format!("{key}\n{url}\n{role}").as_bytes());
     let mut b: [u8; 16] = hash.as_bytes()[..16].try_into().expect("16 bytes");
     b[6] = (b[6] & 0x0f) | 0x80; // version 8: custom
     b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
@@ -153,7 +212,7 @@ fn clean(value: &str) -> String {
 }
 
 /// The request and response records of one capture.
-fn records(seq: u64, c: &Capture) -> (Vec<u8>, Vec<u8>) {
+fn records(key: &str, c: &Capture) -> (Vec<u8>, Vec<u8>) {
     let url = url::Url::parse(&c.url).ok();
     let target = url.as_ref().map_or("/".to_string(), |u| {
         let mut t = u.path().to_string();
@@ -184,7 +243,7 @@ fn records(seq: u64, c: &Capture) -> (Vec<u8>, Vec<u8>) {
     let mut response_block = head.into_bytes();
     response_block.extend_from_slice(&c.body);
 
-    let response_id = record_id(seq, &c.url, "response");
+    let response_id = record_id(key, &c.url, "response");
     let mut common = vec![
         ("WARC-Date", c.date.clone()),
         ("WARC-Target-URI", clean(&c.url)),
@@ -207,7 +266,7 @@ fn records(seq: u64, c: &Capture) -> (Vec<u8>, Vec<u8>) {
     ]);
     let mut request_headers = vec![
         ("WARC-Type", "request".to_string()),
-        ("WARC-Record-ID", record_id(seq, &c.url, "request")),
+        ("WARC-Record-ID", record_id(key, &c.url, "request")),
         ("WARC-Concurrent-To", response_id),
     ];
     request_headers.extend(common);
@@ -236,7 +295,7 @@ fn warcinfo(path: &Path) -> Vec<u8> {
         .unwrap_or_default();
     let headers = [
         ("WARC-Type", "warcinfo".to_string()),
-        ("WARC-Record-ID", record_id(0, &filename, "warcinfo")),
+        ("WARC-Record-ID", record_id("0", &filename, "warcinfo")),
         ("WARC-Date", crate::clock::rfc3339_now()),
         ("WARC-Filename", clean(&filename)),
         ("Content-Type", "application/warc-fields".to_string()),
@@ -264,7 +323,7 @@ mod tests {
             body: b"<p>hi</p>".to_vec(),
             ip: Some("127.0.0.1".into()),
         };
-        let (request, response) = records(7, &capture);
+        let (request, response) = records("7", &capture);
         let request = String::from_utf8(request).unwrap();
         assert!(request.starts_with("WARC/1.1\r\nWARC-Type: request\r\n"));
         assert!(
@@ -276,12 +335,12 @@ mod tests {
         ));
         assert!(!response.contains("gzip"));
         assert_eq!(
-            record_id(7, &capture.url, "response"),
-            record_id(7, &capture.url, "response")
+            record_id("7", &capture.url, "response"),
+            record_id("7", &capture.url, "response")
         );
         assert_ne!(
-            record_id(7, &capture.url, "response"),
-            record_id(8, &capture.url, "response")
+            record_id("7", &capture.url, "response"),
+            record_id("8", &capture.url, "response")
         );
         assert!(response.contains(&format!("WARC-Payload-Digest: {}", digest(b"<p>hi</p>"))));
     }
