@@ -522,12 +522,6 @@ impl ConfigFile {
         let shared = self
             .store
             .validate(overrides, crawler.request_timeout, &invalid)?;
-        if shared.is_some() && self.output.warc.is_some() {
-            return Err(invalid(
-                "output.warc".into(),
-                "a worker of a shared crawl writes JSONL only: warc is not supported with store.url yet".into(),
-            ));
-        }
         Ok(CrawlConfig {
             address_policy,
             user_agent,
@@ -692,15 +686,6 @@ mod tests {
                 .to_string();
             assert!(err.contains(key), "{store}: {err}");
         }
-        let err = ConfigFile::parse(
-            &format!("[output]\nwarc = \"out.warc.gz\"\n{MINIMAL}\n[store]\nurl = \"redis://h/0\""),
-            "test.toml",
-        )
-        .unwrap()
-        .validate("test.toml", &Overrides::default())
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("output.warc"), "{err}");
     }
 
     const MINIMAL: &str = r#"

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::read_records;
+use common::warc::{logged, read_warc, responses};
 use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::Crawler;
 use newscrawl::fixture::{FixtureServer, FixtureSite, FixtureSpec, Scripted};
@@ -609,6 +610,63 @@ async fn workers_write_rotated_files_per_site_exactly_once_across_a_kill() {
         got.len(),
         expected.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_page_exchange_is_archived_once_in_the_workers_warc_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let servers = servers().await;
+    let workers = Workers::new(dir.path(), &servers, &redis, "");
+    let warc = |name: &str| dir.path().join(format!("{name}.warc.gz"));
+    let start = |name: &str| {
+        let state = dir.path().join(name);
+        let (state, warc) = (
+            state.to_string_lossy(),
+            warc(name).to_string_lossy().into_owned(),
+        );
+        let args = [
+            "crawl",
+            "--store",
+            &workers.store,
+            "--state",
+            &state,
+            "--warc",
+            &warc,
+        ];
+        worker(&args, &workers.config, name, &workers.out(name))
+    };
+    let (first, second) = (start("w1"), start("w2"));
+    finish(first, "w1").await;
+    finish(second, "w2").await;
+
+    let mut archived = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for name in ["w1", "w2"] {
+        let records = read_warc(&warc(name));
+        assert_eq!(records[0]["type"], "warcinfo");
+        for r in records.iter().filter(|r| r["type"] == "response") {
+            assert_eq!(r["digest_ok"], true, "{r}");
+            assert!(
+                records
+                    .iter()
+                    .any(|q| q["type"] == "request" && q["concurrent"] == r["id"]),
+                "no request record for {r}"
+            );
+        }
+        ids.extend(
+            records
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string()),
+        );
+        archived.extend(responses(&records));
+    }
+    archived.sort();
+    let mut expected: Vec<_> = servers.iter().flat_map(logged).collect();
+    expected.sort();
+    assert_eq!(archived, expected, "the archives against the servers' logs");
+    // A warcinfo record a file, a request and a response an exchange, each its own id.
+    assert_eq!(ids.len(), 2 + 2 * archived.len(), "record ids are unique");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

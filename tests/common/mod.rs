@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 pub mod ca;
+pub mod warc;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

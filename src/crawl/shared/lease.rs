@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::ClaimHint;
 use crate::politeness::{Feedback, Pace, Politeness};
 use crate::revisit::{ChangeEstimate, Finding};
-use crate::store::redis_frontier::{Claim, Completion, RedisFrontier, RevisitPlan};
+use crate::store::redis_frontier::{pack_capture, Claim, Completion, RedisFrontier, RevisitPlan};
 use crate::store::{
     CommitFuture, CommitReport, Fingerprint, PageCommit, PageStore, QueueEntry, Revisit,
     RevisitSchedule, StoreError, UrlState, UrlStatus,
@@ -244,6 +244,7 @@ impl PageStore for LeasedPage {
             max_urls_per_host: commit.max_urls_per_host.unwrap_or(0),
             park: false,
             records: commit.records,
+            capture: commit.capture.as_ref().map(pack_capture),
             links: commit.links,
             links_priority: commit.links_priority,
             denied: commit

@@ -344,7 +344,15 @@ impl SharedCrawler {
                 rotate_bytes: config.rotate_bytes,
             };
             let sites: Vec<String> = config.sites.iter().map(|s| s.name.clone()).collect();
-            StreamSink::open(this.frontier.clone(), &this.shared.worker, &output, &sites).await?
+            let warc = config.warc_path.as_deref();
+            StreamSink::open(
+                this.frontier.clone(),
+                &this.shared.worker,
+                &output,
+                &sites,
+                warc,
+            )
+            .await?
         };
         let sink_task = tokio::spawn(run_sink(sink, stop_rx.clone(), this.metrics.clone()));
         let router = tokio::spawn(route(this.clone(), stop_rx.clone()));

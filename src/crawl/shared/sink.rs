@@ -12,8 +12,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sink::{jsonl_outputs, site_of, JsonlOutput, Position, Series, SinkError};
-use crate::store::redis_frontier::RedisFrontier;
+use std::path::Path;
+
+use crate::sink::{
+    capture_members, jsonl_outputs, site_of, JsonlOutput, Position, Series, SinkError, WarcFile,
+};
+use crate::store::redis_frontier::{unpack_capture, Delivery, RedisFrontier};
 use crate::store::StoreError;
 
 /// How far the worker's output has got.
@@ -25,7 +29,10 @@ struct StreamOffset {
     /// The one output's length, as workers that wrote a single file saved it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     bytes: Option<u64>,
-    /// The last record stream id written, per bucket.
+    /// The WARC file's length, when the worker writes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    warc: Option<u64>,
+    /// The last stream id written, per bucket.
     after: Vec<String>,
 }
 
@@ -40,6 +47,7 @@ pub(super) struct StreamSink {
     frontier: RedisFrontier,
     worker: String,
     outputs: Vec<Output>,
+    warc: Option<WarcFile>,
     offset: StreamOffset,
     /// Lines written and synced whose offset could not be saved yet (Redis did not
     /// answer): saved before anything else is written.
@@ -51,14 +59,16 @@ fn meta_name(worker: &str) -> String {
 }
 
 impl StreamSink {
-    /// Opens the worker's outputs (one file, or one per site, each rotated as the
-    /// one-machine sink does), cut back to the offset saved for this worker; refuses
-    /// an output with lines in it that no saved offset accounts for (another crawl's).
+    /// Opens the worker's outputs (one JSONL file, or one per site, each rotated as
+    /// the one-machine sink does; the WARC file when `warc` names one), cut back to the
+    /// offset saved for this worker; refuses an output with lines in it that no saved
+    /// offset accounts for (another crawl's).
     pub async fn open(
         frontier: RedisFrontier,
         worker: &str,
         jsonl: &JsonlOutput,
         sites: &[String],
+        warc: Option<&Path>,
     ) -> Result<Self, SinkError> {
         let buckets = frontier.buckets() as usize;
         let corrupt = |reason: String| StoreError::Corrupt {
@@ -81,6 +91,7 @@ impl StreamSink {
         let mut offset = saved.clone().unwrap_or(StreamOffset {
             outputs: BTreeMap::new(),
             bytes: None,
+            warc: None,
             after: vec!["0-0".to_string(); buckets],
         });
         let mut outputs = Vec::new();
@@ -99,6 +110,10 @@ impl StreamSink {
             outputs.push(Output { key, site, series });
         }
         offset.bytes = None;
+        let warc = warc
+            .map(|path| WarcFile::open(path, offset.warc))
+            .transpose()?;
+        offset.warc = warc.as_ref().map(WarcFile::bytes);
         if saved.as_ref() != Some(&offset) {
             frontier
                 .put_meta(
@@ -111,6 +126,7 @@ impl StreamSink {
             frontier,
             worker: worker.to_string(),
             outputs,
+            warc,
             offset,
             unsaved: None,
         })
@@ -122,6 +138,7 @@ impl StreamSink {
             self.save(offset).await?;
         }
         let mut bufs = vec![Vec::new(); self.outputs.len()];
+        let mut warc_buf = Vec::new();
         let mut after = self.offset.after.clone();
         let mut lines = 0;
         for (bucket, last) in after.iter_mut().enumerate() {
@@ -132,20 +149,35 @@ impl StreamSink {
                     .await?;
                 let Some((id, _)) = batch.last() else { break };
                 *last = id.clone();
-                for (id, packed) in &batch {
-                    let record =
-                        crate::store::packed::unpack(packed).map_err(|e| StoreError::Corrupt {
-                            tree: "redis record stream",
-                            key: format!("bucket {bucket}, entry {id}"),
-                            reason: format!("record does not inflate: {e}"),
-                        })?;
-                    let site = site_of(&record);
-                    for (output, buf) in self.outputs.iter().zip(&mut bufs) {
-                        if output.site.is_none() || output.site == site {
-                            buf.extend_from_slice(&record);
-                            buf.push(b'\n');
-                            lines += 1;
+                for (id, item) in &batch {
+                    let key = || format!("bucket {bucket}, entry {id}");
+                    match item {
+                        Delivery::Record(packed) => {
+                            let record = crate::store::packed::unpack(packed).map_err(|e| {
+                                StoreError::Corrupt {
+                                    tree: "redis record stream",
+                                    key: key(),
+                                    reason: format!("record does not inflate: {e}"),
+                                }
+                            })?;
+                            let site = site_of(&record);
+                            for (output, buf) in self.outputs.iter().zip(&mut bufs) {
+                                if output.site.is_none() || output.site == site {
+                                    buf.extend_from_slice(&record);
+                                    buf.push(b'\n');
+                                    lines += 1;
+                                }
+                            }
                         }
+                        // A worker started without a WARC file (after one with) skips
+                        // the exchanges of pages it committed before.
+                        Delivery::Capture(packed) if self.warc.is_some() => {
+                            let capture = unpack_capture(packed, &key())?;
+                            // The entry names the exchange for good.
+                            let name = format!("{}/{bucket}/{id}", self.worker);
+                            warc_buf.extend(capture_members(&name, &capture));
+                        }
+                        Delivery::Capture(_) => {}
                     }
                 }
                 if batch.len() < 1024 {
@@ -159,6 +191,7 @@ impl StreamSink {
         let mut next = StreamOffset {
             outputs: self.offset.outputs.clone(),
             bytes: None,
+            warc: self.offset.warc,
             after,
         };
         for (output, buf) in self.outputs.iter_mut().zip(&bufs) {
@@ -166,6 +199,9 @@ impl StreamSink {
             // saved offset.
             let at = output.series.append(buf)?;
             next.outputs.insert(output.key.clone(), at);
+        }
+        if let Some(warc) = &mut self.warc {
+            next.warc = Some(warc.append(&warc_buf)?);
         }
         self.save(next).await?;
         Ok(lines)

@@ -21,8 +21,9 @@
 --   page) and its schedule ('' none) if the page changed (a new
 --   link that is not a listing page was queued), 20 and 21 the same if it did not,
 --   22 '1' to settle a handed-on page, 23 what a new link's score adds to its due
---   time (FOUND, or 0 for the links a listing page's revisit found), then: record
---   count, records; local link count, (host, fingerprint, url, entry,
+--   time (FOUND, or 0 for the links a listing page's revisit found), then: output
+--   count, (field, value) per output (field 'r': a record, 'w': a page exchange for
+--   the WARC file); local link count, (host, fingerprint, url, entry,
 --   change) per link; remote link count, (fingerprint, entry) per link; denied count,
 --   (fingerprint, url, state) per denied link of this host.
 -- Returns: {accepted, over_budget, denied, changed, now, when the host may next be
@@ -64,9 +65,9 @@ local link_class = tonumber(ARGV[23])
 local i = 24
 local n = tonumber(ARGV[i]); i = i + 1
 for j = 0, n - 1 do
-  redis.call('XADD', prefix .. 'rec:' .. worker, '*', 'r', ARGV[i + j])
+  redis.call('XADD', prefix .. 'rec:' .. worker, '*', ARGV[i + 2 * j], ARGV[i + 2 * j + 1])
 end
-i = i + n
+i = i + 2 * n
 n = tonumber(ARGV[i]); i = i + 1
 local groups, order = by_host(i, n)
 i = i + 5 * n

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use super::number;
 use crate::politeness::Pace;
-use crate::store::{Fingerprint, Priority, QueueEntry, RevisitSchedule, StoreError, UrlState};
+use crate::store::{
+    Capture, Fingerprint, Priority, QueueEntry, RevisitSchedule, StoreError, UrlState,
+};
 
 /// A host claimed for one request.
 #[derive(Debug, Clone)]
@@ -75,6 +77,8 @@ pub struct Completion {
     /// Leave the host's URLs queued but unclaimed until a worker starts.
     pub park: bool,
     pub records: Vec<Vec<u8>>,
+    /// The page's exchange for the WARC output ([`pack_capture`]), when one is kept.
+    pub capture: Option<Vec<u8>>,
     pub links: Vec<QueueEntry>,
     /// The class the new links of this bucket are queued in (links to hosts of other
     /// buckets are routed, and queued as found).
@@ -151,4 +155,30 @@ pub struct BucketLoad {
     pub links: u64,
     /// Writes to the bucket so far.
     pub writes: u64,
+}
+
+/// An entry of a worker's output stream, as it was packed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// A record ([`crate::store::packed`]).
+    Record(Vec<u8>),
+    /// A page exchange ([`pack_capture`]).
+    Capture(Vec<u8>),
+}
+
+/// A page exchange as it travels through Redis: its postcard encoding, packed.
+pub fn pack_capture(capture: &Capture) -> Vec<u8> {
+    crate::store::packed::pack(&postcard::to_stdvec(capture).expect("a capture serializes"))
+}
+
+/// A page exchange read back from Redis; `key` names it in an error.
+pub fn unpack_capture(packed: &[u8], key: &str) -> Result<Capture, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        tree: "redis record stream",
+        key: key.to_string(),
+        reason,
+    };
+    let bytes = crate::store::packed::unpack(packed)
+        .map_err(|e| corrupt(format!("page exchange does not inflate: {e}")))?;
+    postcard::from_bytes(&bytes).map_err(|e| corrupt(format!("page exchange does not decode: {e}")))
 }

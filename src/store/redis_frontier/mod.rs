@@ -40,7 +40,8 @@ mod messages;
 mod workers;
 
 pub use messages::{
-    BucketLoad, Claim, Claimed, ClaimedPage, Completed, Completion, NextClaim, RevisitPlan,
+    pack_capture, unpack_capture, BucketLoad, Claim, Claimed, ClaimedPage, Completed, Completion,
+    Delivery, NextClaim, RevisitPlan,
 };
 
 /// The consumer group that routes links between buckets.
@@ -497,9 +498,12 @@ impl RedisFrontier {
         }
         invocation.arg(if done.settles_handed_on { "1" } else { "0" });
         invocation.arg(score_after(done.links_priority, Duration::ZERO));
-        invocation.arg(done.records.len());
+        invocation.arg(done.records.len() + usize::from(done.capture.is_some()));
         for record in &done.records {
-            invocation.arg(&record[..]);
+            invocation.arg("r").arg(&record[..]);
+        }
+        if let Some(capture) = &done.capture {
+            invocation.arg("w").arg(&capture[..]);
         }
         let (local, remote): (Vec<&QueueEntry>, Vec<&QueueEntry>) = done
             .links
@@ -711,14 +715,15 @@ impl RedisFrontier {
         Ok(ids.len())
     }
 
-    /// Records the worker committed in `bucket` after stream id `after`, in order.
+    /// What the worker committed for its outputs in `bucket` after stream id `after`,
+    /// in order: records and page exchanges, as they were packed.
     pub async fn records_after(
         &self,
         bucket: u32,
         worker: &str,
         after: &str,
         count: usize,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<(String, Delivery)>, StoreError> {
         let key = self.key(bucket, &format!("rec:{worker}"));
         let reply: redis::streams::StreamRangeReply = self
             .con
@@ -728,13 +733,19 @@ impl RedisFrontier {
         reply
             .ids
             .into_iter()
-            .map(|id| match id.get::<Vec<u8>>("r") {
-                Some(record) => Ok((id.id, record)),
-                None => Err(StoreError::Corrupt {
-                    tree: "redis record stream",
-                    key: format!("{key} {}", id.id),
-                    reason: "entry without a record".into(),
-                }),
+            .map(|id| {
+                let item = match (id.get::<Vec<u8>>("r"), id.get::<Vec<u8>>("w")) {
+                    (Some(record), _) => Delivery::Record(record),
+                    (None, Some(capture)) => Delivery::Capture(capture),
+                    (None, None) => {
+                        return Err(StoreError::Corrupt {
+                            tree: "redis record stream",
+                            key: format!("{key} {}", id.id),
+                            reason: "entry without a record or a page exchange".into(),
+                        })
+                    }
+                };
+                Ok((id.id, item))
             })
             .collect()
     }
