@@ -371,18 +371,20 @@ static MONTH_ALTERNATION: LazyLock<String> = LazyLock::new(|| {
 
 /// Year, month, day with dashes, slashes or dots: `2019-10-16`, `2019/10/16`.
 static YMD: LazyLock<Regex> = LazyLock::new(|| {
-    rx(r"(?-u:\b)(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:T|(?-u:\b))")
+    rx(
+        r"(?-u:\b)(?P<y>(?:19|20)[0-9]{2})[-/.](?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})(?:T|(?-u:\b))",
+    )
 });
 /// Day and month (or month and day), then year: `16.10.2019`, `10/16/2019`, `16.10.19`.
 static DMY: LazyLock<Regex> = LazyLock::new(|| {
     rx(
-        r"(?-u:\b)(?P<a>\d{1,2})(?P<sep>[./-])\s?(?P<b>\d{1,2})[./-]\s?(?P<y>(?:19|20)\d{2}|\d{2})(?-u:\b)",
+        r"(?-u:\b)(?P<a>[0-9]{1,2})(?P<sep>[./-])\s?(?P<b>[0-9]{1,2})[./-]\s?(?P<y>(?:19|20)[0-9]{2}|[0-9]{2})(?-u:\b)",
     )
 });
 /// Day, month name, year: `6. Mai 2014`, `19 May 2020`, `14 de enero de 2020`.
 static D_MONTH_Y: LazyLock<Regex> = LazyLock::new(|| {
     rx(&format!(
-        r"(?i)(?-u:\b)(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|e|º|°)?\.?\s*(?:de\s+|of\s+)?(?P<mon>{})\.?,?\s*(?:de\s+|del\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b)",
+        r"(?i)(?-u:\b)(?P<d>[0-9]{{1,2}})(?:st|nd|rd|th|er|e|º|°)?\.?\s*(?:de\s+|of\s+)?(?P<mon>{})\.?,?\s*(?:de\s+|del\s+)?(?P<y>(?:19|20)[0-9]{{2}})(?-u:\b)",
         *MONTH_ALTERNATION
     ))
 });
@@ -390,18 +392,18 @@ static D_MONTH_Y: LazyLock<Regex> = LazyLock::new(|| {
 /// before the year, as C's `asctime` prints it: `Jan 04 09:34:00 2021`.
 static MONTH_D_Y: LazyLock<Regex> = LazyLock::new(|| {
     rx(&format!(
-        r"(?i)(?-u:\b)(?P<mon>{})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?:(?P<h>\d{{1,2}}):(?P<min>\d{{2}})(?::(?P<s>\d{{2}}))?\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b)",
+        r"(?i)(?-u:\b)(?P<mon>{})\.?\s+(?P<d>[0-9]{{1,2}})(?:st|nd|rd|th)?,?\s+(?:(?P<h>[0-9]{{1,2}}):(?P<min>[0-9]{{2}})(?::(?P<s>[0-9]{{2}}))?\s+)?(?P<y>(?:19|20)[0-9]{{2}})(?-u:\b)",
         *MONTH_ALTERNATION
     ))
 });
 /// Chinese, Japanese and Korean: `2020年5月19日`, `2020년 5월 19일`.
 static CJK: LazyLock<Regex> = LazyLock::new(|| {
-    rx(r"(?P<y>(?:19|20)\d{2})\s*[年년]\s*(?P<m>\d{1,2})\s*[月월]\s*(?P<d>\d{1,2})")
+    rx(r"(?P<y>(?:19|20)[0-9]{2})\s*[年년]\s*(?P<m>[0-9]{1,2})\s*[月월]\s*(?P<d>[0-9]{1,2})")
 });
 /// A time of day right after a date: `, 15:49`, ` um 15.49 Uhr`, ` at 3:59 PM`.
 static TIME_AFTER: LazyLock<Regex> = LazyLock::new(|| {
     rx(
-        r"(?i)^[\s,|/–—-]*(?:(?:um|at|à|a las|alle|às|o|godz\.?|[日일]|-)\s*)?(?P<h>\d{1,2})[:.h시](?P<min>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ap>[ap]\.?\s?m\.?)?",
+        r"(?i)^[\s,|/–—-]*(?:(?:um|at|à|a las|alle|às|o|godz\.?|[日일]|-)\s*)?(?P<h>[0-9]{1,2})[:.h시](?P<min>[0-9]{2})(?::(?P<s>[0-9]{2}))?\s*(?P<ap>[ap]\.?\s?m\.?)?",
     )
 });
 
@@ -522,12 +524,12 @@ fn ymd(year: i32, month: impl TryInto<u32>, day: impl TryInto<u32>) -> Option<Na
 static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
     rx(concat!(
         r"(?i)(?:^|(?-u:\b))(?:",
-        r"(?P<n1>\d+|an?|one)\s+(?P<u1>minutes?|mins?|hours?|hrs?|days?|weeks?)\s+ago",
-        r"|vor\s+(?P<n2>\d+|einer?|einem)\s+(?P<u2>minuten?|stunden?|tag(?:en)?|wochen?)",
-        r"|il y a\s+(?P<n3>\d+|une?)\s+(?P<u3>minutes?|heures?|jours?|semaines?)",
-        r"|hace\s+(?P<n4>\d+|una?)\s+(?P<u4>minutos?|horas?|d[ií]as?|semanas?)",
-        r"|h[áa]\s+(?P<n5>\d+|uma?)\s+(?P<u5>minutos?|horas?|dias?|semanas?)",
-        r"|(?P<n6>\d+|un|una)\s+(?P<u6>minut[oi]|or[ae]|giorn[oi]|settiman[ae])\s+fa",
+        r"(?P<n1>[0-9]+|an?|one)\s+(?P<u1>minutes?|mins?|hours?|hrs?|days?|weeks?)\s+ago",
+        r"|vor\s+(?P<n2>[0-9]+|einer?|einem)\s+(?P<u2>minuten?|stunden?|tag(?:en)?|wochen?)",
+        r"|il y a\s+(?P<n3>[0-9]+|une?)\s+(?P<u3>minutes?|heures?|jours?|semaines?)",
+        r"|hace\s+(?P<n4>[0-9]+|una?)\s+(?P<u4>minutos?|horas?|d[ií]as?|semanas?)",
+        r"|h[áa]\s+(?P<n5>[0-9]+|uma?)\s+(?P<u5>minutos?|horas?|dias?|semanas?)",
+        r"|(?P<n6>[0-9]+|un|una)\s+(?P<u6>minut[oi]|or[ae]|giorn[oi]|settiman[ae])\s+fa",
         r"|(?P<day>yesterday|gestern|hier|ayer|ontem|ieri|wczoraj|today|heute|aujourd'hui|hoy|hoje|oggi|dzisiaj)",
         r")(?-u:\b)",
     ))

@@ -320,8 +320,9 @@ static CREDIT_CANDIDATES: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("p, small, span, div").expect("valid selector"));
 /// A time of day and what goes with it ("13:10 Uhr"), and the separators of a credit
 /// line.
-static TIME_AND_SEPARATORS: LazyLock<Regex> =
-    LazyLock::new(|| rx(r"(?i)\d{1,2}[:.]\d{2}(?:\s*(?:uhr|h|am|pm))?|(?:^|\s)[|·•–—-](?:\s|$)"));
+static TIME_AND_SEPARATORS: LazyLock<Regex> = LazyLock::new(|| {
+    rx(r"(?i)[0-9]{1,2}[:.][0-9]{2}(?:\s*(?:uhr|h|am|pm))?|(?:^|\s)[|·•–—-](?:\s|$)")
+});
 
 /// A person's name as a credit line prints it: two or three capitalized words (or
 /// initials), a word perhaps hyphenated ("Lange-Fricke").

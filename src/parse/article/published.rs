@@ -115,12 +115,12 @@ const STRUCTURED_TAGS: [&str; 20] = [
 ];
 /// Dates in URL paths: `/2019/10/16/`, `/2019-10-16-`, `/20191016/`.
 static URL_DATE: LazyLock<Regex> = LazyLock::new(|| {
-    rx(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)")
+    rx(r"/((?:19|20)[0-9]{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12][0-9]|3[01])(?:[/_.-]|$)")
 });
 
 /// Dates that open a URL path segment day first: `/29-10-2021`, `/23-01-2022-title`.
 static URL_DATE_DAY_FIRST: LazyLock<Regex> =
-    LazyLock::new(|| rx(r"/(\d{2})[-.](\d{2})[-.]((?:19|20)\d{2})(?:[/_.-]|$)"));
+    LazyLock::new(|| rx(r"/([0-9]{2})[-.]([0-9]{2})[-.]((?:19|20)[0-9]{2})(?:[/_.-]|$)"));
 
 pub(super) fn dates(cx: &Context<'_>) -> Dates {
     if cx.zone != Tz::UTC {
@@ -426,7 +426,7 @@ fn may_stand_above(distance: usize, text: &str) -> bool {
         && (!CLOCK.is_match(text) || (distance <= JUST_ABOVE && !names_weekday(text)))
 }
 /// A time of day: what a render-time clock shows.
-static CLOCK: LazyLock<Regex> = LazyLock::new(|| rx(r"(?-u:\b)\d{1,2}:\d{2}(?-u:\b)"));
+static CLOCK: LazyLock<Regex> = LazyLock::new(|| rx(r"(?-u:\b)[0-9]{1,2}:[0-9]{2}(?-u:\b)"));
 
 /// The `<time>` (or an element with a machine date in `datetime`, `title` or
 /// `content`, as `<abbr class="published" title="...">`) nearest the headline, outside

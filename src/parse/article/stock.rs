@@ -64,7 +64,7 @@ static SERVICE: LazyLock<Regex> = LazyLock::new(|| {
         r"|jetzt abonnieren|abonnieren sie|ja\.? ich bin abonnent|sie sind (?:aktuell |derzeit )?nicht eingeloggt|bitte (?:melden sie sich an|registrieren sie sich)",
         r"|hazte (?:miembro|socio)|suscr[ií]bete|abonnez-vous",
         r"|kontakt:|tel\.?:|telefon:|fax:|e-mail:|pressekontakt|ihr ansprechpartner|bei fragen und anregungen",
-        r"|keine kommentare|kommentare? (?:schreiben|insgesamt|anzeigen)|bisherige kommentare|\d+ kommentare?$|no comments|leave a (?:comment|reply)|\d+ comments?$",
+        r"|keine kommentare|kommentare? (?:schreiben|insgesamt|anzeigen)|bisherige kommentare|[0-9]+ kommentare?$|no comments|leave a (?:comment|reply)|[0-9]+ comments?$",
         r")",
     ))
 });
@@ -72,13 +72,13 @@ static SERVICE: LazyLock<Regex> = LazyLock::new(|| {
 static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
     rx(concat!(
         r"(?i)^(?:this (?:article|story|content|material) is (?:the )?copyright(?:ed)?|(?:prior )?written permission (?:must|is required)",
-        r"|all rights reserved|alle rechte vorbehalten|tous droits réservés|todos los derechos reservados|(?:©|copyright)\s*(?:©\s*)?\d{4}(?-u:\b))",
+        r"|all rights reserved|alle rechte vorbehalten|tous droits réservés|todos los derechos reservados|(?:©|copyright)\s*(?:©\s*)?[0-9]{4}(?-u:\b))",
     ))
 });
 /// A line that is a date or a time of day and little else ("19:49", "23.10.2018").
 static DATE_ONLY: LazyLock<Regex> = LazyLock::new(|| {
     rx(
-        r"(?i)^[\s\d.:/,|–—-]*(?:\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?|uhr)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})[\s\d.:/,|–—-]*(?:[ap]\.?m\.?|uhr)?\s*$",
+        r"(?i)^[\s0-9.:/,|–—-]*(?:[0-9]{1,2}:[0-9]{2}\s*(?:[ap]\.?m\.?|uhr)?|[0-9]{1,2}[./-][0-9]{1,2}[./-][0-9]{2,4})[\s0-9.:/,|–—-]*(?:[ap]\.?m\.?|uhr)?\s*$",
     )
 });
 
