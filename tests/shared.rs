@@ -424,12 +424,21 @@ async fn three_workers_share_one_crawl_exactly_once_and_politely() {
         },
     )
     .await;
+    // `status` reads the crawl from Redis: its workers, and work left on every host.
+    let load = crawl_status(&workers.config, &workers.store).await;
+    assert_eq!(load["live_workers"], serde_json::json!(["w1", "w2", "w3"]));
+    assert_eq!(load["buckets"].as_array().unwrap().len(), 16);
+    assert_eq!(sum_of(&load, "hosts"), HOSTS as u64, "{load}");
+    assert!(sum_of(&load, "hosts_with_work") > 0, "{load}");
     servers.iter().for_each(FixtureServer::release);
     let outputs = [
         finish(first, "w1").await,
         finish(second, "w2").await,
         finish(third, "w3").await,
     ];
+    let load = crawl_status(&workers.config, &workers.store).await;
+    assert_eq!(load["live_workers"], serde_json::json!([]));
+    assert_eq!(sum_of(&load, "hosts_with_work"), 0, "{load}");
     let got = contents(&workers.records(&["w1", "w2", "w3"]), &servers);
     assert_eq!(got.len(), expected.len());
     assert!(
@@ -457,6 +466,25 @@ async fn three_workers_share_one_crawl_exactly_once_and_politely() {
             .sum::<usize>(),
         "the workers' accounts match the servers' logs"
     );
+}
+
+/// `newscrawl status --json` of the shared crawl `config` describes, at `store`.
+async fn crawl_status(config: &Path, store: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_newscrawl"))
+        .args(["status", "--json", "--store", store, "--config"])
+        .arg(config)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "status failed: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+}
+
+/// A count of a `status`'s buckets, summed over them.
+fn sum_of(load: &serde_json::Value, count: &str) -> u64 {
+    let buckets = load["buckets"].as_array().unwrap();
+    buckets.iter().map(|b| b[count].as_u64().unwrap()).sum()
 }
 
 /// Waits until every server has seen `count` requests; panics if a worker exits

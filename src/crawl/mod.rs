@@ -41,7 +41,7 @@ pub use control::{CrawlHandle, ErrorNote, HostLive, LiveStatus, RunCounts, SiteL
 use pool::WorkerPool;
 use scheduler::Scheduler;
 #[cfg(feature = "redis")]
-pub use shared::{BucketLine, SharedCrawler, WorkerHandle, WorkerStatus};
+pub use shared::{crawl_load, BucketLine, CrawlLoad, SharedCrawler, WorkerHandle, WorkerStatus};
 
 /// Threads for quick store calls. One: each thread more that touches the heap kept
 /// 3-5 MB of allocator pages in a polite crawl, and these calls are short (the

@@ -68,6 +68,10 @@ pub(crate) struct StatusArgs {
     /// How many recent errors to list.
     #[arg(long, default_value_t = 10)]
     pub(crate) errors: usize,
+    /// The Redis of a shared crawl (overrides store.url of --config): its live workers
+    /// and what is left, bucket by bucket.
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
 }
 
 #[derive(Args)]

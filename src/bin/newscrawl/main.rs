@@ -66,7 +66,7 @@ fn main() -> ExitCode {
             Command::Crawl(args) => crawl(args, bar).await,
             Command::Daemon(args) => daemon(args).await,
             Command::Fixture(args) => fixture(args).await,
-            Command::Status(args) => status(args),
+            Command::Status(args) => status(args).await,
             Command::Export(args) => export(args),
             Command::Parse(args) => parse_page(args),
             Command::Eval(args) => eval(args),
@@ -533,7 +533,10 @@ fn open_existing(args: &StateArgs) -> Result<SledStore> {
     Ok(SledStore::open(&db)?)
 }
 
-fn status(args: StatusArgs) -> Result<()> {
+async fn status(args: StatusArgs) -> Result<()> {
+    if let Some(shared) = shared_of(&args)? {
+        return shared_status(shared, args.json).await;
+    }
     let store = open_existing(&args.state)?;
     let status = newscrawl::report::status(&store, args.errors)?;
     if args.json {
@@ -542,6 +545,49 @@ fn status(args: StatusArgs) -> Result<()> {
         println!("{status}");
     }
     Ok(())
+}
+
+/// The shared crawl `status` is asked about: named by `--store`, or by the config's
+/// `store.url` when no `--state` directory is named.
+fn shared_of(args: &StatusArgs) -> Result<Option<newscrawl::config::SharedStore>> {
+    let Some(path) = &args.state.config else {
+        if args.store.is_some() {
+            return Err(ConfigError::Invalid {
+                file: "<command line>".into(),
+                key: "--store".into(),
+                reason: "name the crawl's config too (--config FILE): its store.namespace and store.buckets".into(),
+            }
+            .into());
+        }
+        return Ok(None);
+    };
+    if args.store.is_none() && args.state.state.is_some() {
+        return Ok(None);
+    }
+    let overrides = Overrides {
+        store_url: args.store.clone(),
+        ..Overrides::default()
+    };
+    Ok(ConfigFile::load(path)?
+        .validate(&path.display().to_string(), &overrides)?
+        .shared)
+}
+
+#[cfg(feature = "redis")]
+async fn shared_status(shared: newscrawl::config::SharedStore, json: bool) -> Result<()> {
+    let load = newscrawl::crawl::crawl_load(&shared).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&load)?);
+    } else {
+        println!("shared crawl {:?} at {}", shared.namespace, shared.url);
+        print!("{load}");
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "redis"))]
+async fn shared_status(_shared: newscrawl::config::SharedStore, _json: bool) -> Result<()> {
+    anyhow::bail!("this build cannot read a shared crawl's Redis (store.url or --store): build it with `cargo build --release --features redis`")
 }
 
 fn parse_page(args: ParseArgs) -> Result<()> {

@@ -18,7 +18,7 @@ mod setup;
 mod sink;
 mod watch;
 
-pub use watch::{BucketLine, WorkerHandle, WorkerStatus};
+pub use watch::{BucketLine, CrawlLoad, WorkerHandle, WorkerStatus};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -675,6 +675,19 @@ async fn route(this: Arc<SharedCrawler>, stop: tokio::sync::watch::Receiver<bool
             idle = ROUTE_IDLE;
         }
     }
+}
+
+/// What Redis says of the shared crawl `shared` names (its live workers, what is left
+/// in each bucket), for `status`.
+pub async fn crawl_load(shared: &crate::config::SharedStore) -> Result<CrawlLoad, CrawlError> {
+    let frontier = RedisFrontier::connect(
+        &shared.url,
+        shared.cluster,
+        &shared.namespace,
+        shared.buckets,
+    )
+    .await?;
+    Ok(CrawlLoad::read(&frontier).await?)
 }
 
 /// Delivers this worker's records every interval, and once more at the end.

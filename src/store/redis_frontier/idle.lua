@@ -6,7 +6,7 @@
 -- the answer "not done" costs one host.
 -- KEYS[1]: the bucket's ready set; KEYS[2]: its link stream.
 -- ARGV: prefix. Returns: {hosts with work soon (0 or 1), links waiting, writes, URLs
--- due later}.
+-- due later, hosts in the ready set}.
 local prefix = ARGV[1]
 local now = now_ms()
 local busy, later = 0, 0
@@ -29,4 +29,5 @@ return {
   redis.call('XLEN', KEYS[2]),
   tonumber(redis.call('GET', prefix .. 'ops') or '0'),
   later,
+  #ranked / 2,
 }

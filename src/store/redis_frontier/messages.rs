@@ -155,6 +155,9 @@ pub struct BucketLoad {
     pub links: u64,
     /// Writes to the bucket so far.
     pub writes: u64,
+    /// Hosts in the bucket's ready set: URLs queued, a request in flight or a page
+    /// settling.
+    pub ready: u64,
 }
 
 /// An entry of a worker's output stream, as it was packed.

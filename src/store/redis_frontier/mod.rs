@@ -605,7 +605,7 @@ impl RedisFrontier {
 
     /// What is left in a bucket.
     pub async fn load(&self, bucket: u32) -> Result<BucketLoad, StoreError> {
-        let (hosts, links, writes, later): (u64, u64, u64, u64) = self
+        let (hosts, links, writes, later, ready): (u64, u64, u64, u64, u64) = self
             .scripts
             .idle
             .key(self.key(bucket, "ready"))
@@ -618,6 +618,7 @@ impl RedisFrontier {
             links,
             writes,
             later,
+            ready,
         })
     }
 
