@@ -35,7 +35,9 @@ pub struct WarcFile {
 impl WarcFile {
     /// Opens the file at the length its owner saved last, cut back to it (always a
     /// gzip member boundary); with none saved, the file must be empty (another
-    /// crawl's is refused). A file at length 0 starts with a `warcinfo` record.
+    /// crawl's is refused). The owner saves the length before it calls
+    /// [`WarcFile::begin`], so that nothing is ever written that no saved length
+    /// accounts for.
     pub fn open(path: &Path, saved: Option<u64>) -> Result<Self, SinkError> {
         let io = |source| SinkError::Io {
             path: path.display().to_string(),
@@ -63,15 +65,20 @@ impl WarcFile {
             }
         };
         super::cut_back(&file, path, bytes)?;
-        let mut out = Self {
+        Ok(Self {
             path: path.to_path_buf(),
             file,
             bytes,
-        };
-        if out.bytes == 0 {
-            out.append(&warcinfo(path))?;
+        })
+    }
+
+    /// Starts an empty file with its `warcinfo` record; returns the length.
+    pub fn begin(&mut self) -> Result<u64, SinkError> {
+        if self.bytes > 0 {
+            return Ok(self.bytes);
         }
-        Ok(out)
+        let info = warcinfo(&self.path);
+        self.append(&info)
     }
 
     /// The file's length, written and synced.
@@ -124,12 +131,13 @@ impl WarcSink {
     pub fn open(store: &dyn Store, path: &Path) -> Result<Self, SinkError> {
         let name = format!("warc:{}", path.display());
         let saved = store.sink_offset(&name)?;
-        let file = WarcFile::open(path, saved.map(|o| o.bytes))?;
-        let offset = SinkOffset {
-            bytes: file.bytes(),
-            ..saved.unwrap_or_default()
-        };
-        if saved != Some(offset) {
+        let mut file = WarcFile::open(path, saved.map(|o| o.bytes))?;
+        let mut offset = saved.unwrap_or_default();
+        if saved.is_none() {
+            store.set_sink_offset(&name, offset)?;
+        }
+        if file.bytes() == 0 {
+            offset.bytes = file.begin()?;
             store.set_sink_offset(&name, offset)?;
         }
         Ok(Self { name, file, offset })
@@ -343,5 +351,45 @@ mod tests {
             record_id("8", &capture.url, "response")
         );
         assert!(response.contains(&format!("WARC-Payload-Digest: {}", digest(b"<p>hi</p>"))));
+    }
+
+    #[test]
+    fn a_warcinfo_written_before_its_length_was_saved_is_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::SledStore::open(&dir.path().join("db")).unwrap();
+        let path = dir.path().join("crawl.warc.gz");
+        // Opening writes nothing: its owner saves the length first, then begins.
+        let mut file = WarcFile::open(&path, None).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        assert!(file.begin().unwrap() > 0);
+        std::fs::write(&path, b"").unwrap();
+
+        let first = WarcSink::open(&store, &path).unwrap();
+        let info = std::fs::read(&path).unwrap();
+        assert_eq!(first.offset.bytes, info.len() as u64);
+        assert_eq!(&info[..2], b"\x1f\x8b", "a gzip member");
+        drop(first);
+
+        // The process died after it registered the sink and wrote the warcinfo
+        // record, before it saved the file's length: the next start cuts the record
+        // away and writes it again, rather than refusing a file it does not know.
+        let name = format!("warc:{}", path.display());
+        store.set_sink_offset(&name, SinkOffset::default()).unwrap();
+        let again = WarcSink::open(&store, &path).unwrap();
+        let file = std::fs::read(&path).unwrap();
+        assert_eq!(again.offset.bytes, file.len() as u64);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&file[..]), &mut text)
+            .unwrap();
+        assert_eq!(text.matches("WARC/1.1\r\n").count(), 1, "{text}");
+        assert!(text.contains("WARC-Type: warcinfo"), "{text}");
+
+        // A file the store has no offset for is another crawl's.
+        let other = tempfile::tempdir().unwrap();
+        let store = crate::store::SledStore::open(&other.path().join("db")).unwrap();
+        assert!(matches!(
+            WarcSink::open(&store, &path),
+            Err(SinkError::Unknown { .. })
+        ));
     }
 }

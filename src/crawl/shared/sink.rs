@@ -1,6 +1,7 @@
-//! A shared-crawl worker's output: the records this worker committed, read from its
-//! record streams (one per bucket) and appended exactly once to its JSONL output (one
-//! file or one per site, each a rotated [`Series`] as in the one-machine sink).
+//! A shared-crawl worker's output: what this worker committed, read from its output
+//! streams (one per bucket) and appended exactly once to its files: records to its
+//! JSONL output (one file or one per site, each a rotated [`Series`] as in the
+//! one-machine sink), page exchanges to its WARC file.
 //!
 //! Invariant: as in the one-machine sink, lines are synced to the files before the
 //! offset (each output's position and the last stream id read in each bucket, in one
@@ -9,10 +10,9 @@
 //! losing or doubling them. Records leave Redis once the offset past them is saved.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-
-use std::path::Path;
 
 use crate::sink::{
     capture_members, jsonl_outputs, site_of, JsonlOutput, Position, Series, SinkError, WarcFile,
@@ -110,7 +110,7 @@ impl StreamSink {
             outputs.push(Output { key, site, series });
         }
         offset.bytes = None;
-        let warc = warc
+        let mut warc = warc
             .map(|path| WarcFile::open(path, offset.warc))
             .transpose()?;
         offset.warc = warc.as_ref().map(WarcFile::bytes);
@@ -121,6 +121,11 @@ impl StreamSink {
                     &serde_json::to_vec(&offset).expect("offset serializes"),
                 )
                 .await?;
+        }
+        // A new file's warcinfo record: its length is saved with the first delivery,
+        // and until then a restart cuts it away and writes it again.
+        if let Some(warc) = &mut warc {
+            warc.begin()?;
         }
         Ok(Self {
             frontier,
