@@ -561,14 +561,15 @@ fn shared_of(args: &StatusArgs) -> Result<Option<newscrawl::config::SharedStore>
         }
         return Ok(None);
     };
-    if args.store.is_none() && args.state.state.is_some() {
+    let file = ConfigFile::load(path)?;
+    if args.store.is_none() && (args.state.state.is_some() || file.store.url.is_none()) {
         return Ok(None);
     }
     let overrides = Overrides {
         store_url: args.store.clone(),
         ..Overrides::default()
     };
-    Ok(ConfigFile::load(path)?
+    Ok(file
         .validate(&path.display().to_string(), &overrides)?
         .shared)
 }
