@@ -199,13 +199,7 @@ impl SharedCrawler {
                 "the config names no shared store (store.url or --store)".into(),
             ))
         })?;
-        let frontier = RedisFrontier::connect(
-            &shared.url,
-            shared.cluster,
-            &shared.namespace,
-            shared.buckets,
-        )
-        .await?;
+        let frontier = frontier_of(&shared).await?;
         let setup = SetupCell::new(Setup::new(config, &parsers)?, parsers);
         let cpu = WorkerPool::new("newscrawl-cpu", 0, super::pool::CPU_NICENESS)
             .map_err(|e| CrawlError::Join(format!("cannot start a worker pool: {e}")))?;
@@ -347,6 +341,7 @@ impl SharedCrawler {
             let warc = config.warc_path.as_deref();
             StreamSink::open(
                 this.frontier.clone(),
+                this.cpu.clone(),
                 &this.shared.worker,
                 &output,
                 &sites,
@@ -679,15 +674,20 @@ async fn route(this: Arc<SharedCrawler>, stop: tokio::sync::watch::Receiver<bool
 
 /// What Redis says of the shared crawl `shared` names (its live workers, what is left
 /// in each bucket), for `status`.
-pub async fn crawl_load(shared: &crate::config::SharedStore) -> Result<CrawlLoad, CrawlError> {
-    let frontier = RedisFrontier::connect(
+pub async fn crawl_load(shared: &SharedStore) -> Result<CrawlLoad, CrawlError> {
+    let frontier = frontier_of(shared).await?;
+    Ok(CrawlLoad::read(&frontier).await?)
+}
+
+/// The crawl's frontier in Redis, as its config names it.
+async fn frontier_of(shared: &SharedStore) -> Result<RedisFrontier, StoreError> {
+    RedisFrontier::connect(
         &shared.url,
         shared.cluster,
         &shared.namespace,
         shared.buckets,
     )
-    .await?;
-    Ok(CrawlLoad::read(&frontier).await?)
+    .await
 }
 
 /// Delivers this worker's records every interval, and once more at the end.
@@ -706,10 +706,12 @@ async fn run_sink(
             }
             // Redis may come back: the next round tries again. The file is the
             // worker's own: a failure to write it ends the run.
-            Err(crate::sink::SinkError::Store(e)) if !stopping => {
+            Err(CrawlError::Sink(crate::sink::SinkError::Store(e)) | CrawlError::Store(e))
+                if !stopping =>
+            {
                 tracing::warn!("records not delivered this round: {e}")
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
         if stopping {
             return Ok(delivered);

@@ -11,9 +11,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::crawl::pool::WorkerPool;
+use crate::crawl::CrawlError;
 use crate::sink::{
     capture_members, jsonl_outputs, site_of, JsonlOutput, Position, Series, SinkError, WarcFile,
 };
@@ -43,15 +46,84 @@ struct Output {
     series: Series,
 }
 
-pub(super) struct StreamSink {
-    frontier: RedisFrontier,
+/// The worker's files. Written on the CPU pool: inflating, gzip and fsync are not
+/// for the runtime's threads.
+struct Files {
     worker: String,
     outputs: Vec<Output>,
     warc: Option<WarcFile>,
+}
+
+/// What one delivery wrote: its lines, and where each file now ends.
+struct Written {
+    lines: usize,
+    outputs: Vec<(String, Position)>,
+    warc: Option<u64>,
+}
+
+pub(super) struct StreamSink {
+    frontier: RedisFrontier,
+    pool: WorkerPool,
+    worker: String,
+    files: Arc<Mutex<Files>>,
     offset: StreamOffset,
     /// Lines written and synced whose offset could not be saved yet (Redis did not
     /// answer): saved before anything else is written.
     unsaved: Option<StreamOffset>,
+}
+
+impl Files {
+    /// Appends the records and page exchanges of `items` (bucket, stream id, entry) to
+    /// the files, synced. A failure ends the run; the next start cuts every file back
+    /// to the saved offset.
+    fn write(&mut self, items: &[(usize, String, Delivery)]) -> Result<Written, SinkError> {
+        let mut bufs = vec![Vec::new(); self.outputs.len()];
+        let mut warc_buf = Vec::new();
+        let mut lines = 0;
+        for (bucket, id, item) in items {
+            let key = || format!("bucket {bucket}, entry {id}");
+            match item {
+                Delivery::Record(packed) => {
+                    let record =
+                        crate::store::packed::unpack(packed).map_err(|e| StoreError::Corrupt {
+                            tree: "redis record stream",
+                            key: key(),
+                            reason: format!("record does not inflate: {e}"),
+                        })?;
+                    let site = site_of(&record);
+                    for (output, buf) in self.outputs.iter().zip(&mut bufs) {
+                        if output.site.is_none() || output.site == site {
+                            buf.extend_from_slice(&record);
+                            buf.push(b'\n');
+                            lines += 1;
+                        }
+                    }
+                }
+                // A worker started without a WARC file (after one with) skips the
+                // exchanges of pages it committed before.
+                Delivery::Capture(packed) if self.warc.is_some() => {
+                    let capture = unpack_capture(packed, &key())?;
+                    // The entry names the exchange for good.
+                    let name = format!("{}/{bucket}/{id}", self.worker);
+                    warc_buf.extend(capture_members(&name, &capture));
+                }
+                Delivery::Capture(_) => {}
+            }
+        }
+        let mut outputs = Vec::with_capacity(self.outputs.len());
+        for (output, buf) in self.outputs.iter_mut().zip(&bufs) {
+            outputs.push((output.key.clone(), output.series.append(buf)?));
+        }
+        let warc = match &mut self.warc {
+            Some(warc) => Some(warc.append(&warc_buf)?),
+            None => None,
+        };
+        Ok(Written {
+            lines,
+            outputs,
+            warc,
+        })
+    }
 }
 
 fn meta_name(worker: &str) -> String {
@@ -65,6 +137,7 @@ impl StreamSink {
     /// offset accounts for (another crawl's).
     pub async fn open(
         frontier: RedisFrontier,
+        pool: WorkerPool,
         worker: &str,
         jsonl: &JsonlOutput,
         sites: &[String],
@@ -129,23 +202,25 @@ impl StreamSink {
         }
         Ok(Self {
             frontier,
+            pool,
             worker: worker.to_string(),
-            outputs,
-            warc,
+            files: Arc::new(Mutex::new(Files {
+                worker: worker.to_string(),
+                outputs,
+                warc,
+            })),
             offset,
             unsaved: None,
         })
     }
 
     /// Appends every record committed since the last delivery; returns how many.
-    pub async fn drain(&mut self) -> Result<usize, SinkError> {
+    pub async fn drain(&mut self) -> Result<usize, CrawlError> {
         if let Some(offset) = self.unsaved.take() {
             self.save(offset).await?;
         }
-        let mut bufs = vec![Vec::new(); self.outputs.len()];
-        let mut warc_buf = Vec::new();
+        let mut items = Vec::new();
         let mut after = self.offset.after.clone();
-        let mut lines = 0;
         for (bucket, last) in after.iter_mut().enumerate() {
             loop {
                 let batch = self
@@ -154,38 +229,9 @@ impl StreamSink {
                     .await?;
                 let Some((id, _)) = batch.last() else { break };
                 *last = id.clone();
-                for (id, item) in &batch {
-                    let key = || format!("bucket {bucket}, entry {id}");
-                    match item {
-                        Delivery::Record(packed) => {
-                            let record = crate::store::packed::unpack(packed).map_err(|e| {
-                                StoreError::Corrupt {
-                                    tree: "redis record stream",
-                                    key: key(),
-                                    reason: format!("record does not inflate: {e}"),
-                                }
-                            })?;
-                            let site = site_of(&record);
-                            for (output, buf) in self.outputs.iter().zip(&mut bufs) {
-                                if output.site.is_none() || output.site == site {
-                                    buf.extend_from_slice(&record);
-                                    buf.push(b'\n');
-                                    lines += 1;
-                                }
-                            }
-                        }
-                        // A worker started without a WARC file (after one with) skips
-                        // the exchanges of pages it committed before.
-                        Delivery::Capture(packed) if self.warc.is_some() => {
-                            let capture = unpack_capture(packed, &key())?;
-                            // The entry names the exchange for good.
-                            let name = format!("{}/{bucket}/{id}", self.worker);
-                            warc_buf.extend(capture_members(&name, &capture));
-                        }
-                        Delivery::Capture(_) => {}
-                    }
-                }
-                if batch.len() < 1024 {
+                let full = batch.len() == 1024;
+                items.extend(batch.into_iter().map(|(id, item)| (bucket, id, item)));
+                if !full {
                     break;
                 }
             }
@@ -193,23 +239,25 @@ impl StreamSink {
         if after == self.offset.after {
             return Ok(0);
         }
+        let files = self.files.clone();
+        let written = self
+            .pool
+            .run(move || {
+                files
+                    .lock()
+                    .expect("sink files lock poisoned")
+                    .write(&items)
+            })
+            .await??;
         let mut next = StreamOffset {
             outputs: self.offset.outputs.clone(),
             bytes: None,
-            warc: self.offset.warc,
+            warc: written.warc.or(self.offset.warc),
             after,
         };
-        for (output, buf) in self.outputs.iter_mut().zip(&bufs) {
-            // A failure ends the run; the next start cuts every output back to the
-            // saved offset.
-            let at = output.series.append(buf)?;
-            next.outputs.insert(output.key.clone(), at);
-        }
-        if let Some(warc) = &mut self.warc {
-            next.warc = Some(warc.append(&warc_buf)?);
-        }
+        next.outputs.extend(written.outputs);
         self.save(next).await?;
-        Ok(lines)
+        Ok(written.lines)
     }
 
     /// Saves the offset of lines already synced; kept for the next round if Redis
