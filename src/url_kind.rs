@@ -1,5 +1,5 @@
-//! What a page is to the crawl: a listing, an article, a sitemap, a feed, or a page of
-//! an ad-hoc site.
+//! What a page is to the crawl: a listing, an article, a sitemap, a feed, a listing's
+//! next page, or a page of an ad-hoc site.
 //!
 //! Invariant: the kind decides how a URL is treated everywhere (revisited or fetched
 //! once, parsed into a record or read for links), and its name is the same in
@@ -21,12 +21,22 @@ pub enum UrlKind {
     Sitemap,
     /// An RSS, Atom or JSON feed: read for URLs, revisited like a section.
     Feed,
+    /// A listing's next page (`rel="next"`), fetched when the page before it showed
+    /// only new stories on a revisit, so that stories pushed off that page between
+    /// two visits are still found: read for links like a section, not revisited on
+    /// its own. (Last, so that states stored before it decode as they were.)
+    NextPage,
 }
 
 impl UrlKind {
     /// Kinds fetched again on every run (their lists of links change).
     pub fn is_revisited(self) -> bool {
         matches!(self, UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed)
+    }
+
+    /// Kinds read for their links, not parsed into records.
+    pub fn is_listing(self) -> bool {
+        self.is_revisited() || self == UrlKind::NextPage
     }
 
     /// Lower-case name, as in reports and the `command` parser's requests.
@@ -37,6 +47,7 @@ impl UrlKind {
             UrlKind::Page => "page",
             UrlKind::Sitemap => "sitemap",
             UrlKind::Feed => "feed",
+            UrlKind::NextPage => "next_page",
         }
     }
 }

@@ -1710,3 +1710,30 @@ async fn a_worker_follows_the_feed_a_section_page_declares() {
     // Two sections of 15 stories each; the feed lists the 20 newest.
     assert_eq!(read_lines(&out).len(), 20, "{log:?}");
 }
+
+/// A shared worker follows a section's next pages as the one-machine daemon does
+/// (`next_pages.rs`): after a revisit that shows only new stories, until a page shows
+/// a known one; never after a revisit that shows a known story, nor on a first visit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_follows_next_pages_after_a_revisit_of_only_new_stories() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let published = Arc::new(std::sync::atomic::AtomicUsize::new(6));
+    let (origin, log) = common::paged_site(published.clone(), 3).await;
+    let config = dir.path().join("crawl.toml");
+    std::fs::write(&config, common::paged_config(&origin)).unwrap();
+    let out = dir.path().join("p1.jsonl");
+    let mut worker = worker_at(
+        &["daemon", "--http", "off", "--store", &redis.url()],
+        &config,
+        "p1",
+        &out,
+        Duration::from_millis(5),
+    );
+    let marks = tokio::select! {
+        status = worker.wait() => panic!("the worker ended early: {status:?}"),
+        marks = common::paged_steps(&published, &log, &out) => marks,
+    };
+    worker.kill().await.unwrap();
+    common::assert_paged(&log, marks, &out);
+}

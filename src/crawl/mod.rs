@@ -442,6 +442,8 @@ impl Crawler {
         let now = now_ms();
         let due = move |state: &crate::store::UrlState| match state.kind {
             UrlKind::Section | UrlKind::Sitemap | UrlKind::Feed => true,
+            // Fetched when the page before it asks.
+            UrlKind::NextPage => false,
             UrlKind::Article | UrlKind::Page => recheck
                 .get(&state.site)
                 .copied()

@@ -71,6 +71,7 @@ pub(crate) fn revisit_of(
             site.revisit,
             site.max_listing_rate,
         ))),
+        super::Mode::Daemon if kind == UrlKind::NextPage => None,
         super::Mode::Daemon => site.article_recheck.map(Revisit::After),
     }
 }
@@ -264,9 +265,11 @@ impl PageJob {
             .store
             .recorded_state(&self.entry.url)?
             .unwrap_or_else(|| UrlState::queued(&self.entry));
-        // A listing page fetched before: the links it has that were never seen are
-        // new articles, queued before the host's backlog.
-        let revisited = self.entry.kind.is_revisited() && state.fetched_at_ms > 0;
+        // A listing page fetched before (or a next page, fetched only on a revisit):
+        // the links it has that were never seen are new articles, queued before the
+        // host's backlog.
+        let revisited = (self.entry.kind.is_revisited() && state.fetched_at_ms > 0)
+            || self.entry.kind == UrlKind::NextPage;
         // A settled URL taken again (a shared crawl's revisit) starts a new visit.
         if state.status != UrlStatus::Queued {
             state.attempts = 0;
@@ -433,7 +436,11 @@ impl PageJob {
         let (text, _encoding) = decode_html(&response.body, response.content_type.as_deref());
         let page = Page {
             url: &self.url,
-            kind: self.entry.kind,
+            // Parsers read a next page as the section it continues.
+            kind: match self.entry.kind {
+                UrlKind::NextPage => UrlKind::Section,
+                kind => kind,
+            },
             headers: &response.headers,
             body: &text,
             time_zone: self.site.time_zone,
@@ -495,8 +502,18 @@ impl PageJob {
                 .filter(|(_, key)| seen.insert(*key))
                 .unzip();
             let known = self.known_links.known(&keys);
+            // A revisit of a section (or a next page) that shows only new stories may
+            // have missed those pushed off it since the last visit: its next page says.
+            let next = (commit.links_priority == Priority::Revisit
+                && matches!(self.entry.kind, UrlKind::Section | UrlKind::NextPage))
+            .then(|| crate::parse::next_page_link(&text, &self.url))
+            .flatten();
+            let mut known_story = false;
             for ((link, key), known) in unique.into_iter().zip(keys).zip(known) {
                 if known {
+                    // Known to the cache: whether it is a story matters to the next
+                    // page only.
+                    known_story = known_story || (next.is_some() && self.is_story(link));
                     continue;
                 }
                 let Ok(url) = self.config.normalizer.parse(link) else {
@@ -516,6 +533,9 @@ impl PageJob {
                     }
                     None => outcome.links_ignored += 1,
                 }
+            }
+            if !known_story {
+                commit.next_page = next.and_then(|next| self.next_page(&next, depth));
             }
             if self.entry.kind == UrlKind::Section && self.site.discover_feeds {
                 self.follow_feeds(&text, depth, commit, followed);
@@ -550,6 +570,29 @@ impl PageJob {
             }
         }
         outcome.found = found;
+    }
+
+    /// Whether a link leads to a story (not a listing page) of the site.
+    fn is_story(&self, link: &str) -> bool {
+        self.config
+            .normalizer
+            .parse(link)
+            .ok()
+            .and_then(|url| self.site.classify(&url))
+            .is_some_and(|kind| !kind.is_listing())
+    }
+
+    /// The page's next page as the frontier takes it: a URL of the site's hosts that
+    /// no pattern claims (a listing page the patterns name is revisited on its own
+    /// schedule, and a story is no next page), not denied, not this page.
+    fn next_page(&self, link: &str, depth: u32) -> Option<QueueEntry> {
+        let url = self.config.normalizer.parse(link).ok()?;
+        let unclaimed = self.site.allows_host(&url)
+            && !self.site.denies(&url)
+            && self.site.classify(&url).is_none()
+            && !self.robots_denies(&url)
+            && url.as_str() != self.entry.url;
+        unclaimed.then(|| QueueEntry::found(url, &self.site.name, UrlKind::NextPage, depth))
     }
 
     /// Whether this page's robots.txt refuses `url`: known for URLs of the page's own

@@ -139,6 +139,46 @@ pub fn feed_links(body: &str, page_url: &Url) -> Vec<String> {
     feeds
 }
 
+static STREAM_REL: LazyLock<lol_html::Selector> =
+    LazyLock::new(|| "a[rel], link[rel]".parse().expect("valid selector"));
+
+/// The page's next page in a series (`<link rel="next">` in the head, or an
+/// `<a rel="next">`), resolved: the first one the document names.
+pub fn next_page_link(body: &str, page_url: &Url) -> Option<String> {
+    let mut href: Option<String> = None;
+    let mut base: Option<String> = None;
+    let settings = lol_html::Settings::new()
+        .with_strict(false)
+        .append_element_content_handler(first_base(&mut base))
+        .append_element_content_handler((
+            Cow::Borrowed(&*STREAM_REL),
+            lol_html::ElementContentHandlers::default().element(
+                |el: &mut lol_html::html_content::Element<'_, '_>| {
+                    let rel = el.get_attribute("rel").unwrap_or_default();
+                    if rel
+                        .split_ascii_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+                    {
+                        if let Some(found) = el.get_attribute("href") {
+                            href = Some(decode_entities(found));
+                            return Err("found".into());
+                        }
+                    }
+                    Ok(())
+                },
+            ),
+        ));
+    let mut rewriter = lol_html::HtmlRewriter::new(settings, |_: &[u8]| {});
+    // An error is the stop at the first one, or markup the tokenizer gives up on.
+    let _ = rewriter
+        .write(body.as_bytes())
+        .and_then(|()| rewriter.end());
+    let href = href?;
+    resolve(page_url, base.as_deref(), std::iter::once(href.as_str()))
+        .into_iter()
+        .next()
+}
+
 /// The streaming reader's handler that keeps the document's first `<base href>`.
 fn first_base(
     base: &mut Option<String>,
@@ -351,6 +391,29 @@ mod tests {
             ]
         );
         assert!(feed_links("<p>no head at all</p>", &page).is_empty());
+    }
+
+    #[test]
+    fn a_page_names_its_next_page_with_rel_next() {
+        let page = Url::parse("https://news.example/world/").unwrap();
+        let next = |html: &str| next_page_link(html, &page);
+        assert_eq!(
+            next(r#"<head><link rel="next" href="?page=2"></head><a href="/x">x</a>"#).as_deref(),
+            Some("https://news.example/world/?page=2")
+        );
+        assert_eq!(
+            next(r#"<a rel="nofollow" href="/a">a</a><a rel="Next nofollow" href="/world/2/">Older</a>"#)
+                .as_deref(),
+            Some("https://news.example/world/2/")
+        );
+        assert_eq!(
+            next(r#"<a rel="prev" href="/p">p</a><a href="/n">Next</a>"#),
+            None
+        );
+        assert_eq!(
+            next(r#"<a rel="next" href="javascript:more()">More</a>"#),
+            None
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::url_kind::UrlKind;
 pub use article::extract_article;
 pub use command::{CommandParser, CommandSection};
 pub use dates::parse_date;
-pub use links::{extract_links, feed_links, stream_links};
+pub use links::{extract_links, feed_links, next_page_link, stream_links};
 pub use selectors::{SelectorRules, SelectorsParser, SelectorsSection};
 
 /// A fetched page, decoded to text.

@@ -253,7 +253,7 @@ pub enum Priority {
 impl Priority {
     /// The class of a settled page of `kind` queued again.
     pub fn requeued(kind: UrlKind) -> Self {
-        if kind.is_revisited() {
+        if kind.is_listing() {
             Self::Revisit
         } else {
             Self::Found
@@ -293,6 +293,11 @@ pub struct PageCommit {
     /// whose modification is newer than the one listed last time (or, the first time,
     /// than its fetch) is queued again, with its validators.
     pub refresh: Vec<(QueueEntry, u64)>,
+    /// The listing's next page ([`UrlKind::NextPage`]): queued (again, when it was
+    /// fetched before and is not waiting already) if every story link of `links` is
+    /// new and none went over the host's budget, so that stories pushed off this page
+    /// since the last visit are found on the next.
+    pub next_page: Option<QueueEntry>,
     /// Records for the outbox, each [`packed::pack`]ed (a backend stores them as they
     /// are; its outbox reads give them back [`packed::unpack`]ed).
     pub records: Vec<Vec<u8>>,

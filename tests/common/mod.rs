@@ -135,6 +135,245 @@ pub async fn logging_site(robots: String, home: String) -> (String, RequestLog) 
     (origin, log)
 }
 
+/// A section of `published` stories (`/news/1.html` oldest), listed newest first
+/// `per_page` to a page at `/section`, `/section?page=2`, ..., each page but the last
+/// naming the next with `rel="next"`; on 127.0.0.1 and a free port. The test sets
+/// `published` as it goes. Returns the origin and the log of paths asked for.
+pub async fn paged_site(
+    published: Arc<std::sync::atomic::AtomicUsize>,
+    per_page: usize,
+) -> (String, RequestLog) {
+    use std::sync::atomic::Ordering;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let log = RequestLog::default();
+    let served = log.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (log, published) = (served.clone(), published.clone());
+            tokio::spawn(async move {
+                let Some(read) = read_head(&mut stream).await else {
+                    return;
+                };
+                let head = String::from_utf8_lossy(&read).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                log.lock().unwrap().push(path.clone());
+                let n = published.load(Ordering::SeqCst);
+                let page = match path.as_str() {
+                    "/section" => Some(1),
+                    p => p
+                        .strip_prefix("/section?page=")
+                        .and_then(|k| k.parse().ok()),
+                };
+                let story = path
+                    .strip_prefix("/news/")
+                    .and_then(|p| p.strip_suffix(".html"))
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .filter(|i| (1..=n).contains(i));
+                let (status, body) = match (page, story) {
+                    (Some(page), _) if page >= 1 && (page - 1) * per_page < n.max(1) => {
+                        let newest = n - (page - 1) * per_page;
+                        let mut body = String::from("<html><head><title>Section</title></head><body><h1>Section</h1><ul>");
+                        for i in (1..=newest).rev().take(per_page) {
+                            body.push_str(&format!("<li><a href=\"/news/{i}.html\">Story {i}</a></li>"));
+                        }
+                        body.push_str("</ul>");
+                        if newest > per_page {
+                            body.push_str(&format!("<a rel=\"next\" href=\"/section?page={}\">Older</a>", page + 1));
+                        }
+                        (200, body + "</body></html>")
+                    }
+                    (_, Some(i)) => (
+                        200,
+                        format!(
+                            "<html><head><title>Story {i}</title></head><body><article><h1>Story {i}</h1>\
+                             <p>The {i}th story of the section, told in a paragraph long enough to be read as one.</p>\
+                             <p>A second paragraph of story {i}, so that the article has a body of its own.</p>\
+                             </article></body></html>"
+                        ),
+                    ),
+                    _ if path == "/robots.txt" => (200, String::new()),
+                    _ => (404, "<html><body>Not here</body></html>".to_string()),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (origin, log)
+}
+
+/// A daemon's config for [`paged_site`]: its section page revisited every 20 to
+/// 100 ms, 5 ms between requests.
+pub fn paged_config(origin: &str) -> String {
+    format!(
+        "[politeness]\nmin_delay = \"5ms\"\nadaptive = false\n\
+         [daemon]\nhttp = \"off\"\nrevisit_min = \"20ms\"\nrevisit_max = \"100ms\"\n\
+         [[site]]\nname = \"paged\"\nseeds = [\"{origin}/section\"]\n\
+         section_patterns = ['^/section$']\narticle_patterns = ['^/news/']\n\
+         robots_sitemaps = false\n"
+    )
+}
+
+/// The story numbers of the records in `file` so far (whole lines only: a record may
+/// be being written).
+pub fn paged_stories(file: &Path) -> std::collections::BTreeSet<usize> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|r| {
+            let url = r["url"].as_str()?.to_string();
+            url.rsplit('/').next()?.strip_suffix(".html")?.parse().ok()
+        })
+        .collect()
+}
+
+/// How often `path` is in the log from entry `from` on.
+pub fn requests_of(log: &RequestLog, from: usize, path: &str) -> usize {
+    log.lock().unwrap()[from..]
+        .iter()
+        .filter(|p| *p == path)
+        .count()
+}
+
+/// Where [`paged_steps`] stood at each step: the log's length after the first visit,
+/// when nine stories came at once, when two more came, when nine more came.
+pub type PagedMarks = [usize; 4];
+
+/// Drives a crawler of [`paged_site`] (3 a page, 6 stories at the start) that writes
+/// its records to `records`: waits for the first page's stories and two quiet
+/// revisits; publishes nine stories at once (page 1 shows 15-13, page 2 12-10, page 3
+/// 9-7, page 4 the known 6-4 and names page 5) and waits for them; publishes two (page
+/// 1 shows 17, 16 and the known 15) and waits for them; publishes nine again (pages 2
+/// to 4, fetched before, show new stories again) and waits for them. After each step,
+/// it waits for the section's next two revisits (a next page queued by the step would
+/// be due before them).
+pub async fn paged_steps(
+    published: &std::sync::atomic::AtomicUsize,
+    log: &RequestLog,
+    records: &Path,
+) -> PagedMarks {
+    use std::sync::atomic::Ordering;
+    const DEADLINE: Duration = Duration::from_secs(30);
+    let stories = || paged_stories(records);
+    let len = || log.lock().unwrap().len();
+    poll_until("the first page's stories", DEADLINE, || {
+        stories() == [4, 5, 6].into_iter().collect()
+    })
+    .await;
+    let first = len();
+    poll_until("two quiet revisits", DEADLINE, || {
+        requests_of(log, first, "/section") >= 2
+    })
+    .await;
+    let burst = len();
+    published.store(15, Ordering::SeqCst);
+    poll_until("the stories pushed off page 1", DEADLINE, || {
+        stories() == (4..=15).collect()
+    })
+    .await;
+    // Page 4 shows only known stories: it comes after the stories of page 3.
+    poll_until("page 4", DEADLINE, || {
+        requests_of(log, burst, "/section?page=4") >= 1
+    })
+    .await;
+    let quiet = len();
+    published.store(17, Ordering::SeqCst);
+    poll_until("the two new stories", DEADLINE, || {
+        stories() == (4..=17).collect()
+    })
+    .await;
+    // A next page that visit queued would be due before the section's next revisit:
+    // two more revisits leave it no time.
+    let settled = len();
+    poll_until("two revisits after the two stories", DEADLINE, || {
+        requests_of(log, settled, "/section") >= 2
+    })
+    .await;
+    let again = len();
+    published.store(26, Ordering::SeqCst);
+    poll_until("the second burst's stories", DEADLINE, || {
+        stories() == (4..=26).collect()
+    })
+    .await;
+    poll_until("page 4 again", DEADLINE, || {
+        requests_of(log, again, "/section?page=4") >= 1
+    })
+    .await;
+    // Page 5, were it queued, would be due before the section's next revisit.
+    let last = len();
+    poll_until("two revisits after the second burst", DEADLINE, || {
+        requests_of(log, last, "/section") >= 2
+    })
+    .await;
+    [first, burst, quiet, again]
+}
+
+/// What [`paged_steps`] must have seen: no next page before the first burst (a first
+/// visit does not walk the archive; a quiet revisit has nothing pushed off); after
+/// each burst pages 2-4 once and not page 5 (page 4 showed known stories); none after
+/// the two stories (page 1 showed a known one); stories 1-3, behind page 1 before the
+/// crawl began, never fetched.
+pub fn assert_paged(log: &RequestLog, [first, burst, quiet, again]: PagedMarks, records: &Path) {
+    let page = |k: usize| format!("/section?page={k}");
+    let seen = log.lock().unwrap().clone();
+    let between = |from: usize, to: usize, k: usize| {
+        requests_of(log, from, &page(k)) - requests_of(log, to, &page(k))
+    };
+    for k in 2..=5 {
+        let before = between(0, burst, k);
+        assert_eq!(before, 0, "page {k} before the burst: {:?}", &seen[..first]);
+        let after_known = between(quiet, again, k);
+        assert_eq!(
+            after_known,
+            0,
+            "page {k} after a known story: {:?}",
+            &seen[quiet..again]
+        );
+    }
+    for k in 2..=4 {
+        assert_eq!(
+            between(burst, quiet, k),
+            1,
+            "page {k} after the burst: {:?}",
+            &seen[burst..quiet]
+        );
+        assert_eq!(
+            requests_of(log, again, &page(k)),
+            1,
+            "page {k} after the second burst: {:?}",
+            &seen[again..]
+        );
+    }
+    assert_eq!(
+        requests_of(log, burst, &page(5)),
+        0,
+        "page 4 showed known stories: {:?}",
+        &seen[burst..]
+    );
+    assert_eq!(paged_stories(records), (4..=26).collect());
+}
+
+/// Polls `ready` every 10 ms until it holds; panics with `what` after `deadline`.
+pub async fn poll_until(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) {
+    let end = tokio::time::Instant::now() + deadline;
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "{what}: not within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A live news site of four sections, each publishing once a second, publishing for
 /// `span` from now, on 127.0.0.1 and a free port.
 pub async fn busy_live_site(

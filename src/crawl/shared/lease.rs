@@ -247,6 +247,7 @@ impl PageStore for LeasedPage {
             capture: commit.capture.as_ref().map(pack_capture),
             links: commit.links,
             links_priority: commit.links_priority,
+            next_page: commit.next_page,
             denied: commit
                 .denied
                 .iter()

@@ -49,14 +49,15 @@ end
 -- that found it; the same URL twice counts once), due at `due` in the class `class`
 -- adds to the score (FOUND, or 0 for what a revisit found), within the host's
 -- budget of URLs (`budget` 0: none). Returns how many were queued, how many were over
--- the budget, and whether a queued one counts as a change. The caller wakes the host. Works in chunks, with one call per command and
+-- the budget, whether a queued one counts as a change, and whether one that would
+-- have counted was known already. The caller wakes the host. Works in chunks, with one call per command and
 -- chunk, so that a sitemap's thousands of URLs cost a few calls, not thousands.
 local function enqueue_host(prefix, host, items, due, budget, class)
   local seen = prefix .. 'seen:' .. host
   local hk = prefix .. 'host:' .. host
   local found = 0
   if budget > 0 then found = tonumber(redis.call('HGET', hk, 'found') or '0') end
-  local queued, over, changed, in_batch = 0, 0, false, {}
+  local queued, over, changed, known_change, in_batch = 0, 0, false, false, {}
   for start = 1, #items, 500 do
     local stop = math.min(start + 499, #items)
     local fps = {}
@@ -65,6 +66,7 @@ local function enqueue_host(prefix, host, items, due, budget, class)
     local new_fps, scores, entries = {}, {}, {}
     for k = 1, #known do
       local item = items[start + k - 1]
+      if known[k] == 1 and item[4] == '1' then known_change = true end
       if known[k] == 0 and not in_batch[item[1]] then
         in_batch[item[1]] = true
         if budget > 0 and found + queued >= budget then
@@ -87,7 +89,7 @@ local function enqueue_host(prefix, host, items, due, budget, class)
     end
   end
   if budget > 0 and queued > 0 then redis.call('HINCRBY', hk, 'found', queued) end
-  return queued, over, changed
+  return queued, over, changed, known_change
 end
 
 -- Groups (host, fingerprint, url, entry, change) tuples of ARGV from `first` on,

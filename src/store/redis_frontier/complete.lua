@@ -25,7 +25,9 @@
 --   count, (field, value) per output (field 'r': a record, 'w': a page exchange for
 --   the WARC file); local link count, (host, fingerprint, url, entry,
 --   change) per link; remote link count, (fingerprint, entry) per link; denied count,
---   (fingerprint, url, state) per denied link of this host.
+--   (fingerprint, url, state) per denied link of this host; then the page's next page
+--   on this host (url, fingerprint, entry; '' '' '' none), queued (again, when it is
+--   settled) if every story link of this host was new and none went over the budget.
 -- Returns: {accepted, over_budget, denied, changed, now, when the host may next be
 -- claimed (-1: not before more work comes; 0: leased), host, new, host, new, ...}.
 local ready, links = KEYS[1], KEYS[2]
@@ -71,11 +73,12 @@ i = i + 2 * n
 n = tonumber(ARGV[i]); i = i + 1
 local groups, order = by_host(i, n)
 i = i + 5 * n
-local over, changed, new_by_host = 0, false, {}
+local over, changed, stale, new_by_host = 0, false, false, {}
 for _, target in ipairs(order) do
-  local queued, dropped, change = enqueue_host(prefix, target, groups[target], now, budget, link_class)
+  local queued, dropped, change, known_change = enqueue_host(prefix, target, groups[target], now, budget, link_class)
   over = over + dropped
   changed = changed or change
+  stale = stale or known_change
   new_by_host[target] = queued
   if queued > 0 and target ~= host then wake(ready, prefix, target, now) end
 end
@@ -92,6 +95,17 @@ for _ = 1, n do
     denied = denied + 1
   end
   i = i + 3
+end
+local next_url, next_fp, next_entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+if next_url ~= '' and changed and not stale and over == 0 then
+  local q = prefix .. 'q:' .. host
+  local fresh = redis.call('SADD', prefix .. 'seen:' .. host, next_fp) == 1
+  -- Found before: queued again unless it waits, is leased or is settling.
+  if fresh or (not redis.call('ZSCORE', q, next_url)
+      and redis.call('HEXISTS', prefix .. 'settling:' .. host, next_url) == 0) then
+    redis.call('ZADD', q, now, next_url)
+    redis.call('HSET', prefix .. 'e:' .. host, next_url, next_entry)
+  end
 end
 if ARGV[17] ~= '' then
   local after, schedule = ARGV[20], ARGV[21]

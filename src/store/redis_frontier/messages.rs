@@ -85,6 +85,9 @@ pub struct Completion {
     pub links_priority: Priority,
     /// States of links to this host that robots.txt disallows.
     pub denied: Vec<UrlState>,
+    /// The listing's next page ([`crate::store::PageCommit::next_page`]); one on another
+    /// host is not queued.
+    pub next_page: Option<QueueEntry>,
     /// Queue the settled URL again (daemon mode).
     pub revisit: Option<RevisitPlan>,
     /// The lease was handed on when its answer came ([`RedisFrontier::hand_on`]):

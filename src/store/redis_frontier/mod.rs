@@ -516,7 +516,7 @@ impl RedisFrontier {
                 .arg(&fingerprint(link.url.as_bytes())[..])
                 .arg(&link.url)
                 .arg(encode(link))
-                .arg(if link.kind.is_revisited() { "0" } else { "1" });
+                .arg(if link.kind.is_listing() { "0" } else { "1" });
         }
         invocation.arg(remote.len());
         for link in remote {
@@ -531,6 +531,19 @@ impl RedisFrontier {
                 .arg(&state.url)
                 .arg(encode(state));
         }
+        // A next page of another host is left to its own listing (the condition is
+        // read from this host's links).
+        match done
+            .next_page
+            .as_ref()
+            .filter(|next| next.host() == claim.host)
+        {
+            Some(next) => invocation
+                .arg(&next.url)
+                .arg(&fingerprint(next.url.as_bytes())[..])
+                .arg(encode(next)),
+            None => invocation.arg("").arg("").arg(""),
+        };
         let reply: Vec<Vec<u8>> = invocation.invoke_async(&mut self.con.clone()).await?;
         if reply.first().map(|v| &v[..]) != Some(b"1") {
             return Ok(Completed::default());

@@ -42,8 +42,21 @@ struct CommitPlan<'c> {
     refresh_known: Vec<bool>,
     /// Links dropped because their host used up its budget.
     over_budget: usize,
+    /// What becomes of the commit's next page.
+    next_page: NextPagePlan,
     /// The budget counts of the hosts it added links to, after it.
     host_counts: Vec<(String, u64)>,
+}
+
+/// What a commit does with its listing's next page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NextPagePlan {
+    /// Nothing: a story on the page was known, or there is no next page.
+    Leave,
+    /// Never found before: queued.
+    Queue,
+    /// Found before: queued again if it is settled.
+    Again(Fingerprint),
 }
 
 /// What the commits planned so far in a group add to what is known.
@@ -170,6 +183,15 @@ impl SledStore {
             .iter()
             .filter_map(|link| Some((is_new(link)?, link)))
             .collect();
+        // Whether every story the page links to is new (before the budget).
+        let fresh: HashSet<Fingerprint> = new_links.iter().map(|(fp, _)| *fp).collect();
+        let mut stories = commit
+            .links
+            .iter()
+            .filter(|l| !l.kind.is_listing())
+            .peekable();
+        let all_new = stories.peek().is_some()
+            && stories.all(|l| fresh.contains(&fingerprint(l.url.as_bytes())));
         // The per-host budget: links past it are dropped unrecorded, so a later crawl
         // with a larger budget still finds them.
         let mut host_counts: Vec<(String, u64)> = Vec::new();
@@ -226,9 +248,25 @@ impl SledStore {
             .collect();
         // What the seen log gains: the new links and denied ones, and settled URLs
         // never found before (a redirect's target).
+        // The next page, when the page showed only new stories: some may have been
+        // pushed off it since the last visit. Not when the host's budget dropped some
+        // (their being new says nothing then), nor for a URL the page settles or links.
+        let next_fp = commit
+            .next_page
+            .as_ref()
+            .map(|next| fingerprint(next.url.as_bytes()))
+            .filter(|fp| {
+                all_new && over_budget == 0 && !settled.contains(fp) && !fresh.contains(fp)
+            });
+        let next_page = match next_fp {
+            None => NextPagePlan::Leave,
+            Some(fp) if group.knows(known, &fp) => NextPagePlan::Again(fp),
+            Some(_) => NextPagePlan::Queue,
+        };
         let newly_seen: Vec<u64> = new_links
             .iter()
             .map(|(fp, _)| fp)
+            .chain(next_fp.iter().filter(|_| next_page == NextPagePlan::Queue))
             .chain(new_denied.iter().map(|(fp, _)| fp))
             .chain(settled.iter().filter(|fp| !group.knows(known, fp)))
             .map(short_fingerprint)
@@ -246,6 +284,7 @@ impl SledStore {
             newly_seen,
             refresh_known,
             over_budget,
+            next_page,
             host_counts,
         })
     }
@@ -390,6 +429,29 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
         write_segments(frontier, [&again], Priority::Found, commit.now_ms)?;
         report.refreshed.push(again.host());
     }
+    match (plan.next_page, &commit.next_page) {
+        (NextPagePlan::Queue, Some(next)) => {
+            write_segments(frontier, [next], Priority::Revisit, commit.now_ms)?;
+            report.refreshed.push(next.host());
+        }
+        (NextPagePlan::Again(fp), Some(next)) => {
+            // Queued again only when settled as a next page: one waiting or being
+            // fetched (no state yet, or queued) is enough, and a URL of another kind
+            // keeps its own schedule.
+            if let Some(value) = urls.get(fp)? {
+                let mut state: UrlState =
+                    decode("urls", &fp, &value).map_err(ConflictableTransactionError::Abort)?;
+                if state.status != UrlStatus::Queued && state.kind == next.kind {
+                    state.queue_again();
+                    urls.insert(&fp, encode(&state))?;
+                    let again = QueueEntry::again(&state);
+                    write_segments(frontier, [&again], Priority::Revisit, commit.now_ms)?;
+                    report.refreshed.push(again.host());
+                }
+            }
+        }
+        _ => {}
+    }
     if let Some((hash, url)) = &commit.content {
         if trees.content.get(hash)?.is_none() {
             trees.content.insert(hash, url.as_bytes())?;
@@ -410,7 +472,7 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
         let found_new = plan
             .new_links
             .iter()
-            .any(|(_, link)| !link.kind.is_revisited());
+            .any(|(_, link)| !link.kind.is_listing());
         let finding = if found_new || !report.refreshed.is_empty() {
             Finding::New
         } else if commit.unchanged {

@@ -1,0 +1,45 @@
+//! Stories pushed off a section's first page between two visits: a revisit that shows
+//! only new stories follows the page's `rel="next"` until a page shows a known one,
+//! and no further; a revisit that shows a known story follows nothing; a first visit
+//! does not walk the section's archive. (The same for a shared worker: `shared.rs`.)
+
+mod common;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use newscrawl::config::{ConfigFile, Overrides};
+use newscrawl::crawl::Crawler;
+use newscrawl::parse::ParserRegistry;
+use newscrawl::store::SledStore;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revisit_that_shows_only_new_stories_follows_the_next_pages_until_a_known_one() {
+    let published = Arc::new(AtomicUsize::new(6));
+    let (origin, log) = common::paged_site(published.clone(), 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.jsonl");
+    let overrides = Overrides {
+        state_dir: Some(dir.path().to_path_buf()),
+        output_path: Some(records.clone()),
+        ..Overrides::default()
+    };
+    let config = ConfigFile::parse(&common::paged_config(&origin), "paged.toml")
+        .unwrap()
+        .validate("paged.toml", &overrides)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    let marks = std::sync::Mutex::new(None);
+    Crawler::new(config, store, ParserRegistry::default())
+        .unwrap()
+        .run_daemon(async {
+            *marks.lock().unwrap() = Some(common::paged_steps(&published, &log, &records).await);
+        })
+        .await
+        .unwrap();
+    let marks = marks
+        .lock()
+        .unwrap()
+        .expect("the daemon stopped before the steps' end");
+    common::assert_paged(&log, marks, &records);
+}
