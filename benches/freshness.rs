@@ -10,6 +10,11 @@
 //! in its listing pages' heads (the daemon finds it there), and counts the feed's
 //! requests as listing requests; the optimum is then polling the feed alone.
 //!
+//! `FRESHNESS_DOWN=s` makes the restart's pause `s` seconds of the site's time (0.1
+//! by default), long enough for stories to be pushed off the first pages; each seed
+//! then runs twice at once, with the sections' next pages followed
+//! (`follow_next_pages`) and without, so coverage says what following them saves.
+//!
 //! `FRESHNESS_MISSES=1` lists each scored article never fetched, with its section's
 //! visits. `FRESHNESS_RESTART=1` stops the daemon half-way and starts it again on its
 //! state, and reports the latency of the articles published in the tenth of the
@@ -90,7 +95,9 @@ async fn open_store(path: &std::path::Path) -> Arc<SledStore> {
     }
 }
 
-async fn run(
+/// One run's site and daemon.
+#[derive(Clone, Copy)]
+struct Setup {
     seed: u64,
     window: Duration,
     scale: f64,
@@ -98,7 +105,23 @@ async fn run(
     budget: Option<f64>,
     restart: bool,
     feed: bool,
-) -> Run {
+    /// The restart's pause, in the site's time.
+    down: Duration,
+    next_pages: bool,
+}
+
+async fn run(setup: Setup) -> Run {
+    let Setup {
+        seed,
+        window,
+        scale,
+        home_newest,
+        budget,
+        restart,
+        feed,
+        down,
+        next_pages,
+    } = setup;
     let rates: Vec<f64> = RATES.iter().map(|r| r * scale).collect();
     // The daemon's bounds in the site's time, run at `scale`.
     let (revisit_min_s, revisit_max_s) = (5.0, 600.0);
@@ -136,6 +159,7 @@ seeds = ["{origin}/"]
 section_patterns = ['^/$', '^/section/s\d+$']
 article_patterns = ['^/news/']
 robots_sitemaps = false
+follow_next_pages = {next_pages}
 {budget}
 "#,
         gap = ms(0.2),
@@ -162,7 +186,10 @@ robots_sitemaps = false
     };
     // Unix ms at which each leg's daemon was started and told to stop.
     let mut legs_ms: Vec<(u64, u64)> = Vec::new();
-    for leg in legs {
+    for (i, leg) in legs.into_iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(down.div_f64(scale)).await;
+        }
         let store = open_store(&dir.path().join("db")).await;
         let crawler = Crawler::new(config.clone(), store, ParserRegistry::default())
             .expect("the crawler starts");
@@ -319,7 +346,18 @@ fn main() {
     let window = Duration::from_secs(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(120));
     let scale: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5.0);
     let budget: Option<f64> = args.get(3).and_then(|a| a.parse().ok());
-    let restart = std::env::var_os("FRESHNESS_RESTART").is_some();
+    // The restart's pause, in the site's time.
+    let down: Option<f64> = std::env::var("FRESHNESS_DOWN")
+        .ok()
+        .map(|s| s.parse().expect("FRESHNESS_DOWN is seconds"));
+    let restart = down.is_some() || std::env::var_os("FRESHNESS_RESTART").is_some();
+    let pause = Duration::from_secs_f64(down.unwrap_or(0.0));
+    // With a long pause, each seed with and without next pages, side by side.
+    let variants: &[bool] = if down.is_some() {
+        &[true, false]
+    } else {
+        &[true]
+    };
     let feed = std::env::var_os("FRESHNESS_FEED").is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -329,41 +367,54 @@ fn main() {
         "window {window:?} at scale {scale} (latencies in the site's time: seconds x {scale}), listing budget {budget:?} an hour, feed: {}",
         if feed { "yes" } else { "no" }
     );
-    println!("| home lists newest | seed | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum | first tenth: fetched, mean s | restart: tenth before; down; tenth after |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| home lists newest | seed | next pages | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum | first tenth: fetched, mean s | restart: tenth before; down; tenth after |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for home_newest in [0, 10] {
         for seed in 1..=seeds {
-            let run =
-                runtime.block_on(run(seed, window, scale, home_newest, budget, restart, feed));
-            let mut sorted = run.latencies_s.clone();
-            sorted.sort_by(f64::total_cmp);
-            // In the site's own time, so runs at any scale compare.
-            let site_s = |s: f64| s * scale;
-            let mean = sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
-            // Fetched of scored, and the mean latency in the site's time.
-            let summary = |latencies: &[f64]| {
-                let fetched: Vec<f64> = latencies
-                    .iter()
-                    .copied()
-                    .filter(|s| s.is_finite())
-                    .collect();
-                let mean = fetched.iter().sum::<f64>() / fetched.len().max(1) as f64;
-                format!("{}/{}, {:.1}", fetched.len(), latencies.len(), site_s(mean))
-            };
-            let around = run.around_restart.as_ref().map_or("-".to_string(), |r| {
-                format!(
-                    "{} ({:.2}); down {:.1} s: {}; {} ({:.2})",
-                    summary(&r.before_s),
-                    r.before_rel,
-                    site_s(r.down_ms as f64 / 1000.0),
-                    summary(&r.down_s),
-                    summary(&r.after_s),
-                    r.after_rel
-                )
-            });
-            println!(
-                "| {} | {seed} | {}/{} | {:.1} / {:.1} / {:.1} | {} | {} | {:.1} | {:.1} | {:.2}x | {} | {around} |",
+            let runs = runtime.block_on(futures_join(variants.iter().map(|&next_pages| {
+                run(Setup {
+                    seed,
+                    window,
+                    scale,
+                    home_newest,
+                    budget,
+                    restart,
+                    feed,
+                    down: pause,
+                    next_pages,
+                })
+            })));
+            for (run, next) in runs.into_iter().zip(variants) {
+                let mut sorted = run.latencies_s.clone();
+                sorted.sort_by(f64::total_cmp);
+                // In the site's own time, so runs at any scale compare.
+                let site_s = |s: f64| s * scale;
+                let mean = sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
+                // Fetched of scored, and the mean latency in the site's time.
+                let summary = |latencies: &[f64]| {
+                    let fetched: Vec<f64> = latencies
+                        .iter()
+                        .copied()
+                        .filter(|s| s.is_finite())
+                        .collect();
+                    let mean = fetched.iter().sum::<f64>() / fetched.len().max(1) as f64;
+                    format!("{}/{}, {:.1}", fetched.len(), latencies.len(), site_s(mean))
+                };
+                let around = run.around_restart.as_ref().map_or("-".to_string(), |r| {
+                    format!(
+                        "{} ({:.2}); down {:.1} s: {}; {} ({:.2})",
+                        summary(&r.before_s),
+                        r.before_rel,
+                        site_s(r.down_ms as f64 / 1000.0),
+                        summary(&r.down_s),
+                        summary(&r.after_s),
+                        r.after_rel
+                    )
+                });
+                println!(
+                "| {} | {seed} | {} | {}/{} | {:.1} / {:.1} / {:.1} | {} | {} | {:.1} | {:.1} | {:.2}x | {} | {around} |",
                 if home_newest > 0 { "yes" } else { "no" },
+                if *next { "yes" } else { "no" },
                 run.fetched,
                 run.scored,
                 site_s(percentile(&sorted, 0.5)),
@@ -376,6 +427,19 @@ fn main() {
                 mean / run.optimum_s,
                 summary(&run.early_s),
             );
+            }
         }
     }
+}
+
+/// Runs the futures at once on the runtime, and returns their outputs in order.
+async fn futures_join<F: std::future::Future<Output = Run> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<Run> {
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        out.push(task.await.expect("a run does not panic"));
+    }
+    out
 }

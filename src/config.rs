@@ -334,6 +334,7 @@ impl ConfigFile {
                     feeds: Vec::new(),
                     robots_sitemaps: true,
                     discover_feeds: true,
+                    follow_next_pages: true,
                     article_recheck: None,
                     revisit_min: None,
                     revisit_max: None,

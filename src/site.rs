@@ -59,6 +59,11 @@ pub struct SiteSection {
     /// type="application/rss+xml">`), revisited like section pages.
     #[serde(default = "yes")]
     pub discover_feeds: bool,
+    /// When a section's revisit shows only new stories, follow its next page
+    /// (`rel="next"`) until a page shows a known story: the stories pushed off the
+    /// first page between two visits.
+    #[serde(default = "yes")]
+    pub follow_next_pages: bool,
     /// When a fetched article is fetched again (conditionally) to catch edits:
     /// `"never"` (the default) or a duration such as `"6h"`.
     #[serde(default, with = "crate::durations::never_or_duration")]
@@ -210,6 +215,7 @@ pub struct Site {
     pub feeds: Vec<Url>,
     pub robots_sitemaps: bool,
     pub discover_feeds: bool,
+    pub follow_next_pages: bool,
     /// Its hosts may be private addresses (see [`crate::netguard`]).
     pub allow_private_addresses: bool,
     /// Its pages' requests keep a cookie jar.
@@ -359,6 +365,7 @@ impl Site {
             feeds,
             robots_sitemaps: raw.robots_sitemaps,
             discover_feeds: raw.discover_feeds,
+            follow_next_pages: raw.follow_next_pages,
             allow_private_addresses: raw.allow_private_addresses,
             cookies: raw.cookies,
             headers,
@@ -433,6 +440,7 @@ mod tests {
             feeds: vec![],
             robots_sitemaps: true,
             discover_feeds: true,
+            follow_next_pages: true,
             article_recheck: None,
             allow_private_addresses: false,
             cookies: false,

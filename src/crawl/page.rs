@@ -504,7 +504,8 @@ impl PageJob {
             let known = self.known_links.known(&keys);
             // A revisit of a section (or a next page) that shows only new stories may
             // have missed those pushed off it since the last visit: its next page says.
-            let next = (commit.links_priority == Priority::Revisit
+            let next = (self.site.follow_next_pages
+                && commit.links_priority == Priority::Revisit
                 && matches!(self.entry.kind, UrlKind::Section | UrlKind::NextPage))
             .then(|| crate::parse::next_page_link(&text, &self.url))
             .flatten();
