@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime};
 use ::url::Url;
 use tokio::time::Instant;
 
+mod follow;
+
 use super::known_links::KnownLinks;
 use super::pool::WorkerPool;
 use super::CrawlError;
@@ -476,72 +478,7 @@ impl PageJob {
             ],
             None => [false; 4],
         });
-        let depth = self.entry.depth + 1;
-        if self.config.max_depth.is_none_or(|max| depth <= max) {
-            // Pages repeat links (menus printed twice, boxes): look at each once, and
-            // not at all when an earlier page already led to it.
-            let limit = self.config.max_links_per_page;
-            // Parsers may stop at one past the limit: "more than" is all that is known.
-            if parsed.links.len() > limit {
-                tracing::debug!(url = %self.url, "more than {limit} links; only the first {limit} are read");
-                outcome.links_ignored += parsed.links.len() - limit;
-                state.note = Some(format!(
-                    "more than {limit} links; only the first {limit} read (crawler.max_links_per_page)"
-                ));
-            }
-            // Repeats are found by the key of their text (one hash per link).
-            let mut seen = crate::hashes::HashedSet::with_capacity_and_hasher(
-                parsed.links.len().min(limit),
-                Default::default(),
-            );
-            let (unique, keys): (Vec<&String>, Vec<u64>) = parsed
-                .links
-                .iter()
-                .take(limit)
-                .map(|link| (link, self.known_links.key(link)))
-                .filter(|(_, key)| seen.insert(*key))
-                .unzip();
-            let known = self.known_links.known(&keys);
-            // A revisit of a section (or a next page) that shows only new stories may
-            // have missed those pushed off it since the last visit: its next page says.
-            let next = (self.site.follow_next_pages
-                && commit.links_priority == Priority::Revisit
-                && matches!(self.entry.kind, UrlKind::Section | UrlKind::NextPage))
-            .then(|| crate::parse::next_page_link(&text, &self.url))
-            .flatten();
-            let mut known_story = false;
-            for ((link, key), known) in unique.into_iter().zip(keys).zip(known) {
-                if known {
-                    // Known to the cache: whether it is a story matters to the next
-                    // page only.
-                    known_story = known_story || (next.is_some() && self.is_story(link));
-                    continue;
-                }
-                let Ok(url) = self.config.normalizer.parse(link) else {
-                    outcome.links_ignored += 1;
-                    continue;
-                };
-                match self.site.classify(&url) {
-                    Some(kind) => {
-                        let denied = self.robots_denies(&url);
-                        let entry = QueueEntry::found(url, &self.site.name, kind, depth);
-                        if denied {
-                            commit.denied.push(entry);
-                        } else {
-                            commit.links.push(entry);
-                        }
-                        followed.push(key);
-                    }
-                    None => outcome.links_ignored += 1,
-                }
-            }
-            if !known_story {
-                commit.next_page = next.and_then(|next| self.next_page(&next, depth));
-            }
-            if self.entry.kind == UrlKind::Section && self.site.discover_feeds {
-                self.follow_feeds(&text, depth, commit, followed);
-            }
-        }
+        self.follow_links(&parsed.links, &text, state, commit, outcome, followed);
         for mut article in parsed.articles {
             // A canonical link to another URL of the site: that URL is the article.
             if let Some(canonical) = self.canonical_elsewhere(article.canonical_url.as_deref()) {
@@ -571,70 +508,6 @@ impl PageJob {
             }
         }
         outcome.found = found;
-    }
-
-    /// Whether a link leads to a story (not a listing page) of the site.
-    fn is_story(&self, link: &str) -> bool {
-        self.config
-            .normalizer
-            .parse(link)
-            .ok()
-            .and_then(|url| self.site.classify(&url))
-            .is_some_and(|kind| !kind.is_listing())
-    }
-
-    /// The page's next page as the frontier takes it: a URL of the site's hosts that
-    /// no pattern claims (a listing page the patterns name is revisited on its own
-    /// schedule, and a story is no next page), not denied, not this page.
-    fn next_page(&self, link: &str, depth: u32) -> Option<QueueEntry> {
-        let url = self.config.normalizer.parse(link).ok()?;
-        let unclaimed = self.site.allows_host(&url)
-            && !self.site.denies(&url)
-            && self.site.classify(&url).is_none()
-            && !self.robots_denies(&url)
-            && url.as_str() != self.entry.url;
-        unclaimed.then(|| QueueEntry::found(url, &self.site.name, UrlKind::NextPage, depth))
-    }
-
-    /// Whether this page's robots.txt refuses `url`: known for URLs of the page's own
-    /// host only (another host's policy is checked when its URL is leased).
-    fn robots_denies(&self, url: &Url) -> bool {
-        let same_host = url.host_str() == self.url.host_str()
-            && url.port_or_known_default() == self.url.port_or_known_default();
-        same_host && !self.robots.allows(crate::site::path_and_query(url))
-    }
-
-    /// Queues the feeds a listing page declares on the site's hosts, as feeds: the
-    /// cheapest page to learn of new stories from, revisited like the page itself.
-    fn follow_feeds(
-        &self,
-        body: &str,
-        depth: u32,
-        commit: &mut PageCommit,
-        followed: &mut Vec<u64>,
-    ) {
-        let feeds = crate::parse::feed_links(body, &self.url);
-        let keys: Vec<u64> = feeds.iter().map(|f| self.known_links.key(f)).collect();
-        let known = self.known_links.known(&keys);
-        for ((feed, key), known) in feeds.iter().zip(keys).zip(known) {
-            let Ok(url) = self.config.normalizer.parse(feed) else {
-                continue;
-            };
-            if known
-                || !self.site.allows_host(&url)
-                || self.site.denies(&url)
-                || self.robots_denies(&url)
-            {
-                continue;
-            }
-            commit.links.push(QueueEntry::found(
-                url,
-                &self.site.name,
-                UrlKind::Feed,
-                depth,
-            ));
-            followed.push(key);
-        }
     }
 
     /// The exchange as the WARC output records it. The request's headers are those
