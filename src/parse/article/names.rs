@@ -182,6 +182,51 @@ pub(super) fn plausible(name: &str, structured: bool) -> bool {
                 })))
 }
 
+/// Whether `words` open with a date or a time ("12.03.2020", "13:36", "2020", "4
+/// December", "3 hours ago", "yesterday"), not with a figure of prose ("1,4
+/// Milliarden").
+fn starts_when(words: &[&str]) -> bool {
+    let Some(first) = words.first() else {
+        return false;
+    };
+    if is_date_word(first) {
+        return true;
+    }
+    if !first.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    let w = first.trim_end_matches([',', ';', '|']);
+    let separated = w
+        .char_indices()
+        .any(|(i, c)| ".:/-".contains(c) && w[i + 1..].starts_with(|d: char| d.is_ascii_digit()));
+    let year = w.len() == 4
+        && (w.starts_with("19") || w.starts_with("20"))
+        && w.bytes().all(|b| b.is_ascii_digit());
+    let unit = words.get(1).is_some_and(|next| {
+        is_date_word(next)
+            || matches!(
+                next.trim_end_matches([',', '.']).to_lowercase().as_str(),
+                "h" | "min"
+                    | "uhr"
+                    | "hours"
+                    | "hour"
+                    | "hrs"
+                    | "minutes"
+                    | "mins"
+                    | "days"
+                    | "day"
+                    | "stunden"
+                    | "stunde"
+                    | "minuten"
+                    | "tage"
+                    | "tagen"
+                    | "heures"
+                    | "horas"
+            )
+    });
+    separated || year || unit
+}
+
 /// The lowercase words of names: nobiliary particles and patronymic links.
 const NAME_PARTICLES: &[&str] = &[
     "von", "van", "vom", "zu", "zum", "zur", "der", "den", "de", "del", "della", "di", "da", "das",
@@ -215,9 +260,8 @@ pub(crate) fn clean_authors(byline: &str) -> Vec<String> {
     };
     // A date or time after the names ("Von Henry am 12.03.2020", "oz on December 4");
     // a handle's digits ("Bo2man", "r23") are no date.
-    let cut = text
-        .split_whitespace()
-        .position(|w| w.starts_with(|c: char| c.is_ascii_digit()) || is_date_word(w));
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let cut = (0..words.len()).find(|&i| starts_when(&words[i..]));
     let text = match cut {
         Some(at) if at > 0 => trim_connectors(
             &text
@@ -450,6 +494,10 @@ mod tests {
             ["Cem Basman"]
         );
         assert_eq!(clean_authors("Von Henry am 12.03.2020"), ["Henry"]);
+        assert_eq!(clean_authors("By Jane Doe 3 hours ago"), ["Jane Doe"]);
+        assert_eq!(clean_authors("Bo2man am 29.12.2010, 13:36 Uhr"), ["Bo2man"]);
+        // A figure of prose is no date: the line is no byline.
+        assert!(names_in("von rund 1,4 Milliarden Umsatz in 2021", false).is_empty());
         assert_eq!(
             clean_authors("Christoph Hein Chefredakteur"),
             ["Christoph Hein"]
