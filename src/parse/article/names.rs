@@ -190,7 +190,15 @@ fn starts_when(words: &[&str]) -> bool {
         return false;
     };
     if is_date_word(first) {
-        return true;
+        // A capitalized "Today" after names is more often a title's ("Miami Today")
+        // than the day's, unless a time follows.
+        let relative = ["today", "yesterday", "heute", "gestern", "hier"]
+            .contains(&first.to_lowercase().trim_end_matches([',', '.']));
+        let capitalized = first.starts_with(char::is_uppercase);
+        return !(relative && capitalized)
+            || words
+                .get(1)
+                .is_some_and(|next| next.starts_with(|c: char| c.is_ascii_digit()));
     }
     if !first.starts_with(|c: char| c.is_ascii_digit()) {
         return false;
@@ -495,6 +503,12 @@ mod tests {
         );
         assert_eq!(clean_authors("Von Henry am 12.03.2020"), ["Henry"]);
         assert_eq!(clean_authors("By Jane Doe 3 hours ago"), ["Jane Doe"]);
+        assert_eq!(clean_authors("Jane Doe today"), ["Jane Doe"]);
+        assert_eq!(clean_authors("Jane Doe, Today 10:42"), ["Jane Doe"]);
+        assert_eq!(
+            clean_authors("Written by Miami Today on November 7"),
+            ["Miami Today"]
+        );
         assert_eq!(clean_authors("Bo2man am 29.12.2010, 13:36 Uhr"), ["Bo2man"]);
         // A figure of prose is no date: the line is no byline.
         assert!(names_in("von rund 1,4 Milliarden Umsatz in 2021", false).is_empty());
