@@ -1,4 +1,4 @@
-//! Sets of values that are already hashes (URL fingerprints, link-text hashes): they
+//! Sets and maps of values that are already hashes (URL fingerprints, link-text hashes): they
 //! are used as their own hash, so a lookup costs no hashing. Keys must be uniformly
 //! distributed, as the outputs of a good hash function are.
 
@@ -7,6 +7,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 /// A set of 64-bit hashes.
 pub type HashedSet = HashSet<u64, BuildHasherDefault<PassThrough>>;
+
+/// A map keyed by 64-bit hashes.
+pub type HashedMap<V> = std::collections::HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
 /// Hashes a `u64` to itself.
 #[derive(Default)]

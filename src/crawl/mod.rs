@@ -12,6 +12,7 @@
 
 mod committer;
 mod control;
+mod cover;
 mod known_links;
 mod page;
 mod pool;
@@ -174,6 +175,8 @@ pub struct Crawler {
     pub(crate) metrics: Arc<Metrics>,
     /// Links already in the store, by their text on the page.
     pub(crate) known_links: Arc<known_links::KnownLinks>,
+    /// Which listing pages show news another showed first.
+    pub(crate) cover: Arc<cover::Cover>,
     control_tx: tokio::sync::mpsc::Sender<control::Control>,
     control_rx: tokio::sync::mpsc::Receiver<control::Control>,
     /// How often the scheduler logs a progress line (`None`: never).
@@ -287,6 +290,7 @@ impl Crawler {
             io,
             metrics: Arc::new(Metrics::new()),
             known_links: Arc::default(),
+            cover: Arc::default(),
             control_tx,
             control_rx,
             progress_every: Some(Duration::from_secs(10)),

@@ -55,6 +55,18 @@ pub(super) struct PageOutcome {
     pub found: Option<crate::health::Found>,
     /// Links to this host that robots.txt disallows, recorded as denied when found.
     pub robots_denied: usize,
+    /// A listing page's revisit (or a next page's visit).
+    pub listing_visit: Option<ListingVisit>,
+}
+
+/// When a listing page's revisit was made, and since when the stories it shows are
+/// news: its visit before (for a next page, that of the section it continues).
+/// Stories another listing page found since then are not old ones; the links it finds
+/// first, once committed, are stories it showed first.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ListingVisit {
+    pub since_ms: u64,
+    pub at_ms: u64,
 }
 
 /// When a page a daemon fetches is queued again: a listing page at its change
@@ -86,10 +98,14 @@ impl PageOutcome {
         report: CommitReport,
         followed: Vec<u64>,
         known_links: &KnownLinks,
+        cover: &super::cover::Cover,
         metrics: &Metrics,
     ) -> Self {
         if self.requeued {
             return self;
+        }
+        if let Some(visit) = self.listing_visit {
+            cover.found(&self.url, &followed, visit.at_ms);
         }
         known_links.remember(followed);
         self.revisit_due_ms = report.revisit_due_ms;
@@ -180,6 +196,8 @@ pub(super) struct PageJob {
     pub revisit: Option<Revisit>,
     /// Links already in the store, shared by all pages.
     pub known_links: Arc<KnownLinks>,
+    /// Which listing pages show news another showed first, shared by all pages.
+    pub cover: Arc<super::cover::Cover>,
     /// The host's robots.txt rules: links to this host that they disallow are
     /// recorded as denied when found instead of being queued.
     pub robots: Arc<crate::robots::Robots>,
@@ -247,14 +265,18 @@ impl PageJob {
         );
         let fetched_at = chrono::Utc::now();
         let cpu = self.cpu.clone();
-        let (known_links, metrics) = (self.known_links.clone(), self.metrics.clone());
+        let (known_links, cover, metrics) = (
+            self.known_links.clone(),
+            self.cover.clone(),
+            self.metrics.clone(),
+        );
         let settled = cpu.run(move || self.settle(response, fetched_at)).await??;
         // The commit is awaited here, not on the CPU pool: its thread goes on to the
         // next page while commits are grouped.
         let report = settled.commit.await?;
         Ok(settled
             .outcome
-            .committed(report, settled.followed, &known_links, &metrics))
+            .committed(report, settled.followed, &known_links, &cover, &metrics))
     }
 
     /// Decodes, hashes and parses the answer into what the page's commit writes.
@@ -272,6 +294,7 @@ impl PageJob {
         // host's backlog.
         let revisited = (self.entry.kind.is_revisited() && state.fetched_at_ms > 0)
             || self.entry.kind == UrlKind::NextPage;
+        let previous_visit_ms = state.fetched_at_ms;
         // A settled URL taken again (a shared crawl's revisit) starts a new visit.
         if state.status != UrlStatus::Queued {
             state.attempts = 0;
@@ -290,6 +313,16 @@ impl PageJob {
         };
         let mut outcome = PageOutcome {
             url: self.entry.url.clone(),
+            listing_visit: (revisited && self.entry.kind.is_listing()).then(|| ListingVisit {
+                since_ms: match self.entry.kind {
+                    UrlKind::NextPage => self
+                        .cover
+                        .chain_since(&self.entry.url)
+                        .unwrap_or(previous_visit_ms),
+                    _ => previous_visit_ms,
+                },
+                at_ms: state.fetched_at_ms,
+            }),
             ..Default::default()
         };
         // Keys of the links this commit carries, remembered once it succeeded.

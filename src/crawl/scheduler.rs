@@ -594,6 +594,7 @@ impl Scheduler {
                 metrics: self.crawler.metrics.clone(),
                 revisit,
                 known_links: self.crawler.known_links.clone(),
+                cover: self.crawler.cover.clone(),
                 robots: robots.clone(),
             };
             let (tx, host) = (self.events_tx.clone(), host.to_string());

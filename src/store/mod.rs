@@ -298,6 +298,9 @@ pub struct PageCommit {
     /// new and none went over the host's budget, so that stories pushed off this page
     /// since the last visit are found on the next.
     pub next_page: Option<QueueEntry>,
+    /// How a listing page's news relates to another listing page's (`crawl::cover`),
+    /// which may overrule what its links alone say of the visit.
+    pub overlap: Overlap,
     /// Records for the outbox, each [`packed::pack`]ed (a backend stores them as they
     /// are; its outbox reads give them back [`packed::unpack`]ed).
     pub records: Vec<Vec<u8>>,
@@ -314,6 +317,34 @@ pub struct PageCommit {
     /// The page answered as it was (a 304, or the same bytes): for a listing page's
     /// revisit, nothing happened (see [`crate::revisit::Finding`]).
     pub unchanged: bool,
+}
+
+/// How a listing page's visit stands to the other listing pages that show the same
+/// stories.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Overlap {
+    /// Nothing known: the visit's links decide.
+    #[default]
+    Unknown,
+    /// Another page shows the page's news and more: new stories it found first count
+    /// as [`crate::revisit::Finding::Covered`], as another page would have shown them.
+    Contained,
+    /// The page shows another's news and more: stories the other found first since
+    /// the last visit count as [`crate::revisit::Finding::New`], as the page would have
+    /// shown them.
+    Contains,
+}
+
+impl Overlap {
+    /// The finding of a visit as its links alone say it, overruled by the overlap.
+    pub fn finding(self, by_links: crate::revisit::Finding) -> crate::revisit::Finding {
+        use crate::revisit::Finding;
+        match (self, by_links) {
+            (Overlap::Contained, Finding::New) => Finding::Covered,
+            (Overlap::Contains, Finding::Covered) => Finding::New,
+            (_, finding) => finding,
+        }
+    }
 }
 
 /// When a page is looked at again (daemon mode).

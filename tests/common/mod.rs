@@ -379,9 +379,18 @@ pub async fn poll_until(what: &str, deadline: Duration, mut ready: impl FnMut() 
 pub async fn busy_live_site(
     span: Duration,
 ) -> (Arc<newscrawl::fixture::live::LiveSite>, FixtureServer) {
+    busy_live_site_listing(span, 0).await
+}
+
+/// [`busy_live_site`] whose home page lists the site's `home_newest` newest stories.
+pub async fn busy_live_site_listing(
+    span: Duration,
+    home_newest: usize,
+) -> (Arc<newscrawl::fixture::live::LiveSite>, FixtureServer) {
     use newscrawl::fixture::live::{LiveSite, LiveSpec};
     let site = Arc::new(LiveSite::start(LiveSpec {
         rates_per_hour: vec![3600.0; 4],
+        home_newest,
         backlog: 5,
         span,
         ..LiveSpec::default()
@@ -430,6 +439,15 @@ pub fn busy_live_config(origin: &str, budget: Option<f64>) -> String {
          section_patterns = ['^/$', '^/section/s\\d+$']\narticle_patterns = ['^/news/']\n\
          robots_sitemaps = false\n{budget}"
     )
+}
+
+/// The home page's requests the server logged at or after `unix_ms`.
+pub fn home_requests_since(server: &FixtureServer, unix_ms: u64) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.unix_ms >= unix_ms && r.target == "/")
+        .count()
 }
 
 /// Section requests the server logged at or after `unix_ms`.

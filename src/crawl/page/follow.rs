@@ -56,12 +56,22 @@ impl PageJob {
                 && matches!(self.entry.kind, UrlKind::Section | UrlKind::NextPage))
             .then(|| crate::parse::next_page_link(text, &self.url))
             .flatten();
-            let mut known_story = false;
+            // Whether the page shows a story known before its last visit (one another
+            // listing page found since is news all the same); and the known stories it
+            // shows, for the cover.
+            let since = outcome.listing_visit.map(|v| v.since_ms);
+            let mut old_story = false;
+            let mut known_stories = Vec::new();
             for ((link, key), known) in unique.into_iter().zip(keys).zip(known) {
                 if known {
                     // Known to the cache: whether it is a story matters to the next
-                    // page only.
-                    known_story = known_story || (next.is_some() && self.is_story(link));
+                    // page and to the cover.
+                    let wanted = since.is_some() || (next.is_some() && !old_story);
+                    if wanted && self.is_story(link) {
+                        old_story = old_story
+                            || !since.is_some_and(|since| self.cover.found_after(key, since));
+                        known_stories.push(key);
+                    }
                     continue;
                 }
                 let Ok(url) = self.config.normalizer.parse(link) else {
@@ -82,8 +92,17 @@ impl PageJob {
                     None => outcome.links_ignored += 1,
                 }
             }
-            if !known_story {
+            if !old_story {
                 commit.next_page = next.and_then(|next| self.next_page(&next, depth));
+                if let (Some(next), Some(since)) = (&commit.next_page, since) {
+                    self.cover.chain(&next.url, since);
+                }
+            }
+            if let Some(since) = since {
+                let new = commit.links.iter().filter(|l| !l.kind.is_listing()).count();
+                commit.overlap = self
+                    .cover
+                    .visit(&self.entry.url, since, new, &known_stories);
             }
             if self.entry.kind == UrlKind::Section && self.site.discover_feeds {
                 self.follow_feeds(text, depth, commit, followed);

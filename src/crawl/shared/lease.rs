@@ -23,7 +23,7 @@ use crate::politeness::{Feedback, Pace, Politeness};
 use crate::revisit::{ChangeEstimate, Finding};
 use crate::store::redis_frontier::{pack_capture, Claim, Completion, RedisFrontier, RevisitPlan};
 use crate::store::{
-    CommitFuture, CommitReport, Fingerprint, PageCommit, PageStore, QueueEntry, Revisit,
+    CommitFuture, CommitReport, Fingerprint, Overlap, PageCommit, PageStore, QueueEntry, Revisit,
     RevisitSchedule, StoreError, UrlState, UrlStatus,
 };
 
@@ -31,13 +31,15 @@ use crate::store::{
 /// pages that were not fetched or failed (skipped, aliases) are not revisited, as
 /// another URL stands for them; an article's re-check is after a fixed time; a listing
 /// page's interval comes from its change estimate, which the visit updates with
-/// whether it found something new (a failed visit says nothing about change).
+/// whether it found something new (a failed visit says nothing about change), as its
+/// overlap with other listing pages judges it.
 fn revisit_plan(
     plan: Revisit,
     state: &UrlState,
     known: Option<&RevisitSchedule>,
     now_ms: u64,
     unchanged: bool,
+    overlap: Overlap,
 ) -> Option<RevisitPlan> {
     if !matches!(state.status, UrlStatus::Fetched | UrlStatus::Failed) {
         return None;
@@ -74,12 +76,12 @@ fn revisit_plan(
             };
             Some(RevisitPlan {
                 entry,
-                if_changed: schedule(Finding::New),
+                if_changed: schedule(overlap.finding(Finding::New)),
                 // Nothing new: the page as it was, or changed with only known URLs.
                 if_unchanged: schedule(if unchanged {
                     Finding::Same
                 } else {
-                    Finding::Covered
+                    overlap.finding(Finding::Covered)
                 }),
             })
         }
@@ -213,9 +215,14 @@ impl PageStore for LeasedPage {
         let url = commit.state.as_ref().map(|s| s.url.clone());
         let known = self.claim.page.as_ref().and_then(|p| p.revisit.as_ref());
         let revisit = match (commit.revisit, &commit.state) {
-            (Some(plan), Some(state)) => {
-                revisit_plan(plan, state, known, commit.now_ms, commit.unchanged)
-            }
+            (Some(plan), Some(state)) => revisit_plan(
+                plan,
+                state,
+                known,
+                commit.now_ms,
+                commit.unchanged,
+                commit.overlap,
+            ),
             _ => None,
         };
         // Both branches of the plan, for the one the script takes: after how long, and
@@ -311,5 +318,55 @@ impl PageStore for LeasedPage {
                 revisit_rate: taken.and_then(|(_, rate)| rate),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::revisit::RevisitBounds;
+    use crate::site::UrlKind;
+
+    /// The intervals of a listing page's revisit plan, for the visit that found new
+    /// stories and for the one that changed with known ones only, after a first visit.
+    fn intervals(overlap: Overlap) -> (Duration, Duration) {
+        let bounds = RevisitBounds {
+            min: Duration::from_secs(60),
+            max: Duration::from_secs(3600),
+            price: None,
+        };
+        let mut state = UrlState::queued(&QueueEntry::found(
+            "http://a.example/news",
+            "s",
+            UrlKind::Section,
+            0,
+        ));
+        state.status = UrlStatus::Fetched;
+        let known = RevisitSchedule {
+            url: state.url.clone(),
+            site: "s".into(),
+            estimate: ChangeEstimate::first(0, &bounds),
+            next_due_ms: 60_000,
+        };
+        let plan = revisit_plan(
+            Revisit::Adaptive(bounds),
+            &state,
+            Some(&known),
+            60_000,
+            false,
+            overlap,
+        )
+        .expect("a listing page is revisited");
+        (plan.if_changed.0, plan.if_unchanged.0)
+    }
+
+    #[test]
+    fn a_listing_pages_overlap_with_another_decides_what_its_visit_found() {
+        let (new, covered) = intervals(Overlap::Unknown);
+        assert!(new < covered, "{new:?} {covered:?}");
+        // Contained in another page: its new stories are covered.
+        assert_eq!(intervals(Overlap::Contained), (covered, covered));
+        // Containing others: what they found first is its news.
+        assert_eq!(intervals(Overlap::Contains), (new, new));
     }
 }

@@ -175,6 +175,7 @@ pub struct SharedCrawler {
     cpu: WorkerPool,
     metrics: Arc<Metrics>,
     known_links: Arc<KnownLinks>,
+    cover: Arc<super::cover::Cover>,
     /// Parsed robots.txt copies, by host and fetch time.
     robots: Mutex<HashMap<String, (u64, Arc<Robots>)>>,
     stats: Arc<Mutex<Stats>>,
@@ -210,6 +211,7 @@ impl SharedCrawler {
             cpu,
             metrics: Arc::new(Metrics::new()),
             known_links: Arc::default(),
+            cover: Arc::default(),
             robots: Mutex::default(),
             stats: Arc::default(),
             mode: Mode::OneShot,

@@ -349,6 +349,7 @@ impl SharedCrawler {
             metrics: self.metrics.clone(),
             revisit,
             known_links: self.known_links.clone(),
+            cover: self.cover.clone(),
             robots: policy,
         };
         self.stats().requests += 1;

@@ -483,7 +483,7 @@ fn write(trees: &CommitTrees<'_>, plan: &CommitPlan<'_>) -> TxResult<CommitRepor
         let scheduled = schedule_revisit(
             revisit,
             state,
-            finding,
+            commit.overlap.finding(finding),
             commit.now_ms,
             urls,
             frontier,

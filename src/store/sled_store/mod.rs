@@ -1161,6 +1161,62 @@ mod tests {
     }
 
     #[test]
+    fn a_listing_pages_overlap_with_another_decides_what_its_visit_found() {
+        let bounds = RevisitBounds {
+            min: std::time::Duration::from_secs(60),
+            max: std::time::Duration::from_secs(3600),
+            price: None,
+        };
+        let section = "http://a.example/news";
+        // Two visits of the section, the second finding `links` with `overlap`: how
+        // long after it the section is due again.
+        let second_interval = |links: Vec<QueueEntry>, overlap: Overlap| -> u64 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SledStore::open(dir.path()).unwrap();
+            store.enqueue_new(&[entry(section)], 0).unwrap();
+            let mut due = 1_000;
+            for (links, overlap) in [(vec![], Overlap::Unknown), (links, overlap)] {
+                let Lease::Urls(leased) = store.lease("a.example", due, 8).unwrap() else {
+                    panic!("the section is due at {due}")
+                };
+                let mut state = UrlState::queued(&leased[0]);
+                state.status = UrlStatus::Fetched;
+                let now = due;
+                due = store
+                    .commit(PageCommit {
+                        state: Some(state),
+                        unchanged: links.is_empty(),
+                        links,
+                        revisit: Some(Revisit::Adaptive(bounds)),
+                        now_ms: now,
+                        overlap,
+                        ..Default::default()
+                    })
+                    .unwrap()
+                    .revisit_due_ms
+                    .expect("queued again");
+                if overlap != Overlap::Unknown || now > 1_000 {
+                    return due - now;
+                }
+            }
+            unreachable!()
+        };
+        let article = QueueEntry {
+            kind: UrlKind::Article,
+            ..entry("http://a.example/a/1")
+        };
+        let known = entry(section);
+        let new = second_interval(vec![article.clone()], Overlap::Unknown);
+        let covered = second_interval(vec![known.clone()], Overlap::Unknown);
+        assert!(new < covered, "{new} {covered}");
+        // A page another contains: its new story is covered, as another would have
+        // shown it.
+        assert_eq!(second_interval(vec![article], Overlap::Contained), covered);
+        // A page that contains others: stories they found first are its news.
+        assert_eq!(second_interval(vec![known], Overlap::Contains), new);
+    }
+
+    #[test]
     fn another_schema_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         {

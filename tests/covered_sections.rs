@@ -1,0 +1,75 @@
+//! Listing pages that show the same news: when the home page lists every section's
+//! newest stories and is visited first, the sections' visits only confirm what it
+//! showed, and the daemon stops spending its requests on them (`crawl::cover`); on
+//! the same site without that home page, the sections keep theirs.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use newscrawl::config::{ConfigFile, Overrides};
+use newscrawl::crawl::Crawler;
+use newscrawl::parse::ParserRegistry;
+use newscrawl::store::SledStore;
+
+/// How long each daemon runs, and the end part of it that is counted (the first
+/// seconds are the estimates' warm-up).
+const WINDOW: Duration = Duration::from_secs(10);
+const COUNTED: Duration = Duration::from_secs(4);
+
+/// Runs the daemon on a live site of four sections, each publishing once a second,
+/// whose home page lists the site's `home_newest` newest stories (0: none), and
+/// returns the home page's and the sections' requests in the counted seconds.
+async fn listing_requests(home_newest: usize) -> (usize, usize) {
+    let (site, server) =
+        common::busy_live_site_listing(WINDOW + Duration::from_secs(2), home_newest).await;
+    let text = common::busy_live_config(server.origin(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        state_dir: Some(dir.path().to_path_buf()),
+        output_path: Some(dir.path().join("records.jsonl")),
+        ..Overrides::default()
+    };
+    let config = ConfigFile::parse(&text, "cover.toml")
+        .unwrap()
+        .validate("cover.toml", &overrides)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    let end = site.start_ms + WINDOW.as_millis() as u64;
+    Crawler::new(config, store, ParserRegistry::default())
+        .unwrap()
+        .run_daemon(async {
+            let _ = tokio::time::timeout(WINDOW * 6, server.wait_for_request_at(end)).await;
+        })
+        .await
+        .unwrap();
+    assert!(
+        server.requests().last().is_some_and(|r| r.unix_ms >= end),
+        "the daemon made no request after the window"
+    );
+    let from = site.start_ms + (WINDOW - COUNTED).as_millis() as u64;
+    let home = common::home_requests_since(&server, from);
+    (home, common::section_requests_since(&server, from))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sections_whose_news_the_home_page_shows_first_are_visited_less() {
+    let ((home, sections), (_, alone)) = tokio::join!(listing_requests(10), listing_requests(0));
+    assert!(
+        home > 0,
+        "the home page was not visited in the counted seconds"
+    );
+    // The home page shows every story; sections visited as often as their own news
+    // asks (as they are without it) would take twice its requests.
+    assert!(
+        sections * 2 <= home,
+        "{sections} section requests against {home} of the home page"
+    );
+    // Without the home page's list the sections are the only source, and keep
+    // their visits.
+    assert!(
+        alone >= 4 * (sections + 1),
+        "{alone} section requests on the site without the list, {sections} with it"
+    );
+}
