@@ -62,9 +62,10 @@ struct Inner {
     finds: HashedMap<(u32, u64)>,
     /// Keys in the order found, for dropping the oldest.
     order: VecDeque<u64>,
-    /// Next pages queued by a revisit, and since when their stories are news: the
-    /// visit before of the section they continue.
-    chains: HashMap<String, u64>,
+    /// Next pages queued by a revisit: since when their stories are news (the visit
+    /// before of the section they continue), and when that revisit was made (what
+    /// they find counts as found then, so that a later chain takes it for old).
+    chains: HashMap<String, (u64, u64)>,
 }
 
 #[derive(Default)]
@@ -148,18 +149,21 @@ impl Cover {
         inner.finds.get(&key).is_some_and(|&(_, at)| at > since_ms)
     }
 
-    /// A next page was queued by a revisit whose news are those since `since_ms`.
-    pub fn chain(&self, next_page: &str, since_ms: u64) {
+    /// A next page was queued by a revisit made at `at_ms`, whose news are those
+    /// since `since_ms`.
+    pub fn chain(&self, next_page: &str, since_ms: u64, at_ms: u64) {
         let mut inner = self.inner.lock().expect("cover lock poisoned");
         if inner.chains.len() >= MAX_CHAINS {
             inner.chains.clear();
         }
-        inner.chains.insert(next_page.to_string(), since_ms);
+        inner
+            .chains
+            .insert(next_page.to_string(), (since_ms, at_ms));
     }
 
-    /// Since when the stories of a next page are news (`None`: not known here, as
-    /// after a restart).
-    pub fn chain_since(&self, next_page: &str) -> Option<u64> {
+    /// Since when the stories of a next page are news, and when the revisit that
+    /// queued it was made (`None`: not known here, as after a restart).
+    pub fn chain_of(&self, next_page: &str) -> Option<(u64, u64)> {
         let inner = self.inner.lock().expect("cover lock poisoned");
         inner.chains.get(next_page).copied()
     }
@@ -263,6 +267,22 @@ mod tests {
                 cover.found(page, &[key], round * 1_000);
             }
         }
+    }
+
+    #[test]
+    fn a_next_page_reads_news_as_its_sections_revisit_does() {
+        let cover = Cover::default();
+        // The section, last visited at 1,000, revisited at 5,000: its page 2 is news
+        // since 1,000, and what page 2 finds counts as found at 5,000.
+        cover.chain("s?page=2", 1_000, 5_000);
+        assert_eq!(cover.chain_of("s?page=2"), Some((1_000, 5_000)));
+        assert_eq!(cover.chain_of("s?page=3"), None);
+        cover.found("s?page=2", &[k(1)], 5_000);
+        // A story the home page found at 3,000 is news to this chain; at the next
+        // revisit (last visit 5,000) neither is.
+        cover.found("home", &[k(2)], 3_000);
+        assert!(cover.found_after(k(2), 1_000));
+        assert!(!cover.found_after(k(1), 5_000) && !cover.found_after(k(2), 5_000));
     }
 
     #[test]

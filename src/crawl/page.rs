@@ -60,9 +60,9 @@ pub(super) struct PageOutcome {
 }
 
 /// When a listing page's revisit was made, and since when the stories it shows are
-/// news: its visit before (for a next page, that of the section it continues).
-/// Stories another listing page found since then are not old ones; the links it finds
-/// first, once committed, are stories it showed first.
+/// news: its visit before. A next page's are those of the section's revisit it
+/// continues. Stories another listing page found since then are not old ones; the
+/// links it finds first, once committed, are stories found at the revisit's time.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ListingVisit {
     pub since_ms: u64,
@@ -313,15 +313,12 @@ impl PageJob {
         };
         let mut outcome = PageOutcome {
             url: self.entry.url.clone(),
-            listing_visit: (revisited && self.entry.kind.is_listing()).then(|| ListingVisit {
-                since_ms: match self.entry.kind {
-                    UrlKind::NextPage => self
-                        .cover
-                        .chain_since(&self.entry.url)
-                        .unwrap_or(previous_visit_ms),
-                    _ => previous_visit_ms,
-                },
-                at_ms: state.fetched_at_ms,
+            listing_visit: (revisited && self.entry.kind.is_listing()).then(|| {
+                let chain = (self.entry.kind == UrlKind::NextPage)
+                    .then(|| self.cover.chain_of(&self.entry.url))
+                    .flatten();
+                let (since_ms, at_ms) = chain.unwrap_or((previous_visit_ms, state.fetched_at_ms));
+                ListingVisit { since_ms, at_ms }
             }),
             ..Default::default()
         };

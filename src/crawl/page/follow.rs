@@ -94,8 +94,8 @@ impl PageJob {
             }
             if !old_story {
                 commit.next_page = next.and_then(|next| self.next_page(&next, depth));
-                if let (Some(next), Some(since)) = (&commit.next_page, since) {
-                    self.cover.chain(&next.url, since);
+                if let (Some(next), Some(visit)) = (&commit.next_page, outcome.listing_visit) {
+                    self.cover.chain(&next.url, visit.since_ms, visit.at_ms);
                 }
             }
             if let Some(since) = since {
