@@ -168,12 +168,15 @@ impl Cover {
         inner.chains.get(next_page).copied()
     }
 
-    /// The listing page `page`'s visit found these links first, at `now_ms`.
+    /// The listing page `page`'s visit found these links, at `now_ms`: those no
+    /// listing page found before are its finds.
     pub fn found(&self, page: &str, keys: &[u64], now_ms: u64) {
         let mut inner = self.inner.lock().expect("cover lock poisoned");
         let p = inner.page(page);
         for &key in keys {
-            if inner.finds.insert(key, (p, now_ms)).is_none() {
+            // The first find stands: a feed lists again what a section found.
+            if let std::collections::hash_map::Entry::Vacant(slot) = inner.finds.entry(key) {
+                slot.insert((p, now_ms));
                 inner.order.push_back(key);
             }
         }

@@ -426,7 +426,7 @@ impl PageJob {
             return;
         }
         if matches!(self.entry.kind, UrlKind::Sitemap | UrlKind::Feed) {
-            self.settle_discovery(&response.body, state, commit, outcome);
+            self.settle_discovery(&response.body, state, commit, outcome, followed);
             return;
         }
         if response.body.is_empty() {
@@ -575,13 +575,16 @@ impl PageJob {
     }
 
     /// A sitemap or feed: its URLs go to the frontier (new ones queued, known ones
-    /// queued again when the document says they changed after we fetched them).
+    /// queued again when the document says they changed after we fetched them). On a
+    /// revisit, the stories it lists that the link cache knows tell the cover how it
+    /// stands to the site's other listing pages, as a section's do.
     fn settle_discovery(
         &self,
         body: &[u8],
         state: &mut UrlState,
         commit: &mut PageCommit,
         outcome: &mut PageOutcome,
+        followed: &mut Vec<u64>,
     ) {
         let body = match maybe_gunzip(body) {
             Ok(body) => body,
@@ -624,10 +627,15 @@ impl PageJob {
         if self.config.max_depth.is_some_and(|max| depth > max) {
             return;
         }
+        // The stories' keys, for the cover (on a revisit).
+        let mut stories = Vec::new();
         for (item, kind) in found {
             // Entries should be absolute; a relative one is read against the document's
             // URL, as a browser would.
             let absolute = self.url.join(item.url.trim()).map(String::from);
+            let key = self
+                .known_links
+                .key(absolute.as_deref().unwrap_or(&item.url));
             let Ok(url) = self
                 .config
                 .normalizer
@@ -645,12 +653,28 @@ impl PageJob {
                 outcome.links_ignored += 1;
                 continue;
             };
+            if !kind.is_listing() && outcome.listing_visit.is_some() {
+                stories.push(key);
+            }
             let mut entry = QueueEntry::found(url, &self.site.name, kind, depth);
             if let Some(modified) = item.modified_ms {
                 entry.listed_modified_ms = Some(modified);
                 commit.refresh.push((entry.clone(), modified));
             }
             commit.links.push(entry);
+            followed.push(key);
+        }
+        if let Some(visit) = outcome.listing_visit {
+            let known = self.known_links.known(&stories);
+            let known_stories: Vec<u64> = stories
+                .iter()
+                .zip(&known)
+                .filter_map(|(key, known)| known.then_some(*key))
+                .collect();
+            let new = stories.len() - known_stories.len();
+            commit.overlap = self
+                .cover
+                .visit(&self.entry.url, visit.since_ms, new, &known_stories);
         }
     }
 
