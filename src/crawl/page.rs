@@ -662,7 +662,11 @@ impl PageJob {
                 commit.refresh.push((entry.clone(), modified));
             }
             commit.links.push(entry);
-            followed.push(key);
+            // On a revisit, the link cache and the cover learn what it listed (a first
+            // visit's thousands of sitemap entries would only crowd the cache).
+            if outcome.listing_visit.is_some() {
+                followed.push(key);
+            }
         }
         if let Some(visit) = outcome.listing_visit {
             let known = self.known_links.known(&stories);
