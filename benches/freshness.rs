@@ -15,6 +15,9 @@
 //! then runs twice at once, with the sections' next pages followed
 //! (`follow_next_pages`) and without, so coverage says what following them saves.
 //!
+//! `FRESHNESS_HOME=1` runs only the site whose home page lists the newest articles,
+//! `FRESHNESS_HOME=0` only the one without.
+//!
 //! `FRESHNESS_MISSES=1` lists each scored article never fetched, with its section's
 //! visits. `FRESHNESS_RESTART=1` stops the daemon half-way and starts it again on its
 //! state, and reports the latency of the articles published in the tenth of the
@@ -369,7 +372,12 @@ fn main() {
     );
     println!("| home lists newest | seed | next pages | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum | first tenth: fetched, mean s | restart: tenth before; down; tenth after |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for home_newest in [0, 10] {
+    let homes: &[usize] = match std::env::var("FRESHNESS_HOME").as_deref() {
+        Ok("1") => &[10],
+        Ok("0") => &[0],
+        _ => &[0, 10],
+    };
+    for &home_newest in homes {
         for seed in 1..=seeds {
             let runs = runtime.block_on(futures_join(variants.iter().map(|&next_pages| {
                 run(Setup {
