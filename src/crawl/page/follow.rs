@@ -5,7 +5,8 @@
 //!
 //! Invariant: a link is in the commit at most once per page, and only as the kind the
 //! site's patterns give it; a next page is asked for only on a revisit of a section
-//! (or for a next page), and never when a link the cache knows is a story.
+//! (or for a next page), and never when the page shows a story known before the
+//! section's last visit (`crawl::cover` says which known stories are newer).
 
 use ::url::Url;
 
