@@ -43,3 +43,60 @@ async fn a_revisit_that_shows_only_new_stories_follows_the_next_pages_until_a_kn
         .expect("the daemon stopped before the steps' end");
     common::assert_paged(&log, marks, &records);
 }
+
+/// With `follow_next_pages = false` a site's sections are read as their first page
+/// only: the stories pushed off it are not looked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_can_keep_its_sections_to_their_first_page() {
+    use std::sync::atomic::Ordering;
+    let published = Arc::new(AtomicUsize::new(6));
+    let (origin, log) = common::paged_site(published.clone(), 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.jsonl");
+    let overrides = Overrides {
+        state_dir: Some(dir.path().to_path_buf()),
+        output_path: Some(records.clone()),
+        ..Overrides::default()
+    };
+    let text = format!(
+        "{}follow_next_pages = false\n",
+        common::paged_config(&origin)
+    );
+    let config = ConfigFile::parse(&text, "paged.toml")
+        .unwrap()
+        .validate("paged.toml", &overrides)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    let deadline = std::time::Duration::from_secs(30);
+    Crawler::new(config, store, ParserRegistry::default())
+        .unwrap()
+        .run_daemon(async {
+            let stories = || common::paged_stories(&records);
+            common::poll_until("the first page's stories", deadline, || {
+                stories() == [4, 5, 6].into_iter().collect()
+            })
+            .await;
+            published.store(15, Ordering::SeqCst);
+            common::poll_until("page 1's new stories", deadline, || {
+                stories() == [4, 5, 6, 13, 14, 15].into_iter().collect()
+            })
+            .await;
+            // A next page queued by that visit would be due before the next revisits.
+            let after = log.lock().unwrap().len();
+            common::poll_until("two more revisits", deadline, || {
+                common::requests_of(&log, after, "/section") >= 2
+            })
+            .await;
+        })
+        .await
+        .unwrap();
+    let asked = log.lock().unwrap().clone();
+    assert!(
+        !asked.iter().any(|p| p.starts_with("/section?page=")),
+        "{asked:?}"
+    );
+    assert_eq!(
+        common::paged_stories(&records),
+        [4, 5, 6, 13, 14, 15].into_iter().collect()
+    );
+}
