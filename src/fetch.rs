@@ -405,8 +405,11 @@ pub fn decode_html<'a>(
 }
 
 /// Whether the malformed sequences (now replacement characters) outnumber the
-/// well-formed non-ASCII characters four to one: text in another encoding is nearly all
-/// malformed, while a page in the declared one with a few stray bytes is not.
+/// well-formed non-ASCII characters: text in another encoding is mostly malformed
+/// (GB2312 or EUC-KR in UTF-8, though some of their byte pairs happen to be well-formed
+/// UTF-8, and a page may carry a banner that is), while a page in the declared one
+/// with a few stray bytes is not. A handful of malformed bytes is too little to tell a
+/// majority by: then only four to one does.
 fn mostly_malformed(text: &str) -> bool {
     let (mut malformed, mut good) = (0usize, 0usize);
     for c in text.chars().filter(|c| !c.is_ascii()) {
@@ -416,7 +419,8 @@ fn mostly_malformed(text: &str) -> bool {
             good += 1;
         }
     }
-    malformed > 4 * good
+    const ENOUGH: usize = 32;
+    malformed > 4 * good || (malformed >= ENOUGH && malformed > good)
 }
 
 fn charset_param(content_type: &str) -> Option<String> {
@@ -483,6 +487,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains('\u{fffd}'));
+        // GB2312 text declared UTF-8, under a banner that is UTF-8: most of its
+        // non-ASCII is malformed, not all (some GB2312 pairs are well-formed UTF-8).
+        let chinese = "<p>话剧《约定无期限》河北各市巡演结束，演员们在石家庄、保定、唐山等地演出了十二场，观众反响热烈。</p>";
+        let (gb, _, _) = encoding_rs::GBK.encode(chinese);
+        let mut page = "<div>Wayback Machine · Archiv · Übersicht · Über uns · Zurück</div>"
+            .as_bytes()
+            .to_vec();
+        page.extend_from_slice(&gb);
+        let (text, enc) = decode_html(&page, Some("text/html; charset=utf-8"));
+        assert_eq!(enc, encoding_rs::GBK, "{text}");
+        assert!(text.contains("河北各市巡演结束"));
     }
 
     #[test]
