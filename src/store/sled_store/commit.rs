@@ -246,8 +246,6 @@ impl SledStore {
                 (fp, state)
             })
             .collect();
-        // What the seen log gains: the new links and denied ones, and settled URLs
-        // never found before (a redirect's target).
         // The next page, when the page showed only new stories: some may have been
         // pushed off it since the last visit. Not when the host's budget dropped some
         // (their being new says nothing then), nor for a URL the page settles or links.
@@ -263,6 +261,8 @@ impl SledStore {
             Some(fp) if group.knows(known, &fp) => NextPagePlan::Again(fp),
             Some(_) => NextPagePlan::Queue,
         };
+        // What the seen log gains: the new links, a new next page and denied links, and
+        // settled URLs never found before (a redirect's target).
         let newly_seen: Vec<u64> = new_links
             .iter()
             .map(|(fp, _)| fp)
