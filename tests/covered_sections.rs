@@ -5,13 +5,7 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use newscrawl::config::{ConfigFile, Overrides};
-use newscrawl::crawl::Crawler;
-use newscrawl::parse::ParserRegistry;
-use newscrawl::store::SledStore;
 
 /// How long each daemon runs, and the end part of it that is counted (the first
 /// seconds are the estimates' warm-up).
@@ -25,29 +19,8 @@ async fn listing_requests(home_newest: usize) -> (usize, usize) {
     let (site, server) =
         common::busy_live_site_listing(WINDOW + Duration::from_secs(2), home_newest).await;
     let text = common::busy_live_config(server.origin(), None);
-    let dir = tempfile::tempdir().unwrap();
-    let overrides = Overrides {
-        state_dir: Some(dir.path().to_path_buf()),
-        output_path: Some(dir.path().join("records.jsonl")),
-        ..Overrides::default()
-    };
-    let config = ConfigFile::parse(&text, "cover.toml")
-        .unwrap()
-        .validate("cover.toml", &overrides)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
     let end = site.start_ms + WINDOW.as_millis() as u64;
-    Crawler::new(config, store, ParserRegistry::default())
-        .unwrap()
-        .run_daemon(async {
-            let _ = tokio::time::timeout(WINDOW * 6, server.wait_for_request_at(end)).await;
-        })
-        .await
-        .unwrap();
-    assert!(
-        server.requests().last().is_some_and(|r| r.unix_ms >= end),
-        "the daemon made no request after the window"
-    );
+    let _daemon = common::daemon_through(&text, &server, end, WINDOW * 6).await;
     let from = site.start_ms + (WINDOW - COUNTED).as_millis() as u64;
     let home = common::home_requests_since(&server, from);
     (home, common::section_requests_since(&server, from))

@@ -8,9 +8,6 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use newscrawl::config::{ConfigFile, Overrides};
-use newscrawl::crawl::Crawler;
-use newscrawl::parse::ParserRegistry;
 use newscrawl::store::{SledStore, Store};
 
 /// How long each daemon runs, and the end part of it that is counted (the first
@@ -26,31 +23,9 @@ const BUDGET: f64 = 3600.0;
 async fn section_requests(budget: Option<f64>) -> (usize, Arc<SledStore>, tempfile::TempDir) {
     let (site, server) = common::busy_live_site(WINDOW + Duration::from_secs(2)).await;
     let text = common::busy_live_config(server.origin(), budget);
-    let dir = tempfile::tempdir().unwrap();
-    let overrides = Overrides {
-        state_dir: Some(dir.path().to_path_buf()),
-        output_path: Some(dir.path().join("records.jsonl")),
-        ..Overrides::default()
-    };
-    let config = ConfigFile::parse(&text, "budget.toml")
-        .unwrap()
-        .validate("budget.toml", &overrides)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    // The window ends with the server's first request after it.
     let end = site.start_ms + WINDOW.as_millis() as u64;
-    Crawler::new(config, store.clone(), ParserRegistry::default())
-        .unwrap()
-        .run_daemon(async {
-            // The window ends with the server's first request after it (with a deadline,
-            // checked below, should the daemon stop asking).
-            let _ = tokio::time::timeout(WINDOW * 6, server.wait_for_request_at(end)).await;
-        })
-        .await
-        .unwrap();
-    assert!(
-        server.requests().last().is_some_and(|r| r.unix_ms >= end),
-        "the daemon made no request after the window"
-    );
+    let (store, dir) = common::daemon_through(&text, &server, end, WINDOW * 6).await;
     let from = site.start_ms + (WINDOW - COUNTED).as_millis() as u64;
     (common::section_requests_since(&server, from), store, dir)
 }

@@ -5,35 +5,41 @@
 
 mod common;
 
-use std::sync::atomic::AtomicUsize;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use newscrawl::config::{ConfigFile, Overrides};
 use newscrawl::crawl::Crawler;
 use newscrawl::parse::ParserRegistry;
 use newscrawl::store::SledStore;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revisit_that_shows_only_new_stories_follows_the_next_pages_until_a_known_one() {
-    let published = Arc::new(AtomicUsize::new(6));
-    let (origin, log) = common::paged_site(published.clone(), 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let records = dir.path().join("records.jsonl");
+/// A daemon of `text` with its state and records (`records.jsonl`) in `dir`.
+fn daemon(text: &str, dir: &Path) -> Crawler {
     let overrides = Overrides {
-        state_dir: Some(dir.path().to_path_buf()),
-        output_path: Some(records.clone()),
+        state_dir: Some(dir.to_path_buf()),
+        output_path: Some(dir.join("records.jsonl")),
         ..Overrides::default()
     };
-    let config = ConfigFile::parse(&common::paged_config(&origin), "paged.toml")
+    let config = ConfigFile::parse(text, "paged.toml")
         .unwrap()
         .validate("paged.toml", &overrides)
         .unwrap_or_else(|e| panic!("{e}"));
-    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    let store = Arc::new(SledStore::open(&dir.join("db")).unwrap());
+    Crawler::new(config, store, ParserRegistry::default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revisit_that_shows_only_new_stories_follows_the_next_pages_until_a_known_one() {
+    let published = Arc::new(AtomicUsize::new(6));
+    let site = common::paged_site(published.clone(), 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.jsonl");
     let marks = std::sync::Mutex::new(None);
-    Crawler::new(config, store, ParserRegistry::default())
-        .unwrap()
+    daemon(&common::paged_config(&site.origin), dir.path())
         .run_daemon(async {
-            *marks.lock().unwrap() = Some(common::paged_steps(&published, &log, &records).await);
+            *marks.lock().unwrap() = Some(common::paged_steps(&published, &site, &records).await);
         })
         .await
         .unwrap();
@@ -41,50 +47,39 @@ async fn a_revisit_that_shows_only_new_stories_follows_the_next_pages_until_a_kn
         .lock()
         .unwrap()
         .expect("the daemon stopped before the steps' end");
-    common::assert_paged(&log, marks, &records);
+    common::assert_paged(&site.log, marks, &records);
 }
 
 /// With `follow_next_pages = false` a site's sections are read as their first page
 /// only: the stories pushed off it are not looked for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_site_can_keep_its_sections_to_their_first_page() {
-    use std::sync::atomic::Ordering;
     let published = Arc::new(AtomicUsize::new(6));
-    let (origin, log) = common::paged_site(published.clone(), 3).await;
+    let site = common::paged_site(published.clone(), 3).await;
     let dir = tempfile::tempdir().unwrap();
     let records = dir.path().join("records.jsonl");
-    let overrides = Overrides {
-        state_dir: Some(dir.path().to_path_buf()),
-        output_path: Some(records.clone()),
-        ..Overrides::default()
-    };
     let text = format!(
         "{}follow_next_pages = false\n",
-        common::paged_config(&origin)
+        common::paged_config(&site.origin)
     );
-    let config = ConfigFile::parse(&text, "paged.toml")
-        .unwrap()
-        .validate("paged.toml", &overrides)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
-    let deadline = std::time::Duration::from_secs(30);
-    Crawler::new(config, store, ParserRegistry::default())
-        .unwrap()
+    let deadline = Duration::from_secs(30);
+    let (log, requested) = (&site.log, &*site.requested);
+    daemon(&text, dir.path())
         .run_daemon(async {
             let stories = || common::paged_stories(&records);
-            common::poll_until("the first page's stories", deadline, || {
+            common::poll_until("the first page's stories", deadline, requested, || {
                 stories() == [4, 5, 6].into_iter().collect()
             })
             .await;
             published.store(15, Ordering::SeqCst);
-            common::poll_until("page 1's new stories", deadline, || {
+            common::poll_until("page 1's new stories", deadline, requested, || {
                 stories() == [4, 5, 6, 13, 14, 15].into_iter().collect()
             })
             .await;
             // A next page queued by that visit would be due before the next revisits.
             let after = log.lock().unwrap().len();
-            common::poll_until("two more revisits", deadline, || {
-                common::requests_of(&log, after, "/section") >= 2
+            common::poll_until("two more revisits", deadline, requested, || {
+                common::requests_of(log, after, "/section") >= 2
             })
             .await;
         })

@@ -1719,9 +1719,9 @@ async fn a_worker_follows_next_pages_after_a_revisit_of_only_new_stories() {
     let dir = tempfile::tempdir().unwrap();
     let redis = RedisServer::start(dir.path()).await;
     let published = Arc::new(std::sync::atomic::AtomicUsize::new(6));
-    let (origin, log) = common::paged_site(published.clone(), 3).await;
+    let site = common::paged_site(published.clone(), 3).await;
     let config = dir.path().join("crawl.toml");
-    std::fs::write(&config, common::paged_config(&origin)).unwrap();
+    std::fs::write(&config, common::paged_config(&site.origin)).unwrap();
     let out = dir.path().join("p1.jsonl");
     let mut worker = worker_at(
         &["daemon", "--http", "off", "--store", &redis.url()],
@@ -1732,8 +1732,8 @@ async fn a_worker_follows_next_pages_after_a_revisit_of_only_new_stories() {
     );
     let marks = tokio::select! {
         status = worker.wait() => panic!("the worker ended early: {status:?}"),
-        marks = common::paged_steps(&published, &log, &out) => marks,
+        marks = common::paged_steps(&published, &site, &out) => marks,
     };
     worker.kill().await.unwrap();
-    common::assert_paged(&log, marks, &out);
+    common::assert_paged(&site.log, marks, &out);
 }

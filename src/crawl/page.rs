@@ -633,9 +633,12 @@ impl PageJob {
             // Entries should be absolute; a relative one is read against the document's
             // URL, as a browser would.
             let absolute = self.url.join(item.url.trim()).map(String::from);
-            let key = self
-                .known_links
-                .key(absolute.as_deref().unwrap_or(&item.url));
+            // On a revisit, the link cache and the cover learn what it listed (a first
+            // visit's thousands of sitemap entries would only crowd the cache).
+            let key = outcome.listing_visit.map(|_| {
+                self.known_links
+                    .key(absolute.as_deref().unwrap_or(&item.url))
+            });
             let Ok(url) = self
                 .config
                 .normalizer
@@ -653,7 +656,7 @@ impl PageJob {
                 outcome.links_ignored += 1;
                 continue;
             };
-            if !kind.is_listing() && outcome.listing_visit.is_some() {
+            if let Some(key) = key.filter(|_| !kind.is_listing()) {
                 stories.push(key);
             }
             let mut entry = QueueEntry::found(url, &self.site.name, kind, depth);
@@ -662,11 +665,7 @@ impl PageJob {
                 commit.refresh.push((entry.clone(), modified));
             }
             commit.links.push(entry);
-            // On a revisit, the link cache and the cover learn what it listed (a first
-            // visit's thousands of sitemap entries would only crowd the cache).
-            if outcome.listing_visit.is_some() {
-                followed.push(key);
-            }
+            followed.extend(key);
         }
         if let Some(visit) = outcome.listing_visit {
             let known = self.known_links.known(&stories);

@@ -96,21 +96,26 @@ pub async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
 /// The paths a [`logging_site`] was asked for, in order.
 pub type RequestLog = Arc<Mutex<Vec<String>>>;
 
-/// A site on 127.0.0.1 and a free port that serves `robots` as `/robots.txt`, `home`
-/// as `/` and a small page for any other path, and logs each request's path (as
-/// sent, query included). Returns its origin and its log.
-pub async fn logging_site(robots: String, home: String) -> (String, RequestLog) {
+/// What a [`logged_server`] answers a path with: status, content type and body.
+type Respond = dyn Fn(&str) -> (u16, &'static str, String) + Send + Sync;
+
+/// A site on 127.0.0.1 and a free port that answers each request as `respond` says
+/// (connection closed after it), logs each request's path (as sent, query included)
+/// and tells `requested`'s waiters once it is logged. Returns its origin and its log.
+async fn logged_server(
+    respond: Arc<Respond>,
+    requested: Arc<tokio::sync::Notify>,
+) -> (String, RequestLog) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let log = RequestLog::default();
-    let pages = Arc::new((robots, home));
     let served = log.clone();
     tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 return;
             };
-            let (log, pages) = (served.clone(), pages.clone());
+            let (log, respond, requested) = (served.clone(), respond.clone(), requested.clone());
             tokio::spawn(async move {
                 let Some(read) = read_head(&mut stream).await else {
                     return;
@@ -118,13 +123,11 @@ pub async fn logging_site(robots: String, home: String) -> (String, RequestLog) 
                 let head = String::from_utf8_lossy(&read).into_owned();
                 let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
                 log.lock().unwrap().push(path.clone());
-                let (kind, body) = match path.as_str() {
-                    "/robots.txt" => ("text/plain", pages.0.as_str()),
-                    "/" => ("text/html", pages.1.as_str()),
-                    _ => ("text/html", "<html><body><p>A page.</p></body></html>"),
-                };
+                requested.notify_waiters();
+                let (status, kind, body) = respond(&path);
+                let reason = if status == 200 { "OK" } else { "Not Found" };
                 let response = format!(
-                    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{body}",
+                    "HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = stream.write_all(response.as_bytes()).await;
@@ -135,79 +138,93 @@ pub async fn logging_site(robots: String, home: String) -> (String, RequestLog) 
     (origin, log)
 }
 
+/// A site on 127.0.0.1 and a free port that serves `robots` as `/robots.txt`, `home`
+/// as `/` and a small page for any other path, and logs each request's path (as
+/// sent, query included). Returns its origin and its log.
+pub async fn logging_site(robots: String, home: String) -> (String, RequestLog) {
+    let respond = move |path: &str| match path {
+        "/robots.txt" => (200, "text/plain", robots.clone()),
+        "/" => (200, "text/html", home.clone()),
+        _ => (
+            200,
+            "text/html",
+            "<html><body><p>A page.</p></body></html>".to_string(),
+        ),
+    };
+    logged_server(Arc::new(respond), Arc::default()).await
+}
+
+/// A [`paged_site`]: where it is, what it was asked for, and an event each request
+/// tells (see [`poll_until`]).
+pub struct PagedSite {
+    pub origin: String,
+    pub log: RequestLog,
+    pub requested: Arc<tokio::sync::Notify>,
+}
+
 /// A section of `published` stories (`/news/1.html` oldest), listed newest first
 /// `per_page` to a page at `/section`, `/section?page=2`, ..., each page but the last
 /// naming the next with `rel="next"`; on 127.0.0.1 and a free port. The test sets
-/// `published` as it goes. Returns the origin and the log of paths asked for.
+/// `published` as it goes.
 pub async fn paged_site(
     published: Arc<std::sync::atomic::AtomicUsize>,
     per_page: usize,
-) -> (String, RequestLog) {
+) -> PagedSite {
     use std::sync::atomic::Ordering;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let log = RequestLog::default();
-    let served = log.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (log, published) = (served.clone(), published.clone());
-            tokio::spawn(async move {
-                let Some(read) = read_head(&mut stream).await else {
-                    return;
-                };
-                let head = String::from_utf8_lossy(&read).into_owned();
-                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-                log.lock().unwrap().push(path.clone());
-                let n = published.load(Ordering::SeqCst);
-                let page = match path.as_str() {
-                    "/section" => Some(1),
-                    p => p
-                        .strip_prefix("/section?page=")
-                        .and_then(|k| k.parse().ok()),
-                };
-                let story = path
-                    .strip_prefix("/news/")
-                    .and_then(|p| p.strip_suffix(".html"))
-                    .and_then(|i| i.parse::<usize>().ok())
-                    .filter(|i| (1..=n).contains(i));
-                let (status, body) = match (page, story) {
-                    (Some(page), _) if page >= 1 && (page - 1) * per_page < n.max(1) => {
-                        let newest = n - (page - 1) * per_page;
-                        let mut body = String::from("<html><head><title>Section</title></head><body><h1>Section</h1><ul>");
-                        for i in (1..=newest).rev().take(per_page) {
-                            body.push_str(&format!("<li><a href=\"/news/{i}.html\">Story {i}</a></li>"));
-                        }
-                        body.push_str("</ul>");
-                        if newest > per_page {
-                            body.push_str(&format!("<a rel=\"next\" href=\"/section?page={}\">Older</a>", page + 1));
-                        }
-                        (200, body + "</body></html>")
-                    }
-                    (_, Some(i)) => (
-                        200,
-                        format!(
-                            "<html><head><title>Story {i}</title></head><body><article><h1>Story {i}</h1>\
-                             <p>The {i}th story of the section, told in a paragraph long enough to be read as one.</p>\
-                             <p>A second paragraph of story {i}, so that the article has a body of its own.</p>\
-                             </article></body></html>"
-                        ),
-                    ),
-                    _ if path == "/robots.txt" => (200, String::new()),
-                    _ => (404, "<html><body>Not here</body></html>".to_string()),
-                };
-                let response = format!(
-                    "HTTP/1.1 {status} X\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
+    let respond = move |path: &str| {
+        let n = published.load(Ordering::SeqCst);
+        let page = match path {
+            "/section" => Some(1),
+            p => p
+                .strip_prefix("/section?page=")
+                .and_then(|k| k.parse().ok()),
+        };
+        let story = path
+            .strip_prefix("/news/")
+            .and_then(|p| p.strip_suffix(".html"))
+            .and_then(|i| i.parse::<usize>().ok())
+            .filter(|i| (1..=n).contains(i));
+        match (page, story) {
+            (Some(page), _) if page >= 1 && (page - 1) * per_page < n.max(1) => {
+                let newest = n - (page - 1) * per_page;
+                let mut body = String::from(
+                    "<html><head><title>Section</title></head><body><h1>Section</h1><ul>",
                 );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
+                for i in (1..=newest).rev().take(per_page) {
+                    body.push_str(&format!(
+                        "<li><a href=\"/news/{i}.html\">Story {i}</a></li>"
+                    ));
+                }
+                body.push_str("</ul>");
+                if newest > per_page {
+                    body.push_str(&format!(
+                        "<a rel=\"next\" href=\"/section?page={}\">Older</a>",
+                        page + 1
+                    ));
+                }
+                (200, "text/html", body + "</body></html>")
+            }
+            (_, Some(i)) => (
+                200,
+                "text/html",
+                format!(
+                    "<html><head><title>Story {i}</title></head><body><article><h1>Story {i}</h1>\
+                     <p>The {i}th story of the section, told in a paragraph long enough to be read as one.</p>\
+                     <p>A second paragraph of story {i}, so that the article has a body of its own.</p>\
+                     </article></body></html>"
+                ),
+            ),
+            _ if path == "/robots.txt" => (200, "text/plain", String::new()),
+            _ => (404, "text/html", "<html><body>Not here</body></html>".to_string()),
         }
-    });
-    (origin, log)
+    };
+    let requested = Arc::new(tokio::sync::Notify::new());
+    let (origin, log) = logged_server(Arc::new(respond), requested.clone()).await;
+    PagedSite {
+        origin,
+        log,
+        requested,
+    }
 }
 
 /// A daemon's config for [`paged_site`]: its section page revisited every 20 to
@@ -258,61 +275,68 @@ pub type PagedMarks = [usize; 4];
 /// be due before them).
 pub async fn paged_steps(
     published: &std::sync::atomic::AtomicUsize,
-    log: &RequestLog,
+    site: &PagedSite,
     records: &Path,
 ) -> PagedMarks {
+    let (log, requested) = (&site.log, &*site.requested);
     use std::sync::atomic::Ordering;
     const DEADLINE: Duration = Duration::from_secs(30);
     let stories = || paged_stories(records);
     let len = || log.lock().unwrap().len();
-    poll_until("the first page's stories", DEADLINE, || {
+    poll_until("the first page's stories", DEADLINE, requested, || {
         stories() == [4, 5, 6].into_iter().collect()
     })
     .await;
     let first = len();
-    poll_until("two quiet revisits", DEADLINE, || {
+    poll_until("two quiet revisits", DEADLINE, requested, || {
         requests_of(log, first, "/section") >= 2
     })
     .await;
     let burst = len();
     published.store(15, Ordering::SeqCst);
-    poll_until("the stories pushed off page 1", DEADLINE, || {
+    poll_until("the stories pushed off page 1", DEADLINE, requested, || {
         stories() == (4..=15).collect()
     })
     .await;
     // Page 4 shows only known stories: it comes after the stories of page 3.
-    poll_until("page 4", DEADLINE, || {
+    poll_until("page 4", DEADLINE, requested, || {
         requests_of(log, burst, "/section?page=4") >= 1
     })
     .await;
     let quiet = len();
     published.store(17, Ordering::SeqCst);
-    poll_until("the two new stories", DEADLINE, || {
+    poll_until("the two new stories", DEADLINE, requested, || {
         stories() == (4..=17).collect()
     })
     .await;
     // A next page that visit queued would be due before the section's next revisit:
     // two more revisits leave it no time.
     let settled = len();
-    poll_until("two revisits after the two stories", DEADLINE, || {
-        requests_of(log, settled, "/section") >= 2
-    })
+    poll_until(
+        "two revisits after the two stories",
+        DEADLINE,
+        requested,
+        || requests_of(log, settled, "/section") >= 2,
+    )
     .await;
     let again = len();
     published.store(26, Ordering::SeqCst);
-    poll_until("the second burst's stories", DEADLINE, || {
+    poll_until("the second burst's stories", DEADLINE, requested, || {
         stories() == (4..=26).collect()
     })
     .await;
-    poll_until("page 4 again", DEADLINE, || {
+    poll_until("page 4 again", DEADLINE, requested, || {
         requests_of(log, again, "/section?page=4") >= 1
     })
     .await;
     // Page 5, were it queued, would be due before the section's next revisit.
     let last = len();
-    poll_until("two revisits after the second burst", DEADLINE, || {
-        requests_of(log, last, "/section") >= 2
-    })
+    poll_until(
+        "two revisits after the second burst",
+        DEADLINE,
+        requested,
+        || requests_of(log, last, "/section") >= 2,
+    )
     .await;
     [first, burst, quiet, again]
 }
@@ -362,15 +386,28 @@ pub fn assert_paged(log: &RequestLog, [first, burst, quiet, again]: PagedMarks, 
     assert_eq!(paged_stories(records), (4..=26).collect());
 }
 
-/// Polls `ready` every 10 ms until it holds; panics with `what` after `deadline`.
-pub async fn poll_until(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) {
+/// Checks `ready` now and after each request the site tells of through `requested`,
+/// until it holds; panics with `what` after `deadline`. For what a daemon does as it
+/// keeps asking (its records, its visits): each of its requests is a moment to look.
+pub async fn poll_until(
+    what: &str,
+    deadline: Duration,
+    requested: &tokio::sync::Notify,
+    mut ready: impl FnMut() -> bool,
+) {
     let end = tokio::time::Instant::now() + deadline;
-    while !ready() {
-        assert!(
-            tokio::time::Instant::now() < end,
-            "{what}: not within {deadline:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    loop {
+        // Registered before the check, so a request between the two is not missed.
+        let next = requested.notified();
+        tokio::pin!(next);
+        next.as_mut().enable();
+        if ready() {
+            return;
+        }
+        if tokio::time::timeout_at(end, next).await.is_err() {
+            assert!(ready(), "{what}: not within {deadline:?}");
+            return;
+        }
     }
 }
 
@@ -439,6 +476,44 @@ pub fn busy_live_config(origin: &str, budget: Option<f64>) -> String {
          section_patterns = ['^/$', '^/section/s\\d+$']\narticle_patterns = ['^/news/']\n\
          robots_sitemaps = false\n{budget}"
     )
+}
+
+/// Runs a daemon of `text` on a live site's `server` until the server's first request
+/// at or after `end_ms` (Unix ms; waiting at most `limit`, and failing if the daemon
+/// stopped asking before then), with its state in a new directory. Returns the store
+/// and the directory.
+pub async fn daemon_through(
+    text: &str,
+    server: &FixtureServer,
+    end_ms: u64,
+    limit: Duration,
+) -> (Arc<SledStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        state_dir: Some(dir.path().to_path_buf()),
+        output_path: Some(dir.path().join("records.jsonl")),
+        ..Overrides::default()
+    };
+    let config = ConfigFile::parse(text, "live.toml")
+        .unwrap()
+        .validate("live.toml", &overrides)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    Crawler::new(config, store.clone(), ParserRegistry::default())
+        .unwrap()
+        .run_daemon(async {
+            let _ = tokio::time::timeout(limit, server.wait_for_request_at(end_ms)).await;
+        })
+        .await
+        .unwrap();
+    assert!(
+        server
+            .requests()
+            .last()
+            .is_some_and(|r| r.unix_ms >= end_ms),
+        "the daemon made no request after the window"
+    );
+    (store, dir)
 }
 
 /// The home page's requests the server logged at or after `unix_ms`.
