@@ -300,9 +300,44 @@ pub(super) fn short_text(el: ElementRef<'_>, max: usize) -> Option<String> {
     (!text.is_empty() && text.len() < max).then_some(text)
 }
 
-/// An element's text, whitespace collapsed (inline: no block boundaries).
+/// An element's text, whitespace collapsed; a `<br>` or a block-level element's edge
+/// parts words ("Kicker<br>Headline" is two words, as a reader sees it).
 pub(super) fn element_text(el: ElementRef<'_>) -> String {
-    squash(&el.text().collect::<String>())
+    nodes_text(std::iter::once(*el))
+}
+
+/// The text of `nodes` and their subtrees, as [`element_text`] reads it.
+pub(super) fn nodes_text<'a>(nodes: impl IntoIterator<Item = NodeRef<'a, Node>>) -> String {
+    use ego_tree::iter::Edge;
+    let mut text = String::new();
+    let parts = |e: &Element| e.name() == "br" || is_block(e.name());
+    let unread = |e: &Element| never_text(e.name());
+    // Depth inside an element whose text is never shown (a `<style>` in a heading).
+    let mut unshown = 0usize;
+    for node in nodes {
+        let root = node.id();
+        // The element asked about is read whatever it is (`<title>`); what it holds
+        // is read as a reader sees it.
+        let unread =
+            |n: &NodeRef<'_, Node>| n.id() != root && n.value().as_element().is_some_and(unread);
+        for edge in node.traverse() {
+            match edge {
+                Edge::Open(n) if unread(&n) => unshown += 1,
+                Edge::Close(n) if unread(&n) => unshown -= 1,
+                Edge::Open(n) => match n.value() {
+                    _ if unshown > 0 => {}
+                    Node::Text(t) => text.push_str(t),
+                    Node::Element(e) if parts(e) => text.push(' '),
+                    _ => {}
+                },
+                Edge::Close(n) => match n.value().as_element() {
+                    Some(e) if unshown == 0 && parts(e) => text.push(' '),
+                    _ => {}
+                },
+            }
+        }
+    }
+    squash(&text)
 }
 
 #[cfg(test)]
@@ -327,6 +362,17 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn an_elements_text_parts_words_where_a_reader_sees_them_apart() {
+        let doc = Html::parse_document(
+            "<html><head><title> A  title </title></head><body><h1>Bold<b>er</b> \
+             <small>Kicker</small><br>Head<style>.x{color:red}</style>line<div>Box</div>end</h1></body></html>",
+        );
+        let text = |s: &str| element_text(doc.select(&Selector::parse(s).unwrap()).next().unwrap());
+        assert_eq!(text("h1"), "Bolder Kicker Headline Box end");
+        assert_eq!(text("title"), "A title");
     }
 
     #[test]

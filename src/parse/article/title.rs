@@ -71,12 +71,18 @@ pub(super) fn headline<'a>(
         if links_home(el, url) || in_chrome(el) || in_never_story(el, &mut never) {
             continue;
         }
-        // The heading without its kicker ("Immobilienkrise"), or a part of it.
-        for (part, text) in std::iter::once((el, without_kicker(el))).chain(
-            el.children()
-                .filter_map(ElementRef::wrap)
-                .map(|c| (c, element_text(c))),
-        ) {
+        // The heading without its kicker ("Immobilienkrise"), or a part of it; or,
+        // one point weaker (it drops words the page shows), without the element it
+        // opens with (a kicker set apart by markup alone: `<small>`, `<em>`).
+        let opened = after_opening_element(el).map(|t| (el, t, 1));
+        for (part, text, weaker) in std::iter::once((el, without_kicker(el), 0))
+            .chain(opened)
+            .chain(
+                el.children()
+                    .filter_map(ElementRef::wrap)
+                    .map(|c| (c, element_text(c), 0)),
+            )
+        {
             let folded = fold(&text);
             if folded.is_empty() || text.chars().count() > 300 || site.contains(&folded) {
                 continue;
@@ -101,7 +107,7 @@ pub(super) fn headline<'a>(
             let Some(score) = exact.or(contained) else {
                 continue;
             };
-            let score = score + u8::from(el.value().name() == "h1") * 2;
+            let score = (score + u8::from(el.value().name() == "h1") * 2).saturating_sub(weaker);
             if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
                 best = Some((score, part, text));
             }
@@ -215,6 +221,21 @@ fn without_kicker(el: ElementRef<'_>) -> String {
     super::text::squash(&text)
 }
 
+/// A heading's text after the inline element it opens with, when more text follows
+/// (`<h1><small>Tunesien</small><br>Große Aufgaben …</h1>`): a kicker set apart by
+/// its markup alone. Only a candidate: the metadata must name it.
+fn after_opening_element(el: ElementRef<'_>) -> Option<String> {
+    let mut children = el
+        .children()
+        .skip_while(|c| matches!(c.value(), scraper::Node::Text(t) if t.trim().is_empty()));
+    let first = ElementRef::wrap(children.next()?)?;
+    if super::text::is_block(first.value().name()) || element_text(first).is_empty() {
+        return None;
+    }
+    let rest = super::text::nodes_text(children);
+    (!rest.is_empty()).then_some(rest)
+}
+
 /// The names a site goes by: `og:site_name`, `application-name`, its host's name.
 pub(super) fn site_names(meta: &Meta, url: &Url) -> Vec<String> {
     let mut names: Vec<String> = meta
@@ -268,6 +289,10 @@ pub(super) fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
     for c in text.chars() {
+        if matches!(c, '\u{ad}' | '\u{200b}' | '\u{2060}') {
+            // Invisible break hints sit inside words.
+            continue;
+        }
         if c.is_alphanumeric() {
             if space && !out.is_empty() {
                 out.push(' ');
@@ -371,5 +396,44 @@ mod tests {
         let page = r#"<html><head><title>Peanut Butter Truffles - Blog</title>
             <meta property="og:site_name" content="Blog"></head><body><p>x</p></body></html>"#;
         assert_eq!(title_of(page).as_deref(), Some("Peanut Butter Truffles"));
+    }
+
+    #[test]
+    fn a_kicker_set_apart_by_markup_alone_goes_when_the_metadata_names_the_rest() {
+        let page = r#"<html><head><meta property="og:title" content="Große Aufgaben für die Regierung">
+            </head><body><h1 itemprop="headline"><small>Tunesien</small><br> Große Aufgaben für
+            die Regierung</h1><p>Text.</p></body></html>"#;
+        assert_eq!(
+            title_of(page).as_deref(),
+            Some("Große Aufgaben für die Regierung")
+        );
+        // Soft hyphens inside the heading's words do not part them.
+        let page = "<html><head><meta property=\"og:title\" content=\"Erinnerung an die Opfer\">\
+            </head><body><h1><em>Gedenktag </em>Er\u{ad}in\u{ad}ne\u{ad}rung an die Opfer</h1></body></html>";
+        assert_eq!(
+            title_of(page).map(|t| tidy(&t)).as_deref(),
+            Some("Erinnerung an die Opfer")
+        );
+        // When the metadata names the whole heading, it stays whole, the words on
+        // either side of its `<br>` apart.
+        let page = r#"<html><head><meta property="og:title" content="Einheit der Woche: Lagen-Pyramide">
+            </head><body><h1><small>Einheit der Woche</small><br>Lagen-Pyramide</h1></body></html>"#;
+        assert_eq!(
+            title_of(page).as_deref(),
+            Some("Einheit der Woche Lagen-Pyramide")
+        );
+    }
+
+    #[test]
+    fn a_heading_that_repeats_the_headline_after_a_lead_in_does_not_beat_the_headline() {
+        let page = r#"<html><head><meta property="og:title" content="Grenzen: Die Rückkehr der Ressentiments">
+            <meta name="twitter:title" content="Die Rückkehr der Ressentiments"></head><body>
+            <h2><span class="overline">Grenzen</span> <span itemprop="headline">Die Rückkehr der Ressentiments</span></h2>
+            <p>Text.</p>
+            <h2><em>Mehr zu: </em>Grenzen - Die Rückkehr der Ressentiments</h2></body></html>"#;
+        assert_eq!(
+            title_of(page).as_deref(),
+            Some("Die Rückkehr der Ressentiments")
+        );
     }
 }
