@@ -19,7 +19,7 @@
 //! `FRESHNESS_HOME=0` only the one without.
 //!
 //! `FRESHNESS_MISSES=1` lists each scored article never fetched, with its section's
-//! visits. `FRESHNESS_RESTART=1` stops the daemon half-way and starts it again on its
+//! visits, and the requests of each page other than articles. `FRESHNESS_RESTART=1` stops the daemon half-way and starts it again on its
 //! state, and reports the latency of the articles published in the tenth of the
 //! window before it was told to stop, while none ran (with how long that was, in the
 //! site's time), and in the tenth after it was started again; in brackets, each
@@ -77,6 +77,11 @@ struct Run {
     around_restart: Option<Restart>,
     fetched: usize,
     latencies_s: Vec<f64>,
+    /// Of the fetched articles, the mean time (s) from publication to the first
+    /// visit of a listing page that could show it (its section, the home page when
+    /// it lists the newest, the feed): the part of the latency the revisit policy
+    /// decides; the rest is the wait for the article's own request.
+    found_mean_s: f64,
     listing_requests: usize,
     article_requests: usize,
     uniform_s: f64,
@@ -211,6 +216,7 @@ follow_next_pages = {next_pages}
     let (from, to) = (start + (end - start) / 10, end);
     let mut scored = 0;
     let mut latencies_s = Vec::new();
+    let mut found_s: Vec<f64> = Vec::new();
     // Articles published in the first tenth, while the backlog of articles the site
     // already had is fetched: found by revisits that should not wait behind it.
     let mut early_s = Vec::new();
@@ -253,6 +259,13 @@ follow_next_pages = {next_pages}
         }
         scored += 1;
         if latency.is_finite() {
+            let section = LiveSite::section_path(article.section);
+            let shows = |t: &str| {
+                t == section || (home_newest > 0 && t == "/") || (feed && t == "/feed.xml")
+            };
+            if let Some(r) = log.iter().find(|r| r.unix_ms >= at && shows(&r.target)) {
+                found_s.push(r.unix_ms.saturating_sub(at) as f64 / 1000.0);
+            }
             latencies_s.push(latency);
             by_section.entry(article.section).or_default().push(latency);
         } else if std::env::var_os("FRESHNESS_MISSES").is_some() {
@@ -267,6 +280,16 @@ follow_next_pages = {next_pages}
                 (at - start) / 1000
             );
         }
+    }
+    if std::env::var_os("FRESHNESS_MISSES").is_some() {
+        let mut pages: Vec<(String, usize)> = Vec::new();
+        for r in log.iter().filter(|r| !r.target.starts_with("/news/")) {
+            match pages.iter_mut().find(|(t, _)| *t == r.target) {
+                Some((_, n)) => *n += 1,
+                None => pages.push((r.target.clone(), 1)),
+            }
+        }
+        eprintln!("seed {seed}: requests by page {pages:?}");
     }
     let listing_requests = log
         .iter()
@@ -321,6 +344,7 @@ follow_next_pages = {next_pages}
         }),
         fetched: latencies_s.len(),
         latencies_s,
+        found_mean_s: found_s.iter().sum::<f64>() / found_s.len().max(1) as f64,
         listing_requests,
         article_requests,
         uniform_s,
@@ -370,7 +394,7 @@ fn main() {
         "window {window:?} at scale {scale} (latencies in the site's time: seconds x {scale}), listing budget {budget:?} an hour, feed: {}",
         if feed { "yes" } else { "no" }
     );
-    println!("| home lists newest | seed | next pages | coverage | latency median / mean / p95 s | listing req | article req | uniform s | optimum s | mean / optimum | first tenth: fetched, mean s | restart: tenth before; down; tenth after |");
+    println!("| home lists newest | seed | next pages | coverage | latency median / mean / p95 s | found mean s | listing req | article req | uniform s | optimum s | mean / optimum | first tenth: fetched, mean s | restart: tenth before; down; tenth after |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let homes: &[usize] = match std::env::var("FRESHNESS_HOME").as_deref() {
         Ok("1") => &[10],
@@ -420,7 +444,7 @@ fn main() {
                     )
                 });
                 println!(
-                "| {} | {seed} | {} | {}/{} | {:.1} / {:.1} / {:.1} | {} | {} | {:.1} | {:.1} | {:.2}x | {} | {around} |",
+                "| {} | {seed} | {} | {}/{} | {:.1} / {:.1} / {:.1} | {:.1} | {} | {} | {:.1} | {:.1} | {:.2}x | {} | {around} |",
                 if home_newest > 0 { "yes" } else { "no" },
                 if *next { "yes" } else { "no" },
                 run.fetched,
@@ -428,6 +452,7 @@ fn main() {
                 site_s(percentile(&sorted, 0.5)),
                 site_s(mean),
                 site_s(percentile(&sorted, 0.95)),
+                site_s(run.found_mean_s),
                 run.listing_requests,
                 run.article_requests,
                 site_s(run.uniform_s),

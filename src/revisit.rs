@@ -36,9 +36,15 @@
 //! A site's listing budget (`max_listing_rate`) raises the price of a visit until the
 //! law's visits add up to the budget ([`ListingBudget`]).
 //!
+//! A page that another listing page is known to contain (`crawl::cover`: a section
+//! whose stories the home page lists) is found [`Finding::Elsewhere`] at every visit:
+//! its interval grows fourfold per visit to the upper bound, so a home page's
+//! sections stop taking requests within a few visits, and its next pages catch what
+//! scrolls off between them.
+//!
 //! Invariants: the interval always lies within the bounds; one visit moves it by at
-//! most a factor of two, and without a budget never in the direction opposite to the
-//! visit's finding.
+//! most a factor of two (four for a page found `Elsewhere`, and then only longer),
+//! and without a budget never in the direction opposite to the visit's finding.
 
 use std::time::Duration;
 
@@ -46,6 +52,10 @@ use serde::{Deserialize, Serialize};
 
 /// Weight left to past visits at each new one (an effective memory of ~5 visits).
 pub const DECAY: f64 = 0.8;
+
+/// How much one visit of a page another shows ([`Finding::Elsewhere`]) lengthens its
+/// interval.
+const ELSEWHERE_STEP: f64 = 4.0;
 
 /// The range a page's revisit interval stays in, and the price of a visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +184,10 @@ pub enum Finding {
     Covered,
     /// The page as it was (a 304, or the same bytes): nothing happened.
     Same,
+    /// Another listing page shows this page's news and more (`crawl::cover`): whatever
+    /// the visit found, it bought nothing the other page does not show, so the
+    /// interval grows fourfold, whatever the page's own rate, up to the upper bound.
+    Elsewhere,
 }
 
 /// What the crawl has learned about how often one page changes.
@@ -250,10 +264,14 @@ impl ChangeEstimate {
         self.last_visit_ms = now_ms;
         match finding {
             Finding::New => self.last_change_ms = Some(now_ms),
-            Finding::Covered => self.last_change_ms = None,
+            Finding::Covered | Finding::Elsewhere => self.last_change_ms = None,
             Finding::Same => {}
         }
         let old = self.interval_ms as f64;
+        if finding == Finding::Elsewhere {
+            self.interval_ms = bounds.clamp_ms(old * ELSEWHERE_STEP);
+            return;
+        }
         let rate = match quiet_ms {
             Some(quiet) if quiet > 0 => self.rate_per_ms().max(0.5 / quiet as f64),
             _ => self.rate_per_ms(),
@@ -315,6 +333,25 @@ mod tests {
             estimate.observe(now, seen(changed), &BOUNDS);
         }
         estimate
+    }
+
+    #[test]
+    fn a_page_another_shows_backs_off_fourfold_a_visit_whatever_its_rate() {
+        // A busy page: every visit found something new.
+        let mut estimate = simulate(10, |_, _| true);
+        assert_eq!(estimate.interval_ms, MIN);
+        let mut now = 10 * MIN;
+        let mut intervals = Vec::new();
+        while estimate.interval_ms < BOUNDS.max.as_millis() as u64 {
+            now += estimate.interval_ms;
+            estimate.observe(now, Finding::Elsewhere, &BOUNDS);
+            intervals.push(estimate.interval_ms / MIN);
+        }
+        assert_eq!(intervals, [4, 16, 64, 256, 360]);
+        // Its own news again: it comes back down, by halves.
+        now += estimate.interval_ms;
+        estimate.observe(now, Finding::New, &BOUNDS);
+        assert_eq!(estimate.interval_ms / MIN, 180);
     }
 
     #[test]

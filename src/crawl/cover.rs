@@ -7,10 +7,18 @@
 //! since that page's own last visit) is a story both pages show: it counts for each
 //! against the stories fresh to it (new, or found by the other since its last visit).
 //! Page P is contained in page Q when most of P's fresh stories are also Q's
-//! ([`CONTAINED`]), and Q is not contained in P: Q shows P's news and more. A visit
-//! of a page contained in another reports its new stories as covered
-//! ([`crate::revisit::Finding::Covered`]): its interval grows by doubling, and the
-//! requests go to the page that shows all the news. Containment does not depend on
+//! ([`CONTAINED`]), and P misses clearly more of Q's ([`MORE`]): Q shows P's news and
+//! more. Whatever a visit of a page contained in another found (new stories, or the
+//! page as it was), it is [`crate::revisit::Finding::Elsewhere`]: its interval grows
+//! fourfold a visit, and the requests go to the page that shows all the news.
+//!
+//! A page whose own stories are too few to judge by ([`SEEN_ENOUGH`]: a quiet
+//! section) is taken for contained in a hub of its host, a page that contains
+//! [`HUB`] others by their stories (or one, and every other page of the host judged
+//! so far), unless a story it showed says otherwise: a home page that lists every busy
+//! section's news lists the quiet one's too, and waiting for three of its stories
+//! would take hours of visits that buy nothing. The quiet page's first story, found
+//! late, is the price of a wrong guess; its next pages keep the coverage. Containment does not depend on
 //! which page happens to be visited first (a story both show counts for both,
 //! whichever found it), so the home page is never taken for covered by a section.
 //! Where no page shows another's news (sections only), nothing changes; two pages
@@ -28,7 +36,7 @@
 //! its lists; only listing pages' visits record finds (a story an article page links
 //! to first is no sign of another listing).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use crate::hashes::HashedMap;
@@ -39,8 +47,16 @@ const DECAY: f64 = 0.2;
 /// The share of a page's fresh stories that another must show for the first page to
 /// be contained in it.
 const CONTAINED: f64 = 0.7;
-/// Fresh stories (decayed) a page must have shown before it may count as contained.
+/// The share of a page's fresh stories that a page contained in it must miss, at
+/// least: what makes it the smaller of two pages that share news.
+const MORE: f64 = 0.2;
+/// Fresh stories (decayed) a page must have shown before its own stories say whether
+/// it is contained.
 const SEEN_ENOUGH: f64 = 3.0;
+/// Pages a listing page must contain, each by its own stories, to be a hub: one that
+/// shows the news of its host's listing pages (one is enough when no other page of
+/// the host that could be judged escapes it).
+const HUB: usize = 2;
 /// Finds kept (about 1.5 MB): only a listing visit's first finds are kept, so this
 /// spans the longest revisit interval (6 hours by default) of a crawl that finds
 /// over 100,000 stories a day.
@@ -58,8 +74,15 @@ struct Inner {
     /// Listing pages by URL, numbered in the order seen.
     pages: HashMap<String, u32>,
     stats: Vec<PageStats>,
-    /// Who found each story (by its link key) first, and when (Unix ms).
-    finds: HashedMap<(u32, u64)>,
+    /// Each page's host, by number.
+    hosts: Vec<String>,
+    /// The pages each page contains by their own stories (only pages that contain one).
+    members: HashMap<u32, HashSet<u32>>,
+    /// The pages of each host that have shown enough stories to be judged by them.
+    judged: HashMap<String, HashSet<u32>>,
+    /// Who found each story (by its link key) first, when (Unix ms), and at which of
+    /// its visits (its `visits` then).
+    finds: HashedMap<(u32, u64, u32)>,
     /// Keys in the order found, for dropping the oldest.
     order: VecDeque<u64>,
     /// Next pages queued by a revisit: since when their stories are news (the visit
@@ -70,6 +93,8 @@ struct Inner {
 
 #[derive(Default)]
 struct PageStats {
+    /// Visits counted.
+    visits: u32,
     /// Stories fresh to the page's visits (decayed).
     fresh: f64,
     /// Of those, the ones another page also showed, by that page (decayed).
@@ -84,23 +109,94 @@ impl Inner {
         let id = self.stats.len() as u32;
         self.pages.insert(url.to_string(), id);
         self.stats.push(PageStats::default());
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| crate::urlnorm::host_key(&u))
+            .unwrap_or_default();
+        self.hosts.push(host);
         id
     }
 
-    /// The share of page `a`'s fresh stories that page `b` also showed (0 before `a`
-    /// showed enough).
+    /// Whether page `a` has shown enough stories for them to say where it stands.
+    fn judged(&self, a: u32) -> bool {
+        self.stats[a as usize].fresh >= SEEN_ENOUGH
+    }
+
+    /// The share of page `a`'s fresh stories that page `b` also showed.
     fn share(&self, a: u32, b: u32) -> f64 {
         let stats = &self.stats[a as usize];
-        if stats.fresh < SEEN_ENOUGH {
+        if stats.fresh <= 0.0 {
             return 0.0;
         }
         stats.shared.get(&b).copied().unwrap_or(0.0) / stats.fresh
     }
 
-    /// Whether page `a` is contained in page `b`: `b` shows most of `a`'s news, and
-    /// `a` not most of `b`'s.
+    /// Whether page `a`'s own stories say it is contained in page `b`: `b` shows most
+    /// of `a`'s news, and `a` misses clearly more of `b`'s ([`MORE`], and twice what
+    /// `b` misses of `a`'s). A section that brings most of a site's news is still
+    /// contained in the home page that lists them all; two pages that show the same
+    /// news are not contained in each other.
+    fn within_by_stories(&self, a: u32, b: u32) -> bool {
+        if !self.judged(a) || self.share(a, b) < CONTAINED {
+            return false;
+        }
+        if !self.judged(b) {
+            return true;
+        }
+        let (a_misses, b_misses) = (1.0 - self.share(b, a), 1.0 - self.share(a, b));
+        a_misses >= MORE.max(2.0 * b_misses)
+    }
+
+    /// Whether page `a` is contained in page `b`. By `a`'s own stories once it has
+    /// shown enough; before, `a` is taken for contained in a hub of its host that
+    /// showed most of the few stories `a` did show (a site's home page that lists
+    /// every other section's news lists this one's too, until a story says otherwise).
     fn within(&self, a: u32, b: u32) -> bool {
-        self.share(a, b) >= CONTAINED && self.share(b, a) < CONTAINED
+        if self.judged(a) {
+            return self.within_by_stories(a, b);
+        }
+        let thin = self.stats[a as usize].fresh < 0.5 || self.share(a, b) >= CONTAINED;
+        a != b && thin && self.hosts[a as usize] == self.hosts[b as usize] && self.hub(b)
+    }
+
+    /// Whether page `b` is a hub: it contains [`HUB`] pages by their stories, or one
+    /// and every other page of its host that has been judged.
+    fn hub(&self, b: u32) -> bool {
+        let Some(members) = self.members.get(&b) else {
+            return false;
+        };
+        members.len() >= HUB
+            || self
+                .judged
+                .get(&self.hosts[b as usize])
+                .is_some_and(|judged| judged.iter().all(|&c| c == b || members.contains(&c)))
+    }
+
+    /// The page `a` is contained in, if any.
+    fn container(&self, a: u32) -> Option<u32> {
+        if self.judged(a) {
+            let stats = &self.stats[a as usize];
+            return stats
+                .shared
+                .keys()
+                .copied()
+                .find(|&q| self.within_by_stories(a, q));
+        }
+        self.members.keys().copied().find(|&b| self.within(a, b))
+    }
+
+    /// Updates which pages `a` and `b` contain by their stories.
+    fn judge(&mut self, a: u32, b: u32) {
+        for (x, y) in [(a, b), (b, a)] {
+            if self.within_by_stories(x, y) {
+                self.members.entry(y).or_default().insert(x);
+            } else if let Some(m) = self.members.get_mut(&y) {
+                m.remove(&x);
+                if m.is_empty() {
+                    self.members.remove(&y);
+                }
+            }
+        }
     }
 }
 
@@ -116,28 +212,55 @@ impl Cover {
         let p = inner.page(page);
         let mut others = Vec::new();
         for key in known {
-            if let Some(&(finder, at)) = inner.finds.get(key) {
+            if let Some(&(finder, at, visit)) = inner.finds.get(key) {
                 if finder != p && at > previous_ms {
-                    others.push(finder);
+                    others.push((finder, visit));
                 }
             }
         }
         let stats = &mut inner.stats[p as usize];
+        stats.visits += 1;
         stats.fresh *= 1.0 - DECAY;
         stats.shared.values_mut().for_each(|v| *v *= 1.0 - DECAY);
         stats.fresh += (new + others.len()) as f64;
-        for &q in &others {
+        for &(q, _) in &others {
             *stats.shared.entry(q).or_default() += 1.0;
         }
-        // Each story also counts for its finder: one of its fresh stories this page shows.
-        for &q in &others {
-            *inner.stats[q as usize].shared.entry(p).or_default() += 1.0;
+        // Each story also counts for its finder: one of its fresh stories this page
+        // shows, decayed as the finder's count of it has since (a section that shows
+        // four of the home page's stories at once, found over its last four visits,
+        // shares less than four of the home page's fresh stories now).
+        for &(q, visit) in &others {
+            let finder = &mut inner.stats[q as usize];
+            let since = finder.visits.saturating_sub(visit);
+            *finder.shared.entry(p).or_default() += (1.0 - DECAY).powi(since as i32);
         }
-        let stats = &inner.stats[p as usize];
-        if stats.shared.keys().any(|&q| inner.within(p, q)) {
+        let host = inner.hosts[p as usize].clone();
+        if inner.judged(p) {
+            inner.judged.entry(host).or_default().insert(p);
+        } else if let Some(judged) = inner.judged.get_mut(&host) {
+            judged.remove(&p);
+        }
+        let partners: Vec<u32> = inner.stats[p as usize].shared.keys().copied().collect();
+        for q in partners {
+            inner.judge(p, q);
+        }
+        if inner.container(p).is_some() {
             Overlap::Contained
-        } else if others.iter().any(|&q| inner.within(q, p)) {
+        } else if others.iter().any(|&(q, _)| inner.within(q, p)) {
             Overlap::Contains
+        } else {
+            Overlap::Unknown
+        }
+    }
+
+    /// How the listing page `page` stands to the others, for a visit that found it as
+    /// it was (no stories to count): contained in another, or not known to be.
+    pub fn standing(&self, page: &str) -> Overlap {
+        let mut inner = self.inner.lock().expect("cover lock poisoned");
+        let p = inner.page(page);
+        if inner.container(p).is_some() {
+            Overlap::Contained
         } else {
             Overlap::Unknown
         }
@@ -146,7 +269,10 @@ impl Cover {
     /// Whether a listing page's visit found this link first after `since_ms`.
     pub fn found_after(&self, key: u64, since_ms: u64) -> bool {
         let inner = self.inner.lock().expect("cover lock poisoned");
-        inner.finds.get(&key).is_some_and(|&(_, at)| at > since_ms)
+        inner
+            .finds
+            .get(&key)
+            .is_some_and(|&(_, at, _)| at > since_ms)
     }
 
     /// A next page was queued by a revisit made at `at_ms`, whose news are those
@@ -173,10 +299,11 @@ impl Cover {
     pub fn found(&self, page: &str, keys: &[u64], now_ms: u64) {
         let mut inner = self.inner.lock().expect("cover lock poisoned");
         let p = inner.page(page);
+        let visit = inner.stats[p as usize].visits;
         for &key in keys {
             // The first find stands: a feed lists again what a section found.
             if let std::collections::hash_map::Entry::Vacant(slot) = inner.finds.entry(key) {
-                slot.insert((p, now_ms));
+                slot.insert((p, now_ms, visit));
                 inner.order.push_back(key);
             }
         }
@@ -257,6 +384,44 @@ mod tests {
         // Sections win every race: the same.
         let (home, sections) = rounds(|_, _| false);
         assert_eq!((home, sections), (5, 20));
+    }
+
+    #[test]
+    fn a_page_with_too_few_stories_to_judge_is_taken_for_contained_in_its_hosts_hub() {
+        let cover = Cover::default();
+        let home = "https://news.example/";
+        let mut last = [0u64; 3];
+        // Two busy sections find a story each round; the home page shows both.
+        for round in 1..=8u64 {
+            let t = round * 1_000;
+            let mut shown = Vec::new();
+            for s in 0..2u64 {
+                let page = format!("https://news.example/s{s}");
+                cover.visit(&page, last[s as usize], 1, &[]);
+                cover.found(&page, &[k(round * 10 + s)], t + s);
+                last[s as usize] = t + s;
+                shown.push(k(round * 10 + s));
+            }
+            cover.visit(home, last[2], 0, &shown);
+            last[2] = t + 500;
+        }
+        for s in 0..2 {
+            let page = format!("https://news.example/s{s}");
+            assert_eq!(cover.standing(&page), Overlap::Contained, "s{s}");
+        }
+        // A quiet section of the same host, no story seen yet: contained. One of
+        // another host: not.
+        let quiet = "https://news.example/quiet";
+        assert_eq!(cover.standing(quiet), Overlap::Contained);
+        assert_eq!(
+            cover.standing("https://other.example/quiet"),
+            Overlap::Unknown
+        );
+        assert_eq!(cover.standing(home), Overlap::Unknown);
+        // Its first story, which the home page never shows, says otherwise.
+        assert_eq!(cover.visit(quiet, 9_000, 1, &[]), Overlap::Unknown);
+        cover.found(quiet, &[k(999)], 9_100);
+        assert_eq!(cover.standing(quiet), Overlap::Unknown);
     }
 
     #[test]

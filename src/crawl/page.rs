@@ -393,6 +393,10 @@ impl PageJob {
         commit.state = Some(state);
         commit.revisit = self.revisit;
         commit.unchanged = outcome.unchanged;
+        if outcome.unchanged && outcome.listing_visit.is_some() {
+            // No stories to count: where the page stood at its last visit.
+            commit.overlap = self.cover.standing(&self.entry.url);
+        }
         Ok(Settled {
             commit: self.store.clone().commit(commit),
             outcome,

@@ -326,8 +326,9 @@ pub enum Overlap {
     /// Nothing known: the visit's links decide.
     #[default]
     Unknown,
-    /// Another page shows the page's news and more: new stories it found first count
-    /// as [`crate::revisit::Finding::Covered`], as another page would have shown them.
+    /// Another page shows the page's news and more: whatever a visit found, it is
+    /// [`crate::revisit::Finding::Elsewhere`] (new stories another page would have
+    /// shown, or a silence that says nothing of news the other page shows).
     Contained,
     /// The page shows another's news and more: stories the other found first since
     /// the last visit count as [`crate::revisit::Finding::New`], as the page would have
@@ -340,7 +341,7 @@ impl Overlap {
     pub fn finding(self, by_links: crate::revisit::Finding) -> crate::revisit::Finding {
         use crate::revisit::Finding;
         match (self, by_links) {
-            (Overlap::Contained, Finding::New) => Finding::Covered,
+            (Overlap::Contained, _) => Finding::Elsewhere,
             (Overlap::Contains, Finding::Covered) => Finding::New,
             (_, finding) => finding,
         }

@@ -78,11 +78,11 @@ fn revisit_plan(
                 entry,
                 if_changed: schedule(overlap.finding(Finding::New)),
                 // Nothing new: the page as it was, or changed with only known URLs.
-                if_unchanged: schedule(if unchanged {
+                if_unchanged: schedule(overlap.finding(if unchanged {
                     Finding::Same
                 } else {
-                    overlap.finding(Finding::Covered)
-                }),
+                    Finding::Covered
+                })),
             })
         }
     }
@@ -330,6 +330,11 @@ mod tests {
     /// The intervals of a listing page's revisit plan, for the visit that found new
     /// stories and for the one that changed with known ones only, after a first visit.
     fn intervals(overlap: Overlap) -> (Duration, Duration) {
+        plan_intervals(overlap, false)
+    }
+
+    /// The same, for a visit that found the page as it was (`unchanged`) or not.
+    fn plan_intervals(overlap: Overlap, unchanged: bool) -> (Duration, Duration) {
         let bounds = RevisitBounds {
             min: Duration::from_secs(60),
             max: Duration::from_secs(3600),
@@ -353,7 +358,7 @@ mod tests {
             &state,
             Some(&known),
             60_000,
-            false,
+            unchanged,
             overlap,
         )
         .expect("a listing page is revisited");
@@ -364,9 +369,16 @@ mod tests {
     fn a_listing_pages_overlap_with_another_decides_what_its_visit_found() {
         let (new, covered) = intervals(Overlap::Unknown);
         assert!(new < covered, "{new:?} {covered:?}");
-        // Contained in another page: its new stories are covered.
-        assert_eq!(intervals(Overlap::Contained), (covered, covered));
         // Containing others: what they found first is its news.
         assert_eq!(intervals(Overlap::Contains), (new, new));
+        // Contained in another page: whatever it found (new stories, known ones, or
+        // the page as it was), the other shows it, and it backs off faster than a
+        // covered page.
+        let (elsewhere, _) = intervals(Overlap::Contained);
+        assert!(elsewhere > covered, "{elsewhere:?} {covered:?}");
+        assert_eq!(intervals(Overlap::Contained), (elsewhere, elsewhere));
+        assert_eq!(plan_intervals(Overlap::Contained, true).1, elsewhere);
+        let (_, same) = plan_intervals(Overlap::Unknown, true);
+        assert!(same < covered, "{same:?} {covered:?}");
     }
 }

@@ -1209,11 +1209,20 @@ mod tests {
         let new = second_interval(vec![article.clone()], Overlap::Unknown);
         let covered = second_interval(vec![known.clone()], Overlap::Unknown);
         assert!(new < covered, "{new} {covered}");
-        // A page another contains: its new story is covered, as another would have
-        // shown it.
-        assert_eq!(second_interval(vec![article], Overlap::Contained), covered);
         // A page that contains others: stories they found first are its news.
-        assert_eq!(second_interval(vec![known], Overlap::Contains), new);
+        assert_eq!(second_interval(vec![known.clone()], Overlap::Contains), new);
+        // A page another contains: whatever its visit found (a new story, known ones,
+        // or the page as it was), another page shows it, and it backs off faster
+        // than a covered page.
+        let elsewhere = second_interval(vec![], Overlap::Contained);
+        assert!(elsewhere > covered, "{elsewhere} {covered}");
+        assert_eq!(
+            second_interval(vec![article], Overlap::Contained),
+            elsewhere
+        );
+        assert_eq!(second_interval(vec![known], Overlap::Contained), elsewhere);
+        let same = second_interval(vec![], Overlap::Unknown);
+        assert!(same < covered, "{same} {covered}");
     }
 
     #[test]
