@@ -37,13 +37,12 @@
 //! law's visits add up to the budget ([`ListingBudget`]).
 //!
 //! A page that another listing page is known to contain (`crawl::cover`: a section
-//! whose stories the home page lists) is found [`Finding::Elsewhere`] at every visit:
-//! its interval grows fourfold per visit to the upper bound, so a home page's
-//! sections stop taking requests within a few visits, and its next pages catch what
-//! scrolls off between them.
+//! whose stories the home page lists) is found [`Finding::Elsewhere`] at every visit
+//! and goes to the upper bound: its visits only catch what the other page let scroll
+//! off, which its next pages recover, and check that it is still contained.
 //!
 //! Invariants: the interval always lies within the bounds; one visit moves it by at
-//! most a factor of two (four for a page found `Elsewhere`, and then only longer),
+//! most a factor of two (a page found `Elsewhere` aside: it goes to the upper bound),
 //! and without a budget never in the direction opposite to the visit's finding.
 
 use std::time::Duration;
@@ -52,10 +51,6 @@ use serde::{Deserialize, Serialize};
 
 /// Weight left to past visits at each new one (an effective memory of ~5 visits).
 pub const DECAY: f64 = 0.8;
-
-/// How much one visit of a page another shows ([`Finding::Elsewhere`]) lengthens its
-/// interval.
-const ELSEWHERE_STEP: f64 = 4.0;
 
 /// The range a page's revisit interval stays in, and the price of a visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,8 +180,8 @@ pub enum Finding {
     /// The page as it was (a 304, or the same bytes): nothing happened.
     Same,
     /// Another listing page shows this page's news and more (`crawl::cover`): whatever
-    /// the visit found, it bought nothing the other page does not show, so the
-    /// interval grows fourfold, whatever the page's own rate, up to the upper bound.
+    /// the visit found, it bought nothing the other page does not show, so the page
+    /// is visited at the upper bound, whatever its own rate.
     Elsewhere,
 }
 
@@ -269,7 +264,7 @@ impl ChangeEstimate {
         }
         let old = self.interval_ms as f64;
         if finding == Finding::Elsewhere {
-            self.interval_ms = bounds.clamp_ms(old * ELSEWHERE_STEP);
+            self.interval_ms = bounds.clamp_ms(f64::INFINITY);
             return;
         }
         let rate = match quiet_ms {
@@ -336,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn a_page_another_shows_backs_off_fourfold_a_visit_whatever_its_rate() {
+    fn a_page_another_shows_goes_to_the_upper_bound_whatever_its_rate() {
         // A busy page: every visit found something new.
         let mut estimate = simulate(10, |_, _| true);
         assert_eq!(estimate.interval_ms, MIN);
@@ -347,7 +342,7 @@ mod tests {
             estimate.observe(now, Finding::Elsewhere, &BOUNDS);
             intervals.push(estimate.interval_ms / MIN);
         }
-        assert_eq!(intervals, [4, 16, 64, 256, 360]);
+        assert_eq!(intervals, [360]);
         // Its own news again: it comes back down, by halves.
         now += estimate.interval_ms;
         estimate.observe(now, Finding::New, &BOUNDS);

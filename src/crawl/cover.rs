@@ -9,8 +9,8 @@
 //! Page P is contained in page Q when most of P's fresh stories are also Q's
 //! ([`CONTAINED`]), and P misses clearly more of Q's ([`MORE`]): Q shows P's news and
 //! more. Whatever a visit of a page contained in another found (new stories, or the
-//! page as it was), it is [`crate::revisit::Finding::Elsewhere`]: its interval grows
-//! fourfold a visit, and the requests go to the page that shows all the news.
+//! page as it was), it is [`crate::revisit::Finding::Elsewhere`]: it is visited at
+//! the upper bound, and the requests go to the page that shows all the news.
 //!
 //! A page whose own stories are too few to judge by ([`SEEN_ENOUGH`]: a quiet
 //! section) is taken for contained in a hub of its host, a page that contains
