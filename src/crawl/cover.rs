@@ -131,17 +131,16 @@ impl Inner {
         stats.shared.get(&b).copied().unwrap_or(0.0) / stats.fresh
     }
 
-    /// Whether page `a`'s own stories say it is contained in page `b`: `b` shows most
-    /// of `a`'s news, and `a` misses clearly more of `b`'s ([`MORE`], and twice what
+    /// Whether the pages' own stories say page `a` is contained in page `b`: both have
+    /// shown enough, `b` shows most of `a`'s news, and `a` misses clearly more of `b`'s ([`MORE`], and twice what
     /// `b` misses of `a`'s). A section that brings most of a site's news is still
     /// contained in the home page that lists them all; two pages that show the same
     /// news are not contained in each other.
     fn within_by_stories(&self, a: u32, b: u32) -> bool {
-        if !self.judged(a) || self.share(a, b) < CONTAINED {
+        // Both judged: early on, a home page whose few stories came from one busy
+        // section must not be taken for contained in it.
+        if !self.judged(a) || !self.judged(b) || self.share(a, b) < CONTAINED {
             return false;
-        }
-        if !self.judged(b) {
-            return true;
         }
         let (a_misses, b_misses) = (1.0 - self.share(b, a), 1.0 - self.share(a, b));
         a_misses >= MORE.max(2.0 * b_misses)
@@ -315,6 +314,75 @@ impl Cover {
     }
 }
 
+/// The store's meta key the counts are saved under.
+pub(crate) const SAVED_KEY: &str = "cover";
+
+/// What a run learned of its listing pages, kept across restarts: each page's counts
+/// (the finds and next-page chains are not kept: a restart forgets which visit found
+/// a story first, not which pages show whose news).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    /// Pages in their numbering.
+    pages: Vec<SavedPage>,
+}
+
+/// A page's URL, visits, fresh stories, and the shared ones by page number.
+type SavedPage = (String, u32, f64, Vec<(u32, f64)>);
+
+impl Cover {
+    /// The counts to keep across a restart.
+    pub fn save(&self) -> Vec<u8> {
+        let inner = self.inner.lock().expect("cover lock poisoned");
+        let mut pages: Vec<(&String, &u32)> = inner.pages.iter().collect();
+        pages.sort_by_key(|(_, id)| **id);
+        let saved = Saved {
+            pages: pages
+                .into_iter()
+                .map(|(url, &id)| {
+                    let stats = &inner.stats[id as usize];
+                    let shared = stats.shared.iter().map(|(&q, &n)| (q, n)).collect();
+                    (url.clone(), stats.visits, stats.fresh, shared)
+                })
+                .collect(),
+        };
+        postcard::to_stdvec(&saved).expect("the cover's counts serialize")
+    }
+
+    /// A cover that starts from what an earlier run saved; an error names what is
+    /// wrong with the bytes.
+    pub fn restore(bytes: &[u8]) -> Result<Self, String> {
+        let saved: Saved = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+        let count = saved.pages.len();
+        let cover = Cover::default();
+        let mut inner = cover.inner.lock().expect("cover lock poisoned");
+        for (url, visits, fresh, shared) in saved.pages {
+            if shared.iter().any(|&(q, _)| q as usize >= count) {
+                return Err(format!("page {url} shares stories with a page not saved"));
+            }
+            let p = inner.page(&url);
+            if p as usize + 1 != inner.stats.len() {
+                return Err(format!("page {url} saved twice"));
+            }
+            let stats = &mut inner.stats[p as usize];
+            stats.visits = visits;
+            stats.fresh = fresh;
+            stats.shared = shared.into_iter().collect();
+        }
+        for p in 0..count as u32 {
+            let host = inner.hosts[p as usize].clone();
+            if inner.judged(p) {
+                inner.judged.entry(host).or_default().insert(p);
+            }
+            let partners: Vec<u32> = inner.stats[p as usize].shared.keys().copied().collect();
+            for q in partners {
+                inner.judge(p, q);
+            }
+        }
+        drop(inner);
+        Ok(cover)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +490,52 @@ mod tests {
         assert_eq!(cover.visit(quiet, 9_000, 1, &[]), Overlap::Unknown);
         cover.found(quiet, &[k(999)], 9_100);
         assert_eq!(cover.standing(quiet), Overlap::Unknown);
+    }
+
+    #[test]
+    fn what_a_run_learned_survives_a_restart() {
+        let cover = Cover::default();
+        let home = "https://news.example/";
+        let mut last = [0u64; 3];
+        for round in 1..=8u64 {
+            let mut shown = Vec::new();
+            for s in 0..2u64 {
+                let page = format!("https://news.example/s{s}");
+                cover.visit(&page, last[s as usize], 1, &[]);
+                cover.found(&page, &[k(round * 10 + s)], round * 1_000 + s);
+                last[s as usize] = round * 1_000 + s;
+                shown.push(k(round * 10 + s));
+            }
+            cover.visit(home, last[2], 0, &shown);
+            last[2] = round * 1_000 + 500;
+        }
+        let restored = Cover::restore(&cover.save()).expect("saved counts restore");
+        for page in ["https://news.example/s0", "https://news.example/quiet"] {
+            assert_eq!(restored.standing(page), Overlap::Contained, "{page}");
+        }
+        assert_eq!(restored.standing(home), Overlap::Unknown);
+        assert!(Cover::restore(b"\xff\xff").is_err());
+    }
+
+    #[test]
+    fn a_page_is_judged_contained_only_against_a_page_that_showed_enough_too() {
+        let mut inner = Inner::default();
+        let (home, s0) = (
+            inner.page("https://n.example/"),
+            inner.page("https://n.example/s0"),
+        );
+        // Early on, most of the home page's few stories came from one busy section
+        // that has shown only two of its own.
+        inner.stats[home as usize].fresh = 3.6;
+        inner.stats[home as usize].shared.insert(s0, 2.8);
+        inner.stats[s0 as usize].fresh = 2.0;
+        inner.stats[s0 as usize].shared.insert(home, 2.0);
+        assert!(!inner.within(home, s0));
+        // Once the section has shown enough, it is the one contained.
+        inner.stats[s0 as usize].fresh = 3.2;
+        inner.stats[s0 as usize].shared.insert(home, 3.2);
+        assert!(!inner.within(home, s0));
+        assert!(inner.within(s0, home));
     }
 
     #[test]

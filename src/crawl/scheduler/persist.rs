@@ -1,5 +1,6 @@
 //! What the scheduler saves beside the pages: each host's clock (so a restart does
-//! not burst) and the extraction health of each site.
+//! not burst), the extraction health of each site, and (daemon) which listing pages
+//! show whose news (`crawl::cover`, so a restart does not learn it again).
 //!
 //! Invariant: saving never blocks the scheduler's loop on the store for a page's
 //! worth of time; a failed save is logged, never fatal to the crawl.
@@ -34,6 +35,19 @@ impl Scheduler {
                 Ok::<_, CrawlError>(())
             })
             .await?
+    }
+
+    /// Saves what the daemon learned of which listing pages show whose news.
+    pub(super) async fn save_cover(&self) -> Result<(), CrawlError> {
+        if !self.daemon() {
+            return Ok(());
+        }
+        let (store, saved) = (self.crawler.store.clone(), self.crawler.cover.save());
+        self.crawler
+            .io
+            .run(move || store.put_meta(super::super::cover::SAVED_KEY, &saved))
+            .await??;
+        Ok(())
     }
 
     /// Saves a host's next allowed start (Unix ms) so that a restart keeps it.
