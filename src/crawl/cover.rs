@@ -13,13 +13,15 @@
 //! the upper bound, and the requests go to the page that shows all the news.
 //!
 //! A page whose own stories are too few to judge by ([`SEEN_ENOUGH`]: a quiet
-//! section) is taken for contained in a hub of its host, a page that contains
-//! [`HUB`] others by their stories (or one, and every other page of the host judged
-//! so far), unless a story it showed says otherwise: a home page that lists every busy
-//! section's news lists the quiet one's too, and waiting for three of its stories
-//! would take hours of visits that buy nothing. The quiet page's first story, found
-//! late, is the price of a wrong guess; its next pages keep the coverage. Containment does not depend on
-//! which page happens to be visited first (a story both show counts for both,
+//! section) is taken for contained in a hub of its host, a page that contains every
+//! other page of the host judged so far (one at least), unless a story it showed says
+//! otherwise: a home page that lists every busy section's news lists the quiet one's
+//! too, and waiting for three of its stories would take hours of visits that buy
+//! nothing. Where the hub misses one judged page's news the guess is not made. A
+//! wrong guess costs the quiet page's first story its latency (found at the next
+//! visit, up to the upper bound later; its next pages keep the coverage).
+//!
+//! Containment does not depend on which page happens to be visited first (a story both show counts for both,
 //! whichever found it), so the home page is never taken for covered by a section.
 //! Where no page shows another's news (sections only), nothing changes; two pages
 //! that show the same news keep their visits.
@@ -53,10 +55,6 @@ const MORE: f64 = 0.2;
 /// Fresh stories (decayed) a page must have shown before its own stories say whether
 /// it is contained.
 const SEEN_ENOUGH: f64 = 3.0;
-/// Pages a listing page must contain, each by its own stories, to be a hub: one that
-/// shows the news of its host's listing pages (one is enough when no other page of
-/// the host that could be judged escapes it).
-const HUB: usize = 2;
 /// Finds kept (about 1.5 MB): only a listing visit's first finds are kept, so this
 /// spans the longest revisit interval (6 hours by default) of a crawl that finds
 /// over 100,000 stories a day.
@@ -132,10 +130,10 @@ impl Inner {
     }
 
     /// Whether the pages' own stories say page `a` is contained in page `b`: both have
-    /// shown enough, `b` shows most of `a`'s news, and `a` misses clearly more of `b`'s ([`MORE`], and twice what
-    /// `b` misses of `a`'s). A section that brings most of a site's news is still
-    /// contained in the home page that lists them all; two pages that show the same
-    /// news are not contained in each other.
+    /// shown enough, `b` shows most of `a`'s news, and `a` misses clearly more of
+    /// `b`'s ([`MORE`], and twice what `b` misses of `a`'s). A section that brings most
+    /// of a site's news is still contained in the home page that lists them all; two
+    /// pages that show the same news are not contained in each other.
     fn within_by_stories(&self, a: u32, b: u32) -> bool {
         // Both judged: early on, a home page whose few stories came from one busy
         // section must not be taken for contained in it.
@@ -158,30 +156,34 @@ impl Inner {
         a != b && thin && self.hosts[a as usize] == self.hosts[b as usize] && self.hub(b)
     }
 
-    /// Whether page `b` is a hub: it contains [`HUB`] pages by their stories, or one
-    /// and every other page of its host that has been judged.
+    /// Whether page `b` is a hub: it contains, by their stories, every other page of
+    /// its host that has shown enough to be judged (one at least). A page that misses
+    /// a judged section's news is no sign that it shows a quiet one's.
     fn hub(&self, b: u32) -> bool {
         let Some(members) = self.members.get(&b) else {
             return false;
         };
-        members.len() >= HUB
-            || self
-                .judged
-                .get(&self.hosts[b as usize])
-                .is_some_and(|judged| judged.iter().all(|&c| c == b || members.contains(&c)))
+        self.judged
+            .get(&self.hosts[b as usize])
+            .is_some_and(|judged| judged.iter().all(|&c| c == b || members.contains(&c)))
     }
 
-    /// The page `a` is contained in, if any.
-    fn container(&self, a: u32) -> Option<u32> {
+    /// Whether page `a` is contained in another: by its stories, or, too quiet to
+    /// judge, in a hub of its host.
+    fn contained(&self, a: u32) -> bool {
         if self.judged(a) {
             let stats = &self.stats[a as usize];
-            return stats
-                .shared
-                .keys()
-                .copied()
-                .find(|&q| self.within_by_stories(a, q));
+            return stats.shared.keys().any(|&q| self.within_by_stories(a, q));
         }
-        self.members.keys().copied().find(|&b| self.within(a, b))
+        self.members.keys().any(|&b| self.within(a, b))
+    }
+
+    /// How page `a` stands as a page contained in another.
+    fn standing(&self, a: u32) -> Overlap {
+        match self.contained(a) {
+            true => Overlap::Contained,
+            false => Overlap::Unknown,
+        }
     }
 
     /// Updates which pages `a` and `b` contain by their stories.
@@ -244,25 +246,21 @@ impl Cover {
         for q in partners {
             inner.judge(p, q);
         }
-        if inner.container(p).is_some() {
-            Overlap::Contained
-        } else if others.iter().any(|&(q, _)| inner.within(q, p)) {
-            Overlap::Contains
-        } else {
-            Overlap::Unknown
+        match inner.standing(p) {
+            Overlap::Unknown if others.iter().any(|&(q, _)| inner.within(q, p)) => {
+                Overlap::Contains
+            }
+            standing => standing,
         }
     }
 
     /// How the listing page `page` stands to the others, for a visit that found it as
-    /// it was (no stories to count): contained in another, or not known to be.
+    /// it was (no stories to count): contained in another (or taken for so), or not
+    /// known to be.
     pub fn standing(&self, page: &str) -> Overlap {
         let mut inner = self.inner.lock().expect("cover lock poisoned");
         let p = inner.page(page);
-        if inner.container(p).is_some() {
-            Overlap::Contained
-        } else {
-            Overlap::Unknown
-        }
+        inner.standing(p)
     }
 
     /// Whether a listing page's visit found this link first after `since_ms`.
@@ -490,6 +488,21 @@ mod tests {
         assert_eq!(cover.visit(quiet, 9_000, 1, &[]), Overlap::Unknown);
         cover.found(quiet, &[k(999)], 9_100);
         assert_eq!(cover.standing(quiet), Overlap::Unknown);
+        // A busy section whose news the home page does not show: the home page no
+        // longer vouches for the quiet sections.
+        for round in 10..=14u64 {
+            let page = "https://news.example/own";
+            cover.visit(page, round * 1_000 - 1_000, 1, &[]);
+            cover.found(page, &[k(round * 100)], round * 1_000);
+        }
+        assert_eq!(
+            cover.standing("https://news.example/quiet2"),
+            Overlap::Unknown
+        );
+        assert_eq!(
+            cover.standing("https://news.example/s0"),
+            Overlap::Contained
+        );
     }
 
     #[test]
@@ -510,9 +523,14 @@ mod tests {
             last[2] = round * 1_000 + 500;
         }
         let restored = Cover::restore(&cover.save()).expect("saved counts restore");
-        for page in ["https://news.example/s0", "https://news.example/quiet"] {
-            assert_eq!(restored.standing(page), Overlap::Contained, "{page}");
-        }
+        assert_eq!(
+            restored.standing("https://news.example/s0"),
+            Overlap::Contained
+        );
+        assert_eq!(
+            restored.standing("https://news.example/quiet"),
+            Overlap::Contained
+        );
         assert_eq!(restored.standing(home), Overlap::Unknown);
         assert!(Cover::restore(b"\xff\xff").is_err());
     }
