@@ -304,7 +304,7 @@ impl Scheduler {
         };
         self.save_clocks().await?;
         self.save_health().await?;
-        self.save_cover().await?;
+        self.save_cover().await;
         result
     }
 

@@ -37,17 +37,21 @@ impl Scheduler {
             .await?
     }
 
-    /// Saves what the daemon learned of which listing pages show whose news.
-    pub(super) async fn save_cover(&self) -> Result<(), CrawlError> {
+    /// Saves what the daemon learned of which listing pages show whose news; a
+    /// failure only means the next run learns it again.
+    pub(super) async fn save_cover(&self) {
         if !self.daemon() {
-            return Ok(());
+            return;
         }
         let (store, saved) = (self.crawler.store.clone(), self.crawler.cover.save());
-        self.crawler
+        let result = self
+            .crawler
             .io
-            .run(move || store.put_meta(super::super::cover::SAVED_KEY, &saved))
-            .await??;
-        Ok(())
+            .run(move || store.put_meta(crate::crawl::cover::SAVED_KEY, &saved))
+            .await;
+        if let Err(e) = result.and_then(|r| Ok(r?)) {
+            tracing::warn!("which listing pages show whose news was not saved ({e}); the next run learns it again");
+        }
     }
 
     /// Saves a host's next allowed start (Unix ms) so that a restart keeps it.
