@@ -344,6 +344,17 @@ fn read_lines(path: &Path) -> Vec<Article> {
         .collect()
 }
 
+/// The records of an output file a running worker is writing: the lines it has ended
+/// so far (the last may be half written), each a whole record.
+fn read_written(path: &Path) -> Vec<Article> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let ended = text.rfind('\n').map_or("", |end| &text[..end]);
+    ended
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every ended line is a whole record"))
+        .collect()
+}
+
 /// Waits for a worker to end; returns its stderr, after checking that it succeeded.
 async fn finish(mut child: Child, name: &str) -> String {
     let mut stderr = String::new();
@@ -1232,7 +1243,7 @@ async fn a_daemon_worker_serves_its_endpoint_and_reloads_on_sighup() {
         || {
             format!(
                 "{} of {expected} records, or counters off the server's log",
-                read_lines(&out).len()
+                read_written(&out).len()
             )
         },
         Duration::from_secs(60),
@@ -1243,7 +1254,7 @@ async fn a_daemon_worker_serves_its_endpoint_and_reloads_on_sighup() {
             assert!(text.ends_with("# EOF\n"), "{text}");
             let requests = sum(&text, "newscrawl_requests_total");
             let emitted = sum(&text, "newscrawl_records_emitted_total");
-            let written = read_lines(&out).len();
+            let written = read_written(&out).len();
             (written == expected
                 && emitted == expected as f64
                 && requests == (server.requests().len() - before) as f64)
@@ -1295,12 +1306,12 @@ async fn a_daemon_worker_serves_its_endpoint_and_reloads_on_sighup() {
         || {
             format!(
                 "{} records in all, none or too few of the site added by SIGHUP",
-                read_lines(&out).len()
+                read_written(&out).len()
             )
         },
         Duration::from_secs(60),
         Duration::from_millis(50),
-        || async { (read_lines(&out).len() == 2 * expected).then_some(()) },
+        || async { (read_written(&out).len() == 2 * expected).then_some(()) },
     )
     .await;
     let (_, body) = get("/healthz").await;
@@ -1311,6 +1322,8 @@ async fn a_daemon_worker_serves_its_endpoint_and_reloads_on_sighup() {
         .expect("the worker stops on SIGTERM")
         .unwrap();
     assert!(status.success(), "the worker exited with {status}");
+    // Stopped: every line is whole, none written twice.
+    assert_eq!(read_lines(&out).len(), 2 * expected);
 }
 
 /// Two daemon workers share a crawl: listing pages are revisited (by either worker),
