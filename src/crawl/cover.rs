@@ -452,12 +452,12 @@ mod tests {
         assert_eq!((home, sections), (5, 20));
     }
 
-    #[test]
-    fn a_page_with_too_few_stories_to_judge_is_taken_for_contained_in_its_hosts_hub() {
+    /// Eight rounds on one host: two busy sections find a story each, and the home
+    /// page (returned with the cover) shows both.
+    fn home_over_two_sections() -> (Cover, &'static str) {
         let cover = Cover::default();
         let home = "https://news.example/";
         let mut last = [0u64; 3];
-        // Two busy sections find a story each round; the home page shows both.
         for round in 1..=8u64 {
             let t = round * 1_000;
             let mut shown = Vec::new();
@@ -471,6 +471,12 @@ mod tests {
             cover.visit(home, last[2], 0, &shown);
             last[2] = t + 500;
         }
+        (cover, home)
+    }
+
+    #[test]
+    fn a_page_with_too_few_stories_to_judge_is_taken_for_contained_in_its_hosts_hub() {
+        let (cover, home) = home_over_two_sections();
         for s in 0..2 {
             let page = format!("https://news.example/s{s}");
             assert_eq!(cover.standing(&page), Overlap::Contained, "s{s}");
@@ -507,21 +513,7 @@ mod tests {
 
     #[test]
     fn what_a_run_learned_survives_a_restart() {
-        let cover = Cover::default();
-        let home = "https://news.example/";
-        let mut last = [0u64; 3];
-        for round in 1..=8u64 {
-            let mut shown = Vec::new();
-            for s in 0..2u64 {
-                let page = format!("https://news.example/s{s}");
-                cover.visit(&page, last[s as usize], 1, &[]);
-                cover.found(&page, &[k(round * 10 + s)], round * 1_000 + s);
-                last[s as usize] = round * 1_000 + s;
-                shown.push(k(round * 10 + s));
-            }
-            cover.visit(home, last[2], 0, &shown);
-            last[2] = round * 1_000 + 500;
-        }
+        let (cover, home) = home_over_two_sections();
         let restored = Cover::restore(&cover.save()).expect("saved counts restore");
         assert_eq!(
             restored.standing("https://news.example/s0"),

@@ -43,11 +43,11 @@ impl Scheduler {
         if !self.daemon() {
             return;
         }
-        let (store, saved) = (self.crawler.store.clone(), self.crawler.cover.save());
+        let (store, cover) = (self.crawler.store.clone(), self.crawler.cover.clone());
         let result = self
             .crawler
             .io
-            .run(move || store.put_meta(crate::crawl::cover::SAVED_KEY, &saved))
+            .run(move || store.put_meta(crate::crawl::cover::SAVED_KEY, &cover.save()))
             .await;
         if let Err(e) = result.and_then(|r| Ok(r?)) {
             tracing::warn!("which listing pages show whose news was not saved ({e}); the next run learns it again");
