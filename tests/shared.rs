@@ -166,6 +166,17 @@ impl RedisServer {
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     }
 
+    /// What `redis-cli` answers to `args`, as bytes.
+    async fn cli(&self, args: &[&str]) -> Vec<u8> {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .await
+            .unwrap()
+            .stdout
+    }
+
     /// Kills it with SIGKILL and starts it again on the same port and files.
     async fn kill_and_restart(mut self) -> Self {
         self.child.kill().await.unwrap();
@@ -1693,6 +1704,59 @@ async fn a_worker_spends_a_sites_listing_budget() {
     assert!(
         sections <= 12,
         "{sections} section requests in {counted:?} on a budget of one a second"
+    );
+}
+
+/// A daemon worker visits the sections whose news the home page shows first less, as
+/// a one-machine daemon does (`covered_sections.rs`), and keeps what it learned under
+/// its own name for its next run; a copy it cannot read is named and learned again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_worker_visits_covered_sections_less_and_keeps_what_it_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path()).await;
+    let key = "newscrawl:meta:cover:c1";
+    redis.cli(&["SET", key, "not a cover"]).await;
+    let (window, counted) = (Duration::from_secs(10), Duration::from_secs(4));
+    let (site, server) = common::busy_live_site_listing(window + Duration::from_secs(2), 10).await;
+    let config = dir.path().join("crawl.toml");
+    std::fs::write(&config, common::busy_live_config(server.origin(), None)).unwrap();
+    let mut daemon = worker_at(
+        &["daemon", "--http", "off", "--store", &redis.url()],
+        &config,
+        "c1",
+        &dir.path().join("c1.jsonl"),
+        Duration::from_millis(10),
+    );
+    let end = site.start_ms + window.as_millis() as u64;
+    tokio::select! {
+        status = daemon.wait() => panic!("the worker ended early: {status:?}"),
+        ended = timeout(window * 6, server.wait_for_request_at(end)) => {
+            ended.expect("the worker still makes requests after the window");
+        }
+    }
+    let pid = daemon.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let stderr = finish(daemon, "c1").await;
+    assert!(stderr.contains("unreadable"), "{stderr}");
+    let from = site.start_ms + (window - counted).as_millis() as u64;
+    let home = common::home_requests_since(&server, from);
+    let sections = common::section_requests_since(&server, from);
+    assert!(
+        home > 0,
+        "the home page was not visited in the counted seconds"
+    );
+    assert!(
+        sections * 8 <= home,
+        "{sections} section requests against {home} of the home page"
+    );
+    let saved = redis.cli(&["GET", key]).await;
+    let saved = String::from_utf8_lossy(&saved);
+    assert!(
+        (0..4).all(|s| saved.contains(&format!("/section/s{s}"))),
+        "saved: {saved:?}"
     );
 }
 

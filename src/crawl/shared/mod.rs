@@ -312,6 +312,9 @@ impl SharedCrawler {
         let started = Instant::now();
         let token = format!("{}-{}", std::process::id(), now_ms());
         self.hold_name(&token).await?;
+        if mode == Mode::Daemon {
+            self.cover = Arc::new(self.saved_cover().await);
+        }
         let this = Arc::new(self);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let heartbeat = tokio::spawn(heartbeat(this.clone(), token.clone(), stop_rx.clone()));
@@ -363,6 +366,9 @@ impl SharedCrawler {
             .map_err(|e| CrawlError::Join(e.to_string()))??;
         let _ = heartbeat.await;
         let _ = renewal.await;
+        if this.mode == Mode::Daemon {
+            this.save_cover().await;
+        }
         if let Err(e) = this
             .frontier
             .release_worker_id(&this.shared.worker, &token)
@@ -379,6 +385,58 @@ impl SharedCrawler {
             records_delivered: delivered,
             retries_waiting,
         })
+    }
+
+    /// The name under which a worker keeps what its cover learned (`crawl::cover`):
+    /// its own, as each worker judges from the listing pages it visited itself.
+    fn cover_key(&self) -> String {
+        format!("{}:{}", super::cover::SAVED_KEY, self.shared.worker)
+    }
+
+    /// What this worker's last run learned of which listing pages show whose news,
+    /// or nothing when there is none or it cannot be read.
+    async fn saved_cover(&self) -> super::cover::Cover {
+        let worker = &self.shared.worker;
+        let bytes = match self.frontier.get_meta(&self.cover_key()).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return super::cover::Cover::default(),
+            Err(e) => {
+                tracing::warn!(%worker, "the listing pages' overlap could not be read ({e}); learning it again");
+                return super::cover::Cover::default();
+            }
+        };
+        let restored = self
+            .cpu
+            .run(move || super::cover::Cover::restore(&bytes))
+            .await;
+        match restored {
+            Ok(Ok(cover)) => cover,
+            Ok(Err(e)) => {
+                tracing::warn!(%worker, "the listing pages' overlap saved by the last run is unreadable ({e}); learning it again");
+                super::cover::Cover::default()
+            }
+            Err(e) => {
+                tracing::warn!(%worker, "the listing pages' overlap was not read ({e}); learning it again");
+                super::cover::Cover::default()
+            }
+        }
+    }
+
+    /// Keeps what the cover learned for this worker's next run (logged, never fatal:
+    /// without it the next run learns it again).
+    async fn save_cover(&self) {
+        let cover = self.cover.clone();
+        let saved = match self.cpu.run(move || cover.save()).await {
+            Ok(bytes) => self
+                .frontier
+                .put_meta(&self.cover_key(), &bytes)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = saved {
+            tracing::warn!(worker = %self.shared.worker, "which listing pages show whose news was not saved ({e}); the next run learns it again");
+        }
     }
 
     /// Claims hosts and starts their requests until the crawl is done or stopped:
