@@ -19,7 +19,8 @@
 //! `FRESHNESS_HOME=0` only the one without.
 //!
 //! `FRESHNESS_MISSES=1` lists each scored article never fetched, with its section's
-//! visits, and the requests of each page other than articles. `FRESHNESS_RESTART=1` stops the daemon half-way and starts it again on its
+//! visits, the requests of each page other than articles, and when each section was
+//! visited. `FRESHNESS_RESTART=1` stops the daemon half-way and starts it again on its
 //! state, and reports the latency of the articles published in the tenth of the
 //! window before it was told to stop, while none ran (with how long that was, in the
 //! site's time), and in the tenth after it was started again; in brackets, each
@@ -290,6 +291,16 @@ follow_next_pages = {next_pages}
             }
         }
         eprintln!("seed {seed}: requests by page {pages:?}");
+        // When each section was visited (seconds of the site's time), which shows how
+        // long the warm-up took.
+        for (page, n) in pages.iter().filter(|(t, _)| t.starts_with("/section/")) {
+            let at: Vec<u64> = log
+                .iter()
+                .filter(|r| r.target == *page)
+                .map(|r| (r.unix_ms.saturating_sub(start) as f64 * scale / 1000.0) as u64)
+                .collect();
+            eprintln!("seed {seed}: {page} ({n}) at {at:?} s");
+        }
     }
     let listing_requests = log
         .iter()
