@@ -23,29 +23,41 @@
 //!
 //! Containment does not depend on which page happens to be visited first (a story both show counts for both,
 //! whichever found it), so the home page is never taken for covered by a section.
-//! Where no page shows another's news (sections only), nothing changes; two pages
-//! that show the same news keep their visits.
+//! Where no page shows another's news (sections only), nothing changes. Two pages
+//! that show the same news (twins: neither misses [`MORE`] of the other's) need one
+//! visitor: the other is taken for contained in it. That one is a feed or sitemap,
+//! made to be polled, before an HTML page, then the page seen first; a twin sent to
+//! the upper bound then misses more of the other's news at its rare visits, and stays
+//! contained by the rule for two pages of different sizes.
 //!
 //! A revisit's next pages ([`crate::site::UrlKind::NextPage`]) are followed while they
 //! show no story known before the section's last visit: stories another listing page
 //! found since (the home page, before the sections' revisits after a pause) are news
 //! all the same. The finds say which.
 //!
+//! A page's counts decay by [`DECAY`] per fresh story it shows, not per visit: they
+//! weigh its last ten or so stories however often it is visited. Decayed per visit,
+//! a page that shows fewer than one story a visit (what the square-root law gives
+//! a section whose interval is near the lower bound) could never show enough to be
+//! judged.
+//!
 //! Invariant: memory stays bounded (at most [`MAX_FINDS`] finds, the oldest dropped
 //! first, [`MAX_CHAINS`] next pages, and a count per listing page and per pair that
-//! shared a story); counts decay
-//! by [`DECAY`] per visit of their page, so containment follows a site that changes
-//! its lists; only listing pages' visits record finds (a story an article page links
-//! to first is no sign of another listing).
+//! shared a story); counts decay by [`DECAY`] per fresh story of their page, so
+//! containment follows a site that changes its lists; only listing pages' visits
+//! record finds (a story an article page links to first is no sign of another
+//! listing).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use crate::hashes::HashedMap;
 use crate::store::Overlap;
+use crate::url_kind::UrlKind;
 
-/// How much of a page's counts one visit's decay takes.
-const DECAY: f64 = 0.2;
+/// How much of a page's counts each fresh story it shows takes (a memory of about
+/// ten stories).
+const DECAY: f64 = 0.1;
 /// The share of a page's fresh stories that another must show for the first page to
 /// be contained in it.
 const CONTAINED: f64 = 0.7;
@@ -78,8 +90,8 @@ struct Inner {
     members: HashMap<u32, HashSet<u32>>,
     /// The pages of each host that have shown enough stories to be judged by them.
     judged: HashMap<String, HashSet<u32>>,
-    /// Who found each story (by its link key) first, when (Unix ms), and at which of
-    /// its visits (its `visits` then).
+    /// Who found each story (by its link key) first, when (Unix ms), and its count of
+    /// fresh stories then (its `stories`).
     finds: HashedMap<(u32, u64, u32)>,
     /// Keys in the order found, for dropping the oldest.
     order: VecDeque<u64>,
@@ -91,8 +103,11 @@ struct Inner {
 
 #[derive(Default)]
 struct PageStats {
-    /// Visits counted.
-    visits: u32,
+    /// A feed or sitemap: the twin that stays visited.
+    feed: bool,
+    /// Fresh stories counted, undecayed: where each find stands in its finder's
+    /// history.
+    stories: u32,
     /// Stories fresh to the page's visits (decayed).
     fresh: f64,
     /// Of those, the ones another page also showed, by that page (decayed).
@@ -115,6 +130,13 @@ impl Inner {
         id
     }
 
+    /// A listing page's number, its kind noted.
+    fn listing(&mut self, url: &str, kind: UrlKind) -> u32 {
+        let p = self.page(url);
+        self.stats[p as usize].feed = matches!(kind, UrlKind::Feed | UrlKind::Sitemap);
+        p
+    }
+
     /// Whether page `a` has shown enough stories for them to say where it stands.
     fn judged(&self, a: u32) -> bool {
         self.stats[a as usize].fresh >= SEEN_ENOUGH
@@ -131,10 +153,15 @@ impl Inner {
 
     /// Whether the pages' own stories say page `a` is contained in page `b`: both have
     /// shown enough, `b` shows most of `a`'s news, and `a` misses clearly more of
-    /// `b`'s ([`MORE`], and twice what `b` misses of `a`'s). A section that brings most
-    /// of a site's news is still contained in the home page that lists them all; two
-    /// pages that show the same news are not contained in each other.
+    /// `b`'s ([`MORE`], and twice what `b` misses of `a`'s), or the two are twins and
+    /// `b` is the one to visit. A section that brings most of a site's news is still
+    /// contained in the home page that lists them all. Never true both ways.
     fn within_by_stories(&self, a: u32, b: u32) -> bool {
+        self.smaller(a, b) || (self.twins(a, b) && !self.smaller(b, a) && self.first_twin(b, a))
+    }
+
+    /// Whether `b` shows most of `a`'s news and clearly more: `a` is the smaller page.
+    fn smaller(&self, a: u32, b: u32) -> bool {
         // Both judged: early on, a home page whose few stories came from one busy
         // section must not be taken for contained in it.
         if !self.judged(a) || !self.judged(b) || self.share(a, b) < CONTAINED {
@@ -142,6 +169,23 @@ impl Inner {
         }
         let (a_misses, b_misses) = (1.0 - self.share(b, a), 1.0 - self.share(a, b));
         a_misses >= MORE.max(2.0 * b_misses)
+    }
+
+    /// Whether `a` and `b` show the same news: both judged, neither misses [`MORE`] of
+    /// the other's.
+    fn twins(&self, a: u32, b: u32) -> bool {
+        a != b
+            && self.judged(a)
+            && self.judged(b)
+            && 1.0 - self.share(a, b) < MORE
+            && 1.0 - self.share(b, a) < MORE
+    }
+
+    /// Of two twins, whether `b` is the one to visit: a feed or sitemap before an HTML
+    /// page, then the page seen first.
+    fn first_twin(&self, b: u32, a: u32) -> bool {
+        let (fb, fa) = (self.stats[b as usize].feed, self.stats[a as usize].feed);
+        (fb, std::cmp::Reverse(b)) > (fa, std::cmp::Reverse(a))
     }
 
     /// Whether page `a` is contained in page `b`. By `a`'s own stories once it has
@@ -208,32 +252,40 @@ impl Cover {
     /// the page stands to them: contained in another (its new stories are covered),
     /// or showing stories found first since its last visit by a page it contains
     /// (they are news it would have shown).
-    pub fn visit(&self, page: &str, previous_ms: u64, new: usize, known: &[u64]) -> Overlap {
+    pub fn visit(
+        &self,
+        page: &str,
+        kind: UrlKind,
+        previous_ms: u64,
+        new: usize,
+        known: &[u64],
+    ) -> Overlap {
         let mut inner = self.inner.lock().expect("cover lock poisoned");
-        let p = inner.page(page);
+        let p = inner.listing(page, kind);
         let mut others = Vec::new();
         for key in known {
-            if let Some(&(finder, at, visit)) = inner.finds.get(key) {
+            if let Some(&(finder, at, at_story)) = inner.finds.get(key) {
                 if finder != p && at > previous_ms {
-                    others.push((finder, visit));
+                    others.push((finder, at_story));
                 }
             }
         }
         let stats = &mut inner.stats[p as usize];
-        stats.visits += 1;
-        stats.fresh *= 1.0 - DECAY;
-        stats.shared.values_mut().for_each(|v| *v *= 1.0 - DECAY);
-        stats.fresh += (new + others.len()) as f64;
+        let fresh = new + others.len();
+        let keep = (1.0 - DECAY).powi(fresh as i32);
+        stats.stories = stats.stories.saturating_add(fresh as u32);
+        stats.fresh = stats.fresh * keep + fresh as f64;
+        stats.shared.values_mut().for_each(|v| *v *= keep);
         for &(q, _) in &others {
             *stats.shared.entry(q).or_default() += 1.0;
         }
         // Each story also counts for its finder: one of its fresh stories this page
         // shows, decayed as the finder's count of it has since (a section that shows
-        // four of the home page's stories at once, found over its last four visits,
-        // shares less than four of the home page's fresh stories now).
-        for &(q, visit) in &others {
+        // four of the home page's stories at once, found among its last dozen, shares
+        // less than four of the home page's fresh stories now).
+        for &(q, at_story) in &others {
             let finder = &mut inner.stats[q as usize];
-            let since = finder.visits.saturating_sub(visit);
+            let since = finder.stories.saturating_sub(at_story);
             *finder.shared.entry(p).or_default() += (1.0 - DECAY).powi(since as i32);
         }
         let host = inner.hosts[p as usize].clone();
@@ -257,9 +309,9 @@ impl Cover {
     /// How the listing page `page` stands to the others, for a visit that found it as
     /// it was (no stories to count): contained in another (or taken for so), or not
     /// known to be.
-    pub fn standing(&self, page: &str) -> Overlap {
+    pub fn standing(&self, page: &str, kind: UrlKind) -> Overlap {
         let mut inner = self.inner.lock().expect("cover lock poisoned");
-        let p = inner.page(page);
+        let p = inner.listing(page, kind);
         inner.standing(p)
     }
 
@@ -296,11 +348,11 @@ impl Cover {
     pub fn found(&self, page: &str, keys: &[u64], now_ms: u64) {
         let mut inner = self.inner.lock().expect("cover lock poisoned");
         let p = inner.page(page);
-        let visit = inner.stats[p as usize].visits;
+        let at_story = inner.stats[p as usize].stories;
         for &key in keys {
             // The first find stands: a feed lists again what a section found.
             if let std::collections::hash_map::Entry::Vacant(slot) = inner.finds.entry(key) {
-                slot.insert((p, now_ms, visit));
+                slot.insert((p, now_ms, at_story));
                 inner.order.push_back(key);
             }
         }
@@ -324,7 +376,8 @@ struct Saved {
     pages: Vec<SavedPage>,
 }
 
-/// A page's URL, visits, fresh stories, and the shared ones by page number.
+/// A page's URL, fresh stories counted (undecayed, then decayed), and the shared
+/// ones by page number.
 type SavedPage = (String, u32, f64, Vec<(u32, f64)>);
 
 impl Cover {
@@ -339,7 +392,7 @@ impl Cover {
                 .map(|(url, &id)| {
                     let stats = &inner.stats[id as usize];
                     let shared = stats.shared.iter().map(|(&q, &n)| (q, n)).collect();
-                    (url.clone(), stats.visits, stats.fresh, shared)
+                    (url.clone(), stats.stories, stats.fresh, shared)
                 })
                 .collect(),
         };
@@ -353,7 +406,7 @@ impl Cover {
         let count = saved.pages.len();
         let cover = Cover::default();
         let mut inner = cover.inner.lock().expect("cover lock poisoned");
-        for (url, visits, fresh, shared) in saved.pages {
+        for (url, stories, fresh, shared) in saved.pages {
             if shared.iter().any(|&(q, _)| q as usize >= count) {
                 return Err(format!("page {url} shares stories with a page not saved"));
             }
@@ -362,7 +415,7 @@ impl Cover {
                 return Err(format!("page {url} saved twice"));
             }
             let stats = &mut inner.stats[p as usize];
-            stats.visits = visits;
+            stats.stories = stories;
             stats.fresh = fresh;
             stats.shared = shared.into_iter().collect();
         }
@@ -406,7 +459,7 @@ mod tests {
             // The sections that win the race visit first and find their story.
             for s in (0..4).filter(|&s| !home_first(round, s)) {
                 let page = format!("section{s}");
-                let overlap = cover.visit(&page, previous[s as usize], 1, &[]);
+                let overlap = cover.visit(&page, UrlKind::Section, previous[s as usize], 1, &[]);
                 cover.found(&page, &[story(s)], t + 100);
                 previous[s as usize] = t + 100;
                 sections += usize::from(counted && overlap == Overlap::Contained);
@@ -420,7 +473,7 @@ mod tests {
                 .filter(|&s| home_first(round, s))
                 .map(story)
                 .collect();
-            let overlap = cover.visit("home", previous[4], found.len(), &known);
+            let overlap = cover.visit("home", UrlKind::Section, previous[4], found.len(), &known);
             cover.found("home", &found, t + 500);
             previous[4] = t + 500;
             assert_ne!(overlap, Overlap::Contained, "round {round}");
@@ -429,7 +482,13 @@ mod tests {
             // The sections that lost show their story known.
             for s in (0..4).filter(|&s| home_first(round, s)) {
                 let page = format!("section{s}");
-                let overlap = cover.visit(&page, previous[s as usize], 0, &[story(s)]);
+                let overlap = cover.visit(
+                    &page,
+                    UrlKind::Section,
+                    previous[s as usize],
+                    0,
+                    &[story(s)],
+                );
                 assert_ne!(overlap, Overlap::Contains, "round {round}");
                 previous[s as usize] = t + 600;
             }
@@ -463,12 +522,12 @@ mod tests {
             let mut shown = Vec::new();
             for s in 0..2u64 {
                 let page = format!("https://news.example/s{s}");
-                cover.visit(&page, last[s as usize], 1, &[]);
+                cover.visit(&page, UrlKind::Section, last[s as usize], 1, &[]);
                 cover.found(&page, &[k(round * 10 + s)], t + s);
                 last[s as usize] = t + s;
                 shown.push(k(round * 10 + s));
             }
-            cover.visit(home, last[2], 0, &shown);
+            cover.visit(home, UrlKind::Section, last[2], 0, &shown);
             last[2] = t + 500;
         }
         (cover, home)
@@ -479,36 +538,101 @@ mod tests {
         let (cover, home) = home_over_two_sections();
         for s in 0..2 {
             let page = format!("https://news.example/s{s}");
-            assert_eq!(cover.standing(&page), Overlap::Contained, "s{s}");
+            assert_eq!(
+                cover.standing(&page, UrlKind::Section),
+                Overlap::Contained,
+                "s{s}"
+            );
         }
         // A quiet section of the same host, no story seen yet: contained. One of
         // another host: not.
         let quiet = "https://news.example/quiet";
-        assert_eq!(cover.standing(quiet), Overlap::Contained);
+        assert_eq!(cover.standing(quiet, UrlKind::Section), Overlap::Contained);
         assert_eq!(
-            cover.standing("https://other.example/quiet"),
+            cover.standing("https://other.example/quiet", UrlKind::Section),
             Overlap::Unknown
         );
-        assert_eq!(cover.standing(home), Overlap::Unknown);
+        assert_eq!(cover.standing(home, UrlKind::Section), Overlap::Unknown);
         // Its first story, which the home page never shows, says otherwise.
-        assert_eq!(cover.visit(quiet, 9_000, 1, &[]), Overlap::Unknown);
+        assert_eq!(
+            cover.visit(quiet, UrlKind::Section, 9_000, 1, &[]),
+            Overlap::Unknown
+        );
         cover.found(quiet, &[k(999)], 9_100);
-        assert_eq!(cover.standing(quiet), Overlap::Unknown);
+        assert_eq!(cover.standing(quiet, UrlKind::Section), Overlap::Unknown);
         // A busy section whose news the home page does not show: the home page no
         // longer vouches for the quiet sections.
         for round in 10..=14u64 {
             let page = "https://news.example/own";
-            cover.visit(page, round * 1_000 - 1_000, 1, &[]);
+            cover.visit(page, UrlKind::Section, round * 1_000 - 1_000, 1, &[]);
             cover.found(page, &[k(round * 100)], round * 1_000);
         }
         assert_eq!(
-            cover.standing("https://news.example/quiet2"),
+            cover.standing("https://news.example/quiet2", UrlKind::Section),
             Overlap::Unknown
         );
         assert_eq!(
-            cover.standing("https://news.example/s0"),
+            cover.standing("https://news.example/s0", UrlKind::Section),
             Overlap::Contained
         );
+    }
+
+    /// A section that shows a story at one visit in three (fewer stories than visits,
+    /// as the square-root law has it for a section visited near the lower bound) is
+    /// judged by its stories all the same once it has shown a few; the home page that
+    /// lists them, and stories of its own, contains it.
+    #[test]
+    fn a_section_with_fewer_stories_than_visits_is_judged_by_them() {
+        let cover = Cover::default();
+        let (home, sparse) = ("https://news.example/", "https://news.example/sparse");
+        let mut last = [0u64; 2];
+        for round in 1..=12u64 {
+            let t = round * 1_000;
+            let mut stories = vec![k(round * 10)];
+            if round % 3 == 0 {
+                stories.push(k(round * 10 + 1));
+            }
+            cover.visit(home, UrlKind::Section, last[0], stories.len(), &[]);
+            cover.found(home, &stories, t);
+            last[0] = t;
+            cover.visit(sparse, UrlKind::Section, last[1], 0, &stories[1..]);
+            last[1] = t + 100;
+        }
+        assert_eq!(cover.standing(sparse, UrlKind::Section), Overlap::Contained);
+        assert_eq!(cover.standing(home, UrlKind::Section), Overlap::Unknown);
+    }
+
+    /// Two pages that show the same news, whichever finds it first: one is visited for
+    /// both, a feed before an HTML page, else the page seen first.
+    #[test]
+    fn of_two_pages_that_show_the_same_news_one_is_visited() {
+        for (kind, stays) in [(UrlKind::Feed, 1), (UrlKind::Section, 0)] {
+            let cover = Cover::default();
+            let pages = [
+                ("https://news.example/", UrlKind::Section),
+                ("https://news.example/latest", kind),
+            ];
+            let mut last = [0u64; 2];
+            for round in 1..=12u64 {
+                let t = round * 1_000;
+                // The home page is seen first, then each wins every other race.
+                let first = ((round + 1) % 2) as usize;
+                for (i, p) in [first, 1 - first].into_iter().enumerate() {
+                    let (url, kind) = pages[p];
+                    if i == 0 {
+                        cover.visit(url, kind, last[p], 1, &[]);
+                        cover.found(url, &[k(round)], t);
+                    } else {
+                        cover.visit(url, kind, last[p], 0, &[k(round)]);
+                    }
+                    last[p] = t + i as u64;
+                }
+            }
+            let (url, kind) = pages[stays];
+            assert_ne!(cover.standing(url, kind), Overlap::Contained, "{kind:?}");
+            let (url, kind) = pages[1 - stays];
+            assert_eq!(cover.standing(url, kind), Overlap::Contained, "{kind:?}");
+        }
     }
 
     #[test]
@@ -516,14 +640,14 @@ mod tests {
         let (cover, home) = home_over_two_sections();
         let restored = Cover::restore(&cover.save()).expect("saved counts restore");
         assert_eq!(
-            restored.standing("https://news.example/s0"),
+            restored.standing("https://news.example/s0", UrlKind::Section),
             Overlap::Contained
         );
         assert_eq!(
-            restored.standing("https://news.example/quiet"),
+            restored.standing("https://news.example/quiet", UrlKind::Section),
             Overlap::Contained
         );
-        assert_eq!(restored.standing(home), Overlap::Unknown);
+        assert_eq!(restored.standing(home, UrlKind::Section), Overlap::Unknown);
         assert!(Cover::restore(b"\xff\xff").is_err());
     }
 
@@ -554,7 +678,7 @@ mod tests {
         for round in 1..=20u64 {
             for page in ["a", "b"] {
                 let key = k(round * 2 + u64::from(page == "b"));
-                let overlap = cover.visit(page, (round - 1) * 1_000, 1, &[]);
+                let overlap = cover.visit(page, UrlKind::Section, (round - 1) * 1_000, 1, &[]);
                 assert_eq!(overlap, Overlap::Unknown);
                 cover.found(page, &[key], round * 1_000);
             }

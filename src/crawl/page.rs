@@ -395,7 +395,7 @@ impl PageJob {
         commit.unchanged = outcome.unchanged;
         if outcome.unchanged && outcome.listing_visit.is_some() {
             // No stories to count: where the page stood at its last visit.
-            commit.overlap = self.cover.standing(&self.entry.url);
+            commit.overlap = self.cover.standing(&self.entry.url, self.entry.kind);
         }
         Ok(Settled {
             commit: self.store.clone().commit(commit),
@@ -679,9 +679,13 @@ impl PageJob {
                 .filter_map(|(key, known)| known.then_some(*key))
                 .collect();
             let new = stories.len() - known_stories.len();
-            commit.overlap = self
-                .cover
-                .visit(&self.entry.url, visit.since_ms, new, &known_stories);
+            commit.overlap = self.cover.visit(
+                &self.entry.url,
+                self.entry.kind,
+                visit.since_ms,
+                new,
+                &known_stories,
+            );
         }
     }
 

@@ -101,9 +101,9 @@ impl PageJob {
             }
             if let Some(since) = since {
                 let new = commit.links.iter().filter(|l| !l.kind.is_listing()).count();
-                commit.overlap = self
-                    .cover
-                    .visit(&self.entry.url, since, new, &known_stories);
+                commit.overlap =
+                    self.cover
+                        .visit(&self.entry.url, self.entry.kind, since, new, &known_stories);
             }
             if self.entry.kind == UrlKind::Section && self.site.discover_feeds {
                 self.follow_feeds(text, depth, commit, followed);
