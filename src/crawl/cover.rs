@@ -673,6 +673,36 @@ mod tests {
     }
 
     #[test]
+    fn of_two_judged_pages_at_most_one_is_contained_in_the_other() {
+        let mut inner = Inner::default();
+        let (a, b) = (
+            inner.page("https://n.example/a"),
+            inner.page("https://n.example/b"),
+        );
+        for feed in [false, true] {
+            inner.stats[b as usize].feed = feed;
+            for ab in 0..=20 {
+                for ba in 0..=20 {
+                    inner.stats[a as usize].fresh = 5.0;
+                    inner.stats[a as usize]
+                        .shared
+                        .insert(b, f64::from(ab) / 4.0);
+                    inner.stats[b as usize].fresh = 5.0;
+                    inner.stats[b as usize]
+                        .shared
+                        .insert(a, f64::from(ba) / 4.0);
+                    let (ab_in, ba_in) = (inner.within(a, b), inner.within(b, a));
+                    assert!(!(ab_in && ba_in), "{ab} {ba} {feed}");
+                    // Twins: exactly one of them is visited.
+                    if ab >= 17 && ba >= 17 {
+                        assert!(ab_in || ba_in, "{ab} {ba} {feed}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn pages_that_share_no_news_are_not_covered() {
         let cover = Cover::default();
         for round in 1..=20u64 {
