@@ -67,10 +67,12 @@ const MORE: f64 = 0.2;
 /// Fresh stories (decayed) a page must have shown before its own stories say whether
 /// it is contained.
 const SEEN_ENOUGH: f64 = 3.0;
-/// Finds kept (about 1.5 MB): only a listing visit's first finds are kept, so this
-/// spans the longest revisit interval (6 hours by default) of a crawl that finds
-/// over 100,000 stories a day.
+/// Finds kept (about 3 MB with their showers): only a listing visit's first finds
+/// are kept, so this spans the longest revisit interval (6 hours by default) of a
+/// crawl that finds over 100,000 stories a day.
 const MAX_FINDS: usize = 1 << 15;
+/// Pages remembered as having shown a find, after its finder.
+const MAX_SHOWERS: usize = 8;
 /// Next pages remembered with their chain's start (all forgotten past this many).
 const MAX_CHAINS: usize = 4_096;
 
@@ -90,15 +92,24 @@ struct Inner {
     members: HashMap<u32, HashSet<u32>>,
     /// The pages of each host that have shown enough stories to be judged by them.
     judged: HashMap<String, HashSet<u32>>,
-    /// Who found each story (by its link key) first, when (Unix ms), and its count of
-    /// fresh stories then (its `stories`).
-    finds: HashedMap<(u32, u64, u32)>,
+    /// Each story (by its link key) found by a listing visit, and who showed it since.
+    finds: HashedMap<Find>,
     /// Keys in the order found, for dropping the oldest.
     order: VecDeque<u64>,
     /// Next pages queued by a revisit: since when their stories are news (the visit
     /// before of the section they continue), and when that revisit was made (what
     /// they find counts as found then, so that a later chain takes it for old).
     chains: HashMap<String, (u64, u64)>,
+}
+
+/// Who found a story first, when (Unix ms), and that page's count of fresh stories
+/// then (its `stories`); the pages that showed it fresh since, each with its count
+/// then.
+struct Find {
+    finder: u32,
+    at: u64,
+    at_story: u32,
+    showers: Vec<(u32, u32)>,
 }
 
 #[derive(Default)]
@@ -262,11 +273,18 @@ impl Cover {
     ) -> Overlap {
         let mut inner = self.inner.lock().expect("cover lock poisoned");
         let p = inner.listing(page, kind);
+        // The stories fresh to this visit that a listing page found, their finders,
+        // and every page that showed them (finders first), each with its count then.
+        let mut fresh_keys = Vec::new();
         let mut others = Vec::new();
+        let mut shown_by = Vec::new();
         for key in known {
-            if let Some(&(finder, at, at_story)) = inner.finds.get(key) {
-                if finder != p && at > previous_ms {
-                    others.push((finder, at_story));
+            if let Some(find) = inner.finds.get(key) {
+                if find.finder != p && find.at > previous_ms {
+                    fresh_keys.push(*key);
+                    others.push((find.finder, find.at_story));
+                    shown_by.push((find.finder, find.at_story));
+                    shown_by.extend(find.showers.iter().filter(|(q, _)| *q != p));
                 }
             }
         }
@@ -276,17 +294,28 @@ impl Cover {
         stats.stories = stats.stories.saturating_add(fresh as u32);
         stats.fresh = stats.fresh * keep + fresh as f64;
         stats.shared.values_mut().for_each(|v| *v *= keep);
-        for &(q, _) in &others {
+        for &(q, _) in &shown_by {
             *stats.shared.entry(q).or_default() += 1.0;
         }
-        // Each story also counts for its finder: one of its fresh stories this page
-        // shows, decayed as the finder's count of it has since (a section that shows
-        // four of the home page's stories at once, found among its last dozen, shares
-        // less than four of the home page's fresh stories now).
-        for &(q, at_story) in &others {
-            let finder = &mut inner.stats[q as usize];
-            let since = finder.stories.saturating_sub(at_story);
-            *finder.shared.entry(p).or_default() += (1.0 - DECAY).powi(since as i32);
+        // Each story also counts for every page that showed it before, its finder and
+        // the others: one of their fresh stories this page shows, decayed as their
+        // count of it has since (a section that shows four of the home page's stories
+        // at once, found among its last dozen, shares less than four of the home
+        // page's fresh stories now). A story a section found first and both the home
+        // page and a feed showed since counts for the two of them as for each and the
+        // section.
+        for &(q, at_story) in &shown_by {
+            let other = &mut inner.stats[q as usize];
+            let since = other.stories.saturating_sub(at_story);
+            *other.shared.entry(p).or_default() += (1.0 - DECAY).powi(since as i32);
+        }
+        let at_story = inner.stats[p as usize].stories;
+        for key in fresh_keys {
+            if let Some(find) = inner.finds.get_mut(&key) {
+                if find.showers.len() < MAX_SHOWERS {
+                    find.showers.push((p, at_story));
+                }
+            }
         }
         let host = inner.hosts[p as usize].clone();
         if inner.judged(p) {
@@ -318,10 +347,7 @@ impl Cover {
     /// Whether a listing page's visit found this link first after `since_ms`.
     pub fn found_after(&self, key: u64, since_ms: u64) -> bool {
         let inner = self.inner.lock().expect("cover lock poisoned");
-        inner
-            .finds
-            .get(&key)
-            .is_some_and(|&(_, at, _)| at > since_ms)
+        inner.finds.get(&key).is_some_and(|find| find.at > since_ms)
     }
 
     /// A next page was queued by a revisit made at `at_ms`, whose news are those
@@ -352,7 +378,12 @@ impl Cover {
         for &key in keys {
             // The first find stands: a feed lists again what a section found.
             if let std::collections::hash_map::Entry::Vacant(slot) = inner.finds.entry(key) {
-                slot.insert((p, now_ms, at_story));
+                slot.insert(Find {
+                    finder: p,
+                    at: now_ms,
+                    at_story,
+                    showers: Vec::new(),
+                });
                 inner.order.push_back(key);
             }
         }
@@ -633,6 +664,33 @@ mod tests {
             let (url, kind) = pages[1 - stays];
             assert_eq!(cover.standing(url, kind), Overlap::Contained, "{kind:?}");
         }
+    }
+
+    /// Stories the sections find first, which the home page and a feed both list: the
+    /// two show the same news though neither found any of it, and the feed is visited
+    /// for both.
+    #[test]
+    fn pages_that_show_the_same_stories_others_found_first_are_twins() {
+        let cover = Cover::default();
+        let (home, feed) = ("https://news.example/", "https://news.example/feed.xml");
+        let mut last = [0u64; 4];
+        for round in 1..=12u64 {
+            let t = round * 1_000;
+            let mut shown = Vec::new();
+            for s in 0..2u64 {
+                let page = format!("https://news.example/s{s}");
+                cover.visit(&page, UrlKind::Section, last[s as usize], 1, &[]);
+                cover.found(&page, &[k(round * 10 + s)], t + s);
+                last[s as usize] = t + s;
+                shown.push(k(round * 10 + s));
+            }
+            cover.visit(home, UrlKind::Section, last[2], 0, &shown);
+            last[2] = t + 500;
+            cover.visit(feed, UrlKind::Feed, last[3], 0, &shown);
+            last[3] = t + 600;
+        }
+        assert_eq!(cover.standing(home, UrlKind::Section), Overlap::Contained);
+        assert_ne!(cover.standing(feed, UrlKind::Feed), Overlap::Contained);
     }
 
     #[test]
