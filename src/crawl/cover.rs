@@ -3,9 +3,11 @@
 //! with its visits once the home page is visited.
 //!
 //! The stories a listing page's visit finds first are remembered with the page and
-//! the time. A later visit of another listing page that shows one of them (found
-//! since that page's own last visit) is a story both pages show: it counts for each
-//! against the stories fresh to it (new, or found by the other since its last visit).
+//! the time, and so are the pages that show them fresh later. A later visit of
+//! another listing page that shows one of them (found since that page's own last
+//! visit) is a story it shares with every page that showed it before, the finder
+//! and the others: it counts for each pair against the stories fresh to each (new,
+//! or found by another page since its last visit).
 //! Page P is contained in page Q when most of P's fresh stories are also Q's
 //! ([`CONTAINED`]), and P misses clearly more of Q's ([`MORE`]): Q shows P's news and
 //! more. Whatever a visit of a page contained in another found (new stories, or the
