@@ -432,6 +432,27 @@ impl Cover {
         postcard::to_stdvec(&saved).expect("the cover's counts serialize")
     }
 
+    /// What an earlier run saved, as read from where it was kept: a cover that starts
+    /// from it, or an empty one (the next visits learn it again) when there is none,
+    /// or it could not be read or decoded, which a warning names.
+    pub fn from_saved(read: Result<Option<Vec<u8>>, impl std::fmt::Display>) -> Self {
+        match read {
+            Ok(Some(bytes)) => Self::restore(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(
+                    "the listing pages' overlap saved by the last run is unreadable ({e}); learning it again"
+                );
+                Self::default()
+            }),
+            Ok(None) => Self::default(),
+            Err(e) => {
+                tracing::warn!(
+                    "the listing pages' overlap could not be read ({e}); learning it again"
+                );
+                Self::default()
+            }
+        }
+    }
+
     /// A cover that starts from what an earlier run saved; an error names what is
     /// wrong with the bytes.
     pub fn restore(bytes: &[u8]) -> Result<Self, String> {

@@ -278,7 +278,7 @@ impl Crawler {
             CrawlError::Join(format!("cannot start the page committing thread: {e}"))
         })?;
         let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
-        let cover = Arc::new(saved_cover(&*store));
+        let cover = Arc::new(cover::Cover::from_saved(store.get_meta(cover::SAVED_KEY)));
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -569,24 +569,6 @@ async fn run_sink(
         tokio::select! {
             _ = tokio::time::sleep(SINK_INTERVAL) => {}
             _ = stop.changed() => {}
-        }
-    }
-}
-
-/// What an earlier run learned of which listing pages show whose news
-/// (`crawl::cover`), or nothing when there is none or it cannot be read.
-fn saved_cover(store: &dyn Store) -> cover::Cover {
-    match store.get_meta(cover::SAVED_KEY) {
-        Ok(Some(bytes)) => cover::Cover::restore(&bytes).unwrap_or_else(|e| {
-            tracing::warn!(
-                "the listing pages' overlap saved by the last run is unreadable ({e}); learning it again"
-            );
-            cover::Cover::default()
-        }),
-        Ok(None) => cover::Cover::default(),
-        Err(e) => {
-            tracing::warn!("the listing pages' overlap could not be read ({e}); learning it again");
-            cover::Cover::default()
         }
     }
 }

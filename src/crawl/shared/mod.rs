@@ -313,7 +313,8 @@ impl SharedCrawler {
         let token = format!("{}-{}", std::process::id(), now_ms());
         self.hold_name(&token).await?;
         if mode == Mode::Daemon {
-            self.cover = Arc::new(self.saved_cover().await);
+            let saved = self.frontier.get_meta(&self.cover_key()).await;
+            self.cover = Arc::new(super::cover::Cover::from_saved(saved));
         }
         let this = Arc::new(self);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -391,35 +392,6 @@ impl SharedCrawler {
     /// its own, as each worker judges from the listing pages it visited itself.
     fn cover_key(&self) -> String {
         format!("{}:{}", super::cover::SAVED_KEY, self.shared.worker)
-    }
-
-    /// What this worker's last run learned of which listing pages show whose news,
-    /// or nothing when there is none or it cannot be read.
-    async fn saved_cover(&self) -> super::cover::Cover {
-        let worker = &self.shared.worker;
-        let bytes = match self.frontier.get_meta(&self.cover_key()).await {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return super::cover::Cover::default(),
-            Err(e) => {
-                tracing::warn!(%worker, "the listing pages' overlap could not be read ({e}); learning it again");
-                return super::cover::Cover::default();
-            }
-        };
-        let restored = self
-            .cpu
-            .run(move || super::cover::Cover::restore(&bytes))
-            .await;
-        match restored {
-            Ok(Ok(cover)) => cover,
-            Ok(Err(e)) => {
-                tracing::warn!(%worker, "the listing pages' overlap saved by the last run is unreadable ({e}); learning it again");
-                super::cover::Cover::default()
-            }
-            Err(e) => {
-                tracing::warn!(%worker, "the listing pages' overlap was not read ({e}); learning it again");
-                super::cover::Cover::default()
-            }
-        }
     }
 
     /// Keeps what the cover learned for this worker's next run (logged, never fatal:
