@@ -291,6 +291,24 @@ follow_next_pages = {next_pages}
             }
         }
         eprintln!("seed {seed}: requests by page {pages:?}");
+        // The pages visited often: their mean interval, and the mean wait of a story
+        // published at a random time until their next visit (E[T^2] / 2E[T]: half the
+        // interval when the visits are evenly spaced, more as they bunch).
+        for (page, n) in pages.iter().filter(|(_, n)| *n >= 20) {
+            let at: Vec<f64> = log
+                .iter()
+                .filter(|r| r.target == *page)
+                .map(|r| r.unix_ms as f64 * scale / 1000.0)
+                .collect();
+            let gaps: Vec<f64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+            let sum: f64 = gaps.iter().sum();
+            let squares: f64 = gaps.iter().map(|g| g * g).sum();
+            eprintln!(
+                "seed {seed}: {page} ({n}) every {:.1} s; a story waits {:.2} s for its visit",
+                sum / gaps.len().max(1) as f64,
+                squares / (2.0 * sum.max(f64::MIN_POSITIVE))
+            );
+        }
         // When each section was visited (seconds of the site's time), which shows how
         // long the warm-up took.
         for (page, n) in pages.iter().filter(|(t, _)| t.starts_with("/section/")) {
