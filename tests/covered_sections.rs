@@ -34,17 +34,7 @@ async fn listing_requests(home_newest: usize) -> (usize, usize, Vec<u8>) {
 async fn sections_whose_news_the_home_page_shows_first_are_visited_less() {
     let ((home, sections, saved), (_, alone, _)) =
         tokio::join!(listing_requests(10), listing_requests(0));
-    assert!(
-        home > 0,
-        "the home page was not visited in the counted seconds"
-    );
-    // The home page shows every story: once that is known, the sections are
-    // visited at `revisit_max`. Visited as often as their own news asks (as they are
-    // without it), they would take a fifth of its requests or more.
-    assert!(
-        sections * 8 <= home,
-        "{sections} section requests against {home} of the home page"
-    );
+    common::assert_sections_covered(home, sections);
     // Without the home page's list the sections are the only source, and keep
     // their visits.
     assert!(
@@ -52,9 +42,5 @@ async fn sections_whose_news_the_home_page_shows_first_are_visited_less() {
         "{alone} section requests on the site without the list, {sections} with it"
     );
     // What was learned is kept for the next run: every section's counts.
-    let saved = String::from_utf8_lossy(&saved);
-    assert!(
-        (0..4).all(|s| saved.contains(&format!("/section/s{s}"))),
-        "saved: {saved:?}"
-    );
+    common::assert_saved_every_section(&saved, 4);
 }

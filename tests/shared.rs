@@ -346,6 +346,43 @@ fn worker_at(args: &[&str], config: &Path, name: &str, out: &Path, gap: Duration
         .expect("the binary starts")
 }
 
+/// Starts daemon worker `name` of `config` on `redis` and lets it run until the live
+/// site's `server` logs its first request at or after `end_ms`, failing if the worker
+/// ends before, or if that takes longer than `limit`.
+async fn daemon_worker_through(
+    redis: &RedisServer,
+    config: &Path,
+    name: &str,
+    server: &FixtureServer,
+    end_ms: u64,
+    limit: Duration,
+) -> Child {
+    let out = config.with_file_name(format!("{name}.jsonl"));
+    let mut daemon = worker_at(
+        &["daemon", "--http", "off", "--store", &redis.url()],
+        config,
+        name,
+        &out,
+        Duration::from_millis(10),
+    );
+    tokio::select! {
+        status = daemon.wait() => panic!("the worker ended early: {status:?}"),
+        ended = timeout(limit, server.wait_for_request_at(end_ms)) => {
+            ended.expect("the worker still makes requests after the window");
+        }
+    }
+    daemon
+}
+
+/// Asks a worker to stop, as a service manager does (SIGTERM).
+fn terminate(worker: &Child) {
+    let pid = worker.id().expect("the worker runs").to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+}
+
 /// The records of an output file; every line must be a whole record.
 fn read_lines(path: &Path) -> Vec<Article> {
     std::fs::read_to_string(path)
@@ -1418,11 +1455,7 @@ async fn daemon_workers_revisit_and_write_new_articles_once() {
     )
     .await;
     for (worker, name) in [&mut first, &mut second].into_iter().zip(["d1", "d2"]) {
-        let pid = worker.id().unwrap();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap();
+        terminate(worker);
         let status = timeout(Duration::from_secs(30), worker.wait())
             .await
             .unwrap_or_else(|_| panic!("{name} did not stop on SIGTERM"))
@@ -1677,22 +1710,10 @@ async fn a_worker_spends_a_sites_listing_budget() {
         common::busy_live_config(server.origin(), Some(3600.0)),
     )
     .unwrap();
-    let mut daemon = worker_at(
-        &["daemon", "--http", "off", "--store", &redis.url()],
-        &config,
-        "b1",
-        &dir.path().join("b1.jsonl"),
-        Duration::from_millis(10),
-    );
     // The window ends with the server's first request after it; the worker runs until
     // then, and must not end before.
     let end = site.start_ms + window.as_millis() as u64;
-    tokio::select! {
-        status = daemon.wait() => panic!("the worker ended early: {status:?}"),
-        ended = timeout(window * 6, server.wait_for_request_at(end)) => {
-            ended.expect("the worker still makes requests after the window");
-        }
-    }
+    let mut daemon = daemon_worker_through(&redis, &config, "b1", &server, end, window * 6).await;
     daemon.kill().await.unwrap();
     let from = site.start_ms + (window - counted).as_millis() as u64;
     let sections = common::section_requests_since(&server, from);
@@ -1720,44 +1741,17 @@ async fn a_daemon_worker_visits_covered_sections_less_and_keeps_what_it_learned(
     let (site, server) = common::busy_live_site_listing(window + Duration::from_secs(2), 10).await;
     let config = dir.path().join("crawl.toml");
     std::fs::write(&config, common::busy_live_config(server.origin(), None)).unwrap();
-    let mut daemon = worker_at(
-        &["daemon", "--http", "off", "--store", &redis.url()],
-        &config,
-        "c1",
-        &dir.path().join("c1.jsonl"),
-        Duration::from_millis(10),
-    );
     let end = site.start_ms + window.as_millis() as u64;
-    tokio::select! {
-        status = daemon.wait() => panic!("the worker ended early: {status:?}"),
-        ended = timeout(window * 6, server.wait_for_request_at(end)) => {
-            ended.expect("the worker still makes requests after the window");
-        }
-    }
-    let pid = daemon.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    let daemon = daemon_worker_through(&redis, &config, "c1", &server, end, window * 6).await;
+    terminate(&daemon);
     let stderr = finish(daemon, "c1").await;
     assert!(stderr.contains("unreadable"), "{stderr}");
     let from = site.start_ms + (window - counted).as_millis() as u64;
-    let home = common::home_requests_since(&server, from);
-    let sections = common::section_requests_since(&server, from);
-    assert!(
-        home > 0,
-        "the home page was not visited in the counted seconds"
+    common::assert_sections_covered(
+        common::home_requests_since(&server, from),
+        common::section_requests_since(&server, from),
     );
-    assert!(
-        sections * 8 <= home,
-        "{sections} section requests against {home} of the home page"
-    );
-    let saved = redis.cli(&["GET", key]).await;
-    let saved = String::from_utf8_lossy(&saved);
-    assert!(
-        (0..4).all(|s| saved.contains(&format!("/section/s{s}"))),
-        "saved: {saved:?}"
-    );
+    common::assert_saved_every_section(&redis.cli(&["GET", key]).await, 4);
 }
 
 /// A worker follows the feed a section page declares: the site's stories are reachable

@@ -565,13 +565,13 @@ mod tests {
         assert_eq!((home, sections), (5, 20));
     }
 
-    /// Eight rounds on one host: two busy sections find a story each, and the home
-    /// page (returned with the cover) shows both.
-    fn home_over_two_sections() -> (Cover, &'static str) {
+    /// `rounds` rounds on one host: two busy sections find a story each, and each of
+    /// `listers` shows both, in turn after them.
+    fn two_sections_listed_by(rounds: u64, listers: &[(&str, UrlKind)]) -> Cover {
         let cover = Cover::default();
-        let home = "https://news.example/";
-        let mut last = [0u64; 3];
-        for round in 1..=8u64 {
+        let mut last = [0u64; 2];
+        let mut listed = vec![0u64; listers.len()];
+        for round in 1..=rounds {
             let t = round * 1_000;
             let mut shown = Vec::new();
             for s in 0..2u64 {
@@ -581,10 +581,19 @@ mod tests {
                 last[s as usize] = t + s;
                 shown.push(k(round * 10 + s));
             }
-            cover.visit(home, UrlKind::Section, last[2], 0, &shown);
-            last[2] = t + 500;
+            for (i, &(page, kind)) in listers.iter().enumerate() {
+                cover.visit(page, kind, listed[i], 0, &shown);
+                listed[i] = t + 500 + 100 * i as u64;
+            }
         }
-        (cover, home)
+        cover
+    }
+
+    /// Eight rounds of [`two_sections_listed_by`] the home page (returned with the
+    /// cover).
+    fn home_over_two_sections() -> (Cover, &'static str) {
+        let home = "https://news.example/";
+        (two_sections_listed_by(8, &[(home, UrlKind::Section)]), home)
     }
 
     #[test]
@@ -694,24 +703,8 @@ mod tests {
     /// for both.
     #[test]
     fn pages_that_show_the_same_stories_others_found_first_are_twins() {
-        let cover = Cover::default();
         let (home, feed) = ("https://news.example/", "https://news.example/feed.xml");
-        let mut last = [0u64; 4];
-        for round in 1..=12u64 {
-            let t = round * 1_000;
-            let mut shown = Vec::new();
-            for s in 0..2u64 {
-                let page = format!("https://news.example/s{s}");
-                cover.visit(&page, UrlKind::Section, last[s as usize], 1, &[]);
-                cover.found(&page, &[k(round * 10 + s)], t + s);
-                last[s as usize] = t + s;
-                shown.push(k(round * 10 + s));
-            }
-            cover.visit(home, UrlKind::Section, last[2], 0, &shown);
-            last[2] = t + 500;
-            cover.visit(feed, UrlKind::Feed, last[3], 0, &shown);
-            last[3] = t + 600;
-        }
+        let cover = two_sections_listed_by(12, &[(home, UrlKind::Section), (feed, UrlKind::Feed)]);
         assert_eq!(cover.standing(home, UrlKind::Section), Overlap::Contained);
         assert_ne!(cover.standing(feed, UrlKind::Feed), Overlap::Contained);
     }

@@ -525,6 +525,29 @@ pub fn home_requests_since(server: &FixtureServer, unix_ms: u64) -> usize {
         .count()
 }
 
+/// The home page lists every story and is visited first: once that is known, the
+/// sections are visited at `revisit_max`. Visited as often as their own news asks, they
+/// would take a fifth of its requests or more.
+pub fn assert_sections_covered(home: usize, sections: usize) {
+    assert!(
+        home > 0,
+        "the home page was not visited in the counted seconds"
+    );
+    assert!(
+        sections * 8 <= home,
+        "{sections} section requests against {home} of the home page"
+    );
+}
+
+/// What a daemon saved of its cover names each of the live site's `sections`.
+pub fn assert_saved_every_section(saved: &[u8], sections: usize) {
+    let saved = String::from_utf8_lossy(saved);
+    assert!(
+        (0..sections).all(|s| saved.contains(&format!("/section/s{s}"))),
+        "saved: {saved:?}"
+    );
+}
+
 /// Section requests the server logged at or after `unix_ms`.
 pub fn section_requests_since(server: &FixtureServer, unix_ms: u64) -> usize {
     server
